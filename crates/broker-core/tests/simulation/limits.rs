@@ -1,0 +1,204 @@
+//! AWS IoT Core limits, each refused with the reason the contract names
+//! (shared/reference/aws-iot-contract.md §1.2–1.5), and their absence under the MQTT profile.
+
+use super::*;
+use mqtt_proto::ReasonCode;
+
+#[test]
+fn aws_refuses_qos2_publish_subscribe_and_will() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    assert_eq!(
+        sim.publish(c, "t", b"x", QoS::ExactlyOnce, false),
+        PublishOutcome::Disconnect(ReasonCode::QosNotSupported)
+    );
+    assert_eq!(
+        sim.subscribe(c, &[("a", QoS::AtLeastOnce), ("t", QoS::ExactlyOnce)]),
+        SubscribeOutcome::Disconnect(ReasonCode::QosNotSupported)
+    );
+    assert_eq!(sim.broker.stats().subscriptions, 0, "nothing applied");
+    let mut request = sim.request("w", Protocol::V5, true, ());
+    let mut w = will("t", None);
+    w.qos = QoS::ExactlyOnce;
+    request.will = Some(w);
+    assert_eq!(
+        sim.connect_with(request).1,
+        ConnectOutcome::Refused(ReasonCode::QosNotSupported)
+    );
+    let mut mqtt = Sim::mqtt();
+    let (m, _) = mqtt.connect("m", Protocol::V5, true);
+    assert_eq!(
+        mqtt.subscribe(m, &[("t", QoS::ExactlyOnce)]),
+        SubscribeOutcome::SubAck(vec![ReasonCode::GrantedQos2])
+    );
+}
+
+#[test]
+fn aws_refuses_payloads_over_128_kib() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V311, true);
+    let max = vec![0u8; 128 * 1024];
+    assert_eq!(
+        sim.publish(c, "t", &max, QoS::AtLeastOnce, false),
+        PublishOutcome::Accepted(ReasonCode::Success)
+    );
+    let over = vec![0u8; 128 * 1024 + 1];
+    assert_eq!(
+        sim.publish(c, "t", &over, QoS::AtLeastOnce, false),
+        PublishOutcome::Disconnect(ReasonCode::PacketTooLarge)
+    );
+    let mut mqtt = Sim::mqtt();
+    let (m, _) = mqtt.connect("m", Protocol::V311, true);
+    assert!(matches!(
+        mqtt.publish(m, "t", &over, QoS::AtLeastOnce, false),
+        PublishOutcome::Accepted(_)
+    ));
+}
+
+#[test]
+fn aws_refuses_topics_with_more_than_seven_slashes_or_256_bytes() {
+    let mut sim = Sim::aws();
+    let (v5, _) = sim.connect("v5", Protocol::V5, true);
+    let (v3, _) = sim.connect("v3", Protocol::V311, true);
+    let deep = "a/b/c/d/e/f/g/h/i";
+    let long = "x".repeat(257);
+    for topic in [deep, long.as_str()] {
+        assert_eq!(
+            sim.publish(v5, topic, b"", QoS::AtLeastOnce, false),
+            PublishOutcome::Refused(ReasonCode::TopicNameInvalid)
+        );
+        assert_eq!(
+            sim.publish(v3, topic, b"", QoS::AtLeastOnce, false),
+            PublishOutcome::Disconnect(ReasonCode::TopicNameInvalid)
+        );
+    }
+    assert_eq!(
+        sim.publish(v5, "a/b/c/d/e/f/g/h", b"", QoS::AtLeastOnce, false),
+        PublishOutcome::Accepted(ReasonCode::Success)
+    );
+}
+
+#[test]
+fn aws_refuses_filters_beyond_its_limits() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    let long_share = format!("$share/{}/t", "n".repeat(129));
+    assert_eq!(
+        sim.subscribe(
+            c,
+            &[
+                ("a/b/c/d/e/f/g/h/#", QoS::AtMostOnce),
+                (&long_share, QoS::AtMostOnce),
+                ("$share/g/a/b/c/d/e/f/g/#", QoS::AtMostOnce)
+            ]
+        ),
+        SubscribeOutcome::SubAck(vec![
+            ReasonCode::TopicFilterInvalid,
+            ReasonCode::TopicFilterInvalid,
+            ReasonCode::Success
+        ])
+    );
+}
+
+#[test]
+fn aws_refuses_long_and_dollar_client_ids() {
+    let mut sim = Sim::aws();
+    let ok = "c".repeat(128);
+    accepted({
+        let request = sim.request(&ok, Protocol::V311, true, ());
+        sim.connect_with(request)
+    });
+    for bad in ["c".repeat(129), "$dev".to_owned()] {
+        let request = sim.request(&bad, Protocol::V311, true, ());
+        assert_eq!(
+            sim.connect_with(request).1,
+            ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid)
+        );
+    }
+}
+
+#[test]
+fn aws_handles_at_most_eight_filters_per_subscribe() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    let names: Vec<String> = (0..9).map(|i| format!("t/{i}")).collect();
+    let filters: Vec<(&str, QoS)> = names
+        .iter()
+        .map(|n| (n.as_str(), QoS::AtLeastOnce))
+        .collect();
+    let SubscribeOutcome::SubAck(reasons) = sim.subscribe(c, &filters) else {
+        panic!("no SUBACK")
+    };
+    assert_eq!(reasons[..8], [ReasonCode::GrantedQos1; 8]);
+    assert_eq!(reasons[8], ReasonCode::QuotaExceeded);
+    assert_eq!(sim.broker.stats().subscriptions, 8);
+}
+
+#[test]
+fn aws_caps_subscriptions_per_session_at_fifty() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V311, true);
+    for i in 0..50 {
+        let f = format!("t/{i}");
+        assert_eq!(
+            sim.subscribe(c, &[(&f, QoS::AtMostOnce)]),
+            SubscribeOutcome::SubAck(vec![ReasonCode::Success])
+        );
+    }
+    assert_eq!(
+        sim.subscribe(c, &[("t/50", QoS::AtMostOnce), ("t/0", QoS::AtLeastOnce)]),
+        SubscribeOutcome::SubAck(vec![ReasonCode::QuotaExceeded, ReasonCode::GrantedQos1]),
+        "replacing an existing subscription is not a new one"
+    );
+}
+
+#[test]
+fn aws_refuses_subscription_identifiers_with_disconnect_0xa1() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    assert_eq!(
+        sim.subscribe_opts(c, &[("t", SubscriptionOptions::default())], Some(1)),
+        SubscribeOutcome::Disconnect(ReasonCode::SubscriptionIdentifiersNotSupported)
+    );
+}
+
+#[test]
+fn shared_subscription_with_no_local_is_a_protocol_error() {
+    let mut sim = Sim::mqtt();
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    let opts = SubscriptionOptions {
+        no_local: true,
+        ..Default::default()
+    };
+    assert_eq!(
+        sim.subscribe_opts(c, &[("$share/g/t", opts)], None),
+        SubscribeOutcome::Disconnect(ReasonCode::ProtocolError)
+    );
+}
+
+#[test]
+fn aws_refuses_wills_beyond_its_limits() {
+    let mut sim = Sim::aws();
+    let mut request = sim.request("w", Protocol::V311, true, ());
+    request.will = Some(will("a/b/c/d/e/f/g/h/i", None));
+    assert_eq!(
+        sim.connect_with(request).1,
+        ConnectOutcome::Refused(ReasonCode::TopicNameInvalid)
+    );
+    let mut request = sim.request("w", Protocol::V311, true, ());
+    let mut w = will("t", None);
+    w.payload = Bytes::from(vec![0u8; 128 * 1024 + 1]);
+    request.will = Some(w);
+    assert_eq!(
+        sim.connect_with(request).1,
+        ConnectOutcome::Refused(ReasonCode::PacketTooLarge)
+    );
+    let mut request = sim.request("w", Protocol::V311, true, ());
+    let mut w = will("$aws/x", None);
+    w.retain = true;
+    request.will = Some(w);
+    assert_eq!(
+        sim.connect_with(request).1,
+        ConnectOutcome::Refused(ReasonCode::TopicNameInvalid)
+    );
+}

@@ -1,0 +1,299 @@
+//! `tether serve`: flags and an optional TOML config file into `server::ServerConfig`, bound
+//! listeners, logging, signals, and the ready line. The ready line is the contract tests and
+//! scripts wait for: exactly one stdout line `tether ready key=value…` once every listener
+//! accepts; friendly instructions for a human follow it.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use broker_core::Profile;
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+use server::{Listeners, Ready, ServerConfig};
+
+/// Where the data directory is when neither `--data-dir` nor `TETHER_DATA_DIR` says.
+const DATA_DIR_HELP: &str = "Data directory (CA, certificates, devices, database). Default: \
+    $TETHER_DATA_DIR, else $XDG_DATA_HOME/tether, else ~/.local/share/tether";
+
+/// Run a local AWS IoT Core: MQTT 3.1.1/5 on mutual TLS with a registry and AWS's rules.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, value_name = "DIR", help = DATA_DIR_HELP)]
+    data_dir: Option<PathBuf>,
+    /// Mutual-TLS MQTT listener (AWS port 8883). Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    mqtts: Option<SocketAddr>,
+    /// Plain MQTT over TCP (off unless given; anonymous clients only with --profile mqtt).
+    #[arg(long, value_name = "ADDR")]
+    mqtt: Option<SocketAddr>,
+    /// Mutual-TLS listener that requires ALPN x-amzn-mqtt-ca (AWS port 443 behaviour).
+    #[arg(long, value_name = "ADDR")]
+    mqtts_alpn: Option<SocketAddr>,
+    /// HTTP listener for /metrics and the API [default: 127.0.0.1:4580].
+    #[arg(long, value_name = "ADDR")]
+    api: Option<SocketAddr>,
+    /// Do not start the HTTP listener.
+    #[arg(long)]
+    no_api: bool,
+    /// `aws`: AWS IoT Core's rules and limits. `mqtt`: a complete MQTT 3.1.1/5 broker.
+    #[arg(long, value_enum)]
+    profile: Option<ProfileArg>,
+    /// AWS IoT TLS security policy of the mutual-TLS listeners
+    /// [default: IoTSecurityPolicy_TLS13_1_2_2022_10].
+    #[arg(long, value_name = "NAME")]
+    tls_policy: Option<String>,
+    /// Extra host name or IP address the server certificates must cover (repeatable).
+    #[arg(long = "hostname", value_name = "NAME")]
+    hostnames: Vec<String>,
+    /// Refuse connections beyond this many.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Largest MQTT packet accepted, in bytes [default: 135168 for aws, 16 MiB for mqtt].
+    #[arg(long, value_name = "BYTES")]
+    max_packet_size: Option<u32>,
+    /// TOML file with any of the settings above (flags win).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ProfileArg {
+    Aws,
+    Mqtt,
+}
+
+/// The config file: the same settings as the flags, with the same names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    data_dir: Option<PathBuf>,
+    mqtts: Option<SocketAddr>,
+    mqtt: Option<SocketAddr>,
+    mqtts_alpn: Option<SocketAddr>,
+    api: Option<SocketAddr>,
+    profile: Option<ProfileArg>,
+    tls_policy: Option<String>,
+    #[serde(default)]
+    hostnames: Vec<String>,
+    max_connections: Option<usize>,
+    max_packet_size: Option<u32>,
+}
+
+/// Reads and checks a config file.
+pub fn load_config(path: &Path) -> Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| {
+        format!(
+            "config file {} is not valid (see docs/tether.example.toml)",
+            path.display()
+        )
+    })
+}
+
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    let file = match &args.config {
+        Some(path) => load_config(path)?,
+        None => FileConfig::default(),
+    };
+    let data_dir = match args.data_dir.or(file.data_dir) {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let mut config = ServerConfig::new(data_dir);
+    config.profile = match args.profile.or(file.profile).unwrap_or(ProfileArg::Aws) {
+        ProfileArg::Aws => Profile::Aws,
+        ProfileArg::Mqtt => Profile::Mqtt,
+    };
+    if let Some(name) = args.tls_policy.or(file.tls_policy) {
+        config.tls_policy = tls::SecurityPolicy::by_name(&name).map_err(anyhow::Error::msg)?;
+    }
+    config.hostnames = if args.hostnames.is_empty() {
+        file.hostnames
+    } else {
+        args.hostnames
+    };
+    if let Some(max) = args.max_connections.or(file.max_connections) {
+        config.max_connections = max;
+    }
+    config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
+
+    let default_mqtts: SocketAddr = ([127, 0, 0, 1], 8883).into();
+    let default_api: SocketAddr = ([127, 0, 0, 1], 4580).into();
+    let listeners = Listeners {
+        mqtts: Some(bind(
+            args.mqtts.or(file.mqtts).unwrap_or(default_mqtts),
+            "--mqtts",
+        )?),
+        mqtts_alpn: args
+            .mqtts_alpn
+            .or(file.mqtts_alpn)
+            .map(|a| bind(a, "--mqtts-alpn"))
+            .transpose()?,
+        mqtt: args
+            .mqtt
+            .or(file.mqtt)
+            .map(|a| bind(a, "--mqtt"))
+            .transpose()?,
+        http: if args.no_api {
+            None
+        } else {
+            Some(bind(args.api.or(file.api).unwrap_or(default_api), "--api")?)
+        },
+    };
+
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("tether")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        server::run(config, listeners, print_ready, shutdown_signal()).await
+    })?;
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).with_context(|| {
+        format!(
+            "cannot listen on {addr} ({flag}): is another broker running there? Pick another \
+             address, e.g. {flag} 127.0.0.1:0 for any free port"
+        )
+    })
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("TETHER_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(dir).join("tether"));
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".local/share/tether")),
+        None => bail!("no data directory: pass --data-dir DIR or set TETHER_DATA_DIR"),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// The ready line, then instructions for a human.
+fn print_ready(ready: &Ready) {
+    let mut line = String::from("tether ready");
+    for (key, addr) in [
+        ("mqtts", ready.mqtts),
+        ("mqtts-alpn", ready.mqtts_alpn),
+        ("mqtt", ready.mqtt),
+    ] {
+        if let Some(addr) = addr {
+            line.push_str(&format!(" {key}={addr}"));
+        }
+    }
+    if let Some(addr) = ready.http {
+        line.push_str(&format!(" api=http://{addr}"));
+    }
+    line.push_str(&format!(" data-dir={}", ready.data_dir.display()));
+    println!("{line}");
+
+    let device = &ready.demo_device;
+    println!();
+    if ready.first_start {
+        println!(
+            "First start: created a local CA and the demo device in {}",
+            ready.data_dir.display()
+        );
+    }
+    println!("Root CA (give it to devices):  {}", ready.ca_path.display());
+    println!("Demo device (registered, ACTIVE):");
+    println!("  certificate  {}", device.certificate.display());
+    println!("  private key  {}", device.private_key.display());
+    println!("  root CA      {}", device.root_ca.display());
+    if let Some(addr) = ready.mqtts {
+        let host = if addr.ip().is_unspecified() {
+            "localhost".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        println!();
+        println!("Try it:");
+        println!(
+            "  mosquitto_sub --cafile {} --cert {} --key {} -h {host} -p {} -q 1 -d -t 'topic/#' -i demo-sub",
+            device.root_ca.display(),
+            device.certificate.display(),
+            device.private_key.display(),
+            addr.port()
+        );
+        println!(
+            "  mosquitto_pub --cafile {} --cert {} --key {} -h {host} -p {} -q 1 -d -t topic/test -i esp8266 -m \"hello world\"",
+            device.root_ca.display(),
+            device.certificate.display(),
+            device.private_key.display(),
+            addr.port()
+        );
+    }
+    if ready.restored_sessions > 0 {
+        println!(
+            "Restored {} persistent session(s) from disk.",
+            ready.restored_sessions
+        );
+    }
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
+        let config = load_config(&path).unwrap();
+        assert_eq!(config.profile, Some(ProfileArg::Aws));
+        assert!(config.mqtts.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_file_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "profile = \"aws\"\nmqtts-port = 8883\n").unwrap();
+        let err = format!("{:#}", load_config(&path).unwrap_err());
+        assert!(err.contains("bad.toml"), "{err}");
+        assert!(err.contains("mqtts-port"), "{err}");
+    }
+}

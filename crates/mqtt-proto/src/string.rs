@@ -1,0 +1,181 @@
+//! `MqttStr`: an MQTT UTF-8 string backed by shared bytes, so decoded topics and client ids are
+//! slices of the receive buffer rather than copies. Validation happens once, at construction;
+//! nothing downstream re-checks it. This module does not know about topics (see `topic`).
+
+use core::borrow::Borrow;
+use core::fmt;
+use core::hash::{Hash, Hasher};
+use core::ops::Deref;
+
+use bytes::Bytes;
+
+/// Why a byte string is not a valid MQTT UTF-8 string ([MQTT-1.5.4]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StringError {
+    /// The bytes are not well-formed UTF-8 (this includes encoded surrogates).
+    #[error("[MQTT-1.5.4-1] string is not well-formed UTF-8")]
+    InvalidUtf8,
+    /// The string contains U+0000.
+    #[error("[MQTT-1.5.4-2] string contains the null character U+0000")]
+    NullCharacter,
+    /// The string is longer than a two-byte length prefix can describe.
+    #[error("[MQTT-1.5.4] string is {0} bytes long; MQTT strings hold at most 65535")]
+    TooLong(usize),
+}
+
+/// A UTF-8 string that satisfies MQTT's rules: well-formed, no U+0000, at most 65,535 bytes.
+///
+/// Cloning is cheap (a reference count), and a string decoded from a packet shares the packet's
+/// buffer.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MqttStr(Bytes);
+
+impl MqttStr {
+    /// The empty string.
+    pub const EMPTY: MqttStr = MqttStr(Bytes::new());
+
+    /// Validates `bytes` and wraps them without copying.
+    pub fn from_bytes(bytes: Bytes) -> Result<Self, StringError> {
+        validate(&bytes)?;
+        Ok(MqttStr(bytes))
+    }
+
+    /// Validates and copies `s`.
+    pub fn new(s: &str) -> Result<Self, StringError> {
+        validate(s.as_bytes())?;
+        Ok(MqttStr(Bytes::copy_from_slice(s.as_bytes())))
+    }
+
+    /// Validates a `'static` string without copying it.
+    pub fn from_static(s: &'static str) -> Result<Self, StringError> {
+        validate(s.as_bytes())?;
+        Ok(MqttStr(Bytes::from_static(s.as_bytes())))
+    }
+
+    /// The string.
+    pub fn as_str(&self) -> &str {
+        // SAFETY: every constructor runs `validate`, which checks that the bytes are UTF-8, and
+        // `Bytes` is immutable, so the bytes are still UTF-8 here.
+        #[allow(unsafe_code)]
+        unsafe {
+            core::str::from_utf8_unchecked(&self.0)
+        }
+    }
+
+    /// The string's bytes, shared.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// Gives back the underlying bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+fn validate(bytes: &[u8]) -> Result<(), StringError> {
+    if bytes.len() > usize::from(u16::MAX) {
+        return Err(StringError::TooLong(bytes.len()));
+    }
+    if core::str::from_utf8(bytes).is_err() {
+        return Err(StringError::InvalidUtf8);
+    }
+    if bytes.contains(&0) {
+        return Err(StringError::NullCharacter);
+    }
+    Ok(())
+}
+
+impl Deref for MqttStr {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for MqttStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Borrow<str> for MqttStr {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+// Hash as `str` does, so that `Borrow<str>` lookups in hash maps agree with `MqttStr` keys.
+impl Hash for MqttStr {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialEq<str> for MqttStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for MqttStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl TryFrom<&str> for MqttStr {
+    type Error = StringError;
+    fn try_from(s: &str) -> Result<Self, StringError> {
+        MqttStr::new(s)
+    }
+}
+
+impl TryFrom<alloc::string::String> for MqttStr {
+    type Error = StringError;
+    fn try_from(s: alloc::string::String) -> Result<Self, StringError> {
+        MqttStr::from_bytes(Bytes::from(s.into_bytes()))
+    }
+}
+
+impl fmt::Debug for MqttStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for MqttStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_plain_and_multibyte_text() {
+        assert_eq!(MqttStr::new("a/b").unwrap().as_str(), "a/b");
+        assert_eq!(MqttStr::new("température").unwrap().len(), 12);
+    }
+
+    #[test]
+    fn rejects_null_invalid_utf8_and_overlong() {
+        assert_eq!(MqttStr::new("a\0b"), Err(StringError::NullCharacter));
+        let surrogate = Bytes::from_static(&[0xED, 0xA0, 0x80]);
+        assert_eq!(
+            MqttStr::from_bytes(surrogate),
+            Err(StringError::InvalidUtf8)
+        );
+        let long = alloc::string::String::from_utf8(alloc::vec![b'x'; 65_536]).unwrap();
+        assert_eq!(MqttStr::new(&long), Err(StringError::TooLong(65_536)));
+    }
+
+    #[test]
+    fn hashes_like_str_for_borrowed_lookups() {
+        let mut set = std::collections::HashSet::new();
+        set.insert(MqttStr::new("dev/1").unwrap());
+        assert!(set.contains("dev/1"));
+    }
+}

@@ -1,0 +1,418 @@
+//! One client connection after its transport is ready (TLS handshake done, or plain TCP): read
+//! the CONNECT within a deadline, ask the router, answer with CONNACK, then drive
+//! `mqtt_proto`'s `ServerConnection` — bytes in, packets out, keep-alive — relaying publishes
+//! and subscriptions to the router and its deliveries back. When the connection ends, for
+//! whatever reason, the router hears how (so wills and sessions are handled) and gets the
+//! in-flight state back. Nothing here decides policy; it moves packets and reports.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use broker_core::{ConnId, DisconnectKind, Limits};
+use bytes::BytesMut;
+use mqtt_proto::codec::Decoder;
+use mqtt_proto::error::DecodeError;
+use mqtt_proto::session::Message as SessionMessage;
+use mqtt_proto::session::server::{ServerConfig, ServerConnection, ServerEvent};
+use mqtt_proto::{ConnAck, Connect, Disconnect, Packet, Protocol, ReasonCode, SubAck, UnsubAck};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::Principal;
+use crate::metrics::Metrics;
+use crate::persist::Clock;
+use crate::router::{Command, ConnectReply, ToConn};
+
+/// Settings every connection shares.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// The broker's limits (CONNACK properties).
+    pub limits: Limits,
+    /// Largest packet accepted; larger ones are refused from their fixed header.
+    pub max_packet_size: u32,
+    /// QoS 1/2 publications a client may have unacknowledged (MQTT 5 Receive Maximum).
+    pub receive_maximum: u16,
+    /// How long a client may take to send CONNECT after the transport is up.
+    pub connect_timeout: Duration,
+}
+
+/// What every connection task needs from the server.
+#[derive(Debug, Clone)]
+pub struct Shared {
+    /// The router.
+    pub router: mpsc::Sender<Command>,
+    /// The broker clock.
+    pub clock: Clock,
+    /// Connection settings.
+    pub settings: Arc<ConnectionSettings>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Serves one connection to its end.
+pub async fn serve<S>(mut stream: S, conn: ConnId, principal: Principal, shared: Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let settings = Arc::clone(&shared.settings);
+    let mut rx = BytesMut::with_capacity(4096);
+    let connect = match tokio::time::timeout(
+        settings.connect_timeout,
+        read_connect(&mut stream, &mut rx, &settings),
+    )
+    .await
+    {
+        Ok(Ok(connect)) => connect,
+        Ok(Err(FirstPacket::Malformed { error, level })) => {
+            tracing::debug!(?principal, "malformed CONNECT: {error}");
+            if let Some(reply) = connack_for_malformed(&error, level) {
+                let _ = stream.write_all(&reply).await;
+            }
+            let _ = stream.shutdown().await;
+            return;
+        }
+        Ok(Err(FirstPacket::NotConnect(packet))) => {
+            tracing::debug!(
+                ?principal,
+                "closing: the first packet was {}, not CONNECT [MQTT-3.1.0-1]",
+                packet.name()
+            );
+            return;
+        }
+        Ok(Err(FirstPacket::Closed)) => return,
+        Err(_) => {
+            tracing::info!(
+                ?principal,
+                "closing: no CONNECT within {} s of connecting",
+                settings.connect_timeout.as_secs()
+            );
+            return;
+        }
+    };
+
+    let protocol = connect.protocol;
+    let (to_conn, mut from_router) = mpsc::unbounded_channel();
+    let (reply_tx, reply_rx) = oneshot::channel();
+    let command = Command::Connect {
+        conn,
+        connect: Box::new(connect.clone()),
+        principal: principal.clone(),
+        to_conn,
+        reply: reply_tx,
+    };
+    if shared.router.send(command).await.is_err() {
+        return;
+    }
+    let Ok(reply) = reply_rx.await else { return };
+    let now = shared.clock.now();
+    let (connected, session) = match reply {
+        ConnectReply::Accepted { connected, session } => (connected, session),
+        ConnectReply::Refused(reason) => {
+            tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
+            let connack = Packet::ConnAck(ConnAck {
+                session_present: false,
+                reason,
+                properties: Default::default(),
+            });
+            let mut out = BytesMut::new();
+            if connack.encode(protocol, &mut out).is_ok() {
+                let _ = stream.write_all(&out).await;
+            }
+            let _ = stream.shutdown().await;
+            return;
+        }
+    };
+
+    let mut session_conn = ServerConnection::new(&connect, session, ServerConfig::default(), now);
+    let mut properties = connected.connack_properties(&settings.limits);
+    properties.receive_maximum = Some(settings.receive_maximum);
+    properties.maximum_packet_size = Some(settings.max_packet_size);
+    let connack = ConnAck {
+        session_present: connected.session_present,
+        reason: ReasonCode::Success,
+        properties,
+    };
+    if session_conn.send_connack(connack).is_err() {
+        return;
+    }
+    if !rx.is_empty() {
+        let early = rx.split();
+        session_conn.handle_bytes(&early, now);
+    }
+    tracing::debug!(?principal, client_id = %connected.client_id, %protocol, "connected");
+
+    let mut ending = Ending::default();
+    let mut tx = BytesMut::with_capacity(4096);
+    let mut read_buf = BytesMut::with_capacity(8192);
+    loop {
+        if flush(&mut stream, &mut session_conn, &mut tx)
+            .await
+            .is_err()
+        {
+            ending.kind.get_or_insert(DisconnectKind::Lost);
+            session_conn.connection_lost(shared.clock.now());
+            break;
+        }
+        if !relay_events(&mut session_conn, conn, &shared, &mut ending).await {
+            break;
+        }
+        if session_conn.is_closed() {
+            let _ = flush(&mut stream, &mut session_conn, &mut tx).await;
+            break;
+        }
+        let deadline = session_conn
+            .poll_timeout()
+            .map(|at| shared.clock.deadline(at));
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        read_buf.reserve(4096);
+        tokio::select! {
+            read = stream.read_buf(&mut read_buf) => match read {
+                Ok(0) | Err(_) => {
+                    ending.kind.get_or_insert(DisconnectKind::Lost);
+                    session_conn.connection_lost(shared.clock.now());
+                    break;
+                }
+                Ok(_) => {
+                    let data = read_buf.split();
+                    session_conn.handle_bytes(&data, shared.clock.now());
+                }
+            },
+            message = from_router.recv() => match message {
+                Some(message) => apply(&mut session_conn, message, &mut ending),
+                None => break,
+            },
+            () = timer => session_conn.handle_timeout(shared.clock.now()),
+        }
+    }
+    let _ = stream.shutdown().await;
+    let kind = ending.kind.unwrap_or(DisconnectKind::Lost);
+    let session = session_conn.into_session();
+    let _ = shared
+        .router
+        .send(Command::Disconnect {
+            conn,
+            kind,
+            session_expiry: ending.session_expiry,
+            session,
+        })
+        .await;
+}
+
+/// How the connection is ending, as learned along the way.
+#[derive(Debug, Default)]
+struct Ending {
+    kind: Option<DisconnectKind>,
+    session_expiry: Option<u32>,
+}
+
+enum FirstPacket {
+    Malformed {
+        error: DecodeError,
+        level: Option<(bool, u8)>,
+    },
+    NotConnect(mqtt_proto::PacketType),
+    Closed,
+}
+
+async fn read_connect<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    rx: &mut BytesMut,
+    settings: &ConnectionSettings,
+) -> Result<Connect, FirstPacket> {
+    let mut decoder = Decoder::new(Protocol::V311, settings.max_packet_size);
+    loop {
+        let level = connect_level(rx);
+        match decoder.decode(rx) {
+            Ok(Some(Packet::Connect(connect))) => return Ok(*connect),
+            Ok(Some(other)) => return Err(FirstPacket::NotConnect(other.packet_type())),
+            Ok(None) => {}
+            Err(error) => return Err(FirstPacket::Malformed { error, level }),
+        }
+        rx.reserve(1024);
+        match stream.read_buf(rx).await {
+            Ok(0) | Err(_) => return Err(FirstPacket::Closed),
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The protocol name (is it `MQTT`?) and level of a CONNECT at the start of `bytes`, read
+/// without validating anything else, so a malformed CONNECT can be answered in its version.
+fn connect_level(bytes: &[u8]) -> Option<(bool, u8)> {
+    if bytes.first()? & 0xF0 != 0x10 {
+        return None;
+    }
+    let mut at = 1;
+    for _ in 0..4 {
+        let byte = *bytes.get(at)?;
+        at += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+    }
+    let name_len = usize::from(u16::from_be_bytes([*bytes.get(at)?, *bytes.get(at + 1)?]));
+    let name = bytes.get(at + 2..at + 2 + name_len)?;
+    let level = *bytes.get(at + 2 + name_len)?;
+    Some((name == b"MQTT", level))
+}
+
+/// The CONNACK a malformed CONNECT gets: MQTT 5 clients learn the reason; an unsupported
+/// protocol level is answered in a form every version understands; MQTT 3.1.1 and older get
+/// nothing but the close ([MQTT-3.1.4-1]).
+fn connack_for_malformed(error: &DecodeError, level: Option<(bool, u8)>) -> Option<Vec<u8>> {
+    match (error, level) {
+        (DecodeError::UnsupportedProtocolLevel { .. }, Some((true, _))) => Some(vec![
+            0x20,
+            0x03,
+            0x00,
+            ReasonCode::UnsupportedProtocolVersion.value(),
+            0x00,
+        ]),
+        (DecodeError::UnsupportedProtocolLevel { .. }, Some((false, _))) => {
+            Some(vec![0x20, 0x02, 0x00, 0x01])
+        }
+        (_, Some((true, 5))) => Some(vec![0x20, 0x03, 0x00, error.reason_code().value(), 0x00]),
+        _ => None,
+    }
+}
+
+/// Writes everything the session wants to send.
+async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut ServerConnection,
+    tx: &mut BytesMut,
+) -> std::io::Result<()> {
+    while session.poll_transmit(tx) {}
+    if tx.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(tx).await?;
+    tx.clear();
+    stream.flush().await
+}
+
+/// Passes the session's events to the router. False when the router is gone.
+async fn relay_events(
+    session: &mut ServerConnection,
+    conn: ConnId,
+    shared: &Shared,
+    ending: &mut Ending,
+) -> bool {
+    while let Some(event) = session.poll_event() {
+        let command = match event {
+            ServerEvent::Publish(publish) => Command::Publish { conn, publish },
+            ServerEvent::Subscribe(subscribe) => Command::Subscribe { conn, subscribe },
+            ServerEvent::Unsubscribe(unsubscribe) => Command::Unsubscribe { conn, unsubscribe },
+            ServerEvent::Delivered { .. } => continue,
+            ServerEvent::Disconnected { reason, properties } => {
+                ending.kind = Some(if reason == ReasonCode::DisconnectWithWill {
+                    DisconnectKind::GracefulWithWill
+                } else {
+                    DisconnectKind::Graceful
+                });
+                ending.session_expiry = properties.session_expiry_interval;
+                continue;
+            }
+            ServerEvent::Auth(_) => {
+                // Enhanced authentication is not offered (no method accepted at CONNECT).
+                let _ = session.disconnect(Disconnect::new(ReasonCode::ProtocolError));
+                ending.kind.get_or_insert(DisconnectKind::ServerClose);
+                continue;
+            }
+            ServerEvent::KeepAliveExpired => {
+                ending.kind = Some(DisconnectKind::KeepAliveTimeout);
+                continue;
+            }
+            ServerEvent::ProtocolError(violation) => {
+                tracing::debug!("closing after a protocol violation: {violation}");
+                ending.kind.get_or_insert(DisconnectKind::ServerClose);
+                continue;
+            }
+        };
+        if shared.router.send(command).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Applies one message from the router to the session.
+fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
+    let result = match message {
+        ToConn::Deliver(delivery) => {
+            let mut properties = delivery.message.properties.clone();
+            properties.subscription_identifiers = delivery.subscription_ids;
+            let message = SessionMessage {
+                topic: delivery.message.topic.clone(),
+                qos: delivery.qos,
+                retain: delivery.retain,
+                payload: delivery.message.payload.clone(),
+                properties,
+            };
+            session.deliver(message).map(|_| ())
+        }
+        ToConn::PublishDone { packet_id, reason } => {
+            if reason.is_error() && !session.protocol().is_v5() {
+                // MQTT 3.1.1 cannot refuse a PUBLISH in its PUBACK: close instead.
+                ending.kind.get_or_insert(DisconnectKind::ServerClose);
+                session.disconnect(Disconnect::new(reason))
+            } else {
+                session.ack_publish(packet_id, reason)
+            }
+        }
+        ToConn::SubAck { packet_id, reasons } => session.suback(SubAck {
+            packet_id,
+            properties: Default::default(),
+            reasons,
+        }),
+        ToConn::UnsubAck { packet_id, reasons } => session.unsuback(UnsubAck {
+            packet_id,
+            properties: Default::default(),
+            reasons,
+        }),
+        ToConn::Close(reason) => {
+            ending.kind.get_or_insert(DisconnectKind::ServerClose);
+            session.disconnect(Disconnect::new(reason))
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("session refused a router message: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_level_reads_name_and_level_only() {
+        let v5 = [
+            0x10, 0x0d, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3c,
+        ];
+        assert_eq!(connect_level(&v5), Some((true, 5)));
+        let v31 = [
+            0x10, 0x0f, 0x00, 0x06, b'M', b'Q', b'I', b's', b'd', b'p', 0x03,
+        ];
+        assert_eq!(connect_level(&v31), Some((false, 3)));
+        assert_eq!(connect_level(&[0x30, 0x00]), None);
+        assert_eq!(connect_level(&[0x10, 0x0d, 0x00]), None);
+    }
+
+    #[test]
+    fn malformed_connects_are_answered_in_their_version() {
+        let level = DecodeError::UnsupportedProtocolLevel { level: 6 };
+        assert_eq!(
+            connack_for_malformed(&level, Some((true, 6))),
+            Some(vec![0x20, 0x03, 0x00, 0x84, 0x00])
+        );
+        assert_eq!(
+            connack_for_malformed(&level, Some((false, 4))),
+            Some(vec![0x20, 0x02, 0x00, 0x01])
+        );
+    }
+}

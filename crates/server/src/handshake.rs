@@ -1,0 +1,311 @@
+//! The TLS edge of a listener: read the client's first bytes ourselves, parse the ClientHello
+//! with tether's own parser, then let OpenSSL run the handshake under the listener's AWS
+//! security policy. Every refusal becomes a `Refused` that says, in one line, what the client
+//! offered and why it failed in words (the vocabulary is `tls::explain`'s, shared with
+//! `tether doctor`). Registry checks of the client certificate happen after this, in `auth`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use openssl::ssl::{Ssl, SslAcceptor};
+use openssl::x509::X509;
+use tls::{ClientHello, ClientHelloError, Progress};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio_openssl::SslStream;
+
+use crate::rewind::Rewind;
+
+/// The stream a connection task reads MQTT from after a successful handshake.
+pub type TlsStream = SslStream<Rewind<TcpStream>>;
+
+/// What a TLS listener needs to accept and explain.
+#[derive(Clone)]
+pub struct TlsEdge {
+    /// OpenSSL context built from the listener's security policy.
+    pub acceptor: SslAcceptor,
+    /// The same policy and expectations, for explanations.
+    pub listener: tls::Listener,
+    /// How long a client may take to finish its handshake.
+    pub timeout: Duration,
+}
+
+impl fmt::Debug for TlsEdge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsEdge")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A completed handshake.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The encrypted stream.
+    pub stream: TlsStream,
+    /// What the client offered.
+    pub hello: Box<ClientHello>,
+    /// The client's leaf certificate, when it sent one.
+    pub peer_certificate: Option<X509>,
+    /// The ALPN protocol selected, if any.
+    pub alpn: Option<String>,
+}
+
+/// Why a handshake was refused, with what the client offered; `Display` is the log line.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// What the client offered, when its ClientHello arrived.
+    pub hello: Option<Box<ClientHello>>,
+    /// Whether the client presented a certificate before the failure, when known.
+    pub certificate_sent: Option<bool>,
+    /// A short label for metrics: `not_tls`, `timeout`, `version`, `cipher`, `sni`, `alpn`,
+    /// `client_certificate`, `server_certificate_rejected`, `closed`, `other`.
+    pub kind: &'static str,
+    /// Why, in words, with what to change.
+    pub reason: String,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TLS handshake from {} refused: {}",
+            self.peer, self.reason
+        )?;
+        if let Some(hello) = &self.hello {
+            write!(f, " | client offered {}", offer_summary(hello))?;
+        }
+        match self.certificate_sent {
+            Some(true) => f.write_str(", client certificate sent"),
+            Some(false) => f.write_str(", no client certificate"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Summarises a ClientHello: versions, suites by name, SNI and ALPN.
+pub fn offer_summary(hello: &ClientHello) -> String {
+    let versions: Vec<String> = [
+        tls::ProtocolVersion::TLS13,
+        tls::ProtocolVersion::TLS12,
+        tls::ProtocolVersion::TLS11,
+        tls::ProtocolVersion::TLS10,
+    ]
+    .into_iter()
+    .filter(|v| hello.offers(*v))
+    .map(|v| v.to_string())
+    .collect();
+    let suites: Vec<String> = hello.real_suites().map(|s| s.to_string()).collect();
+    let sni = hello
+        .server_name
+        .as_deref()
+        .map_or("no SNI".to_owned(), |n| format!("SNI {n}"));
+    let alpn = if hello.alpn.is_empty() {
+        "no ALPN".to_owned()
+    } else {
+        format!("ALPN {}", hello.alpn.join(","))
+    };
+    format!(
+        "{} with suites {}; {sni}; {alpn}",
+        if versions.is_empty() {
+            "no known TLS version".to_owned()
+        } else {
+            versions.join("/")
+        },
+        suites.join(", ")
+    )
+}
+
+/// Runs the TLS side of accepting `stream`: ClientHello capture, then the handshake, all within
+/// the edge's timeout.
+pub async fn accept(
+    edge: &TlsEdge,
+    stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<Accepted, Refused> {
+    match tokio::time::timeout(edge.timeout, accept_inner(edge, stream, peer)).await {
+        Ok(result) => result,
+        Err(_) => Err(Refused {
+            peer,
+            hello: None,
+            certificate_sent: None,
+            kind: "timeout",
+            reason: format!(
+                "the client did not finish its TLS handshake within {} s; a device this slow \
+                 usually lacks the CPU or RAM for the chosen key size, or is not speaking TLS",
+                edge.timeout.as_secs()
+            ),
+        }),
+    }
+}
+
+async fn accept_inner(
+    edge: &TlsEdge,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+) -> Result<Accepted, Refused> {
+    let refuse = |hello: Option<Box<ClientHello>>, kind, reason: String| Refused {
+        peer,
+        hello,
+        certificate_sent: None,
+        kind,
+        reason,
+    };
+    let mut buf = Vec::with_capacity(2048);
+    let hello = loop {
+        match tls::parse_client_hello(&buf) {
+            Ok(Progress::Complete { hello, .. }) => break hello,
+            Ok(Progress::Incomplete { needed }) => {
+                let start = buf.len();
+                buf.resize(start + needed.max(512), 0);
+                let n = stream
+                    .read(buf.get_mut(start..).unwrap_or_default())
+                    .await
+                    .map_err(|e| {
+                        refuse(
+                            None,
+                            "closed",
+                            format!("reading the ClientHello failed: {e}"),
+                        )
+                    })?;
+                buf.truncate(start + n);
+                if n == 0 {
+                    return Err(refuse(
+                        None,
+                        "closed",
+                        "the client closed the connection before sending a complete ClientHello"
+                            .to_owned(),
+                    ));
+                }
+            }
+            Err(ClientHelloError::NotTls(not_tls)) => {
+                return Err(refuse(None, "not_tls", not_tls.to_string()));
+            }
+            Err(err) => {
+                return Err(refuse(
+                    None,
+                    "other",
+                    format!("malformed ClientHello: {err}"),
+                ));
+            }
+        }
+    };
+
+    let ssl = Ssl::new(edge.acceptor.context())
+        .map_err(|e| refuse(Some(hello.clone()), "other", format!("OpenSSL: {e}")))?;
+    let mut tls = SslStream::new(ssl, Rewind::new(buf, stream))
+        .map_err(|e| refuse(Some(hello.clone()), "other", format!("OpenSSL: {e}")))?;
+    match Pin::new(&mut tls).accept().await {
+        Ok(()) => {
+            let peer_certificate = tls.ssl().peer_certificate();
+            let alpn = tls
+                .ssl()
+                .selected_alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            Ok(Accepted {
+                stream: tls,
+                hello,
+                peer_certificate,
+                alpn,
+            })
+        }
+        Err(err) => {
+            let certificate_sent = Some(tls.ssl().peer_certificate().is_some());
+            let (kind, reason) = explain_failure(edge, &hello, &err);
+            Err(Refused {
+                peer,
+                hello: Some(hello),
+                certificate_sent,
+                kind,
+                reason,
+            })
+        }
+    }
+}
+
+/// Words for a failed handshake: the policy-level prediction when it refuses (it knows what was
+/// offered and what was allowed), otherwise what OpenSSL reported, translated.
+fn explain_failure(
+    edge: &TlsEdge,
+    hello: &ClientHello,
+    err: &openssl::ssl::Error,
+) -> (&'static str, String) {
+    let verdict = tls::explain(hello, &edge.listener, None);
+    if let Some(refusal) = verdict.refusals.first() {
+        let kind = match refusal {
+            tls::Refusal::VersionTooLow { .. } | tls::Refusal::VersionTooHigh { .. } => "version",
+            tls::Refusal::NoSharedSuite { .. } => "cipher",
+            tls::Refusal::ServerNameMissing { .. } | tls::Refusal::ServerNameMismatch { .. } => {
+                "sni"
+            }
+            tls::Refusal::Alpn { .. } => "alpn",
+            _ => "client_certificate",
+        };
+        return (kind, format!("{refusal} (alert {})", refusal.alert()));
+    }
+    let reasons: Vec<String> = err
+        .ssl_error()
+        .map(|stack| {
+            stack
+                .errors()
+                .iter()
+                .filter_map(|e| e.reason().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
+    if has("peer did not return a certificate") || has("certificate required") {
+        return (
+            "client_certificate",
+            "the client sent no certificate, and this listener requires mutual TLS: give the \
+             client its device certificate and private key (mosquitto_pub --cert/--key)"
+                .to_owned(),
+        );
+    }
+    if has("unknown ca") {
+        return (
+            "server_certificate_rejected",
+            "the client rejected the server's certificate with alert 48 unknown_ca: it does not \
+             trust tether's CA; give the client the data dir's ca/root-ca.pem as its CA file"
+                .to_owned(),
+        );
+    }
+    if has("bad certificate") || has("certificate unknown") {
+        return (
+            "server_certificate_rejected",
+            "the client rejected the server's certificate (alert 42/46): usually the host name it \
+             connected to is not in the certificate; connect to localhost, 127.0.0.1 or a name \
+             given with --hostname, or check the client's clock"
+                .to_owned(),
+        );
+    }
+    if has("no shared cipher") {
+        return (
+            "cipher",
+            "no cipher suite is shared with the client".to_owned(),
+        );
+    }
+    if has("unsupported protocol") || has("wrong version number") {
+        return (
+            "version",
+            "no TLS version is shared with the client".to_owned(),
+        );
+    }
+    if reasons.is_empty() {
+        let io = err.io_error().map(ToString::to_string);
+        return (
+            "closed",
+            match io {
+                Some(e) => format!("the connection failed during the handshake: {e}"),
+                None => "the client closed the connection during the handshake (often because it \
+                         rejected the server certificate without sending an alert)"
+                    .to_owned(),
+            },
+        );
+    }
+    ("other", format!("OpenSSL reported: {}", reasons.join("; ")))
+}

@@ -1,0 +1,473 @@
+//! The router task: the one owner of `broker_core::Broker`. Connection tasks (and, later, the
+//! HTTP control plane) send it typed commands; it answers on each connection's own channel and
+//! hands durable changes to the store's group-commit writer. A publisher's PUBACK/PUBREC is
+//! released only from the writer's completion when the publish changed durable state, so an
+//! acknowledged message for a persistent session is on disk first. No lock is shared with the
+//! connection tasks: everything crosses a channel.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use broker_core::{
+    Broker, ConnId, ConnectOutcome, ConnectRequest, Connected, Delivery, DisconnectKind, Effect,
+    PersistOp, PublishOutcome, StoredSession, SubscribeOutcome, UnsubscribeOutcome,
+};
+use mqtt_proto::session::server::ServerSession;
+use mqtt_proto::{Connect, MqttStr, PacketId, Publish, ReasonCode, Subscribe, Unsubscribe};
+use store::WriterHandle;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{Principal, ServerAuthorizer};
+use crate::metrics::Metrics;
+use crate::persist::{self, Clock};
+
+/// What a connection task receives from the router.
+#[derive(Debug)]
+pub enum ToConn {
+    /// Send this message to the client.
+    Deliver(Delivery),
+    /// The client's QoS 1/2 PUBLISH is handled (durable where it must be): send PUBACK/PUBREC.
+    PublishDone {
+        /// The client's packet id.
+        packet_id: PacketId,
+        /// The reason to acknowledge with.
+        reason: ReasonCode,
+    },
+    /// Answer a SUBSCRIBE.
+    SubAck {
+        /// The SUBSCRIBE's packet id.
+        packet_id: PacketId,
+        /// One code per filter.
+        reasons: Vec<ReasonCode>,
+    },
+    /// Answer an UNSUBSCRIBE.
+    UnsubAck {
+        /// The UNSUBSCRIBE's packet id.
+        packet_id: PacketId,
+        /// One code per filter.
+        reasons: Vec<ReasonCode>,
+    },
+    /// Close the connection (MQTT 5: DISCONNECT with this reason first).
+    Close(ReasonCode),
+}
+
+/// The router's answer to a CONNECT.
+#[derive(Debug)]
+pub enum ConnectReply {
+    /// Accepted: send CONNACK Success; `session` holds in-flight state to resume.
+    Accepted {
+        /// What the broker granted.
+        connected: Connected,
+        /// In-flight state of the resumed session (empty for a new one).
+        session: ServerSession,
+    },
+    /// Refused: send CONNACK with this reason and close.
+    Refused(ReasonCode),
+}
+
+/// A request to the router.
+#[derive(Debug)]
+pub enum Command {
+    /// A client sent CONNECT on connection `conn`.
+    Connect {
+        /// The connection.
+        conn: ConnId,
+        /// The decoded CONNECT.
+        connect: Box<Connect>,
+        /// Who the client is.
+        principal: Principal,
+        /// Where to send deliveries and answers.
+        to_conn: mpsc::UnboundedSender<ToConn>,
+        /// The answer.
+        reply: oneshot::Sender<ConnectReply>,
+    },
+    /// A client published.
+    Publish {
+        /// The connection.
+        conn: ConnId,
+        /// The message (topic alias resolved).
+        publish: Publish,
+    },
+    /// A client subscribed.
+    Subscribe {
+        /// The connection.
+        conn: ConnId,
+        /// The request.
+        subscribe: Subscribe,
+    },
+    /// A client unsubscribed.
+    Unsubscribe {
+        /// The connection.
+        conn: ConnId,
+        /// The request.
+        unsubscribe: Unsubscribe,
+    },
+    /// A connection ended.
+    Disconnect {
+        /// The connection.
+        conn: ConnId,
+        /// How it ended.
+        kind: DisconnectKind,
+        /// MQTT 5 DISCONNECT's new session expiry, if any.
+        session_expiry: Option<u32>,
+        /// In-flight state to keep for a persistent session.
+        session: ServerSession,
+    },
+    /// The certificate ids of live connections, for the registry watcher.
+    LiveCertificates {
+        /// The answer.
+        reply: oneshot::Sender<Vec<(ConnId, String)>>,
+    },
+    /// Close these connections (certificate no longer ACTIVE, administrative action).
+    CloseConnections {
+        /// Which.
+        conns: Vec<ConnId>,
+        /// MQTT 5 DISCONNECT reason.
+        reason: ReasonCode,
+    },
+    /// Close every connection and stop once they are gone.
+    Shutdown,
+}
+
+struct Live {
+    to_conn: mpsc::UnboundedSender<ToConn>,
+    principal: Principal,
+    /// Acknowledgements waiting for the writer: while there are any, later ones queue behind
+    /// them so PUBACKs leave in PUBLISH order ([MQTT-4.6.0-2]).
+    pending_acks: Arc<AtomicUsize>,
+}
+
+/// The router's state.
+pub struct Router {
+    broker: Broker<ServerAuthorizer>,
+    clock: Clock,
+    writer: WriterHandle,
+    conns: HashMap<ConnId, Live>,
+    /// In-flight state of offline persistent sessions, by client id.
+    parked: HashMap<MqttStr, ServerSession>,
+    metrics: Arc<Metrics>,
+    shutting_down: bool,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("connections", &self.conns.len())
+            .field("parked_sessions", &self.parked.len())
+            .field("shutting_down", &self.shutting_down)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router around `broker`, persisting through `writer`.
+    pub fn new(
+        broker: Broker<ServerAuthorizer>,
+        clock: Clock,
+        writer: WriterHandle,
+        metrics: Arc<Metrics>,
+    ) -> Router {
+        Router {
+            broker,
+            clock,
+            writer,
+            conns: HashMap::new(),
+            parked: HashMap::new(),
+            metrics,
+            shutting_down: false,
+        }
+    }
+
+    /// Reloads persistent state saved by an earlier run.
+    pub fn restore(&mut self, state: store::BrokerState) {
+        let now = self.clock.now();
+        for retained in state.retained {
+            let expires_at = retained.expires_ms.map(|ms| self.clock.instant_of(ms));
+            let what = format!("retained topic {:?}", retained.topic);
+            match persist::decode_delivery(&retained.message, &what, expires_at) {
+                Ok(delivery) => self.broker.restore_retained(delivery.message, now),
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        for stored in state.sessions {
+            let Ok(client_id) = MqttStr::new(&stored.session.client_id) else {
+                continue;
+            };
+            let protocol = match stored.session.protocol_level {
+                5 => mqtt_proto::Protocol::V5,
+                3 => mqtt_proto::Protocol::V31,
+                _ => mqtt_proto::Protocol::V311,
+            };
+            let subscriptions = stored
+                .subscriptions
+                .iter()
+                .filter_map(|s| {
+                    let filter = persist::filter(&s.filter)?;
+                    Some((
+                        filter,
+                        persist::options_from_byte(s.options),
+                        s.subscription_id,
+                    ))
+                })
+                .collect();
+            let queued = stored
+                .queue
+                .iter()
+                .filter_map(|m| {
+                    let what = format!("queue of {} #{}", stored.session.client_id, m.seq);
+                    persist::decode_delivery(&m.message, &what, None)
+                        .map_err(|e| tracing::warn!("{e}"))
+                        .ok()
+                })
+                .collect();
+            self.broker.restore_session(
+                StoredSession {
+                    client_id,
+                    expiry_interval: stored.session.expiry_interval_s,
+                    protocol,
+                    principal: Principal::new(crate::auth::Identity::Restored),
+                    subscriptions,
+                    queued,
+                },
+                now,
+            );
+        }
+    }
+
+    /// Runs until shutdown completes or every command sender is gone.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self
+                .broker
+                .next_deadline()
+                .map(|at| self.clock.deadline(at));
+            let tick = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command),
+                    None => break,
+                },
+                () = tick => {
+                    let now = self.clock.now();
+                    self.broker.handle_tick(now);
+                    self.carry_out_effects(None);
+                }
+            }
+            if self.shutting_down && self.conns.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let now = self.clock.now();
+        match command {
+            Command::Connect {
+                conn,
+                connect,
+                principal,
+                to_conn,
+                reply,
+            } => {
+                if self.shutting_down {
+                    let _ = reply.send(ConnectReply::Refused(ReasonCode::ServerUnavailable));
+                    return;
+                }
+                let request = ConnectRequest::from_connect(*connect, principal.clone());
+                match self.broker.handle_connect(conn, request, now) {
+                    ConnectOutcome::Accepted(connected) => {
+                        let session = if connected.session_present {
+                            self.parked.remove(&connected.client_id).unwrap_or_default()
+                        } else {
+                            self.parked.remove(&connected.client_id);
+                            ServerSession::new()
+                        };
+                        self.conns.insert(
+                            conn,
+                            Live {
+                                to_conn,
+                                principal,
+                                pending_acks: Arc::default(),
+                            },
+                        );
+                        self.metrics.connections_accepted.inc();
+                        // The CONNACK must precede queued deliveries: the task sends it as
+                        // soon as it has this reply, before reading its channel.
+                        let _ = reply.send(ConnectReply::Accepted { connected, session });
+                        self.carry_out_effects(None);
+                    }
+                    ConnectOutcome::Refused(reason) => {
+                        self.metrics.connections_refused.inc();
+                        let _ = reply.send(ConnectReply::Refused(reason));
+                        self.carry_out_effects(None);
+                    }
+                }
+            }
+            Command::Publish { conn, publish } => {
+                let ack = publish.delivery.packet_id();
+                self.metrics.messages_received.inc();
+                let reason = match self.broker.handle_publish(conn, publish, now) {
+                    PublishOutcome::Accepted(reason) | PublishOutcome::Refused(reason) => reason,
+                    PublishOutcome::Disconnect(reason) => {
+                        self.send(conn, ToConn::Close(reason));
+                        self.carry_out_effects(None);
+                        return;
+                    }
+                };
+                let done = ack.map(|packet_id| (conn, ToConn::PublishDone { packet_id, reason }));
+                self.carry_out_effects(done);
+            }
+            Command::Subscribe { conn, subscribe } => {
+                let packet_id = subscribe.packet_id;
+                match self.broker.handle_subscribe(conn, subscribe, now) {
+                    SubscribeOutcome::SubAck(reasons) => {
+                        self.send(conn, ToConn::SubAck { packet_id, reasons })
+                    }
+                    SubscribeOutcome::Disconnect(reason) => self.send(conn, ToConn::Close(reason)),
+                }
+                self.carry_out_effects(None);
+            }
+            Command::Unsubscribe { conn, unsubscribe } => {
+                let packet_id = unsubscribe.packet_id;
+                match self.broker.handle_unsubscribe(conn, unsubscribe, now) {
+                    UnsubscribeOutcome::UnsubAck(reasons) => {
+                        self.send(conn, ToConn::UnsubAck { packet_id, reasons })
+                    }
+                    UnsubscribeOutcome::Disconnect(reason) => {
+                        self.send(conn, ToConn::Close(reason))
+                    }
+                }
+                self.carry_out_effects(None);
+            }
+            Command::Disconnect {
+                conn,
+                kind,
+                session_expiry,
+                session,
+            } => {
+                let client_id = self.broker.client_id(conn).cloned();
+                self.conns.remove(&conn);
+                self.broker
+                    .handle_disconnect(conn, kind, session_expiry, Vec::new(), now);
+                if let Some(client_id) = client_id
+                    && self.broker.session_state(&client_id) == Some(false)
+                    && (session.pending_deliveries() > 0 || session.pending_received() > 0)
+                {
+                    self.parked.insert(client_id, session);
+                }
+                self.carry_out_effects(None);
+            }
+            Command::LiveCertificates { reply } => {
+                let live = self
+                    .conns
+                    .iter()
+                    .filter_map(|(conn, live)| {
+                        live.principal
+                            .certificate_id()
+                            .map(|id| (*conn, id.to_owned()))
+                    })
+                    .collect();
+                let _ = reply.send(live);
+            }
+            Command::CloseConnections { conns, reason } => {
+                for conn in conns {
+                    self.send(conn, ToConn::Close(reason));
+                }
+            }
+            Command::Shutdown => {
+                self.shutting_down = true;
+                for live in self.conns.values() {
+                    let _ = live
+                        .to_conn
+                        .send(ToConn::Close(ReasonCode::ServerShuttingDown));
+                }
+            }
+        }
+    }
+
+    fn send(&self, conn: ConnId, message: ToConn) {
+        if let Some(live) = self.conns.get(&conn) {
+            // A closed channel means the task is ending; its Disconnect command follows.
+            let _ = live.to_conn.send(message);
+        }
+    }
+
+    /// Carries out the broker's effects in order. `done` is the publisher's acknowledgement:
+    /// sent after the writer commits when this step changed durable state, else at once.
+    fn carry_out_effects(&mut self, done: Option<(ConnId, ToConn)>) {
+        let mut ops: Vec<PersistOp> = Vec::new();
+        let effects: Vec<Effect> = self.broker.drain_effects().collect();
+        for effect in effects {
+            match effect {
+                Effect::Deliver { conn, delivery } => {
+                    self.metrics.messages_delivered.inc();
+                    self.send(conn, ToConn::Deliver(delivery));
+                }
+                Effect::Close { conn, reason } => self.send(conn, ToConn::Close(reason)),
+                Effect::Persist(PersistOp::SessionDeleted { client_id }) => {
+                    self.parked.remove(&client_id);
+                    ops.push(PersistOp::SessionDeleted { client_id });
+                }
+                Effect::Persist(op) => ops.push(op),
+                Effect::Denied {
+                    client_id,
+                    action,
+                    resource,
+                    explanation,
+                } => {
+                    tracing::warn!(
+                        "denied {action} on {resource} to client {client_id:?}: {explanation}"
+                    );
+                }
+            }
+        }
+        let reply = done.and_then(|(conn, message)| {
+            self.conns.get(&conn).map(|live| {
+                (
+                    live.to_conn.clone(),
+                    Arc::clone(&live.pending_acks),
+                    message,
+                )
+            })
+        });
+        if ops.is_empty() {
+            match &reply {
+                None => return,
+                Some((_, pending, _)) if pending.load(Ordering::Acquire) == 0 => {
+                    if let Some((to_conn, _, message)) = reply {
+                        let _ = to_conn.send(message);
+                    }
+                    return;
+                }
+                // An earlier acknowledgement still waits for the disk: queue behind it.
+                Some(_) => {}
+            }
+        }
+        let writes = persist::write_ops(ops, &self.clock);
+        if let Some((_, pending, _)) = &reply {
+            pending.fetch_add(1, Ordering::AcqRel);
+        }
+        self.writer.submit(writes, move |result| {
+            let Some((to_conn, pending, mut message)) = reply else {
+                if let Err(e) = result {
+                    tracing::error!("could not persist broker state: {e}");
+                }
+                return;
+            };
+            pending.fetch_sub(1, Ordering::AcqRel);
+            if let Err(e) = result {
+                tracing::error!("could not persist a publish; refusing it: {e}");
+                if let ToConn::PublishDone { reason, .. } = &mut message {
+                    *reason = ReasonCode::ImplementationSpecificError;
+                }
+            }
+            let _ = to_conn.send(message);
+        });
+    }
+}

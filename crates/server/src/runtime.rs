@@ -1,0 +1,521 @@
+//! Start-up, listeners and shutdown of `tether serve`: prepare the data directory, open the
+//! store and reload persistent state, build one TLS edge per TLS listener, start the router,
+//! accept loops, the registry watcher and the HTTP edge, report readiness, and on shutdown
+//! close every client (MQTT 5: DISCONNECT 0x8B) and flush the store.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use broker_core::{Broker, BrokerConfig, ConnId, Limits, Profile};
+use mqtt_proto::ReasonCode;
+use pki::CertificateId;
+use store::{CertificateMode, CertificateStatus, NewCertificate, Store};
+use tls::SecurityPolicy;
+use tls::context::{ClientAuth, Identity as TlsIdentity, ServerOptions, server_acceptor};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::auth::{self, Identity, Principal, ServerAuthorizer};
+use crate::bootstrap::{self, DataDir};
+use crate::connection::{self, ConnectionSettings, Shared};
+use crate::handshake::{self, TlsEdge};
+use crate::metrics::Metrics;
+use crate::persist::Clock;
+use crate::router::{Command, Router};
+
+/// Server settings. Plain data: the CLI fills it from flags and config files.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The data directory (CA, server certificates, devices, database).
+    pub data_dir: PathBuf,
+    /// `aws` (AWS IoT Core rules) or `mqtt` (a complete MQTT broker).
+    pub profile: Profile,
+    /// TLS security policy of the mutual-TLS listeners.
+    pub tls_policy: SecurityPolicy,
+    /// Extra host names or addresses for the server certificates.
+    pub hostnames: Vec<String>,
+    /// Connections beyond this many are closed at once.
+    pub max_connections: usize,
+    /// Time allowed for a TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time allowed between transport ready and CONNECT.
+    pub connect_timeout: Duration,
+    /// Largest MQTT packet accepted (defaults by profile when `None`).
+    pub max_packet_size: Option<u32>,
+    /// AWS account id used in ARNs and as certificate owner.
+    pub account_id: String,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory: profile `aws`, the AWS default TLS policy.
+    pub fn new(data_dir: PathBuf) -> ServerConfig {
+        ServerConfig {
+            data_dir,
+            profile: Profile::Aws,
+            tls_policy: SecurityPolicy::default(),
+            hostnames: Vec::new(),
+            max_connections: 100_000,
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            max_packet_size: None,
+            account_id: "123456789012".to_owned(),
+        }
+    }
+}
+
+/// Bound listeners, any of which may be absent.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// Mutual TLS (AWS port 8883).
+    pub mqtts: Option<std::net::TcpListener>,
+    /// Mutual TLS with ALPN `x-amzn-mqtt-ca` (AWS port 443).
+    pub mqtts_alpn: Option<std::net::TcpListener>,
+    /// Plain MQTT over TCP (off unless asked for).
+    pub mqtt: Option<std::net::TcpListener>,
+    /// HTTP: `/metrics` (and the control plane).
+    pub http: Option<std::net::TcpListener>,
+}
+
+/// What is serving, reported once everything is bound and loaded.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// Mutual-TLS listener address.
+    pub mqtts: Option<SocketAddr>,
+    /// ALPN listener address.
+    pub mqtts_alpn: Option<SocketAddr>,
+    /// Plain listener address.
+    pub mqtt: Option<SocketAddr>,
+    /// HTTP listener address.
+    pub http: Option<SocketAddr>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The root CA devices must trust.
+    pub ca_path: PathBuf,
+    /// The demo device's files.
+    pub demo_device: bootstrap::DeviceFiles,
+    /// True on the first start of this data directory.
+    pub first_start: bool,
+    /// Persistent sessions reloaded from disk.
+    pub restored_sessions: usize,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Preparing the data directory failed.
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The TLS context could not be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// The broker configuration is inconsistent.
+    #[error("broker configuration: {0}")]
+    Config(String),
+    /// A listener failed.
+    #[error("listener {what}: {source}")]
+    Listener {
+        /// Which listener.
+        what: &'static str,
+        /// The IO error.
+        source: std::io::Error,
+    },
+}
+
+/// Runs the server until `shutdown` completes. `on_ready` is called once, when every listener
+/// accepts and persistent state is loaded.
+pub async fn run(
+    config: ServerConfig,
+    listeners: Listeners,
+    on_ready: impl FnOnce(&Ready),
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let clock = Clock::start();
+    let now_secs = clock.wall_ms() / 1000;
+    let data = bootstrap::prepare(&config.data_dir, &config.hostnames, now_secs)?;
+
+    let store = Store::open(data.database_path())?;
+    register_demo_device(&store, &data, &config, clock.wall_ms())?;
+    let mut store = store;
+    let state = store.load_broker_state(clock.wall_ms())?;
+    let restored_sessions = state.sessions.len();
+    let writer = store.writer()?;
+    let store = Arc::new(Mutex::new(store));
+
+    let limits = Limits::for_profile(config.profile);
+    let broker_config = BrokerConfig::for_profile(config.profile);
+    let authorizer = ServerAuthorizer {
+        allow_anonymous: config.profile == Profile::Mqtt,
+    };
+    let broker = Broker::with_authorizer(broker_config, authorizer)
+        .map_err(|e| ServerError::Config(e.to_string()))?;
+    let metrics = Arc::new(Metrics::default());
+    let mut router = Router::new(broker, clock, writer.handle(), Arc::clone(&metrics));
+    router.restore(state);
+    let (router_tx, router_rx) = mpsc::channel(8192);
+    let router_task = tokio::spawn(router.run(router_rx));
+
+    let settings = Arc::new(ConnectionSettings {
+        max_packet_size: config.max_packet_size.unwrap_or(match config.profile {
+            // 128 KiB of payload plus room for the topic, properties and headers.
+            Profile::Aws => 132 * 1024,
+            Profile::Mqtt => 16 * 1024 * 1024,
+        }),
+        limits,
+        receive_maximum: 100,
+        connect_timeout: config.connect_timeout,
+    });
+    let shared = Shared {
+        router: router_tx.clone(),
+        clock,
+        settings,
+        metrics: Arc::clone(&metrics),
+    };
+    let accept = Arc::new(Accept {
+        shared,
+        store: Arc::clone(&store),
+        next_conn: AtomicU64::new(1),
+        max_connections: config.max_connections,
+    });
+
+    let identities = vec![
+        tls_identity(&data.server_rsa)?,
+        tls_identity(&data.server_ec)?,
+    ];
+    let mut ready = Ready {
+        mqtts: None,
+        mqtts_alpn: None,
+        mqtt: None,
+        http: None,
+        data_dir: data.root.clone(),
+        ca_path: data.ca_path.clone(),
+        demo_device: data.demo_device.clone(),
+        first_start: data.demo_device_created,
+        restored_sessions,
+    };
+    let mut tasks = Vec::new();
+    if let Some(listener) = listeners.mqtts {
+        let listener = tokio_listener(listener, "mqtts")?;
+        ready.mqtts = listener.local_addr().ok();
+        let edge = tls_edge(&config, &identities, &[], ready.mqtts)?;
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            Some(edge),
+            Arc::clone(&accept),
+        )));
+    }
+    if let Some(listener) = listeners.mqtts_alpn {
+        let listener = tokio_listener(listener, "mqtts-alpn")?;
+        ready.mqtts_alpn = listener.local_addr().ok();
+        let edge = tls_edge(
+            &config,
+            &identities,
+            &["x-amzn-mqtt-ca".to_owned()],
+            ready.mqtts_alpn,
+        )?;
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            Some(edge),
+            Arc::clone(&accept),
+        )));
+    }
+    if let Some(listener) = listeners.mqtt {
+        let listener = tokio_listener(listener, "mqtt")?;
+        ready.mqtt = listener.local_addr().ok();
+        tasks.push(tokio::spawn(accept_loop(
+            listener,
+            None,
+            Arc::clone(&accept),
+        )));
+    }
+    if let Some(listener) = listeners.http {
+        let listener = tokio_listener(listener, "http")?;
+        ready.http = listener.local_addr().ok();
+        let app = crate::http::routes(Arc::clone(&metrics));
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!("HTTP listener stopped: {e}");
+            }
+        }));
+    }
+    tasks.push(tokio::spawn(watch_registry(
+        Arc::clone(&store),
+        router_tx.clone(),
+    )));
+
+    on_ready(&ready);
+    shutdown.await;
+
+    tracing::info!("shutting down: closing client connections");
+    for task in &tasks {
+        task.abort();
+    }
+    let _ = router_tx.send(Command::Shutdown).await;
+    drop(router_tx);
+    drop(accept);
+    if tokio::time::timeout(Duration::from_secs(5), router_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections did not close within 5 s");
+    }
+    tokio::task::spawn_blocking(move || writer.shutdown())
+        .await
+        .map_err(|e| ServerError::Config(format!("store writer thread: {e}")))??;
+    Ok(())
+}
+
+/// Registers the demo device's certificate as ACTIVE if the registry does not know it yet.
+fn register_demo_device(
+    store: &Store,
+    data: &DataDir,
+    config: &ServerConfig,
+    now_ms: i64,
+) -> Result<(), ServerError> {
+    if store.certificate(data.demo_device_id.as_str())?.is_some() {
+        return Ok(());
+    }
+    let cert = pki::load_certificate(data.demo_device_pem.as_bytes(), "demo device certificate")
+        .map_err(bootstrap::BootstrapError::from)?;
+    let summary = pki::summarize(&cert.certificate).map_err(bootstrap::BootstrapError::from)?;
+    let mut store_mut = Store::open(data.database_path())?;
+    store_mut.register_certificate(
+        &NewCertificate {
+            id: data.demo_device_id.as_str().to_owned(),
+            pem: data.demo_device_pem.clone(),
+            status: CertificateStatus::Active,
+            ca_certificate_id: None,
+            mode: CertificateMode::Default,
+            owned_by: config.account_id.clone(),
+            not_before_ms: summary.not_before.saturating_mul(1000),
+            not_after_ms: summary.not_after.saturating_mul(1000),
+        },
+        now_ms,
+    )?;
+    Ok(())
+}
+
+fn tls_identity(identity: &bootstrap::Identity) -> Result<TlsIdentity, ServerError> {
+    Ok(TlsIdentity {
+        certificate: identity.certificate.clone(),
+        chain: Vec::new(),
+        key: identity.key.clone(),
+    })
+}
+
+fn tls_edge(
+    config: &ServerConfig,
+    identities: &[TlsIdentity],
+    alpn: &[String],
+    addr: Option<SocketAddr>,
+) -> Result<TlsEdge, ServerError> {
+    let port = addr.map(|a| a.port());
+    let options = ServerOptions {
+        policy: config.tls_policy,
+        port,
+        identities: identities.to_vec(),
+        client_auth: ClientAuth::Require,
+        alpn: alpn.to_vec(),
+        alpn_required: !alpn.is_empty(),
+    };
+    let acceptor = server_acceptor(&options).map_err(|e| ServerError::Tls(e.to_string()))?;
+    Ok(TlsEdge {
+        acceptor,
+        listener: tls::Listener {
+            policy: config.tls_policy,
+            port,
+            required_server_name: None,
+            required_alpn: alpn.to_vec(),
+        },
+        timeout: config.handshake_timeout,
+    })
+}
+
+fn tokio_listener(
+    listener: std::net::TcpListener,
+    what: &'static str,
+) -> Result<TcpListener, ServerError> {
+    listener
+        .set_nonblocking(true)
+        .and_then(|()| TcpListener::from_std(listener))
+        .map_err(|source| ServerError::Listener { what, source })
+}
+
+/// What the accept loops share.
+struct Accept {
+    shared: Shared,
+    store: Arc<Mutex<Store>>,
+    next_conn: AtomicU64,
+    max_connections: usize,
+}
+
+async fn accept_loop(listener: TcpListener, edge: Option<TlsEdge>, accept: Arc<Accept>) {
+    let edge = edge.map(Arc::new);
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: report, back off briefly, go on.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let metrics = &accept.shared.metrics;
+        if usize::try_from(metrics.connections_open.get()).unwrap_or(0) >= accept.max_connections {
+            metrics.connections_over_limit.inc();
+            tracing::warn!(
+                "refusing {peer}: max_connections ({}) reached",
+                accept.max_connections
+            );
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        let conn = ConnId(accept.next_conn.fetch_add(1, Ordering::Relaxed));
+        let accept = Arc::clone(&accept);
+        let edge = edge.clone();
+        tokio::spawn(async move {
+            let metrics = Arc::clone(&accept.shared.metrics);
+            metrics.connections_open.inc();
+            match edge {
+                Some(edge) => serve_tls(&edge, tcp, peer, conn, &accept).await,
+                None => {
+                    let principal = Principal::new(Identity::Anonymous { peer });
+                    connection::serve(tcp, conn, principal, accept.shared.clone()).await;
+                }
+            }
+            metrics.connections_open.dec();
+        });
+    }
+}
+
+async fn serve_tls(
+    edge: &TlsEdge,
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    conn: ConnId,
+    accept: &Accept,
+) {
+    let metrics = &accept.shared.metrics;
+    let accepted = match handshake::accept(edge, tcp, peer).await {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            metrics.handshake_failed(refused.kind);
+            tracing::warn!("{refused}");
+            return;
+        }
+    };
+    let Some(certificate) = accepted.peer_certificate.as_ref() else {
+        metrics.handshake_failed("client_certificate");
+        tracing::warn!(
+            "TLS connection from {peer} refused: no client certificate | client offered {}",
+            handshake::offer_summary(&accepted.hello)
+        );
+        return;
+    };
+    let id = match CertificateId::of(certificate) {
+        Ok(id) => id,
+        Err(e) => {
+            metrics.certificates_refused.inc();
+            tracing::warn!(
+                "TLS connection from {peer} refused: unreadable client certificate: {e}"
+            );
+            return;
+        }
+    };
+    let store = Arc::clone(&accept.store);
+    let lookup_id = id.clone();
+    let verdict = tokio::task::spawn_blocking(move || match store.lock() {
+        Ok(store) => auth::check_certificate(&store, &lookup_id),
+        Err(_) => Err(auth::CertificateRefusal::Registry(
+            "registry lock poisoned".to_owned(),
+        )),
+    })
+    .await
+    .unwrap_or_else(|e| Err(auth::CertificateRefusal::Registry(e.to_string())));
+    if let Err(refusal) = verdict {
+        metrics.certificates_refused.inc();
+        tracing::warn!("TLS connection from {peer} refused: {refusal}");
+        return;
+    }
+    let principal = Principal::new(Identity::Device {
+        certificate_id: id.as_str().to_owned(),
+        peer,
+    });
+    connection::serve(accepted.stream, conn, principal, accept.shared.clone()).await;
+}
+
+/// Cuts live connections whose certificate stopped being ACTIVE, within about half a second of
+/// the change (made through the API, the CLI, or another process writing the database).
+async fn watch_registry(store: Arc<Mutex<Store>>, router: mpsc::Sender<Command>) {
+    let mut last_version = None;
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let store_for_version = Arc::clone(&store);
+        let version = tokio::task::spawn_blocking(move || {
+            store_for_version
+                .lock()
+                .ok()
+                .and_then(|s| s.data_version().ok())
+        })
+        .await
+        .ok()
+        .flatten();
+        if version.is_none() || version == last_version {
+            continue;
+        }
+        last_version = version;
+        let (reply, live) = tokio::sync::oneshot::channel();
+        if router
+            .send(Command::LiveCertificates { reply })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let Ok(live) = live.await else { return };
+        if live.is_empty() {
+            continue;
+        }
+        let store_for_check = Arc::clone(&store);
+        let not_active = tokio::task::spawn_blocking(move || {
+            store_for_check
+                .lock()
+                .ok()
+                .and_then(|s| s.certificates_not_active().ok())
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+        let closing: Vec<ConnId> = live
+            .into_iter()
+            .filter_map(|(conn, id)| {
+                let status = not_active.iter().find(|(cert, _)| *cert == id)?.1;
+                tracing::warn!(
+                    "closing connection of certificate {}: its status is now {}",
+                    auth::short_id(&id),
+                    status.as_str()
+                );
+                Some(conn)
+            })
+            .collect();
+        if !closing.is_empty() {
+            let command = Command::CloseConnections {
+                conns: closing,
+                reason: ReasonCode::NotAuthorized,
+            };
+            if router.send(command).await.is_err() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! Opening a connection: pragmas (WAL, durability, foreign keys, busy timeout) and schema
+//! migrations keyed by `PRAGMA user_version`. It does not read or write records.
+//!
+//! # Durability: why `synchronous=FULL`
+//!
+//! In WAL mode SQLite offers two useful levels. `NORMAL` writes every commit into the WAL file
+//! before `COMMIT` returns but only fsyncs at checkpoints: a commit survives the process being
+//! killed (`kill -9`, a panic, the OOM killer) because the bytes are in the kernel's page cache,
+//! but the last commits can be lost if the machine loses power or the kernel crashes. `FULL`
+//! additionally fsyncs the WAL on every commit, so a commit also survives power loss.
+//!
+//! tether acknowledges a QoS 1 PUBLISH of a persistent session only after it is committed
+//! (ARCHITECTURE.md). An acknowledgement is a promise to the device, which then deletes its own
+//! copy; a local stand-in for AWS IoT should keep that promise across a power cut too. The cost of
+//! `FULL` is one fsync per commit, and the [`crate::Writer`] amortises it by committing every
+//! waiting batch in one transaction, so the fsync rate stays bounded while throughput grows
+//! with load. [`Durability::PowerLoss`] (`FULL`) is therefore the default;
+//! [`Durability::ProcessCrash`] (`NORMAL`) exists for benchmarks and throwaway data directories
+//! and still keeps every acknowledged message across `kill -9`.
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::error::{SqlContext, StoreError};
+
+/// The schema version this build writes. Older files are migrated forward on open; newer files
+/// are refused.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// How long a connection waits for the other connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a committed transaction survives. See the module documentation for the trade-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: commits survive process crashes and power loss (the default).
+    #[default]
+    PowerLoss,
+    /// `synchronous=NORMAL`: commits survive process crashes; the last ones may be lost on power
+    /// loss or an operating-system crash.
+    ProcessCrash,
+}
+
+impl Durability {
+    fn pragma_value(self) -> &'static str {
+        match self {
+            Durability::PowerLoss => "FULL",
+            Durability::ProcessCrash => "NORMAL",
+        }
+    }
+}
+
+/// Migration `n` (1-based) brings a database from `user_version = n - 1` to `n`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1_REGISTRY, V2_BROKER];
+
+/// Version 1: the AWS IoT registry.
+const V1_REGISTRY: &str = "
+CREATE TABLE things (
+    name        TEXT PRIMARY KEY NOT NULL,
+    thing_id    TEXT NOT NULL UNIQUE,
+    thing_type  TEXT,
+    attributes  TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL
+);
+CREATE INDEX things_by_type ON things(thing_type, name);
+
+CREATE TABLE ca_certificates (
+    id                  TEXT PRIMARY KEY NOT NULL,
+    pem                 TEXT NOT NULL,
+    status              TEXT NOT NULL,
+    auto_registration   INTEGER NOT NULL,
+    mode                TEXT NOT NULL,
+    owned_by            TEXT NOT NULL,
+    registration_config TEXT,
+    not_before_ms       INTEGER NOT NULL,
+    not_after_ms        INTEGER NOT NULL,
+    created_ms          INTEGER NOT NULL,
+    modified_ms         INTEGER NOT NULL,
+    generation          INTEGER NOT NULL
+);
+CREATE INDEX ca_certificates_by_created ON ca_certificates(created_ms, id);
+
+CREATE TABLE certificates (
+    id                TEXT PRIMARY KEY NOT NULL,
+    pem               TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    ca_certificate_id TEXT,
+    mode              TEXT NOT NULL,
+    owned_by          TEXT NOT NULL,
+    previous_owned_by TEXT,
+    not_before_ms     INTEGER NOT NULL,
+    not_after_ms      INTEGER NOT NULL,
+    created_ms        INTEGER NOT NULL,
+    modified_ms       INTEGER NOT NULL,
+    generation        INTEGER NOT NULL
+);
+CREATE INDEX certificates_by_created ON certificates(created_ms, id);
+CREATE INDEX certificates_by_ca ON certificates(ca_certificate_id, created_ms, id);
+
+CREATE TABLE policies (
+    name            TEXT PRIMARY KEY NOT NULL,
+    default_version INTEGER NOT NULL,
+    last_version    INTEGER NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    modified_ms     INTEGER NOT NULL,
+    generation      INTEGER NOT NULL
+);
+
+CREATE TABLE policy_versions (
+    policy_name TEXT NOT NULL REFERENCES policies(name) ON DELETE CASCADE,
+    version     INTEGER NOT NULL,
+    document    TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    PRIMARY KEY (policy_name, version)
+);
+
+CREATE TABLE policy_targets (
+    policy_name    TEXT NOT NULL REFERENCES policies(name),
+    target         TEXT NOT NULL,
+    certificate_id TEXT REFERENCES certificates(id) ON DELETE CASCADE,
+    PRIMARY KEY (policy_name, target)
+);
+CREATE INDEX policy_targets_by_target ON policy_targets(target, policy_name);
+CREATE INDEX policy_targets_by_certificate ON policy_targets(certificate_id);
+
+CREATE TABLE thing_principals (
+    thing_name     TEXT NOT NULL REFERENCES things(name),
+    principal      TEXT NOT NULL,
+    certificate_id TEXT REFERENCES certificates(id),
+    exclusive      INTEGER NOT NULL,
+    PRIMARY KEY (thing_name, principal)
+);
+CREATE INDEX thing_principals_by_principal ON thing_principals(principal, thing_name);
+CREATE INDEX thing_principals_by_certificate ON thing_principals(certificate_id);
+";
+
+/// Version 2: broker durability (persistent sessions, subscriptions, queues, retained).
+const V2_BROKER: &str = "
+CREATE TABLE sessions (
+    client_id         TEXT PRIMARY KEY NOT NULL,
+    protocol_level    INTEGER NOT NULL,
+    expiry_interval_s INTEGER NOT NULL,
+    disconnected_ms   INTEGER,
+    will              BLOB
+);
+
+CREATE TABLE subscriptions (
+    client_id       TEXT NOT NULL REFERENCES sessions(client_id) ON DELETE CASCADE,
+    filter          TEXT NOT NULL,
+    options         INTEGER NOT NULL,
+    subscription_id INTEGER,
+    PRIMARY KEY (client_id, filter)
+);
+
+CREATE TABLE queued_messages (
+    client_id TEXT NOT NULL REFERENCES sessions(client_id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    message   BLOB NOT NULL,
+    packet_id INTEGER,
+    PRIMARY KEY (client_id, seq)
+);
+
+CREATE TABLE retained_messages (
+    topic      TEXT PRIMARY KEY NOT NULL,
+    message    BLOB NOT NULL,
+    expires_ms INTEGER,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX retained_by_expiry ON retained_messages(expires_ms) WHERE expires_ms IS NOT NULL;
+";
+
+/// Opens `path` (`None` = a private in-memory database), applies the pragmas and brings the
+/// schema to [`SCHEMA_VERSION`].
+pub(crate) fn open_connection(
+    path: Option<&std::path::Path>,
+    label: &str,
+    durability: Durability,
+) -> Result<Connection, StoreError> {
+    let open_err = |e| StoreError::Open {
+        path: label.to_owned(),
+        source: std::sync::Arc::new(e),
+    };
+    let mut conn = match path {
+        Some(p) => Connection::open(p),
+        None => Connection::open_in_memory(),
+    }
+    .map_err(open_err)?;
+    configure(&conn, durability).map_err(open_err)?;
+    migrate_to(&mut conn, label, SCHEMA_VERSION)?;
+    // Write transactions take the write lock when they begin. A DEFERRED transaction that reads
+    // first and then writes fails at once with SQLITE_BUSY_SNAPSHOT if the other connection
+    // committed in between (busy_timeout cannot help there); IMMEDIATE waits for the lock instead.
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+    Ok(conn)
+}
+
+/// Per-connection settings. `journal_mode=WAL` is stored in the file; the others are not and
+/// must be set on every connection.
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // In-memory databases answer "memory"; that is fine, they have no file to protect.
+    let _mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    conn.pragma_update(None, "synchronous", durability.pragma_value())?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// The schema version stored in the file.
+pub(crate) fn user_version(conn: &Connection, label: &str) -> Result<i64, StoreError> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .ctx(label, "reading the schema version")
+}
+
+/// Applies migrations until the file is at `target`, each in its own transaction. Refuses files
+/// newer than this build.
+pub(crate) fn migrate_to(
+    conn: &mut Connection,
+    label: &str,
+    target: i64,
+) -> Result<(), StoreError> {
+    let mut current = user_version(conn, label)?;
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: label.to_owned(),
+            found: current,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let to = i64::try_from(index).unwrap_or(i64::MAX).saturating_add(1);
+        if to <= current || to > target {
+            continue;
+        }
+        let fail = |e| StoreError::Migration {
+            path: label.to_owned(),
+            from: current,
+            to,
+            source: std::sync::Arc::new(e),
+        };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.pragma_update(None, "user_version", to).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        current = to;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table_names(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
+    #[test]
+    fn every_older_version_migrates_to_the_current_one() {
+        let dir = tempfile::tempdir().unwrap();
+        for old in 0..SCHEMA_VERSION {
+            let path = dir.path().join(format!("v{old}.db"));
+            let label = path.display().to_string();
+            {
+                let mut conn = Connection::open(&path).unwrap();
+                migrate_to(&mut conn, &label, old).unwrap();
+                assert_eq!(user_version(&conn, &label).unwrap(), old);
+                // A row written at the old version must survive the upgrade.
+                if old >= 1 {
+                    conn.execute(
+                        "INSERT INTO things VALUES ('keep', 'id', NULL, '{}', 1, 0, 0)",
+                        [],
+                    )
+                    .unwrap();
+                }
+            }
+            let conn = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap();
+            assert_eq!(user_version(&conn, &label).unwrap(), SCHEMA_VERSION);
+            let tables = table_names(&conn);
+            for t in ["things", "certificates", "sessions", "retained_messages"] {
+                assert!(
+                    tables.iter().any(|n| n == t),
+                    "v{old}: {t} missing in {tables:?}"
+                );
+            }
+            if old >= 1 {
+                let n: i64 = conn
+                    .query_row("SELECT count(*) FROM things WHERE name = 'keep'", [], |r| {
+                        r.get(0)
+                    })
+                    .unwrap();
+                assert_eq!(n, 1, "row written at v{old} lost");
+            }
+        }
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("new.db");
+        let label = path.display().to_string();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 5)
+            .unwrap();
+        let err = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 5)
+        );
+        let text = err.to_string();
+        assert!(
+            text.contains(&label) && text.contains("upgrade tether"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pragmas_are_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.db");
+        let conn = open_connection(Some(&path), "p", Durability::PowerLoss).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        let fk: i64 = conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+        let conn = open_connection(Some(&path), "p", Durability::ProcessCrash).unwrap();
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1);
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_names_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("junk.db");
+        std::fs::write(&path, vec![0x42u8; 4096]).unwrap();
+        let label = path.display().to_string();
+        let err = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap_err();
+        assert!(err.to_string().contains(&label), "{err}");
+    }
+}
