@@ -411,6 +411,21 @@ async fn serve_tls(
             return;
         }
     };
+    if !edge.listener.required_alpn.is_empty() && accepted.alpn.is_none() {
+        // OpenSSL's ALPN callback only runs when the client offers ALPN; a client that offers
+        // none is refused here, as AWS refuses it on port 443.
+        metrics.handshake_failed("alpn");
+        let verdict = tls::explain(&accepted.hello, &edge.listener, None);
+        let reason = verdict.refusals.first().map_or_else(
+            || "ALPN x-amzn-mqtt-ca is required".to_owned(),
+            ToString::to_string,
+        );
+        tracing::warn!(
+            "TLS connection from {peer} refused: {reason} | client offered {}",
+            handshake::offer_summary(&accepted.hello)
+        );
+        return;
+    }
     let Some(certificate) = accepted.peer_certificate.as_ref() else {
         metrics.handshake_failed("client_certificate");
         tracing::warn!(

@@ -4,4 +4,5 @@
 
 pub mod conformance;
 pub mod notation;
+pub mod process;
 pub mod runner;

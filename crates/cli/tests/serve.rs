@@ -1,0 +1,482 @@
+//! End-to-end tests of `tether serve`: the real binary on port-0 listeners, driven by the real
+//! mosquitto clients (Debian `mosquitto-clients`, installed by scripts/setup) and by raw TLS
+//! sockets speaking scripted MQTT bytes. Every wait is for a line or a packet, never a sleep.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode, SslVersion};
+use test_support::notation::parse as bytes;
+use test_support::process::Tether;
+
+const LOG_WAIT: Duration = Duration::from_secs(10);
+
+fn tether() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_tether"))
+}
+
+fn start(args: &[&str]) -> (tempfile::TempDir, Tether) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Tether::serve(tether(), dir.path(), args).unwrap();
+    (dir, server)
+}
+
+/// mosquitto client arguments for the demo device against the mTLS listener.
+fn demo_tls_args(server: &Tether) -> Vec<String> {
+    let addr = server.addr("mqtts");
+    vec![
+        "--cafile".into(),
+        server.demo_file("root-ca.pem").display().to_string(),
+        "--cert".into(),
+        server
+            .demo_file("certificate.pem.crt")
+            .display()
+            .to_string(),
+        "--key".into(),
+        server.demo_file("private.pem.key").display().to_string(),
+        "-h".into(),
+        addr.ip().to_string(),
+        "-p".into(),
+        addr.port().to_string(),
+    ]
+}
+
+/// Starts mosquitto_sub with -d and waits until it has its SUBACK. `stdbuf -oL` makes its
+/// stdout line-buffered, or the SUBACK line would only arrive when it exits.
+fn subscriber(args: &[String], extra: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new("stdbuf")
+        .args(["-oL", "mosquitto_sub"])
+        .args(args)
+        .args(["-d"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub is installed by scripts/setup");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut out, "received SUBACK");
+    (child, out)
+}
+
+/// Reads lines until one contains `needle`; returns everything read.
+fn read_until(out: &mut impl BufRead, needle: &str) -> String {
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = out.read_line(&mut line).unwrap();
+        assert!(n > 0, "stream ended before {needle:?}; got:\n{seen}");
+        seen.push_str(&line);
+        if line.contains(needle) {
+            return seen;
+        }
+    }
+}
+
+fn mosquitto_pub(args: &[String], extra: &[&str]) -> std::process::Output {
+    Command::new("mosquitto_pub")
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("mosquitto_pub is installed by scripts/setup")
+}
+
+/// A blocking TLS connection with the demo device's credentials.
+fn demo_tls(server: &Tether) -> SslStream<TcpStream> {
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    builder
+        .set_ca_file(server.demo_file("root-ca.pem"))
+        .unwrap();
+    builder
+        .set_certificate_chain_file(server.demo_file("certificate.pem.crt"))
+        .unwrap();
+    builder
+        .set_private_key_file(server.demo_file("private.pem.key"), SslFiletype::PEM)
+        .unwrap();
+    let connector = builder.build();
+    let tcp = TcpStream::connect(server.addr("mqtts")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    connector.connect("localhost", tcp).unwrap()
+}
+
+/// Reads one MQTT packet; `None` when the server closed the connection.
+fn read_packet(stream: &mut impl Read) -> Option<Vec<u8>> {
+    let mut first = [0u8; 1];
+    if stream.read_exact(&mut first).is_err() {
+        return None;
+    }
+    let mut packet = vec![first[0]];
+    let mut len = 0usize;
+    for shift in 0..4 {
+        let mut b = [0u8; 1];
+        stream.read_exact(&mut b).ok()?;
+        packet.push(b[0]);
+        len |= usize::from(b[0] & 0x7F) << (7 * shift);
+        if b[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    stream.read_exact(&mut packet[start..]).ok()?;
+    Some(packet)
+}
+
+#[test]
+fn the_demo_device_publishes_and_subscribes_with_mosquitto_clients() {
+    let (_dir, server) = start(&[]);
+    let args = demo_tls_args(&server);
+    let (mut sub, mut out) = subscriber(
+        &args,
+        &[
+            "-q", "1", "-t", "topic/#", "-i", "demo-sub", "-C", "1", "-W", "20",
+        ],
+    );
+    // The README's command, with the paths and port of this server.
+    let publish = mosquitto_pub(
+        &args,
+        &[
+            "-q",
+            "1",
+            "-d",
+            "-t",
+            "topic/test",
+            "-i",
+            "esp8266",
+            "-m",
+            "hello world",
+        ],
+    );
+    let pub_log = String::from_utf8_lossy(&publish.stdout);
+    assert!(publish.status.success(), "mosquitto_pub failed: {pub_log}");
+    assert!(pub_log.contains("received PUBACK"), "{pub_log}");
+    let got = read_until(&mut out, "hello world");
+    assert!(got.contains("'topic/test'"), "{got}");
+    assert!(sub.wait().unwrap().success());
+}
+
+#[test]
+fn mqtt5_clients_round_trip_through_the_alpn_listener() {
+    let (_dir, server) = start(&["--mqtts-alpn", "127.0.0.1:0"]);
+    let addr = server.addr("mqtts-alpn");
+    let mut args = demo_tls_args(&server);
+    args[9] = addr.port().to_string();
+    let alpn = ["--tls-alpn", "x-amzn-mqtt-ca", "-V", "mqttv5"];
+    let mut sub_extra = alpn.to_vec();
+    sub_extra.extend([
+        "-q", "1", "-t", "alpn/#", "-i", "alpn-sub", "-C", "1", "-W", "20",
+    ]);
+    let (mut sub, mut out) = subscriber(&args, &sub_extra);
+    let mut pub_extra = alpn.to_vec();
+    pub_extra.extend(["-q", "1", "-t", "alpn/x", "-i", "alpn-pub", "-m", "via 443"]);
+    let publish = mosquitto_pub(&args, &pub_extra);
+    assert!(
+        publish.status.success(),
+        "{}",
+        String::from_utf8_lossy(&publish.stderr)
+    );
+    read_until(&mut out, "via 443");
+    assert!(sub.wait().unwrap().success());
+
+    // Without ALPN the same listener refuses, and says why.
+    let refused = mosquitto_pub(&args, &["-t", "alpn/x", "-m", "no alpn", "-i", "no-alpn"]);
+    assert!(!refused.status.success());
+    let line = server.wait_for_log("x-amzn-mqtt-ca", LOG_WAIT).unwrap();
+    assert!(line.contains("refused"), "{line}");
+}
+
+#[test]
+fn a_tls_1_1_client_is_refused_with_the_policy_named() {
+    let (_dir, server) = start(&[]);
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    builder.set_verify(SslVerifyMode::NONE);
+    builder
+        .set_max_proto_version(Some(SslVersion::TLS1_1))
+        .unwrap();
+    builder
+        .set_min_proto_version(Some(SslVersion::TLS1))
+        .unwrap();
+    // OpenSSL 3 only offers TLS 1.0/1.1 at security level 0.
+    builder.set_cipher_list("DEFAULT:@SECLEVEL=0").unwrap();
+    let tcp = TcpStream::connect(server.addr("mqtts")).unwrap();
+    assert!(builder.build().connect("localhost", tcp).is_err());
+    let line = server.wait_for_log("requires TLS 1.2", LOG_WAIT).unwrap();
+    assert!(
+        line.contains("IoTSecurityPolicy_TLS13_1_2_2022_10"),
+        "{line}"
+    );
+    assert!(line.contains("client offered TLS 1.1"), "{line}");
+}
+
+#[test]
+fn static_rsa_cbc_suites_that_esp8266_firmware_needs_are_accepted() {
+    let (_dir, server) = start(&[]);
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    builder
+        .set_ca_file(server.demo_file("root-ca.pem"))
+        .unwrap();
+    builder
+        .set_certificate_chain_file(server.demo_file("certificate.pem.crt"))
+        .unwrap();
+    builder
+        .set_private_key_file(server.demo_file("private.pem.key"), SslFiletype::PEM)
+        .unwrap();
+    builder
+        .set_max_proto_version(Some(SslVersion::TLS1_2))
+        .unwrap();
+    builder.set_cipher_list("AES128-SHA").unwrap();
+    let tcp = TcpStream::connect(server.addr("mqtts")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    let mut tls = builder.build().connect("localhost", tcp).unwrap();
+    assert_eq!(tls.ssl().current_cipher().unwrap().name(), "AES128-SHA");
+    tls.write_all(&bytes("10 r15 s4 'MQTT' 04 02 k60 s3 'esp'").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut tls).unwrap(), [0x20, 0x02, 0x00, 0x00]);
+}
+
+#[test]
+fn refusals_are_explained_in_the_log() {
+    let (dir, server) = start(&[]);
+    let addr = server.addr("mqtts");
+
+    // No client certificate.
+    let no_cert = mosquitto_pub(
+        &[
+            "--cafile".into(),
+            server.demo_file("root-ca.pem").display().to_string(),
+            "-h".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            addr.port().to_string(),
+        ],
+        &["-t", "t", "-m", "m"],
+    );
+    assert!(!no_cert.status.success());
+    server
+        .wait_for_log("sent no certificate", LOG_WAIT)
+        .unwrap();
+
+    // A certificate the registry does not know.
+    let ca = pki::CertificateAuthority::generate(
+        "stranger CA",
+        pki::KeyAlgorithm::EcP256,
+        pki::Validity::days_from_now(1),
+    )
+    .unwrap();
+    let key = pki::generate_key(pki::KeyAlgorithm::EcP256).unwrap();
+    let cert = ca
+        .issue_client("stranger", &key, pki::Validity::days_from_now(1))
+        .unwrap();
+    let cert_path = dir.path().join("stranger.crt");
+    let key_path = dir.path().join("stranger.key");
+    pki::write_public_file(&cert_path, &pki::certificate_pem(&cert).unwrap()).unwrap();
+    pki::write_private_key(
+        &key_path,
+        &pki::private_key_pem(&key, pki::KeyFormat::Pkcs8).unwrap(),
+    )
+    .unwrap();
+    let mut args = demo_tls_args(&server);
+    args[3] = cert_path.display().to_string();
+    args[5] = key_path.display().to_string();
+    let stranger = mosquitto_pub(&args, &["-t", "t", "-m", "m", "-i", "stranger"]);
+    assert!(!stranger.status.success());
+    let id = pki::CertificateId::of(&cert).unwrap();
+    let line = server.wait_for_log("is not registered", LOG_WAIT).unwrap();
+    assert!(line.contains(id.as_str()), "{line}");
+
+    // Plain MQTT sent to the TLS port.
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.write_all(&bytes("10 r13 s4 'MQTT' 04 02 k60 s1 'p'").unwrap())
+        .unwrap();
+    let line = server.wait_for_log("plain MQTT", LOG_WAIT).unwrap();
+    assert!(line.contains("TLS port"), "{line}");
+
+    let metrics = http_get(server.addr("api"), "/metrics");
+    assert!(
+        metrics.contains("tether_certificates_refused_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tether_tls_handshake_failures_total{reason=\"client_certificate\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("tether_tls_handshake_failures_total{reason=\"not_tls\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn aws_profile_rules_over_mutual_tls() {
+    let (_dir, server) = start(&[]);
+    let mut tls = demo_tls(&server);
+    // MQTT 5 CONNECT: the CONNACK advertises AWS's limits (Maximum QoS 1, Topic Alias Maximum 8,
+    // no subscription identifiers) and clamps keep-alive 10 to 30.
+    tls.write_all(&bytes("10 r14 s4 'MQTT' 05 02 k10 00 s1 'a'").unwrap())
+        .unwrap();
+    let connack = read_packet(&mut tls).unwrap();
+    let Ok(mqtt_proto::Packet::ConnAck(ack)) =
+        mqtt_proto::codec::decode(bytes::Bytes::from(connack), mqtt_proto::Protocol::V5)
+    else {
+        panic!("expected CONNACK");
+    };
+    assert_eq!(ack.reason, mqtt_proto::ReasonCode::Success);
+    assert_eq!(ack.properties.maximum_qos, Some(1));
+    assert_eq!(ack.properties.topic_alias_maximum, Some(8));
+    assert_eq!(
+        ack.properties.subscription_identifiers_available,
+        Some(false)
+    );
+    assert_eq!(ack.properties.server_keep_alive, Some(30));
+
+    // QoS 1 publish to a topic with 8 slashes: PUBACK 0x90 Topic Name invalid.
+    tls.write_all(&bytes("32 r22 s17 'a/b/c/d/e/f/g/h/i' m7 00").unwrap())
+        .unwrap();
+    assert_eq!(
+        read_packet(&mut tls).unwrap(),
+        bytes("40 r3 m7 90").unwrap()
+    );
+    // Seven slashes are fine.
+    tls.write_all(&bytes("32 r20 s15 'a/b/c/d/e/f/g/h' m8 00").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut tls).unwrap(), bytes("40 r2 m8").unwrap());
+    // A subscription identifier is not supported by AWS: DISCONNECT 0xA1.
+    tls.write_all(&bytes("82 r9 m1 02 0B 01 s1 'x' 01").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut tls).unwrap(), bytes("E0 r1 A1").unwrap());
+    assert_eq!(read_packet(&mut tls), None);
+
+    // MQTT 3.1.1: QoS 2 is not supported by AWS, so the connection is closed.
+    let mut tls = demo_tls(&server);
+    tls.write_all(&bytes("10 r13 s4 'MQTT' 04 02 k60 s1 'b'").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut tls).unwrap(), [0x20, 0x02, 0x00, 0x00]);
+    tls.write_all(&bytes("34 r6 s1 'q' m1 'x'").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut tls), None);
+}
+
+#[test]
+fn sigterm_sends_mqtt5_clients_server_shutting_down() {
+    let (_dir, server) = start(&["--profile", "mqtt", "--mqtt", "127.0.0.1:0"]);
+    let mut tcp = TcpStream::connect(server.addr("mqtt")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    tcp.write_all(&bytes("10 r14 s4 'MQTT' 05 02 k60 00 s1 'z'").unwrap())
+        .unwrap();
+    let connack = read_packet(&mut tcp).unwrap();
+    assert_eq!(&connack[..4], &[0x20, connack[1], 0x00, 0x00]);
+    let status = server.terminate().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(read_packet(&mut tcp).unwrap(), bytes("E0 r1 8B").unwrap());
+}
+
+#[test]
+fn revoking_a_certificate_cuts_its_live_connection() {
+    let (dir, server) = start(&[]);
+    let args = demo_tls_args(&server);
+    let (mut sub, mut out) = subscriber(&args, &["-q", "1", "-t", "x", "-i", "victim"]);
+    let mut store = store::Store::open(dir.path().join("tether.db")).unwrap();
+    let id = pki::CertificateId::of(
+        &pki::load_certificate(
+            &std::fs::read(server.demo_file("certificate.pem.crt")).unwrap(),
+            "demo",
+        )
+        .unwrap()
+        .certificate,
+    )
+    .unwrap();
+    store
+        .update_certificate_status(id.as_str(), store::CertificateStatus::Revoked, 0)
+        .unwrap();
+    server
+        .wait_for_log("its status is now REVOKED", LOG_WAIT)
+        .unwrap();
+    // mosquitto_sub sees the connection go and tries to reconnect; the new handshake is refused.
+    server.wait_for_log("is REVOKED", LOG_WAIT).unwrap();
+    let _ = sub.kill();
+    let _ = sub.wait();
+    let mut rest = String::new();
+    let _ = out.read_to_string(&mut rest);
+}
+
+#[test]
+fn acknowledged_messages_for_offline_sessions_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    let args = demo_tls_args(&server);
+    // A persistent session (-c) subscribes, then goes away.
+    let (mut sub, _) = subscriber(
+        &args,
+        &["-c", "-q", "1", "-t", "durable/#", "-i", "keeper", "-E"],
+    );
+    assert!(sub.wait().unwrap().success());
+
+    // 50 QoS 1 messages, each acknowledged by the broker.
+    let lines: String = (0..50).map(|i| format!("message {i}\n")).collect();
+    let mut publisher = Command::new("mosquitto_pub")
+        .args(&args)
+        .args(["-q", "1", "-t", "durable/x", "-i", "producer", "-l", "-d"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    publisher
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let output = publisher.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(log.matches("received PUBACK").count(), 50, "{log}");
+
+    // No goodbye: SIGKILL, then start again on the same data directory.
+    server.kill9();
+    let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    let args = demo_tls_args(&server);
+    let resumed = Command::new("mosquitto_sub")
+        .args(&args)
+        .args([
+            "-c",
+            "-q",
+            "1",
+            "-t",
+            "durable/#",
+            "-i",
+            "keeper",
+            "-C",
+            "50",
+            "-W",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    let received = String::from_utf8_lossy(&resumed.stdout);
+    for i in 0..50 {
+        assert!(
+            received.contains(&format!("message {i}\n")),
+            "message {i} lost:\n{received}"
+        );
+    }
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    tcp.read_to_string(&mut response).unwrap();
+    response
+}
