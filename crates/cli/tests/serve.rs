@@ -299,6 +299,13 @@ fn refusals_are_explained_in_the_log() {
     let line = server.wait_for_log("plain MQTT", LOG_WAIT).unwrap();
     assert!(line.contains("TLS port"), "{line}");
 
+    // The same refusals are kept for `tether doctor recent`.
+    let recent = server::refusals::read_recent(dir.path(), 10).unwrap();
+    let kinds: Vec<&str> = recent.iter().map(|r| r.kind.as_str()).collect();
+    assert_eq!(kinds, ["client_certificate", "not_registered", "not_tls"], "{recent:#?}");
+    assert_eq!(recent[1].certificate_id.as_deref(), Some(id.as_str()));
+    assert!(recent[0].offered.as_deref().unwrap_or("").contains("TLS 1.2"), "{recent:#?}");
+
     let metrics = http_get(server.addr("api"), "/metrics");
     assert!(
         metrics.contains("tether_certificates_refused_total 1"),

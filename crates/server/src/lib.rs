@@ -12,6 +12,7 @@ pub mod handshake;
 mod http;
 pub mod metrics;
 pub mod persist;
+pub mod refusals;
 pub mod rewind;
 pub mod router;
 mod runtime;

@@ -25,6 +25,7 @@ use crate::connection::{self, ConnectionSettings, Shared};
 use crate::handshake::{self, TlsEdge};
 use crate::metrics::Metrics;
 use crate::persist::Clock;
+use crate::refusals::{self, Refusal, RefusalLog};
 use crate::router::{Command, Router};
 
 /// Server settings. Plain data: the CLI fills it from flags and config files.
@@ -180,6 +181,7 @@ pub async fn run(
     let accept = Arc::new(Accept {
         shared,
         store: Arc::clone(&store),
+        refusals: RefusalLog::new(&data.root),
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
     });
@@ -206,7 +208,7 @@ pub async fn run(
         let edge = tls_edge(&config, &identities, &[], ready.mqtts)?;
         tasks.push(tokio::spawn(accept_loop(
             listener,
-            Some(edge),
+            Some(("mqtts", edge)),
             Arc::clone(&accept),
         )));
     }
@@ -221,7 +223,7 @@ pub async fn run(
         )?;
         tasks.push(tokio::spawn(accept_loop(
             listener,
-            Some(edge),
+            Some(("mqtts-alpn", edge)),
             Arc::clone(&accept),
         )));
     }
@@ -351,12 +353,17 @@ fn tokio_listener(
 struct Accept {
     shared: Shared,
     store: Arc<Mutex<Store>>,
+    refusals: RefusalLog,
     next_conn: AtomicU64,
     max_connections: usize,
 }
 
-async fn accept_loop(listener: TcpListener, edge: Option<TlsEdge>, accept: Arc<Accept>) {
-    let edge = edge.map(Arc::new);
+async fn accept_loop(
+    listener: TcpListener,
+    edge: Option<(&'static str, TlsEdge)>,
+    accept: Arc<Accept>,
+) {
+    let edge = edge.map(|(name, edge)| (name, Arc::new(edge)));
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(pair) => pair,
@@ -384,7 +391,7 @@ async fn accept_loop(listener: TcpListener, edge: Option<TlsEdge>, accept: Arc<A
             let metrics = Arc::clone(&accept.shared.metrics);
             metrics.connections_open.inc();
             match edge {
-                Some(edge) => serve_tls(&edge, tcp, peer, conn, &accept).await,
+                Some((name, edge)) => serve_tls(name, &edge, tcp, peer, conn, &accept).await,
                 None => {
                     let principal = Principal::new(Identity::Anonymous { peer });
                     connection::serve(tcp, conn, principal, accept.shared.clone()).await;
@@ -396,6 +403,7 @@ async fn accept_loop(listener: TcpListener, edge: Option<TlsEdge>, accept: Arc<A
 }
 
 async fn serve_tls(
+    listener: &'static str,
     edge: &TlsEdge,
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
@@ -407,6 +415,17 @@ async fn serve_tls(
         Ok(accepted) => accepted,
         Err(refused) => {
             metrics.handshake_failed(refused.kind);
+            accept.refusals.record(&Refusal {
+                time: refusals::now_rfc3339(),
+                peer: peer.to_string(),
+                listener: listener.to_owned(),
+                kind: refused.kind.to_owned(),
+                reason: refused.reason.clone(),
+                offered: refused.hello.as_deref().map(handshake::offer_summary),
+                client_certificate: refused.certificate_sent,
+                certificate_id: None,
+            });
+            // Logged after the record, so whoever reads the log line finds the record.
             tracing::warn!("{refused}");
             return;
         }
@@ -420,17 +439,21 @@ async fn serve_tls(
             || "ALPN x-amzn-mqtt-ca is required".to_owned(),
             ToString::to_string,
         );
-        tracing::warn!(
-            "TLS connection from {peer} refused: {reason} | client offered {}",
-            handshake::offer_summary(&accepted.hello)
-        );
+        refuse_after_handshake(accept, listener, peer, &accepted, "alpn", reason, None);
         return;
     }
     let Some(certificate) = accepted.peer_certificate.as_ref() else {
         metrics.handshake_failed("client_certificate");
-        tracing::warn!(
-            "TLS connection from {peer} refused: no client certificate | client offered {}",
-            handshake::offer_summary(&accepted.hello)
+        let reason = "the client sent no certificate, and this listener requires mutual TLS: \
+                      give the client its device certificate and private key";
+        refuse_after_handshake(
+            accept,
+            listener,
+            peer,
+            &accepted,
+            "client_certificate",
+            reason.to_owned(),
+            None,
         );
         return;
     };
@@ -456,7 +479,21 @@ async fn serve_tls(
     .unwrap_or_else(|e| Err(auth::CertificateRefusal::Registry(e.to_string())));
     if let Err(refusal) = verdict {
         metrics.certificates_refused.inc();
-        tracing::warn!("TLS connection from {peer} refused: {refusal}");
+        let kind = match refusal {
+            auth::CertificateRefusal::NotRegistered { .. } => "not_registered",
+            auth::CertificateRefusal::NotActive { .. } => "not_active",
+            auth::CertificateRefusal::Registry(_) => "registry",
+        };
+        let id = Some(id.as_str().to_owned());
+        refuse_after_handshake(
+            accept,
+            listener,
+            peer,
+            &accepted,
+            kind,
+            refusal.to_string(),
+            id,
+        );
         return;
     }
     let principal = Principal::new(Identity::Device {
@@ -464,6 +501,31 @@ async fn serve_tls(
         peer,
     });
     connection::serve(accepted.stream, conn, principal, accept.shared.clone()).await;
+}
+
+/// Records and logs a refusal that happened after a completed handshake (record first, so a
+/// reader of the log line finds the record).
+fn refuse_after_handshake(
+    accept: &Accept,
+    listener: &str,
+    peer: SocketAddr,
+    accepted: &handshake::Accepted,
+    kind: &str,
+    reason: String,
+    certificate_id: Option<String>,
+) {
+    let offered = handshake::offer_summary(&accepted.hello);
+    accept.refusals.record(&Refusal {
+        time: refusals::now_rfc3339(),
+        peer: peer.to_string(),
+        listener: listener.to_owned(),
+        kind: kind.to_owned(),
+        reason: reason.clone(),
+        offered: Some(offered.clone()),
+        client_certificate: Some(accepted.peer_certificate.is_some()),
+        certificate_id,
+    });
+    tracing::warn!("TLS connection from {peer} refused: {reason} | client offered {offered}");
 }
 
 /// Cuts live connections whose certificate stopped being ACTIVE, within about half a second of
