@@ -197,9 +197,10 @@ impl<A: Authorizer> Broker<A> {
             principal,
         } = request;
 
-        // Client id: [MQTT-3.1.3-7/8] an empty id needs a clean 3.1.1 session or MQTT 5.
+        // Client id: [MQTT-3.1.3-7/8] an empty id needs a clean 3.1.1 session or MQTT 5;
+        // MQTT 3.1 (MQIsdp) has no assigned ids at all (its ids are 1 to 23 characters).
         let (client_id, client_id_assigned) = if client_id.is_empty() {
-            if !protocol.is_v5() && !clean_start {
+            if protocol == mqtt_proto::Protocol::V31 || (!protocol.is_v5() && !clean_start) {
                 return ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid);
             }
             (self.assign_client_id(), true)

@@ -69,7 +69,8 @@ pub struct Limits {
     pub basic_ingest_topics: bool,
     /// Resuming a session with a different protocol version starts a fresh session (AWS).
     pub resume_requires_same_protocol: bool,
-    /// PUBACK may say No matching subscribers (0x10) when nobody received the message.
+    /// A QoS 1 PUBACK (MQTT 5) says No matching subscribers (0x10) when nobody received the
+    /// message. PUBREC never does.
     pub report_no_matching_subscribers: bool,
 }
 

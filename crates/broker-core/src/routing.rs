@@ -139,8 +139,15 @@ impl<A: Authorizer> Broker<A> {
         if self.config.limits.basic_ingest_topics && profile::is_basic_ingest(&message.topic) {
             return PublishOutcome::Accepted(ReasonCode::Success);
         }
-        let delivered = self.route(&message, Some(key), now);
-        if delivered == 0 && protocol.is_v5() && self.config.limits.report_no_matching_subscribers {
+        let routed = self.route(&message, Some(key), now);
+        // Only PUBACK reports it, and only when no subscription matched at all (one that No
+        // Local or an authorization skipped still counts), as from the reference broker, which
+        // forwards QoS 2 messages at PUBREL and so always answers PUBREC with Success.
+        if !routed.matched
+            && qos == QoS::AtLeastOnce
+            && protocol.is_v5()
+            && self.config.limits.report_no_matching_subscribers
+        {
             PublishOutcome::Accepted(ReasonCode::NoMatchingSubscribers)
         } else {
             PublishOutcome::Accepted(ReasonCode::Success)
@@ -161,7 +168,7 @@ impl<A: Authorizer> Broker<A> {
         if message.retain {
             self.store_retained(&message);
         }
-        self.route(&message, None, now)
+        self.route(&message, None, now).delivered
     }
 
     /// Handles a SUBSCRIBE received on `conn`.
@@ -360,13 +367,13 @@ impl<A: Authorizer> Broker<A> {
     }
 
     /// Routes `message` to every matching subscription. `origin` is the publishing session
-    /// (for No Local). Returns the number of deliveries made or queued.
+    /// (for No Local).
     pub(crate) fn route(
         &mut self,
         message: &Arc<Message>,
         origin: Option<SessionKey>,
         now: Instant,
-    ) -> usize {
+    ) -> Routed {
         let mut matches = std::mem::take(&mut self.matches);
         matches.clear();
         let sessions = &self.sessions;
@@ -378,6 +385,7 @@ impl<A: Authorizer> Broker<A> {
             }
         });
 
+        let matched = !matches.plain.is_empty() || !matches.shared.is_empty();
         // No Local applies per subscription, before overlapping subscriptions are merged.
         if origin.is_some() {
             matches
@@ -406,7 +414,7 @@ impl<A: Authorizer> Broker<A> {
             }
         }
         self.matches = matches;
-        delivered
+        Routed { matched, delivered }
     }
 
     /// Sends retained messages found for a new subscription, emptying `found`.
@@ -517,6 +525,15 @@ fn refuse(protocol: Protocol, reason: ReasonCode) -> PublishOutcome {
     } else {
         PublishOutcome::Disconnect(reason)
     }
+}
+
+/// What routing one message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Routed {
+    /// Some subscription matched the topic (whether or not a copy was made for it).
+    pub(crate) matched: bool,
+    /// Deliveries made or queued.
+    pub(crate) delivered: usize,
 }
 
 /// One subscriber's overlapping subscriptions merged into one copy: the highest QoS granted

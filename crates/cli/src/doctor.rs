@@ -1,15 +1,19 @@
 //! `tether doctor`: the diagnosis subcommand group. Each subcommand runs a check from the
 //! `doctor` crate and renders its findings as text or JSON; the exit status is 0 only when
-//! nothing is wrong. The checks themselves live in the `doctor` crate, not here. Today:
-//! `doctor explain` (device serial logs); `creds`, `probe` and `recent` join this group.
+//! nothing is wrong. The checks themselves live in the `doctor` crate, not here: `explain`
+//! (device serial logs), `creds` (certificate, key and CA files), `probe` (connect like a device
+//! stack would) and `recent` (the refusals `tether serve` recorded, read through the server
+//! crate, with the doctor crate's advice per kind).
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ::doctor::{Finding, Report};
-use anyhow::Context;
-use clap::{Args, Subcommand};
+use ::doctor::probe::{ProbeOptions, ProbeReport, Protocol};
+use ::doctor::{CredentialFile, CredsInput, Finding, Report, Severity};
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
 
 /// Arguments of `tether doctor`.
 #[derive(Debug, Args)]
@@ -23,6 +27,97 @@ enum DoctorCommand {
     /// Explain a device's serial log: TLS alerts, library error codes, certificate records,
     /// and the most likely root cause with its fix.
     Explain(ExplainArgs),
+    /// Check a device's CA file, certificate and key: formats and what each SDK expects, key
+    /// match, chain, validity and device clocks, key type and size, signature, CA vs endpoint,
+    /// and (with --data-dir) the certificate's registry status.
+    Creds(CredsArgs),
+    /// Connect like a device: DNS, TCP, TLS (optionally offering exactly what a device TLS
+    /// stack offers), MQTT CONNECT and an optional round trip, each step timed, with a verdict.
+    Probe(ProbeArgs),
+    /// List the connections `tether serve` refused most recently, with explanations and fixes.
+    Recent(RecentArgs),
+}
+
+#[derive(Debug, Args)]
+struct CredsArgs {
+    /// The root CA file the device trusts for the server (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    cafile: Option<PathBuf>,
+    /// The device certificate (PEM or DER; intermediates may follow it).
+    #[arg(long, value_name = "FILE")]
+    cert: PathBuf,
+    /// The device private key (PKCS#1, PKCS#8 or SEC1; PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// The endpoint the device connects to, HOST[:PORT].
+    #[arg(long, value_name = "HOST[:PORT]")]
+    endpoint: Option<String>,
+    /// The device TLS stack (see `doctor probe --profile`), to judge stack limits as errors.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// A `tether serve` data directory: check the certificate's registry status there.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print the findings as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MqttVersion {
+    #[value(name = "3.1.1")]
+    V311,
+    #[value(name = "5")]
+    V5,
+}
+
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// The endpoint, HOST:PORT (e.g. a1b2-ats.iot.eu-west-1.amazonaws.com:8883).
+    #[arg(value_name = "HOST:PORT")]
+    target: String,
+    /// The root CA file the device trusts (PEM or DER).
+    #[arg(long, value_name = "FILE")]
+    cafile: PathBuf,
+    /// The device certificate.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The device private key.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// MQTT client id [default: tether-doctor-<random>].
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
+    /// Offer exactly what this device TLS stack offers: esp8266-nonos-axtls,
+    /// esp8266-nonos-mbedtls, esp8266-arduino-axtls, esp8266-arduino-bearssl, esp-idf-mbedtls,
+    /// embedded-tls, openssl-default.
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Subscribe to this topic and publish to it (QoS 1) as a round trip.
+    #[arg(long, value_name = "TOPIC")]
+    topic: Option<String>,
+    /// MQTT version of CONNECT.
+    #[arg(long, value_enum, default_value = "3.1.1")]
+    mqtt_version: MqttVersion,
+    /// Seconds each network step may take.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    timeout: u64,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct RecentArgs {
+    /// The `tether serve` data directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: PathBuf,
+    /// How many refusals to show, newest last.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    limit: usize,
+    /// Print the findings as JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -39,7 +134,188 @@ struct ExplainArgs {
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         DoctorCommand::Explain(args) => explain(&args),
+        DoctorCommand::Creds(args) => creds(&args),
+        DoctorCommand::Probe(args) => probe(&args),
+        DoctorCommand::Recent(args) => recent(&args),
     }
+}
+
+fn profile(name: Option<&str>) -> anyhow::Result<Option<&'static tls::DeviceProfile>> {
+    name.map(tls::DeviceProfile::by_name)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+}
+
+fn credential(path: &Path) -> anyhow::Result<CredentialFile> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read {}; give a readable file", path.display()))?;
+    Ok(CredentialFile::new(path.display().to_string(), bytes))
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn creds(args: &CredsArgs) -> anyhow::Result<ExitCode> {
+    let input = CredsInput {
+        ca: args.cafile.as_deref().map(credential).transpose()?,
+        certificate: credential(&args.cert)?,
+        key: args.key.as_deref().map(credential).transpose()?,
+        endpoint: args.endpoint.clone(),
+        profile: profile(args.profile.as_deref())?,
+        data_dir: args.data_dir.clone(),
+        now: now_unix(),
+    };
+    print_report(&::doctor::check_credentials(&input), args.json)
+}
+
+/// Splits `HOST:PORT` (`[v6]:PORT` for IPv6).
+fn host_port(target: &str) -> anyhow::Result<(String, u16)> {
+    let (host, port) = match target.strip_prefix('[') {
+        Some(rest) => rest
+            .split_once("]:")
+            .map(|(h, p)| (h.to_owned(), p))
+            .with_context(|| format!("{target}: write an IPv6 endpoint as [ADDRESS]:PORT"))?,
+        None => target
+            .rsplit_once(':')
+            .map(|(h, p)| (h.to_owned(), p))
+            .with_context(|| {
+                format!("{target}: give the endpoint as HOST:PORT, e.g. localhost:8883")
+            })?,
+    };
+    let port = port
+        .parse()
+        .with_context(|| format!("{target}: the port {port:?} is not a number from 0 to 65535"))?;
+    if host.is_empty() {
+        bail!("{target}: the host is empty; give HOST:PORT");
+    }
+    Ok((host, port))
+}
+
+fn probe(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
+    let (host, port) = host_port(&args.target)?;
+    let ca_name = args.cafile.display().to_string();
+    let ca_bytes = pki::read_file(&args.cafile)?;
+    let (roots, _) = pki::load_certificate_chain(&ca_bytes, &ca_name)?;
+    let identity = match (&args.cert, &args.key) {
+        (Some(cert), Some(key)) => {
+            let cert_name = cert.display().to_string();
+            let (mut chain, _) = pki::load_certificate_chain(&pki::read_file(cert)?, &cert_name)?;
+            let key = pki::load_private_key(&pki::read_file(key)?, &key.display().to_string())?;
+            if chain.is_empty() {
+                bail!("{cert_name} holds no certificate");
+            }
+            let certificate = chain.remove(0);
+            Some(tls::context::Identity {
+                certificate,
+                chain,
+                key: key.key,
+            })
+        }
+        _ => None,
+    };
+    let client_id = args
+        .client_id
+        .clone()
+        .unwrap_or_else(::doctor::probe::default_client_id);
+    let options = ProbeOptions {
+        host,
+        port,
+        ca_name,
+        roots,
+        identity,
+        client_id,
+        profile: profile(args.profile.as_deref())?,
+        topic: args.topic.clone(),
+        protocol: match args.mqtt_version {
+            MqttVersion::V311 => Protocol::V311,
+            MqttVersion::V5 => Protocol::V5,
+        },
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
+    let report = ::doctor::probe::run(&options);
+    if args.json {
+        emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).context("cannot encode the report as JSON")?
+        ));
+    } else {
+        emit(&render_probe(&report));
+    }
+    Ok(if report.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A probe as text: one line per step with its time, then the verdict.
+pub fn render_probe(report: &ProbeReport) -> String {
+    let mut out = format!(
+        "probe {}{} ({})\n\n",
+        report.target,
+        report
+            .profile
+            .map_or_else(String::new, |p| format!(" as {p}")),
+        report.mode
+    );
+    for step in &report.steps {
+        out.push_str(&format!("{:<18} {:>6} ms  ", step.step, step.elapsed_ms));
+        render_finding(&mut out, &step.finding, "");
+    }
+    out.push_str("Verdict:\n");
+    render_finding(&mut out, &report.verdict, "  ");
+    out
+}
+
+fn recent(args: &RecentArgs) -> anyhow::Result<ExitCode> {
+    let refusals =
+        server::refusals::read_recent(&args.data_dir, args.limit).with_context(|| {
+            format!(
+                "cannot read the refusal log in {}; give the data directory of tether serve",
+                args.data_dir.display()
+            )
+        })?;
+    let mut report = Report::default();
+    for r in &refusals {
+        let advice = ::doctor::recent::advice(&r.kind);
+        let mut why = advice.why.to_owned();
+        if let Some(offered) = &r.offered {
+            why.push_str(&format!("; the client offered {offered}"));
+        }
+        match r.client_certificate {
+            Some(true) => why.push_str("; it sent a client certificate"),
+            Some(false) => why.push_str("; it sent no client certificate"),
+            None => {}
+        }
+        if let Some(id) = &r.certificate_id {
+            why.push_str(&format!("; certificate {id}"));
+        }
+        report.findings.push(Finding::new(
+            Severity::Error,
+            format!(
+                "{} {} on {} refused ({}): {}",
+                r.time, r.peer, r.listener, r.kind, r.reason
+            ),
+            why,
+            advice.fix,
+        ));
+    }
+    if refusals.is_empty() {
+        report.findings.push(Finding::new(
+            Severity::Info,
+            format!(
+                "no refused connections recorded in {}",
+                args.data_dir.join(server::refusals::FILE_NAME).display()
+            ),
+            "tether serve records every refused TLS handshake and certificate there",
+            "",
+        ));
+    }
+    print_report(&report, args.json)
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
@@ -69,18 +345,25 @@ fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
 /// Prints a report as text or JSON and returns the exit status: 0 only when nothing is wrong.
 pub fn print_report(report: &Report, json: bool) -> anyhow::Result<ExitCode> {
     if json {
-        println!(
-            "{}",
+        emit(&format!(
+            "{}\n",
             serde_json::to_string_pretty(report).context("cannot encode the report as JSON")?
-        );
+        ));
     } else {
-        print!("{}", render_text(report));
+        emit(&render_text(report));
     }
     Ok(if report.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
 /// The report as plain text: one block per finding, then the root cause.

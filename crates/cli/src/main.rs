@@ -2,8 +2,10 @@
 //! It owns argument parsing, config files and output formatting; the work itself lives in the
 //! library crates.
 
+mod device;
 mod doctor;
 mod flash;
+mod pubsub;
 mod serve;
 
 use std::process::ExitCode;
@@ -24,8 +26,16 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Turn device credentials into what a device flashes or compiles in; check flash placement.
     Flash(flash::FlashArgs),
-    /// Diagnose why a device cannot connect (device logs now; credentials and probes to come).
+    /// Diagnose why a device cannot connect: device logs, credentials, probes, recent refusals.
     Doctor(doctor::DoctorArgs),
+    /// Provision devices through the API of a running tether serve (things, certificates, policies).
+    Device(device::DeviceArgs),
+    /// Publish MQTT messages (mosquitto_pub's flags; -h is the host, --help the help).
+    #[command(disable_help_flag = true)]
+    Pub(pubsub::PubArgs),
+    /// Subscribe and print MQTT messages (mosquitto_sub's flags; -h is the host).
+    #[command(disable_help_flag = true)]
+    Sub(pubsub::SubArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +54,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(args),
         Command::Flash(args) => flash::run(args),
         Command::Doctor(args) => doctor::run(args),
+        Command::Device(args) => device::run(args),
+        Command::Pub(args) => pubsub::run_pub(args),
+        Command::Sub(args) => pubsub::run_sub(args),
     }
 }

@@ -54,6 +54,16 @@ pub struct ServeArgs {
     /// Largest MQTT packet accepted, in bytes [default: 135168 for aws, 16 MiB for mqtt].
     #[arg(long, value_name = "BYTES")]
     max_packet_size: Option<u32>,
+    /// AWS region in ARNs and endpoint names [default: us-east-1].
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// AWS account id in ARNs [default: 123456789012].
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+    /// API credential ACCESS_KEY:SECRET accepted in SigV4 signatures (repeatable). Without
+    /// any, only the development credential test:test works, and only on a loopback --api.
+    #[arg(long = "api-credential", value_name = "KEY:SECRET")]
+    api_credentials: Vec<String>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -81,6 +91,10 @@ pub struct FileConfig {
     hostnames: Vec<String>,
     max_connections: Option<usize>,
     max_packet_size: Option<u32>,
+    region: Option<String>,
+    account_id: Option<String>,
+    #[serde(default)]
+    api_credentials: Vec<String>,
 }
 
 /// Reads and checks a config file.
@@ -121,6 +135,28 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         config.max_connections = max;
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
+    if let Some(region) = args.region.or(file.region) {
+        config.region = region;
+    }
+    if let Some(account) = args.account_id.or(file.account_id) {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("--account-id {account:?}: an AWS account id is 12 digits");
+        }
+        config.account_id = account;
+    }
+    let credentials = if args.api_credentials.is_empty() {
+        file.api_credentials
+    } else {
+        args.api_credentials
+    };
+    for credential in credentials {
+        let Some((key, secret)) = credential.split_once(':') else {
+            bail!("--api-credential {credential:?}: write it as ACCESS_KEY:SECRET");
+        };
+        config
+            .api_credentials
+            .push((key.to_owned(), secret.to_owned()));
+    }
 
     let default_mqtts: SocketAddr = ([127, 0, 0, 1], 8883).into();
     let default_api: SocketAddr = ([127, 0, 0, 1], 4580).into();

@@ -1,11 +1,17 @@
-//! End-to-end tests of `tether doctor explain`: the real binary on log fixtures from the
-//! doctor crate, as a file and on standard input, in text and JSON, checking exit statuses.
+//! End-to-end tests of `tether doctor`: `explain` on log fixtures from the doctor crate (file
+//! and standard input, text and JSON), and `probe`, `creds` and `recent` against a real
+//! `tether serve` on port 0 under different TLS policies, checking exit statuses. No network
+//! beyond 127.0.0.1, no sleeps: the server's ready line and log lines are the synchronisation.
 
 // A test binary: its helper fails loudly like the tests do.
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use test_support::process::Tether;
 
 fn fixture(name: &str) -> String {
     format!(
@@ -87,5 +93,262 @@ fn clean_log_exits_zero_and_missing_file_fails() {
     assert!(
         err.contains("cannot read log file /nonexistent/device.log"),
         "{err}"
+    );
+}
+
+fn serve(args: &[&str]) -> (tempfile::TempDir, Tether) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Tether::serve(Path::new(env!("CARGO_BIN_EXE_tether")), dir.path(), args).unwrap();
+    (dir, server)
+}
+
+/// `tether doctor probe` against the server's mutual-TLS listener with the demo device.
+fn probe(server: &Tether, extra: &[&str]) -> (Option<i32>, String) {
+    let addr = server.addr("mqtts").to_string();
+    let ca = server.demo_file("root-ca.pem");
+    let cert = server.demo_file("certificate.pem.crt");
+    let key = server.demo_file("private.pem.key");
+    let mut args = vec![
+        "doctor",
+        "probe",
+        addr.as_str(),
+        "--cafile",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = tether(&args, None);
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
+    let (dir, server) = serve(&[]);
+
+    // The TLS 1.1-only NONOS libssl offer, replayed byte for byte.
+    let (code, json) = probe(&server, &["--profile", "esp8266-nonos-axtls", "--json"]);
+    assert_eq!(code, Some(1), "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["mode"], "raw-client-hello");
+    let verdict = &report["verdict"];
+    let what = verdict["what"].as_str().unwrap();
+    assert!(
+        what.starts_with(
+            "ESP8266 NONOS libssl (axTLS 1.4.9) cannot speak TLS 1.2, so the server refused its ClientHello with fatal alert 70 protocol_version"
+        ),
+        "{what}"
+    );
+    assert!(what.contains("requires TLS 1.2"), "{what}");
+    assert!(verdict["fix"].as_str().unwrap().contains("-lmbedtls"));
+
+    // The same explanation as `doctor explain` gives for the forum log (there: alert 40).
+    let log = std::fs::read(fixture("nonos_libssl_forum.log")).unwrap();
+    let out = tether(&["doctor", "explain", "-", "--json"], Some(&log));
+    let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = &explained["root_cause"];
+    let head = |s: &str| s.split(" with fatal alert").next().unwrap().to_owned();
+    assert_eq!(head(root["what"].as_str().unwrap()), head(what));
+    assert_eq!(root["fix"], verdict["fix"]);
+    let policy = "every AWS IoT security policy requires TLS 1.2 or TLS 1.3";
+    assert!(root["why"].as_str().unwrap().contains(policy));
+    assert!(verdict["why"].as_str().unwrap().contains(policy));
+
+    // NONOS mbedTLS (TLS 1.2, static-RSA CBC suites, no SNI) connects and round-trips.
+    let (code, text) = probe(
+        &server,
+        &[
+            "--profile",
+            "esp8266-nonos-mbedtls",
+            "--topic",
+            "doctor/probe",
+        ],
+    );
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("handshake complete: TLSv1.2 with AES"),
+        "{text}"
+    );
+    assert!(
+        text.contains("no SNI (this stack never sends it)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("the server asked for a client certificate"),
+        "{text}"
+    );
+    assert!(text.contains("received the message back"), "{text}");
+    assert!(
+        text.contains("esp8266-nonos-mbedtls will connect"),
+        "{text}"
+    );
+
+    // The refusal the axTLS probe provoked is in `doctor recent`, with advice for its kind.
+    server
+        .wait_for_log("refused", Duration::from_secs(10))
+        .unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    let out = tether(&["doctor", "recent", "--data-dir", data_dir], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("refused (version): client offered TLS 1.1 at most"),
+        "{text}"
+    );
+    assert!(text.contains("RC4-MD5"), "{text}");
+    assert!(
+        text.contains("fix: give the device a TLS 1.2 stack"),
+        "{text}"
+    );
+    let out = tether(
+        &[
+            "doctor",
+            "recent",
+            "--data-dir",
+            data_dir,
+            "--json",
+            "--limit",
+            "1",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_tls_1_3_only_policy_refuses_every_tls_1_2_device() {
+    let (_dir, server) = serve(&["--tls-policy", "IoTSecurityPolicy_TLS13_1_3_2022_10"]);
+    let (code, text) = probe(&server, &["--profile", "esp8266-nonos-mbedtls"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("fatal alert 70 protocol_version in answer to the ClientHello"),
+        "{text}"
+    );
+    assert!(text.contains("the endpoint allows TLS 1.3 only"), "{text}");
+    assert!(
+        text.contains("IoTSecurityPolicy_TLS13_1_2_2022_10"),
+        "{text}"
+    );
+    let (code, text) = probe(&server, &["--profile", "esp-idf-mbedtls"]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("esp-idf-mbedtls offers TLS 1.2 at most"),
+        "{text}"
+    );
+    // A TLS 1.3 stack is fine there.
+    let (code, text) = probe(&server, &["--profile", "embedded-tls"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(
+        text.contains("TLSv1.3 with TLS_AES_128_GCM_SHA256"),
+        "{text}"
+    );
+}
+
+#[test]
+fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
+    let (dir, server) = serve(&[]);
+    let addr = server.addr("mqtts").to_string();
+    let ca = server.demo_file("root-ca.pem");
+    let out = tether(
+        &["doctor", "probe", &addr, "--cafile", ca.to_str().unwrap()],
+        None,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the server asked for a client certificate, and none was given"),
+        "{text}"
+    );
+    // The refusal arrives as alert 116, or is lost with the closed connection (TLS 1.3 timing).
+    assert!(
+        text.contains("alert 116 certificate_required")
+            || text.contains("pass the device certificate and key"),
+        "{text}"
+    );
+
+    let cert = server.demo_file("certificate.pem.crt");
+    let key = server.demo_file("private.pem.key");
+    let out = tether(
+        &[
+            "doctor",
+            "creds",
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--endpoint",
+            &addr,
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let whats: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["what"].as_str().unwrap())
+        .collect();
+    let has = |needle: &str| whats.iter().any(|w| w.contains(needle));
+    assert!(has("PEM PKCS#1 RSA-2048 private key"), "{whats:#?}");
+    assert!(has("the certificate chains to"), "{whats:#?}");
+    assert!(has("is registered and ACTIVE"), "{whats:#?}");
+    assert!(has("attached policies:"), "{whats:#?}");
+    // A certificate issued just now warns about devices with unset clocks: exit 1.
+    assert!(has("a device with an unset clock sees 1970"), "{whats:#?}");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn recent_on_a_quiet_data_dir_and_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tether(
+        &[
+            "doctor",
+            "recent",
+            "--data-dir",
+            dir.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("no refused connections recorded")
+    );
+    let out = tether(
+        &["doctor", "probe", "nohost", "--cafile", "/nonexistent.pem"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("HOST:PORT"));
+    let out = tether(
+        &[
+            "doctor",
+            "probe",
+            "localhost:1",
+            "--cafile",
+            "/nonexistent.pem",
+            "--profile",
+            "esp32",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("/nonexistent.pem")
     );
 }

@@ -11,6 +11,10 @@ use crate::string::StringError;
 use crate::topic::TopicError;
 use crate::types::Protocol;
 
+/// The CONNECT field name of the client identifier, as errors carry it;
+/// [`DecodeError::reason_code`] recognises it.
+pub(crate) const CLIENT_ID_FIELD: &str = "client identifier";
+
 /// A received packet breaks a rule of the specification. The peer is at fault.
 ///
 /// The mapping to a reason code follows MQTT 5 §4.13 and §2.4 where the specification names one,
@@ -124,10 +128,10 @@ pub enum DecodeError {
         /// The rule broken.
         source: TopicError,
     },
-    /// An MQTT 5 topic name or filter contains a control character.
+    /// A topic name, topic filter, client identifier or user name contains a control character.
     #[error(
-        "[MQTT-1.5.4] {} {field} contains the control character U+{code_point:04X}; MQTT 5 \
-         topics must not contain U+0001..U+001F or U+007F..U+009F",
+        "[MQTT-1.5.4] {} {field} contains the control character U+{code_point:04X}; topics, \
+         client identifiers and user names must not contain U+0001..U+001F or U+007F..U+009F",
         .packet.name()
     )]
     ControlCharacter {
@@ -344,6 +348,13 @@ impl DecodeError {
         match self {
             PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
             TopicAliasZero => ReasonCode::TopicAliasInvalid,
+            // A well-formed string the server does not allow as a client identifier (MQTT 5
+            // 0x85; 3.1.1 peers are simply closed, as for any malformed CONNECT).
+            ControlCharacter {
+                packet: PacketType::Connect,
+                field: CLIENT_ID_FIELD,
+                ..
+            } => ReasonCode::ClientIdentifierNotValid,
             InvalidProtocolName { .. } | UnsupportedProtocolLevel { .. } => {
                 ReasonCode::UnsupportedProtocolVersion
             }

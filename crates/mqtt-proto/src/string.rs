@@ -71,6 +71,101 @@ impl MqttStr {
     pub fn into_bytes(self) -> Bytes {
         self.0
     }
+
+    /// The decoder's one-pass check for topics and identifiers: accepts `bytes` when they are a
+    /// valid MQTT string that also holds no control character (U+0001..U+001F and
+    /// U+007F..U+009F, the rule `codec::primitives::refuse_controls` applies to topics and
+    /// identifiers), and says whether `+` or `#` occur. A refusal gives the bytes back and means
+    /// only "not accepted by this check": the caller then runs [`MqttStr::from_bytes`] and the
+    /// control-character check, which name the rule that failed. Whatever this accepts, those
+    /// accept too.
+    #[inline]
+    pub(crate) fn from_clean_bytes(bytes: Bytes) -> Result<(Self, Wildcards), Bytes> {
+        match scan_clean(&bytes) {
+            Some(wildcards) => Ok((MqttStr(bytes), wildcards)),
+            None => Err(bytes),
+        }
+    }
+}
+
+/// Whether a string checked by [`MqttStr::from_clean_bytes`] contains `+` or `#`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wildcards {
+    /// Neither `+` nor `#` occurs.
+    None,
+    /// At least one `+` or `#` occurs.
+    Some,
+}
+
+/// One pass over the bytes in blocks of 16 (which the compiler turns into vector compares):
+/// printable ASCII without wildcards is the common case and settles it. Otherwise control bytes
+/// (which include U+0000) refuse, and bytes above 0x7F cost a UTF-8 check and a look for the C1
+/// controls U+0080..U+009F (encoded `C2 80`..`C2 9F`).
+#[inline]
+fn scan_clean(bytes: &[u8]) -> Option<Wildcards> {
+    if bytes.len() > usize::from(u16::MAX) {
+        return None;
+    }
+    let (unusual, wild) = classify(bytes);
+    if unusual {
+        if bytes.iter().any(|&b| b < 0x20 || b == 0x7F)
+            || core::str::from_utf8(bytes).is_err()
+            || bytes.windows(2).any(|w| matches!(w, [0xC2, 0x80..=0x9F]))
+        {
+            return None;
+        }
+    }
+    Some(if wild {
+        Wildcards::Some
+    } else {
+        Wildcards::None
+    })
+}
+
+/// Whether any byte is outside printable ASCII (0x20..=0x7E), and whether any is `+` or `#`.
+/// Blocks may overlap: re-reading a byte does not change either answer.
+#[inline]
+fn classify(bytes: &[u8]) -> (bool, bool) {
+    if let Some(last) = bytes.last_chunk::<16>() {
+        let (blocks, _) = bytes.as_chunks::<16>();
+        let (mut unusual, mut wild) = classify_block(last);
+        for block in blocks {
+            let (u, w) = classify_block(block);
+            unusual |= u;
+            wild |= w;
+        }
+        (unusual, wild)
+    } else if let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) {
+        let (fu, fw) = classify_block(first);
+        let (lu, lw) = classify_block(last);
+        (fu | lu, fw | lw)
+    } else {
+        bytes.iter().fold((false, false), |(u, w), &b| {
+            (u | unusual(b), w | wildcard(b))
+        })
+    }
+}
+
+/// [`classify`] for one block, without early exits so that it becomes a few vector compares.
+#[inline(always)]
+fn classify_block<const N: usize>(block: &[u8; N]) -> (bool, bool) {
+    let (mut u, mut w) = (false, false);
+    for &b in block {
+        u |= unusual(b);
+        w |= wildcard(b);
+    }
+    (u, w)
+}
+
+/// Outside printable ASCII: below 0x20, 0x7F, or above.
+#[inline(always)]
+fn unusual(b: u8) -> bool {
+    b.wrapping_sub(0x20) >= 0x5F
+}
+
+#[inline(always)]
+fn wildcard(b: u8) -> bool {
+    b == b'+' || b == b'#'
 }
 
 fn validate(bytes: &[u8]) -> Result<(), StringError> {

@@ -7,7 +7,7 @@ use core::ops::Deref;
 
 use bytes::Bytes;
 
-use crate::string::{MqttStr, StringError};
+use crate::string::{MqttStr, StringError, Wildcards};
 
 /// Why a string is not a valid topic name or topic filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -64,6 +64,17 @@ impl TopicName {
         Ok(TopicName(topic))
     }
 
+    /// The decoder's fast check (see [`MqttStr::from_clean_bytes`]): accepts a non-empty,
+    /// wildcard-free MQTT string without control characters in one pass. A refusal gives the
+    /// bytes back for the detailed checks that name the rule.
+    #[inline]
+    pub(crate) fn from_clean_bytes(bytes: Bytes) -> Result<Self, Bytes> {
+        match MqttStr::from_clean_bytes(bytes)? {
+            (text, Wildcards::None) if !text.is_empty() => Ok(TopicName(text)),
+            (text, _) => Err(text.into_bytes()),
+        }
+    }
+
     /// The empty topic of an MQTT 5 PUBLISH that relies on a topic alias (§3.3.2.3.4).
     pub fn alias_placeholder() -> Self {
         TopicName(MqttStr::EMPTY)
@@ -108,27 +119,35 @@ impl TopicFilter {
 
     /// Validates an already valid MQTT string as a filter.
     pub fn from_mqtt_str(text: MqttStr) -> Result<Self, TopicError> {
-        let pattern_start = match text.strip_prefix("$share/") {
-            Some(rest) => {
-                let (name, pattern) = rest.split_once('/').ok_or(TopicError::InvalidShare)?;
-                if name.is_empty()
-                    || pattern.is_empty()
-                    || name.bytes().any(|b| b == b'+' || b == b'#')
-                {
-                    return Err(TopicError::InvalidShare);
-                }
-                text.len() - pattern.len()
-            }
-            None => 0,
-        };
-        let pattern = text.get(pattern_start..).unwrap_or_default();
-        validate_pattern(pattern)?;
-        // MQTT strings are at most 65,535 bytes, so the offset fits.
-        let pattern_start = u16::try_from(pattern_start).map_err(|_| TopicError::InvalidShare)?;
+        let pattern_start = pattern_start(&text)?;
         Ok(TopicFilter {
             text,
             pattern_start,
         })
+    }
+
+    /// The decoder's fast check (see [`MqttStr::from_clean_bytes`]): a filter without control
+    /// characters is accepted after one pass over its bytes when it has no wildcard and no
+    /// `$share/` prefix, and after the pattern rules otherwise. A refusal gives the bytes back
+    /// for the detailed checks that name the rule.
+    #[inline]
+    pub(crate) fn from_clean_bytes(bytes: Bytes) -> Result<Self, Bytes> {
+        let (text, wildcards) = MqttStr::from_clean_bytes(bytes)?;
+        let checked = if wildcards == Wildcards::None
+            && !text.is_empty()
+            && !text.as_bytes().starts_with(SHARE_PREFIX.as_bytes())
+        {
+            Ok(0)
+        } else {
+            pattern_start(&text)
+        };
+        match checked {
+            Ok(pattern_start) => Ok(TopicFilter {
+                text,
+                pattern_start,
+            }),
+            Err(_) => Err(text.into_bytes()),
+        }
     }
 
     /// The filter as written, including any `$share/<name>/` prefix.
@@ -147,7 +166,7 @@ impl TopicFilter {
             return None;
         }
         let end = usize::from(self.pattern_start).saturating_sub(1);
-        self.text.get("$share/".len()..end)
+        self.text.get(SHARE_PREFIX.len()..end)
     }
 
     /// The pattern that topics are matched against (without any `$share/<name>/` prefix).
@@ -197,18 +216,86 @@ pub fn matches(pattern: &str, topic: &str) -> bool {
     }
 }
 
+/// Checks `text` as a filter and returns where its pattern starts: after `$share/<name>/` for a
+/// shared subscription, 0 otherwise.
+#[inline]
+fn pattern_start(text: &str) -> Result<u16, TopicError> {
+    let pattern_start = match text.strip_prefix(SHARE_PREFIX) {
+        Some(rest) => {
+            let (name, pattern) = rest.split_once('/').ok_or(TopicError::InvalidShare)?;
+            if name.is_empty() || pattern.is_empty() || name.bytes().any(|b| b == b'+' || b == b'#')
+            {
+                return Err(TopicError::InvalidShare);
+            }
+            text.len() - pattern.len()
+        }
+        None => 0,
+    };
+    let pattern = text.get(pattern_start..).unwrap_or_default();
+    if !wildcards_well_placed(pattern.as_bytes()) {
+        // The precise check, which names the first offending level.
+        validate_pattern(pattern)?;
+    }
+    // MQTT strings are at most 65,535 bytes, so the offset fits.
+    u16::try_from(pattern_start).map_err(|_| TopicError::InvalidShare)
+}
+
+/// The prefix of a shared subscription (§4.8.2).
+const SHARE_PREFIX: &str = "$share/";
+
+/// Checks the wildcard rules level by level, reporting the first offending level; within a
+/// level a misplaced `#` is reported before a misplaced `+`. One pass over the bytes: `/`, `+`
+/// and `#` are ASCII and never part of a multi-byte UTF-8 sequence.
+#[cold]
 fn validate_pattern(pattern: &str) -> Result<(), TopicError> {
     if pattern.is_empty() {
         return Err(TopicError::Empty);
     }
-    let mut levels = pattern.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::MisplacedMultiLevelWildcard);
+    // Per level: where it starts, and whether it holds `#` or `+`.
+    let (mut start, mut hash, mut plus) = (0, false, false);
+    for (i, &b) in pattern.as_bytes().iter().enumerate() {
+        match b {
+            b'/' => {
+                check_level(i - start, hash, plus, false)?;
+                (start, hash, plus) = (i + 1, false, false);
+            }
+            b'#' => hash = true,
+            b'+' => plus = true,
+            _ => {}
         }
-        if level.contains('+') && level != "+" {
-            return Err(TopicError::MisplacedSingleLevelWildcard);
+    }
+    check_level(pattern.len() - start, hash, plus, true)
+}
+
+/// The fast form of [`validate_pattern`]: true exactly when it would accept `pattern`. Only the
+/// wildcards are looked at: a `+` must fill its level (start of pattern or `/` before it, end
+/// or `/` after it), and a `#` must fill the last level.
+#[inline]
+fn wildcards_well_placed(pattern: &[u8]) -> bool {
+    let Some(last) = pattern.len().checked_sub(1) else {
+        return false;
+    };
+    for (i, &b) in pattern.iter().enumerate() {
+        if b == b'+' || b == b'#' {
+            let starts_level = i == 0 || pattern.get(i.wrapping_sub(1)) == Some(&b'/');
+            let ends_level = i == last || pattern.get(i + 1) == Some(&b'/');
+            if !starts_level || !ends_level || (b == b'#' && i != last) {
+                return false;
+            }
         }
+    }
+    true
+}
+
+/// The rules for one level of `len` bytes: `#` only as the whole last level, `+` only as a
+/// whole level.
+#[inline]
+fn check_level(len: usize, hash: bool, plus: bool, last: bool) -> Result<(), TopicError> {
+    if hash && (len != 1 || !last) {
+        return Err(TopicError::MisplacedMultiLevelWildcard);
+    }
+    if plus && len != 1 {
+        return Err(TopicError::MisplacedSingleLevelWildcard);
     }
     Ok(())
 }

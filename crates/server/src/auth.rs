@@ -1,16 +1,23 @@
 //! Who a connection is, and what it may do. A device on a mutual-TLS listener is identified by
 //! its certificate id (SHA-256 of the leaf's DER, as AWS IoT does), looked up in the registry:
-//! only ACTIVE certificates connect. The `Principal` travels with the connection into
-//! broker-core, whose `Authorizer` hook is answered here. Policy documents are not enforced
-//! yet: every authenticated principal is allowed (the registry decides who connects).
+//! only ACTIVE certificates connect, and the policies attached to the certificate decide every
+//! CONNECT, PUBLISH, SUBSCRIBE and delivery (`iot:Connect`, `iot:Publish`/`iot:RetainPublish`,
+//! `iot:Subscribe`, `iot:Receive`), evaluated by `iot-policy` with AWS's variables. The
+//! `Principal` travels with the connection into broker-core, whose `Authorizer` hook is
+//! answered here; policies live in the authorizer, keyed by certificate id, so a policy change
+//! reaches live connections when the registry watcher refreshes them.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use broker_core::{Action, Authorizer, Decision};
+use iot_policy::{CertificateInfo, Policy, RequestContext, ResourceKind, ThingInfo};
+use openssl::nid::Nid;
+use openssl::x509::{X509NameRef, X509Ref};
 use pki::CertificateId;
-use store::{CertificateStatus, Store};
+use store::{AttachedThing, CertificateStatus, Store};
 
 /// The identity behind a connection.
 #[derive(Clone, PartialEq, Eq)]
@@ -25,6 +32,8 @@ pub enum Identity {
         certificate_id: String,
         /// Where it connected from.
         peer: SocketAddr,
+        /// Names from its certificate, for `iot:Certificate.*` variables.
+        certificate: CertificateInfo,
     },
     /// A client on the plain listener of the `mqtt` profile (no certificate).
     Anonymous {
@@ -61,6 +70,7 @@ impl fmt::Debug for Principal {
             Identity::Device {
                 certificate_id,
                 peer,
+                ..
             } => {
                 write!(f, "certificate {} from {peer}", short_id(certificate_id))
             }
@@ -75,27 +85,175 @@ pub fn short_id(id: &str) -> &str {
     id.get(..10).unwrap_or(id)
 }
 
-/// Answers broker-core's authorization questions. Devices that passed the registry check are
-/// allowed; anonymous clients (plain listener) only where the profile allows them.
-#[derive(Debug, Default, Clone, Copy)]
+/// What the registry attaches to one certificate: its policies (default versions, parsed) and
+/// the things it is attached to.
+#[derive(Debug, Clone, Default)]
+pub struct DevicePolicies {
+    /// Policy name and document.
+    pub policies: Vec<(String, Policy)>,
+    /// Things the certificate is attached to.
+    pub things: Vec<AttachedThing>,
+}
+
+/// Answers broker-core's authorization questions.
+#[derive(Debug, Default, Clone)]
 pub struct ServerAuthorizer {
     /// Whether clients without a certificate may connect (the `mqtt` profile's plain listener).
     pub allow_anonymous: bool,
+    /// Region in resource ARNs.
+    pub region: String,
+    /// Account in resource ARNs.
+    pub account: String,
+    /// Attached policies by certificate id, refreshed when the registry changes.
+    devices: HashMap<String, Arc<DevicePolicies>>,
+}
+
+impl ServerAuthorizer {
+    /// An authorizer for ARNs in `region` and `account`.
+    pub fn new(allow_anonymous: bool, region: &str, account: &str) -> ServerAuthorizer {
+        ServerAuthorizer {
+            allow_anonymous,
+            region: region.to_owned(),
+            account: account.to_owned(),
+            devices: HashMap::new(),
+        }
+    }
+
+    /// Installs (or replaces) what is attached to a certificate.
+    pub fn set_policies(&mut self, certificate_id: &str, policies: Arc<DevicePolicies>) {
+        self.devices.insert(certificate_id.to_owned(), policies);
+    }
+
+    fn decide(
+        &self,
+        certificate_id: &str,
+        peer: SocketAddr,
+        certificate: &CertificateInfo,
+        client_id: &str,
+        action: Action<'_>,
+    ) -> Decision {
+        let empty = DevicePolicies::default();
+        let attached = self
+            .devices
+            .get(certificate_id)
+            .map_or(&empty, |d| d.as_ref());
+        // AWS resolves `iot:Connection.Thing.*` from the attached thing named like the client.
+        let thing = attached
+            .things
+            .iter()
+            .find(|t| t.name == client_id)
+            .map(|t| ThingInfo {
+                name: t.name.clone(),
+                type_name: t.thing_type.clone(),
+                attributes: t.attributes.clone(),
+                is_attached: true,
+            });
+        let context = RequestContext {
+            region: self.region.clone(),
+            account: self.account.clone(),
+            client_id: Some(client_id.to_owned()),
+            thing,
+            certificate: Some(certificate.clone()),
+            source_ip: Some(peer.ip()),
+            connect_attributes: Default::default(),
+        };
+        let policies: Vec<(&str, &Policy)> = attached
+            .policies
+            .iter()
+            .map(|(name, policy)| (name.as_str(), policy))
+            .collect();
+        let requests: Vec<(iot_policy::Action, String)> = match action {
+            Action::Connect => {
+                vec![(
+                    iot_policy::Action::Connect,
+                    context.arn(ResourceKind::Client, client_id),
+                )]
+            }
+            Action::Publish { topic, retain } => {
+                let arn = context.arn(ResourceKind::Topic, topic);
+                let mut requests = vec![(iot_policy::Action::Publish, arn.clone())];
+                if retain {
+                    requests.push((iot_policy::Action::RetainPublish, arn));
+                }
+                requests
+            }
+            Action::Subscribe { filter } => vec![(
+                iot_policy::Action::Subscribe,
+                context.arn(ResourceKind::TopicFilter, filter),
+            )],
+            Action::Receive { topic } => {
+                vec![(
+                    iot_policy::Action::Receive,
+                    context.arn(ResourceKind::Topic, topic),
+                )]
+            }
+        };
+        for (policy_action, resource) in requests {
+            let decision = iot_policy::evaluate(&policies, &context, policy_action, &resource);
+            if !decision.is_allowed() {
+                let why = match &decision {
+                    iot_policy::Decision::ImplicitDeny if policies.is_empty() => {
+                        "no policy is attached to the certificate".to_owned()
+                    }
+                    iot_policy::Decision::ImplicitDeny => format!(
+                        "no statement of the attached policies ({}) allows it",
+                        policies
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    other => other.to_string(),
+                };
+                return Decision::Deny(format!(
+                    "{} {} on {resource}: {why} (certificate {})",
+                    decision.as_str(),
+                    policy_action_name(policy_action),
+                    short_id(certificate_id)
+                ));
+            }
+        }
+        Decision::Allow
+    }
+}
+
+fn policy_action_name(action: iot_policy::Action) -> &'static str {
+    match action {
+        iot_policy::Action::Connect => "iot:Connect",
+        iot_policy::Action::Publish => "iot:Publish",
+        iot_policy::Action::RetainPublish => "iot:RetainPublish",
+        iot_policy::Action::Subscribe => "iot:Subscribe",
+        iot_policy::Action::Receive => "iot:Receive",
+        _ => "iot action",
+    }
 }
 
 impl Authorizer for ServerAuthorizer {
     type Principal = Principal;
 
-    fn authorize(&mut self, principal: &Principal, _: &str, action: Action<'_>) -> Decision {
-        match (principal.identity(), action) {
-            (Identity::Anonymous { .. }, Action::Connect) if !self.allow_anonymous => {
-                Decision::Deny(
+    fn authorize(
+        &mut self,
+        principal: &Principal,
+        client_id: &str,
+        action: Action<'_>,
+    ) -> Decision {
+        match principal.identity() {
+            Identity::Device {
+                certificate_id,
+                peer,
+                certificate,
+            } => self.decide(certificate_id, *peer, certificate, client_id, action),
+            Identity::Anonymous { .. } => match action {
+                Action::Connect if !self.allow_anonymous => Decision::Deny(
                     "anonymous clients may not connect under the aws profile; connect to the \
                      mutual-TLS listener with a registered certificate"
                         .to_owned(),
-                )
-            }
-            _ => Decision::Allow,
+                ),
+                _ => Decision::Allow,
+            },
+            // A session restored from disk keeps what it subscribed to until its client
+            // reconnects and is judged again.
+            Identity::Restored => Decision::Allow,
         }
     }
 }
@@ -143,16 +301,235 @@ impl fmt::Display for CertificateRefusal {
     }
 }
 
-/// Looks up a device certificate: the connection may proceed only when it is ACTIVE.
-pub fn check_certificate(store: &Store, id: &CertificateId) -> Result<(), CertificateRefusal> {
+/// Looks up a device certificate: the connection may proceed only when it is ACTIVE. Returns
+/// what is attached to it. Policy documents that no longer parse are skipped with a warning
+/// (they grant nothing).
+pub fn check_certificate(
+    store: &Store,
+    id: &CertificateId,
+) -> Result<DevicePolicies, CertificateRefusal> {
     let id = id.as_str();
     match store.certificate_for_connection(id) {
-        Ok(Some(auth)) if auth.status == CertificateStatus::Active => Ok(()),
+        Ok(Some(auth)) if auth.status == CertificateStatus::Active => Ok(DevicePolicies {
+            policies: parse_policies(auth.policies),
+            things: auth.things,
+        }),
         Ok(Some(auth)) => Err(CertificateRefusal::NotActive {
             id: id.to_owned(),
             status: auth.status,
         }),
         Ok(None) => Err(CertificateRefusal::NotRegistered { id: id.to_owned() }),
         Err(e) => Err(CertificateRefusal::Registry(e.to_string())),
+    }
+}
+
+fn parse_policies(policies: Vec<store::Policy>) -> Vec<(String, Policy)> {
+    policies
+        .into_iter()
+        .filter_map(|p| match Policy::parse(&p.document) {
+            Ok(policy) => Some((p.name, policy)),
+            Err(e) => {
+                tracing::warn!("policy {:?} does not parse and grants nothing: {e}", p.name);
+                None
+            }
+        })
+        .collect()
+}
+
+/// The certificate names `iot:Certificate.*` variables read.
+pub fn certificate_info(cert: &X509Ref) -> CertificateInfo {
+    let serial_number = cert
+        .serial_number()
+        .to_bn()
+        .ok()
+        .and_then(|bn| bn.to_dec_str().ok())
+        .map(|s| s.to_string());
+    let names = |alt: Option<openssl::stack::Stack<openssl::x509::GeneralName>>| {
+        let mut out = Vec::new();
+        for name in alt.iter().flatten() {
+            if let Some(dns) = name.dnsname() {
+                out.push(("DNSName".to_owned(), dns.to_owned()));
+            } else if let Some(email) = name.email() {
+                out.push(("RFC822Name".to_owned(), email.to_owned()));
+            } else if let Some(uri) = name.uri() {
+                out.push(("UniformResourceIdentifier".to_owned(), uri.to_owned()));
+            } else if let Some(ip) = name.ipaddress() {
+                let ip = match ip.len() {
+                    4 => <[u8; 4]>::try_from(ip).ok().map(IpAddr::from),
+                    16 => <[u8; 16]>::try_from(ip).ok().map(IpAddr::from),
+                    _ => None,
+                };
+                if let Some(ip) = ip {
+                    out.push(("IPAddress".to_owned(), ip.to_string()));
+                }
+            }
+        }
+        out
+    };
+    CertificateInfo {
+        subject: dn(cert.subject_name()),
+        issuer: dn(cert.issuer_name()),
+        subject_alternative_names: names(cert.subject_alt_names()),
+        issuer_alternative_names: names(cert.issuer_alt_names()),
+        serial_number,
+    }
+}
+
+fn dn(name: &X509NameRef) -> Vec<(String, String)> {
+    name.entries()
+        .filter_map(|entry| {
+            let attr = match entry.object().nid() {
+                Nid::COMMONNAME => "CommonName",
+                Nid::COUNTRYNAME => "Country",
+                Nid::ORGANIZATIONNAME => "Organization",
+                Nid::ORGANIZATIONALUNITNAME => "OrganizationalUnit",
+                Nid::STATEORPROVINCENAME => "State",
+                Nid::LOCALITYNAME => "Locality",
+                Nid::SERIALNUMBER => "SerialNumber",
+                Nid::TITLE => "Title",
+                Nid::SURNAME => "Surname",
+                Nid::GIVENNAME => "GivenName",
+                Nid::INITIALS => "Initials",
+                Nid::PSEUDONYM => "Pseudonym",
+                Nid::GENERATIONQUALIFIER => "GenerationQualifier",
+                Nid::DNQUALIFIER => "DistinguishedNameQualifier",
+                _ => return None,
+            };
+            let value = entry.data().to_string().ok()?;
+            Some((attr.to_owned(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(certificate_id: &str) -> Principal {
+        Principal::new(Identity::Device {
+            certificate_id: certificate_id.to_owned(),
+            peer: ([127, 0, 0, 1], 4000).into(),
+            certificate: CertificateInfo::default(),
+        })
+    }
+
+    fn authorizer(document: &str) -> ServerAuthorizer {
+        let mut auth = ServerAuthorizer::new(false, "us-east-1", "123456789012");
+        let policies = DevicePolicies {
+            policies: vec![("p".to_owned(), Policy::parse(document).unwrap())],
+            things: vec![AttachedThing {
+                name: "thing-1".to_owned(),
+                thing_type: None,
+                attributes: Default::default(),
+                exclusive: false,
+            }],
+        };
+        auth.set_policies("cert", Arc::new(policies));
+        auth
+    }
+
+    const THING_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"iot:Connect",
+         "Resource":"arn:aws:iot:us-east-1:123456789012:client/${iot:Connection.Thing.ThingName}"},
+        {"Effect":"Allow","Action":["iot:Publish","iot:Receive"],
+         "Resource":"arn:aws:iot:us-east-1:123456789012:topic/things/${iot:ClientId}/*"},
+        {"Effect":"Allow","Action":"iot:Subscribe",
+         "Resource":"arn:aws:iot:us-east-1:123456789012:topicfilter/things/${iot:ClientId}/*"},
+        {"Effect":"Deny","Action":"iot:Publish",
+         "Resource":"arn:aws:iot:us-east-1:123456789012:topic/things/*/secret"}]}"#;
+
+    #[test]
+    fn thing_name_policy_pins_the_client_id() {
+        let mut auth = authorizer(THING_POLICY);
+        let dev = device("cert");
+        assert_eq!(
+            auth.authorize(&dev, "thing-1", Action::Connect),
+            Decision::Allow
+        );
+        let Decision::Deny(why) = auth.authorize(&dev, "other", Action::Connect) else {
+            panic!("client id other than the thing name must be refused");
+        };
+        assert!(why.starts_with("IMPLICIT_DENY iot:Connect on "), "{why}");
+        assert!(why.contains("client/other"), "{why}");
+    }
+
+    #[test]
+    fn explicit_deny_names_the_policy_and_statement() {
+        let mut auth = authorizer(THING_POLICY);
+        let dev = device("cert");
+        let ok = Action::Publish {
+            topic: "things/thing-1/telemetry",
+            retain: false,
+        };
+        assert_eq!(auth.authorize(&dev, "thing-1", ok), Decision::Allow);
+        let secret = Action::Publish {
+            topic: "things/thing-1/secret",
+            retain: false,
+        };
+        let Decision::Deny(why) = auth.authorize(&dev, "thing-1", secret) else {
+            panic!("explicit deny must win");
+        };
+        assert!(why.starts_with("EXPLICIT_DENY iot:Publish"), "{why}");
+        assert!(why.contains("\"p\" Statement[3]"), "{why}");
+    }
+
+    #[test]
+    fn retained_publish_also_needs_retain_publish() {
+        let mut auth = authorizer(THING_POLICY);
+        let retained = Action::Publish {
+            topic: "things/thing-1/state",
+            retain: true,
+        };
+        let Decision::Deny(why) = auth.authorize(&device("cert"), "thing-1", retained) else {
+            panic!("iot:RetainPublish is not granted");
+        };
+        assert!(why.contains("iot:RetainPublish"), "{why}");
+    }
+
+    #[test]
+    fn a_certificate_without_policies_is_denied_with_that_reason() {
+        let mut auth = ServerAuthorizer::new(false, "us-east-1", "123456789012");
+        let Decision::Deny(why) = auth.authorize(&device("bare"), "c", Action::Connect) else {
+            panic!("no policy, no access");
+        };
+        assert!(why.contains("no policy is attached"), "{why}");
+    }
+
+    #[test]
+    fn anonymous_clients_depend_on_the_profile() {
+        let anon = Principal::new(Identity::Anonymous {
+            peer: ([127, 0, 0, 1], 1).into(),
+        });
+        let mut aws = ServerAuthorizer::new(false, "us-east-1", "123456789012");
+        assert!(matches!(
+            aws.authorize(&anon, "x", Action::Connect),
+            Decision::Deny(_)
+        ));
+        let mut mqtt = ServerAuthorizer::new(true, "us-east-1", "123456789012");
+        assert_eq!(mqtt.authorize(&anon, "x", Action::Connect), Decision::Allow);
+    }
+
+    #[test]
+    fn certificate_names_become_policy_variables() {
+        let ca = pki::CertificateAuthority::generate(
+            "Test CA",
+            pki::KeyAlgorithm::EcP256,
+            pki::Validity::days_from_now(1),
+        )
+        .unwrap();
+        let key = pki::generate_key(pki::KeyAlgorithm::EcP256).unwrap();
+        let cert = ca
+            .issue_client("sensor-7", &key, pki::Validity::days_from_now(1))
+            .unwrap();
+        let info = certificate_info(&cert);
+        assert_eq!(
+            info.subject,
+            vec![("CommonName".to_owned(), "sensor-7".to_owned())]
+        );
+        assert_eq!(
+            info.issuer,
+            vec![("CommonName".to_owned(), "Test CA".to_owned())]
+        );
+        assert!(info.serial_number.is_some());
     }
 }

@@ -91,6 +91,11 @@ where
     };
 
     let protocol = connect.protocol;
+    if let Some(reason) = unsupported_request(&connect) {
+        tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
+        refuse(&mut stream, protocol, reason).await;
+        return;
+    }
     let (to_conn, mut from_router) = mpsc::unbounded_channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let command = Command::Connect {
@@ -109,16 +114,7 @@ where
         ConnectReply::Accepted { connected, session } => (connected, session),
         ConnectReply::Refused(reason) => {
             tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
-            let connack = Packet::ConnAck(ConnAck {
-                session_present: false,
-                reason,
-                properties: Default::default(),
-            });
-            let mut out = BytesMut::new();
-            if connack.encode(protocol, &mut out).is_ok() {
-                let _ = stream.write_all(&out).await;
-            }
-            let _ = stream.shutdown().await;
+            refuse(&mut stream, protocol, reason).await;
             return;
         }
     };
@@ -132,8 +128,9 @@ where
         reason: ReasonCode::Success,
         properties,
     };
-    if session_conn.send_connack(connack).is_err() {
-        return;
+    if let Err(e) = session_conn.send_connack(connack) {
+        // The session has closed; the loop below tells the router the connection ended.
+        tracing::info!(?principal, client_id = %connected.client_id, "closing without CONNACK: {e}");
     }
     if !rx.is_empty() {
         let early = rx.split();
@@ -203,6 +200,31 @@ where
         .await;
 }
 
+/// Answers a refused CONNECT with its CONNACK (3.1.1: the nearest return code) and closes.
+async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, protocol: Protocol, reason: ReasonCode) {
+    let connack = Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason,
+        properties: Default::default(),
+    });
+    let mut out = BytesMut::new();
+    if connack.encode(protocol, &mut out).is_ok() {
+        let _ = stream.write_all(&out).await;
+    }
+    let _ = stream.shutdown().await;
+}
+
+/// What tether refuses in a well-formed CONNECT before the broker sees it: an Authentication
+/// Method, since no MQTT 5 enhanced authentication method is offered (MQTT 5 §4.12: CONNACK
+/// 0x8C Bad authentication method).
+fn unsupported_request(connect: &Connect) -> Option<ReasonCode> {
+    connect
+        .properties
+        .authentication_method
+        .is_some()
+        .then_some(ReasonCode::BadAuthenticationMethod)
+}
+
 /// How the connection is ending, as learned along the way.
 #[derive(Debug, Default)]
 struct Ending {
@@ -261,21 +283,23 @@ fn connect_level(bytes: &[u8]) -> Option<(bool, u8)> {
     Some((name == b"MQTT", level))
 }
 
-/// The CONNACK a malformed CONNECT gets: MQTT 5 clients learn the reason; an unsupported
-/// protocol level is answered in a form every version understands; MQTT 3.1.1 and older get
-/// nothing but the close ([MQTT-3.1.4-1]).
+/// The CONNACK a malformed CONNECT gets: MQTT 5 clients learn the reason; MQTT 3.1.1 and
+/// older get nothing but the close ([MQTT-3.1.4-1]). An unsupported protocol level is answered
+/// in the form its client can read: levels 3 and 4 (3.1 and 3.1.1 under the other protocol
+/// name) with return code 1 ([MQTT-3.1.2-2]), any other level, which may be a newer client,
+/// with the MQTT 5 reason 0x84 Unsupported Protocol Version.
 fn connack_for_malformed(error: &DecodeError, level: Option<(bool, u8)>) -> Option<Vec<u8>> {
     match (error, level) {
-        (DecodeError::UnsupportedProtocolLevel { .. }, Some((true, _))) => Some(vec![
+        (DecodeError::UnsupportedProtocolLevel { level: 3 | 4 }, _) => {
+            Some(vec![0x20, 0x02, 0x00, 0x01])
+        }
+        (DecodeError::UnsupportedProtocolLevel { .. }, _) => Some(vec![
             0x20,
             0x03,
             0x00,
             ReasonCode::UnsupportedProtocolVersion.value(),
             0x00,
         ]),
-        (DecodeError::UnsupportedProtocolLevel { .. }, Some((false, _))) => {
-            Some(vec![0x20, 0x02, 0x00, 0x01])
-        }
         (_, Some((true, 5))) => Some(vec![0x20, 0x03, 0x00, error.reason_code().value(), 0x00]),
         _ => None,
     }
@@ -379,6 +403,12 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
             ending.kind.get_or_insert(DisconnectKind::ServerClose);
             session.disconnect(Disconnect::new(reason))
         }
+        ToConn::Batch(messages) => {
+            for message in messages {
+                apply(session, message, ending);
+            }
+            Ok(())
+        }
     };
     if let Err(e) = result {
         tracing::debug!("session refused a router message: {e}");
@@ -405,14 +435,60 @@ mod tests {
 
     #[test]
     fn malformed_connects_are_answered_in_their_version() {
-        let level = DecodeError::UnsupportedProtocolLevel { level: 6 };
+        let unsupported = |level| DecodeError::UnsupportedProtocolLevel { level };
+        let v5_style = Some(vec![0x20, 0x03, 0x00, 0x84, 0x00]);
+        let v3_style = Some(vec![0x20, 0x02, 0x00, 0x01]);
+        // Levels 2 and 6 under either name: the MQTT 5 form.
         assert_eq!(
-            connack_for_malformed(&level, Some((true, 6))),
-            Some(vec![0x20, 0x03, 0x00, 0x84, 0x00])
+            connack_for_malformed(&unsupported(6), Some((true, 6))),
+            v5_style
         );
         assert_eq!(
-            connack_for_malformed(&level, Some((false, 4))),
-            Some(vec![0x20, 0x02, 0x00, 0x01])
+            connack_for_malformed(&unsupported(2), Some((false, 2))),
+            v5_style
         );
+        assert_eq!(
+            connack_for_malformed(&unsupported(6), Some((false, 6))),
+            v5_style
+        );
+        // MQIsdp/4 and MQTT/3: return code 1, which 3.x clients understand.
+        assert_eq!(
+            connack_for_malformed(&unsupported(4), Some((false, 4))),
+            v3_style
+        );
+        assert_eq!(
+            connack_for_malformed(&unsupported(3), Some((true, 3))),
+            v3_style
+        );
+        // Other malformed CONNECTs: a reason for MQTT 5 clients, silence for older ones.
+        let flags = DecodeError::InvalidFlags {
+            packet: mqtt_proto::PacketType::Connect,
+            flags: 0x0F,
+            expected: 0,
+        };
+        assert_eq!(
+            connack_for_malformed(&flags, Some((true, 5))),
+            Some(vec![0x20, 0x03, 0x00, 0x81, 0x00])
+        );
+        assert_eq!(connack_for_malformed(&flags, Some((true, 4))), None);
+    }
+
+    #[test]
+    fn an_authentication_method_is_refused_as_unsupported() {
+        let bytes = b"\x10\x17\x00\x04MQTT\x05\x02\x00\x0a\x09\x15\x00\x06SCRAM1\x00\x01p";
+        let Ok(Packet::Connect(connect)) =
+            mqtt_proto::codec::decode(bytes::Bytes::copy_from_slice(bytes), Protocol::V5)
+        else {
+            panic!("fixture is a CONNECT")
+        };
+        assert_eq!(
+            unsupported_request(&connect),
+            Some(ReasonCode::BadAuthenticationMethod)
+        );
+        let plain = Connect {
+            properties: Default::default(),
+            ..*connect
+        };
+        assert_eq!(unsupported_request(&plain), None);
     }
 }

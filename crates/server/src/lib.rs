@@ -5,6 +5,7 @@
 //! (port 0 works) and a shutdown future, and learns the addresses from [`Ready`]. Command-line
 //! and config-file parsing belong to the CLI; this crate takes plain structs.
 
+pub mod api;
 pub mod auth;
 pub mod bootstrap;
 pub mod connection;

@@ -14,7 +14,7 @@ use broker_core::{
     PersistOp, PublishOutcome, StoredSession, SubscribeOutcome, UnsubscribeOutcome,
 };
 use mqtt_proto::session::server::ServerSession;
-use mqtt_proto::{Connect, MqttStr, PacketId, Publish, ReasonCode, Subscribe, Unsubscribe};
+use mqtt_proto::{Connect, MqttStr, PacketId, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
 use store::WriterHandle;
 use tokio::sync::{mpsc, oneshot};
 
@@ -50,6 +50,10 @@ pub enum ToConn {
     },
     /// Close the connection (MQTT 5: DISCONNECT with this reason first).
     Close(ReasonCode),
+    /// Several of the above, applied in order before the connection reads its socket again:
+    /// a PUBREC with the publisher's own copies, so a PUBREL it answers with cannot get its
+    /// PUBCOMP out ahead of them.
+    Batch(Vec<ToConn>),
 }
 
 /// The router's answer to a CONNECT.
@@ -119,12 +123,28 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<Vec<(ConnId, String)>>,
     },
+    /// Install what the registry attaches to a certificate (its policies): sent before the
+    /// CONNECT of a device using it, and again whenever the registry changes.
+    SetPolicies {
+        /// The certificate id.
+        certificate_id: String,
+        /// Its policies and things.
+        policies: Arc<crate::auth::DevicePolicies>,
+    },
     /// Close these connections (certificate no longer ACTIVE, administrative action).
     CloseConnections {
         /// Which.
         conns: Vec<ConnId>,
         /// MQTT 5 DISCONNECT reason.
         reason: ReasonCode,
+    },
+    /// A message the server itself publishes (the HTTP data plane). `reply` answers with the
+    /// number of deliveries once the message is routed and its durable changes are committed.
+    ServerPublish {
+        /// The message.
+        message: broker_core::Message,
+        /// The answer.
+        reply: oneshot::Sender<usize>,
     },
     /// Close every connection and stop once they are gone.
     Shutdown,
@@ -311,6 +331,7 @@ impl Router {
             }
             Command::Publish { conn, publish } => {
                 let ack = publish.delivery.packet_id();
+                let exactly_once = publish.delivery.qos() == QoS::ExactlyOnce;
                 self.metrics.messages_received.inc();
                 let reason = match self.broker.handle_publish(conn, publish, now) {
                     PublishOutcome::Accepted(reason) | PublishOutcome::Refused(reason) => reason,
@@ -321,7 +342,7 @@ impl Router {
                     }
                 };
                 let done = ack.map(|packet_id| (conn, ToConn::PublishDone { packet_id, reason }));
-                self.carry_out_effects(done);
+                self.carry_out(done, exactly_once);
             }
             Command::Subscribe { conn, subscribe } => {
                 let packet_id = subscribe.packet_id;
@@ -375,10 +396,26 @@ impl Router {
                     .collect();
                 let _ = reply.send(live);
             }
+            Command::SetPolicies {
+                certificate_id,
+                policies,
+            } => {
+                self.broker
+                    .authorizer_mut()
+                    .set_policies(&certificate_id, policies);
+            }
             Command::CloseConnections { conns, reason } => {
                 for conn in conns {
                     self.send(conn, ToConn::Close(reason));
                 }
+            }
+            Command::ServerPublish { message, reply } => {
+                let delivered = self.broker.handle_server_publish(message, now);
+                self.carry_out_effects(None);
+                // The writer commits in order: this empty batch completes after the publish's.
+                self.writer.submit(Vec::new(), move |_| {
+                    let _ = reply.send(delivered);
+                });
             }
             Command::Shutdown => {
                 self.shutting_down = true;
@@ -398,18 +435,28 @@ impl Router {
         }
     }
 
-    /// Carries out the broker's effects in order. `done` is the publisher's acknowledgement:
-    /// sent after the writer commits when this step changed durable state, else at once.
+    /// Carries out the broker's effects in order.
     fn carry_out_effects(&mut self, done: Option<(ConnId, ToConn)>) {
+        self.carry_out(done, false);
+    }
+
+    /// Carries out the broker's effects in order. `done` is the publisher's acknowledgement:
+    /// sent after the writer commits when this step changed durable state (or an earlier
+    /// acknowledgement of the same connection still waits for it), else at once: after the
+    /// step's deliveries, or ahead of them with `ack_first` (a QoS 2 PUBREC). A client
+    /// subscribed to its own topic so sees what the reference broker shows it: its copy, then
+    /// PUBACK at QoS 1; PUBREC, then its copy at QoS 2 (that broker forwards at PUBREL).
+    fn carry_out(&mut self, done: Option<(ConnId, ToConn)>, ack_first: bool) {
         let mut ops: Vec<PersistOp> = Vec::new();
+        let mut outgoing: Vec<(ConnId, ToConn)> = Vec::new();
         let effects: Vec<Effect> = self.broker.drain_effects().collect();
         for effect in effects {
             match effect {
                 Effect::Deliver { conn, delivery } => {
                     self.metrics.messages_delivered.inc();
-                    self.send(conn, ToConn::Deliver(delivery));
+                    outgoing.push((conn, ToConn::Deliver(delivery)));
                 }
-                Effect::Close { conn, reason } => self.send(conn, ToConn::Close(reason)),
+                Effect::Close { conn, reason } => outgoing.push((conn, ToConn::Close(reason))),
                 Effect::Persist(PersistOp::SessionDeleted { client_id }) => {
                     self.parked.remove(&client_id);
                     ops.push(PersistOp::SessionDeleted { client_id });
@@ -427,7 +474,8 @@ impl Router {
                 }
             }
         }
-        let reply = done.and_then(|(conn, message)| {
+        let publisher = done.as_ref().map(|(conn, _)| *conn);
+        let mut reply = done.and_then(|(conn, message)| {
             self.conns.get(&conn).map(|live| {
                 (
                     live.to_conn.clone(),
@@ -436,18 +484,31 @@ impl Router {
                 )
             })
         });
-        if ops.is_empty() {
-            match &reply {
-                None => return,
-                Some((_, pending, _)) if pending.load(Ordering::Acquire) == 0 => {
-                    if let Some((to_conn, _, message)) = reply {
-                        let _ = to_conn.send(message);
-                    }
-                    return;
-                }
-                // An earlier acknowledgement still waits for the disk: queue behind it.
-                Some(_) => {}
-            }
+        let ack_now = ops.is_empty()
+            && reply
+                .as_ref()
+                .is_some_and(|(_, pending, _)| pending.load(Ordering::Acquire) == 0);
+        if ack_now
+            && ack_first
+            && let (Some((to_conn, _, message)), Some(publisher)) = (reply.take(), publisher)
+        {
+            let (own, others): (Vec<_>, Vec<_>) = outgoing
+                .into_iter()
+                .partition(|(conn, _)| *conn == publisher);
+            outgoing = others;
+            let mut batch = vec![message];
+            batch.extend(own.into_iter().map(|(_, message)| message));
+            let _ = to_conn.send(ToConn::Batch(batch));
+        }
+        for (conn, message) in outgoing {
+            self.send(conn, message);
+        }
+        if ack_now && let Some((to_conn, _, message)) = reply.take() {
+            let _ = to_conn.send(message);
+        }
+        // Nothing to write and nothing to acknowledge behind the writer.
+        if ops.is_empty() && reply.is_none() {
+            return;
         }
         let writes = persist::write_ops(ops, &self.clock);
         if let Some((_, pending, _)) = &reply {
@@ -460,14 +521,146 @@ impl Router {
                 }
                 return;
             };
-            pending.fetch_sub(1, Ordering::AcqRel);
             if let Err(e) = result {
                 tracing::error!("could not persist a publish; refusing it: {e}");
                 if let ToConn::PublishDone { reason, .. } = &mut message {
                     *reason = ReasonCode::ImplementationSpecificError;
                 }
             }
+            // Sent before the count drops, so a later acknowledgement the router releases at
+            // once cannot overtake this one.
             let _ = to_conn.send(message);
+            pending.fetch_sub(1, Ordering::AcqRel);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use broker_core::{BrokerConfig, Profile};
+    use bytes::Bytes;
+    use mqtt_proto::{Packet, Protocol};
+
+    use super::*;
+    use crate::auth::Identity;
+
+    fn packet(bytes: &[u8]) -> Packet {
+        mqtt_proto::codec::decode(Bytes::copy_from_slice(bytes), Protocol::V311).unwrap()
+    }
+
+    /// A router over a fresh store, with client `c` connected (MQTT 3.1.1, clean session) and
+    /// subscribed to `t` at QoS 1.
+    fn router_with_subscriber(
+        dir: &std::path::Path,
+    ) -> (Router, store::Writer, mpsc::UnboundedReceiver<ToConn>) {
+        let store = store::Store::open(dir.join("broker.db")).unwrap();
+        let writer = store.writer().unwrap();
+        let broker = Broker::with_authorizer(
+            BrokerConfig::for_profile(Profile::Mqtt),
+            ServerAuthorizer::new(true, "us-east-1", "123456789012"),
+        )
+        .unwrap();
+        let mut router = Router::new(
+            broker,
+            Clock::start(),
+            writer.handle(),
+            Arc::new(Metrics::default()),
+        );
+        let Packet::Connect(connect) = packet(b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01c")
+        else {
+            panic!("not a CONNECT")
+        };
+        let (to_conn, mut from_router) = mpsc::unbounded_channel();
+        let (reply, answer) = oneshot::channel();
+        let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        router.handle(Command::Connect {
+            conn: ConnId(1),
+            connect,
+            principal: Principal::new(Identity::Anonymous { peer }),
+            to_conn,
+            reply,
+        });
+        assert!(matches!(
+            answer.blocking_recv(),
+            Ok(ConnectReply::Accepted { .. })
+        ));
+        let Packet::Subscribe(subscribe) = packet(b"\x82\x06\x00\x01\x00\x01t\x01") else {
+            panic!("not a SUBSCRIBE")
+        };
+        router.handle(Command::Subscribe {
+            conn: ConnId(1),
+            subscribe,
+        });
+        assert!(matches!(
+            from_router.blocking_recv(),
+            Some(ToConn::SubAck { .. })
+        ));
+        (router, writer, from_router)
+    }
+
+    #[test]
+    fn pubrec_precedes_and_puback_follows_the_publishers_own_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut router, _writer, mut from_router) = router_with_subscriber(dir.path());
+        // QoS 2, nothing to write: PUBREC first, in one batch with the copy so that the
+        // client's PUBREL cannot be answered in between.
+        let Packet::Publish(publish) = packet(b"\x34\x06\x00\x01t\x00\x02x") else {
+            panic!("not a PUBLISH")
+        };
+        router.handle(Command::Publish {
+            conn: ConnId(1),
+            publish,
+        });
+        let Some(ToConn::Batch(batch)) = from_router.blocking_recv() else {
+            panic!("expected one batch")
+        };
+        assert!(matches!(
+            batch.as_slice(),
+            [ToConn::PublishDone { .. }, ToConn::Deliver(_)]
+        ));
+        // QoS 1: the copy first, then PUBACK.
+        let Packet::Publish(publish) = packet(b"\x32\x06\x00\x01t\x00\x03x") else {
+            panic!("not a PUBLISH")
+        };
+        router.handle(Command::Publish {
+            conn: ConnId(1),
+            publish,
+        });
+        assert!(matches!(
+            from_router.blocking_recv(),
+            Some(ToConn::Deliver(_))
+        ));
+        assert!(matches!(
+            from_router.blocking_recv(),
+            Some(ToConn::PublishDone { .. })
+        ));
+    }
+
+    #[test]
+    fn puback_of_a_retained_publish_waits_for_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut router, _writer, mut from_router) = router_with_subscriber(dir.path());
+        // Retained: durable state changed, so even at QoS 2 the copy goes out first and the
+        // PUBREC only after the commit.
+        let Packet::Publish(publish) = packet(b"\x35\x06\x00\x01t\x00\x02x") else {
+            panic!("not a PUBLISH")
+        };
+        router.handle(Command::Publish {
+            conn: ConnId(1),
+            publish,
+        });
+        assert!(matches!(
+            from_router.blocking_recv(),
+            Some(ToConn::Deliver(_))
+        ));
+        assert!(matches!(
+            from_router.blocking_recv(),
+            Some(ToConn::PublishDone {
+                reason: ReasonCode::Success,
+                ..
+            })
+        ));
     }
 }

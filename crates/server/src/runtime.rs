@@ -49,6 +49,11 @@ pub struct ServerConfig {
     pub max_packet_size: Option<u32>,
     /// AWS account id used in ARNs and as certificate owner.
     pub account_id: String,
+    /// AWS region used in ARNs.
+    pub region: String,
+    /// Access key id and secret pairs the HTTP API accepts (besides the dev credential
+    /// `test`/`test`, which only a loopback API listener accepts).
+    pub api_credentials: Vec<(String, String)>,
 }
 
 impl ServerConfig {
@@ -64,6 +69,8 @@ impl ServerConfig {
             connect_timeout: Duration::from_secs(10),
             max_packet_size: None,
             account_id: "123456789012".to_owned(),
+            region: "us-east-1".to_owned(),
+            api_credentials: Vec::new(),
         }
     }
 }
@@ -141,9 +148,8 @@ pub async fn run(
     let now_secs = clock.wall_ms() / 1000;
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, now_secs)?;
 
-    let store = Store::open(data.database_path())?;
-    register_demo_device(&store, &data, &config, clock.wall_ms())?;
-    let mut store = store;
+    let mut store = Store::open(data.database_path())?;
+    register_demo_device(&mut store, &data, &config, clock.wall_ms())?;
     let state = store.load_broker_state(clock.wall_ms())?;
     let restored_sessions = state.sessions.len();
     let writer = store.writer()?;
@@ -151,9 +157,11 @@ pub async fn run(
 
     let limits = Limits::for_profile(config.profile);
     let broker_config = BrokerConfig::for_profile(config.profile);
-    let authorizer = ServerAuthorizer {
-        allow_anonymous: config.profile == Profile::Mqtt,
-    };
+    let authorizer = ServerAuthorizer::new(
+        config.profile == Profile::Mqtt,
+        &config.region,
+        &config.account_id,
+    );
     let broker = Broker::with_authorizer(broker_config, authorizer)
         .map_err(|e| ServerError::Config(e.to_string()))?;
     let metrics = Arc::new(Metrics::default());
@@ -239,7 +247,18 @@ pub async fn run(
     if let Some(listener) = listeners.http {
         let listener = tokio_listener(listener, "http")?;
         ready.http = listener.local_addr().ok();
-        let app = crate::http::routes(Arc::clone(&metrics));
+        let api_config = crate::api::ApiConfig {
+            account_id: config.account_id.clone(),
+            region: config.region.clone(),
+            credentials: config.api_credentials.clone(),
+            listener: ready.http,
+            endpoint_host: crate::api::endpoint_host(&config.hostnames),
+            mqtts_port: ready.mqtts.map(|a| a.port()),
+            limits: Limits::for_profile(config.profile),
+            database: data.database_path(),
+        };
+        let api = crate::api::Api::new(api_config, data.ca.clone(), router_tx.clone())?;
+        let app = crate::http::routes(Arc::clone(&metrics), Some(Arc::new(api)));
         tasks.push(tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
                 tracing::error!("HTTP listener stopped: {e}");
@@ -273,9 +292,15 @@ pub async fn run(
     Ok(())
 }
 
-/// Registers the demo device's certificate as ACTIVE if the registry does not know it yet.
+/// The policy the demo device gets: everything, for local development only.
+pub const DEV_POLICY: &str = "tether-dev-allow-all";
+const DEV_POLICY_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+/// Registers the demo device's certificate as ACTIVE with the development policy attached, if
+/// the registry does not know it yet.
 fn register_demo_device(
-    store: &Store,
+    store: &mut Store,
     data: &DataDir,
     config: &ServerConfig,
     now_ms: i64,
@@ -286,8 +311,7 @@ fn register_demo_device(
     let cert = pki::load_certificate(data.demo_device_pem.as_bytes(), "demo device certificate")
         .map_err(bootstrap::BootstrapError::from)?;
     let summary = pki::summarize(&cert.certificate).map_err(bootstrap::BootstrapError::from)?;
-    let mut store_mut = Store::open(data.database_path())?;
-    store_mut.register_certificate(
+    store.register_certificate(
         &NewCertificate {
             id: data.demo_device_id.as_str().to_owned(),
             pem: data.demo_device_pem.clone(),
@@ -300,6 +324,14 @@ fn register_demo_device(
         },
         now_ms,
     )?;
+    if store.policy(DEV_POLICY)?.is_none() {
+        store.create_policy(DEV_POLICY, DEV_POLICY_DOCUMENT, now_ms)?;
+    }
+    let arn = format!(
+        "arn:aws:iot:{}:{}:cert/{}",
+        config.region, config.account_id, data.demo_device_id
+    );
+    store.attach_policy(DEV_POLICY, &arn)?;
     Ok(())
 }
 
@@ -477,28 +509,41 @@ async fn serve_tls(
     })
     .await
     .unwrap_or_else(|e| Err(auth::CertificateRefusal::Registry(e.to_string())));
-    if let Err(refusal) = verdict {
-        metrics.certificates_refused.inc();
-        let kind = match refusal {
-            auth::CertificateRefusal::NotRegistered { .. } => "not_registered",
-            auth::CertificateRefusal::NotActive { .. } => "not_active",
-            auth::CertificateRefusal::Registry(_) => "registry",
-        };
-        let id = Some(id.as_str().to_owned());
-        refuse_after_handshake(
-            accept,
-            listener,
-            peer,
-            &accepted,
-            kind,
-            refusal.to_string(),
-            id,
-        );
+    let policies = match verdict {
+        Ok(policies) => Arc::new(policies),
+        Err(refusal) => {
+            metrics.certificates_refused.inc();
+            let kind = match refusal {
+                auth::CertificateRefusal::NotRegistered { .. } => "not_registered",
+                auth::CertificateRefusal::NotActive { .. } => "not_active",
+                auth::CertificateRefusal::Registry(_) => "registry",
+            };
+            let id = Some(id.as_str().to_owned());
+            refuse_after_handshake(
+                accept,
+                listener,
+                peer,
+                &accepted,
+                kind,
+                refusal.to_string(),
+                id,
+            );
+            return;
+        }
+    };
+    // The router installs the policies before it sees this connection's CONNECT (one channel,
+    // in order).
+    let command = Command::SetPolicies {
+        certificate_id: id.as_str().to_owned(),
+        policies,
+    };
+    if accept.shared.router.send(command).await.is_err() {
         return;
     }
     let principal = Principal::new(Identity::Device {
         certificate_id: id.as_str().to_owned(),
         peer,
+        certificate: auth::certificate_info(certificate),
     });
     connection::serve(accepted.stream, conn, principal, accept.shared.clone()).await;
 }
@@ -528,28 +573,39 @@ fn refuse_after_handshake(
     tracing::warn!("TLS connection from {peer} refused: {reason} | client offered {offered}");
 }
 
-/// Cuts live connections whose certificate stopped being ACTIVE, within about half a second of
-/// the change (made through the API, the CLI, or another process writing the database).
+/// Applies registry changes to live connections within about half a second, whoever made them
+/// (the API, the CLI, another process writing the database): connections whose certificate is
+/// no longer ACTIVE are closed, and the others get their current policies.
 async fn watch_registry(store: Arc<Mutex<Store>>, router: mpsc::Sender<Command>) {
+    let blocking = |f: RegistryJob| {
+        let store = Arc::clone(&store);
+        async move {
+            tokio::task::spawn_blocking(move || store.lock().ok().and_then(|s| f(&s)))
+                .await
+                .ok()
+                .flatten()
+        }
+    };
     let mut last_version = None;
     let mut interval = tokio::time::interval(Duration::from_millis(250));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        let store_for_version = Arc::clone(&store);
-        let version = tokio::task::spawn_blocking(move || {
-            store_for_version
-                .lock()
-                .ok()
-                .and_then(|s| s.data_version().ok())
-        })
-        .await
-        .ok()
-        .flatten();
-        if version.is_none() || version == last_version {
+        let version = blocking(Box::new(|s| {
+            s.registry_version().ok().map(RegistryRead::Version)
+        }))
+        .await;
+        let Some(RegistryRead::Version(version)) = version else {
+            continue;
+        };
+        if last_version == Some(version) {
             continue;
         }
-        last_version = version;
+        let first_look = last_version.is_none();
+        last_version = Some(version);
+        if first_look {
+            continue;
+        }
         let (reply, live) = tokio::sync::oneshot::channel();
         if router
             .send(Command::LiveCertificates { reply })
@@ -559,32 +615,44 @@ async fn watch_registry(store: Arc<Mutex<Store>>, router: mpsc::Sender<Command>)
             return;
         }
         let Ok(live) = live.await else { return };
-        if live.is_empty() {
+        let mut ids: Vec<String> = live.iter().map(|(_, id)| id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        let lookup = blocking(Box::new(move |s| {
+            let verdicts = ids
+                .into_iter()
+                .filter_map(|id| {
+                    let cert_id: CertificateId = id.parse().ok()?;
+                    Some((id, auth::check_certificate(s, &cert_id)))
+                })
+                .collect();
+            Some(RegistryRead::Verdicts(verdicts))
+        }))
+        .await;
+        let Some(RegistryRead::Verdicts(verdicts)) = lookup else {
             continue;
+        };
+        let mut closing = Vec::new();
+        for (id, verdict) in verdicts {
+            match verdict {
+                Ok(policies) => {
+                    let command = Command::SetPolicies {
+                        certificate_id: id,
+                        policies: Arc::new(policies),
+                    };
+                    if router.send(command).await.is_err() {
+                        return;
+                    }
+                }
+                Err(refusal) => {
+                    tracing::warn!(
+                        "closing the connections of certificate {}: {refusal}",
+                        auth::short_id(&id)
+                    );
+                    closing.extend(live.iter().filter(|(_, cert)| *cert == id).map(|(c, _)| *c));
+                }
+            }
         }
-        let store_for_check = Arc::clone(&store);
-        let not_active = tokio::task::spawn_blocking(move || {
-            store_for_check
-                .lock()
-                .ok()
-                .and_then(|s| s.certificates_not_active().ok())
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_default();
-        let closing: Vec<ConnId> = live
-            .into_iter()
-            .filter_map(|(conn, id)| {
-                let status = not_active.iter().find(|(cert, _)| *cert == id)?.1;
-                tracing::warn!(
-                    "closing connection of certificate {}: its status is now {}",
-                    auth::short_id(&id),
-                    status.as_str()
-                );
-                Some(conn)
-            })
-            .collect();
         if !closing.is_empty() {
             let command = Command::CloseConnections {
                 conns: closing,
@@ -595,4 +663,18 @@ async fn watch_registry(store: Arc<Mutex<Store>>, router: mpsc::Sender<Command>)
             }
         }
     }
+}
+
+/// A read the registry watcher runs on the blocking pool.
+type RegistryJob = Box<dyn FnOnce(&Store) -> Option<RegistryRead> + Send>;
+
+/// What the registry watcher reads on the blocking pool.
+enum RegistryRead {
+    Version(i64),
+    Verdicts(
+        Vec<(
+            String,
+            Result<auth::DevicePolicies, auth::CertificateRefusal>,
+        )>,
+    ),
 }

@@ -266,12 +266,13 @@ impl Store {
             .collect())
     }
 
-    /// SQLite's `data_version`: it changes whenever another connection (the writer thread,
-    /// another process) commits, so a poller can skip work while nothing changed.
-    pub fn data_version(&self) -> Result<i64, StoreError> {
+    /// A counter bumped by every change to things, certificates, policies and attachments,
+    /// whoever makes it (this process's API, the CLI, another process): the broker polls it to
+    /// apply registry changes to live connections. Broker writes do not move it.
+    pub fn registry_version(&self) -> Result<i64, StoreError> {
         self.conn
-            .query_row("PRAGMA data_version", [], |row| row.get(0))
-            .ctx(&self.label, "read data_version")
+            .query_row("SELECT version FROM registry_version", [], |row| row.get(0))
+            .ctx(&self.label, "read registry version")
     }
 
     /// ListCertificates, sorted by creation time then id (AWS lists newest first by default:

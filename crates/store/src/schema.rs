@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +52,51 @@ impl Durability {
 }
 
 /// Migration `n` (1-based) brings a database from `user_version = n - 1` to `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1_REGISTRY, V2_BROKER];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1_REGISTRY, V2_BROKER, V3_REGISTRY_VERSION];
+
+/// Version 3: a counter that every registry change bumps (triggers), so the broker can notice
+/// certificate, policy and attachment changes — made by any process — without re-reading the
+/// registry after each of its own broker writes.
+const V3_REGISTRY_VERSION: &str = "
+CREATE TABLE registry_version (version INTEGER NOT NULL);
+INSERT INTO registry_version (version) VALUES (0);
+CREATE TRIGGER things_insert_bumps_registry AFTER INSERT ON things
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER things_update_bumps_registry AFTER UPDATE ON things
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER things_delete_bumps_registry AFTER DELETE ON things
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER certificates_insert_bumps_registry AFTER INSERT ON certificates
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER certificates_update_bumps_registry AFTER UPDATE ON certificates
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER certificates_delete_bumps_registry AFTER DELETE ON certificates
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policies_insert_bumps_registry AFTER INSERT ON policies
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policies_update_bumps_registry AFTER UPDATE ON policies
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policies_delete_bumps_registry AFTER DELETE ON policies
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policy_versions_insert_bumps_registry AFTER INSERT ON policy_versions
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policy_versions_update_bumps_registry AFTER UPDATE ON policy_versions
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policy_versions_delete_bumps_registry AFTER DELETE ON policy_versions
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policy_targets_insert_bumps_registry AFTER INSERT ON policy_targets
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policy_targets_update_bumps_registry AFTER UPDATE ON policy_targets
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER policy_targets_delete_bumps_registry AFTER DELETE ON policy_targets
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_principals_insert_bumps_registry AFTER INSERT ON thing_principals
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_principals_update_bumps_registry AFTER UPDATE ON thing_principals
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_principals_delete_bumps_registry AFTER DELETE ON thing_principals
+BEGIN UPDATE registry_version SET version = version + 1; END;
+";
 
 /// Version 1: the AWS IoT registry.
 const V1_REGISTRY: &str = "

@@ -396,25 +396,39 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Runs `cases` against `addr`; results come back in case order. Cases that pick their own
-/// client id (no runner CONNECT) or use the shared `helper` client would take over each other's
-/// sessions if run at once, so they run one at a time after the others, which run on `threads`
-/// worker threads.
+/// Whether `case` must run alone: it picks its own client id (no runner CONNECT) or uses the
+/// shared `helper` client, so it would take over another case's session; or it subscribes, or
+/// publishes a retained message, so another case's publications (or retained messages) on the
+/// same topics would reach it, or its own would reach another case's subscription.
+pub fn runs_alone(case: &Case) -> bool {
+    !case.connect
+        || case.steps.iter().any(|step| match step {
+            Step::ExternalPublish { .. } | Step::Subscribe { .. } => true,
+            Step::Send(bytes) => match bytes.first() {
+                // SUBSCRIBE, or PUBLISH with RETAIN.
+                Some(&first) => first == 0x82 || (first & 0xF1 == 0x31),
+                None => false,
+            },
+            Step::Recv(_) | Step::Unsubscribe { .. } => false,
+        })
+}
+
+/// Runs `cases` against `addr`; results come back in case order. Cases that [`runs_alone`],
+/// and cases whose full name (their client id) another case shares, run one at a time after
+/// the others, which run on `threads` worker threads.
 pub fn run_all(
     addr: SocketAddr,
     cases: &[Case],
     threads: usize,
     timeout: Duration,
 ) -> Vec<Result<Pass, Failure>> {
-    let shares_a_client_id = |case: &Case| {
-        !case.connect
-            || case
-                .steps
-                .iter()
-                .any(|s| matches!(s, Step::ExternalPublish { .. }))
-    };
+    let mut names: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for case in cases {
+        *names.entry(case.full_name.as_str()).or_default() += 1;
+    }
+    let alone = |case: &Case| runs_alone(case) || names.get(case.full_name.as_str()) > Some(&1);
     let (serial, parallel): (Vec<usize>, Vec<usize>) =
-        (0..cases.len()).partition(|&i| cases.get(i).is_some_and(shares_a_client_id));
+        (0..cases.len()).partition(|&i| cases.get(i).is_some_and(alone));
     let mut results: Vec<Option<Result<Pass, Failure>>> = vec![None; cases.len()];
     let next = std::sync::atomic::AtomicUsize::new(0);
     let collected = std::sync::Mutex::new(Vec::new());
@@ -484,6 +498,33 @@ mod tests {
             v3,
             notation::parse("10 r15 s6 'MQIsdp' 03 02 k60 s1 'p'").unwrap()
         );
+    }
+
+    #[test]
+    fn cases_that_share_topics_or_ids_run_alone() {
+        let case = |connect, steps: Vec<Step>| Case {
+            file: "T.json".to_owned(),
+            full_name: "g t".to_owned(),
+            version: 4,
+            connect,
+            expect_disconnect: false,
+            disabled: false,
+            steps,
+        };
+        let send = |text: &str| Step::Send(notation::parse(text).unwrap());
+        assert!(!runs_alone(&case(true, vec![send("30 r3 s1 'p'")])));
+        assert!(!runs_alone(&case(true, vec![send("32 r5 s1 'p' m1")])));
+        assert!(
+            runs_alone(&case(true, vec![send("31 r3 s1 'p'")])),
+            "retained"
+        );
+        assert!(runs_alone(&case(true, vec![send("82 r6 m1 s1 'p' 00")])));
+        assert!(runs_alone(&case(false, vec![send("30 r3 s1 'p'")])));
+        let subscribe = Step::Subscribe {
+            topic: "p".to_owned(),
+            qos: 0,
+        };
+        assert!(runs_alone(&case(true, vec![subscribe])));
     }
 
     #[test]

@@ -263,6 +263,33 @@ fn puback_reports_no_matching_subscribers_under_mqtt_v5_only() {
 }
 
 #[test]
+fn a_subscription_skipped_by_no_local_still_counts_as_matching() {
+    let mut sim = Sim::mqtt();
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    let options = SubscriptionOptions {
+        no_local: true,
+        ..SubscriptionOptions::with_qos(QoS::AtLeastOnce)
+    };
+    sim.subscribe_opts(c, &[("own", options)], None);
+    assert_eq!(
+        sim.publish(c, "own", b"", QoS::AtLeastOnce, false),
+        PublishOutcome::Accepted(ReasonCode::Success)
+    );
+    assert!(sim.deliveries().is_empty());
+}
+
+#[test]
+fn pubrec_never_reports_no_matching_subscribers() {
+    // The reference broker's PUBREC is always Success; its clients expect no 0x10 there.
+    let mut sim = Sim::mqtt();
+    let (p5, _) = sim.connect("p5", Protocol::V5, true);
+    assert_eq!(
+        sim.publish(p5, "nobody", b"", QoS::ExactlyOnce, false),
+        PublishOutcome::Accepted(ReasonCode::Success)
+    );
+}
+
+#[test]
 fn aws_basic_ingest_topics_reach_no_subscriber() {
     let mut sim = Sim::aws();
     let (s, _) = sim.connect("s", Protocol::V311, true);

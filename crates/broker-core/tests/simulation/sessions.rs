@@ -294,6 +294,13 @@ fn empty_client_ids_are_assigned_where_allowed() {
         ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid),
         "[MQTT-3.1.3-8]"
     );
+    // MQTT 3.1 cannot assign an id, even for a clean session: CONNACK return code 2.
+    let request = sim.request("", Protocol::V31, true, ());
+    assert_eq!(
+        sim.connect_with(request).1,
+        ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid),
+        "MQTT 3.1 client ids are 1 to 23 characters"
+    );
 }
 
 #[test]

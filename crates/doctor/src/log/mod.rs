@@ -10,7 +10,7 @@ mod cert_record;
 mod esp;
 mod lines;
 mod mbedtls;
-mod verdict;
+pub(crate) mod verdict;
 
 use crate::finding::{Finding, Report};
 

@@ -70,6 +70,29 @@ fn libssl_refusal() -> String {
         .map_or(fallback, ToString::to_string)
 }
 
+/// The verdict for ESP8266 NONOS libssl refused for its TLS 1.1 offer — shared by the log
+/// explainer and `doctor probe --profile esp8266-nonos-axtls`, so both say the same words.
+/// `alert_text` is how the refusal arrived, e.g. "fatal alert 40 handshake_failure".
+pub(crate) fn libssl_version_refusal(alert_text: &str, ca_ok: bool) -> Finding {
+    Finding::new(
+        Severity::Error,
+        format!(
+            "{} cannot speak TLS 1.2, so the server refused its ClientHello with {alert_text}: {}",
+            Stack::NonosLibssl.name(),
+            libssl_refusal()
+        ),
+        format!(
+            "libssl offers TLS 1.0–1.1 only, with AES128-SHA, AES256-SHA, RC4-SHA and RC4-MD5, no SNI and no extensions; every AWS IoT security policy requires TLS 1.2 or TLS 1.3. The handshake dies at the first flight, before any certificate is exchanged, so the root CA, the client certificate and the key are not what failed{}. (A version refusal should be alert 70; gateways often send 40 for it.)",
+            if ca_ok {
+                " — the CA record trace shows the CA was found and read"
+            } else {
+                ""
+            }
+        ),
+        NONOS_LIBSSL_FIX,
+    )
+}
+
 fn rank(fact: &Fact, stack: Stack) -> u8 {
     match fact {
         Fact::AlertReceived(Alert(40 | 70)) | Fact::VersionRefused
@@ -128,23 +151,7 @@ pub(crate) fn root_cause(
                 Fact::AlertReceived(a) => format!("fatal alert {a}"),
                 _ => format!("a version refusal ({})", Alert::PROTOCOL_VERSION),
             };
-            Finding::new(
-                Severity::Error,
-                format!(
-                    "{} cannot speak TLS 1.2, so the server refused its ClientHello with {alert_text}: {}",
-                    stack.name(),
-                    libssl_refusal()
-                ),
-                format!(
-                    "libssl offers TLS 1.0–1.1 only, with AES128-SHA, AES256-SHA, RC4-SHA and RC4-MD5, no SNI and no extensions; every AWS IoT security policy requires TLS 1.2 or TLS 1.3. The handshake dies at the first flight, before any certificate is exchanged, so the root CA, the client certificate and the key are not what failed{}. (A version refusal should be alert 70; gateways often send 40 for it.)",
-                    if ca_ok {
-                        " — the CA record trace shows the CA was found and read"
-                    } else {
-                        ""
-                    }
-                ),
-                NONOS_LIBSSL_FIX,
-            )
+            libssl_version_refusal(&alert_text, ca_ok)
         }
         Fact::AlertReceived(alert) => Finding::new(
             Severity::Error,

@@ -8,7 +8,7 @@ use super::Lengths;
 use super::primitives::Reader;
 use super::properties as props;
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{Packet, PacketType, PubAck};
+use crate::packet::{PacketType, PubAck};
 use crate::properties::AckProperties;
 use crate::reason::ReasonCode;
 use crate::types::{PacketId, Protocol};
@@ -30,7 +30,7 @@ pub(crate) fn decode(
     r: &mut Reader<'_>,
     packet: PacketType,
     protocol: Protocol,
-) -> Result<Packet, DecodeError> {
+) -> Result<PubAck, DecodeError> {
     let packet_id =
         PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId { packet })?;
     let mut ack = PubAck::new(packet_id);
@@ -43,12 +43,7 @@ pub(crate) fn decode(
             ack.properties = props::decode_ack(r)?;
         }
     }
-    Ok(match packet {
-        PacketType::PubAck => Packet::PubAck(ack),
-        PacketType::PubRec => Packet::PubRec(ack),
-        PacketType::PubRel => Packet::PubRel(ack),
-        _ => Packet::PubComp(ack),
-    })
+    Ok(ack)
 }
 
 pub(crate) fn len(

@@ -7,7 +7,7 @@ use super::Lengths;
 use super::primitives::Reader;
 use super::properties as props;
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{Auth, Packet, PacketType};
+use crate::packet::{Auth, PacketType};
 use crate::properties::AuthProperties;
 use crate::reason::ReasonCode;
 use crate::types::Protocol;
@@ -20,7 +20,7 @@ pub(crate) fn allows(reason: ReasonCode) -> bool {
     )
 }
 
-pub(crate) fn decode(r: &mut Reader<'_>, protocol: Protocol) -> Result<Packet, DecodeError> {
+pub(crate) fn decode(r: &mut Reader<'_>, protocol: Protocol) -> Result<Auth, DecodeError> {
     let packet = PacketType::Auth;
     if !protocol.is_v5() {
         return Err(DecodeError::PacketNotInVersion { packet, protocol });
@@ -38,7 +38,7 @@ pub(crate) fn decode(r: &mut Reader<'_>, protocol: Protocol) -> Result<Packet, D
             a.properties = props::decode_auth(r)?;
         }
     }
-    Ok(Packet::Auth(a))
+    Ok(a)
 }
 
 pub(crate) fn len(a: &Auth, protocol: Protocol) -> Result<Lengths, EncodeError> {

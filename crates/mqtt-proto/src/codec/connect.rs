@@ -11,8 +11,8 @@ use bytes::BufMut;
 use super::Lengths;
 use super::primitives::{Reader, field_len, put_binary, refuse_controls};
 use super::properties as props;
-use crate::error::{DecodeError, EncodeError};
-use crate::packet::{ConnAck, Connect, Packet, PacketType, Will};
+use crate::error::{CLIENT_ID_FIELD, DecodeError, EncodeError};
+use crate::packet::{ConnAck, Connect, PacketType, Will};
 use crate::properties::{ConnAckProperties, ConnectProperties, WillProperties};
 use crate::reason::ReasonCode;
 use crate::types::{Protocol, QoS};
@@ -28,7 +28,10 @@ const FLAG_USERNAME: u8 = 0x80;
 ///
 /// MQTT 3.1 (`MQIsdp`) defined neither the fixed-header flags of CONNECT nor the reserved connect
 /// flag as must-be-zero, and old device stacks set them; they are ignored for 3.1 only.
-pub(crate) fn decode_connect(r: &mut Reader<'_>, header_flags: u8) -> Result<Packet, DecodeError> {
+pub(crate) fn decode_connect(
+    r: &mut Reader<'_>,
+    header_flags: u8,
+) -> Result<Box<Connect>, DecodeError> {
     let name = r.binary("protocol name")?;
     let level = r.u8("protocol level")?;
     let protocol = match (name.as_ref(), level) {
@@ -73,7 +76,8 @@ pub(crate) fn decode_connect(r: &mut Reader<'_>, header_flags: u8) -> Result<Pac
     } else {
         ConnectProperties::default()
     };
-    let client_id = r.string("client identifier")?;
+    let client_id = r.string(CLIENT_ID_FIELD)?;
+    refuse_controls(PacketType::Connect, CLIENT_ID_FIELD, &client_id)?;
     let will = if will_flag {
         let properties = if protocol.is_v5() {
             props::decode_will(r)?
@@ -81,7 +85,7 @@ pub(crate) fn decode_connect(r: &mut Reader<'_>, header_flags: u8) -> Result<Pac
             WillProperties::default()
         };
         let topic = r.topic_name("will topic")?;
-        refuse_controls(PacketType::Connect, "will topic", &topic, protocol)?;
+        refuse_controls(PacketType::Connect, "will topic", &topic)?;
         let payload = r.binary("will payload")?;
         Some(Will {
             topic,
@@ -94,7 +98,9 @@ pub(crate) fn decode_connect(r: &mut Reader<'_>, header_flags: u8) -> Result<Pac
         None
     };
     let username = if has_username {
-        Some(r.string("user name")?)
+        let username = r.string("user name")?;
+        refuse_controls(PacketType::Connect, "user name", &username)?;
+        Some(username)
     } else {
         None
     };
@@ -103,7 +109,7 @@ pub(crate) fn decode_connect(r: &mut Reader<'_>, header_flags: u8) -> Result<Pac
     } else {
         None
     };
-    Ok(Packet::Connect(Box::new(Connect {
+    Ok(Box::new(Connect {
         protocol,
         clean_start: flags & FLAG_CLEAN != 0,
         keep_alive,
@@ -112,7 +118,7 @@ pub(crate) fn decode_connect(r: &mut Reader<'_>, header_flags: u8) -> Result<Pac
         username,
         password,
         properties,
-    })))
+    }))
 }
 
 /// Sizes a CONNECT for its own protocol version.
@@ -202,13 +208,14 @@ pub(crate) fn connack_allows(reason: ReasonCode) -> bool {
 pub(crate) fn decode_connack(
     r: &mut Reader<'_>,
     protocol: Protocol,
-) -> Result<Packet, DecodeError> {
+) -> Result<ConnAck, DecodeError> {
     let packet = PacketType::ConnAck;
     let flags = r.u8("acknowledge flags")?;
     if flags & 0xFE != 0 {
         return Err(DecodeError::ConnAckReservedFlags { flags });
     }
-    let session_present = flags & 0x01 != 0;
+    // MQTT 3.1 has no Session Present flag; its first byte is reserved.
+    let session_present = flags & 0x01 != 0 && protocol != Protocol::V31;
     let code = r.u8(if protocol.is_v5() {
         "reason code"
     } else {
@@ -228,11 +235,11 @@ pub(crate) fn decode_connack(
     } else {
         ConnAckProperties::default()
     };
-    Ok(Packet::ConnAck(ConnAck {
+    Ok(ConnAck {
         session_present,
         reason,
         properties,
-    }))
+    })
 }
 
 pub(crate) fn connack_len(c: &ConnAck, protocol: Protocol) -> Result<Lengths, EncodeError> {
@@ -261,7 +268,8 @@ pub(crate) fn connack_len(c: &ConnAck, protocol: Protocol) -> Result<Lengths, En
 }
 
 pub(crate) fn put_connack(out: &mut impl BufMut, c: &ConnAck, protocol: Protocol, l: &Lengths) {
-    out.put_u8(u8::from(c.session_present));
+    // MQTT 3.1 has no Session Present flag: its first CONNACK byte is reserved and zero.
+    out.put_u8(u8::from(c.session_present && protocol != Protocol::V31));
     if protocol.is_v5() {
         out.put_u8(c.reason.value());
         props::put_block_len(out, l.props);

@@ -8,7 +8,7 @@ use super::Lengths;
 use super::primitives::Reader;
 use super::properties as props;
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{Disconnect, Packet, PacketType};
+use crate::packet::{Disconnect, PacketType};
 use crate::reason::ReasonCode;
 use crate::types::Protocol;
 
@@ -20,7 +20,7 @@ pub(crate) fn allows(reason: ReasonCode) -> bool {
     )
 }
 
-pub(crate) fn decode(r: &mut Reader<'_>, protocol: Protocol) -> Result<Packet, DecodeError> {
+pub(crate) fn decode(r: &mut Reader<'_>, protocol: Protocol) -> Result<Disconnect, DecodeError> {
     let mut d = Disconnect::default();
     if protocol.is_v5() && !r.is_empty() {
         let code = r.u8("reason code")?;
@@ -34,7 +34,7 @@ pub(crate) fn decode(r: &mut Reader<'_>, protocol: Protocol) -> Result<Packet, D
             d.properties = props::decode_disconnect(r)?;
         }
     }
-    Ok(Packet::Disconnect(d))
+    Ok(d)
 }
 
 pub(crate) fn len(d: &Disconnect, protocol: Protocol) -> Result<Lengths, EncodeError> {

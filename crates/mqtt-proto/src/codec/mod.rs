@@ -55,7 +55,7 @@ pub fn decode(frame: Bytes, protocol: Protocol) -> Result<Packet, DecodeError> {
                     extra,
                 });
             }
-            decode_body(&frame, packet_type, flags, header_len, protocol)
+            decode_frame(frame, packet_type, flags, header_len, protocol)
         }
         Frame::Incomplete { .. } => {
             let packet = match frame.first() {
@@ -76,34 +76,75 @@ pub fn decode(frame: Bytes, protocol: Protocol) -> Result<Packet, DecodeError> {
     }
 }
 
-/// Decodes the body of a frame whose fixed header has been parsed and checked.
+/// Decodes a frame whose fixed header has been parsed and checked, taking the frame over so
+/// that a PUBLISH payload can be the frame itself rather than another slice of it.
 #[inline]
-fn decode_body(
-    frame: &Bytes,
+fn decode_frame(
+    frame: Bytes,
     packet_type: PacketType,
     flags: u8,
     header_len: usize,
     protocol: Protocol,
 ) -> Result<Packet, DecodeError> {
+    if packet_type == PacketType::Publish
+        && let Some(plain) = publish::plain(&frame, header_len, flags, protocol)
+    {
+        return Ok(publish::assemble(plain, flags, frame));
+    }
+    decode_body(&frame, packet_type, flags, header_len, protocol, |p| p)
+}
+
+/// Decodes the body of a frame whose fixed header has been parsed and checked, and hands the
+/// packet to `wrap` (`Some` for [`Decoder`], nothing for [`decode`]).
+///
+/// The per-type decoders return their own, mostly small, structs; each arm builds the `Packet`
+/// and its caller's result in one expression. Inlined into the caller, the packet is written
+/// once, straight into the caller's return value, instead of being copied whole (it is a few
+/// hundred bytes) through a shared temporary and each intermediate `Result`.
+#[inline(always)]
+fn decode_body<T>(
+    frame: &Bytes,
+    packet_type: PacketType,
+    flags: u8,
+    header_len: usize,
+    protocol: Protocol,
+    wrap: impl FnOnce(Packet) -> T,
+) -> Result<T, DecodeError> {
     let mut r = Reader::new(frame, header_len, packet_type);
-    let packet = match packet_type {
-        PacketType::Publish => publish::decode(&mut r, flags, protocol)?,
-        PacketType::Connect => connect::decode_connect(&mut r, flags)?,
-        PacketType::ConnAck => connect::decode_connack(&mut r, protocol)?,
-        PacketType::PubAck | PacketType::PubRec | PacketType::PubRel | PacketType::PubComp => {
-            ack::decode(&mut r, packet_type, protocol)?
+    macro_rules! finish {
+        ($variant:ident, $decoded:expr) => {{
+            let decoded = $decoded?;
+            r.finish()?;
+            Ok(wrap(Packet::$variant(decoded)))
+        }};
+    }
+    match packet_type {
+        PacketType::Publish => finish!(Publish, publish::decode(&mut r, flags, protocol)),
+        PacketType::Connect => finish!(Connect, connect::decode_connect(&mut r, flags)),
+        PacketType::ConnAck => finish!(ConnAck, connect::decode_connack(&mut r, protocol)),
+        PacketType::PubAck => finish!(PubAck, ack::decode(&mut r, packet_type, protocol)),
+        PacketType::PubRec => finish!(PubRec, ack::decode(&mut r, packet_type, protocol)),
+        PacketType::PubRel => finish!(PubRel, ack::decode(&mut r, packet_type, protocol)),
+        PacketType::PubComp => finish!(PubComp, ack::decode(&mut r, packet_type, protocol)),
+        PacketType::Subscribe => {
+            finish!(Subscribe, subscribe::decode_subscribe(&mut r, protocol))
         }
-        PacketType::Subscribe => subscribe::decode_subscribe(&mut r, protocol)?,
-        PacketType::SubAck => subscribe::decode_suback(&mut r, protocol)?,
-        PacketType::Unsubscribe => subscribe::decode_unsubscribe(&mut r, protocol)?,
-        PacketType::UnsubAck => subscribe::decode_unsuback(&mut r, protocol)?,
-        PacketType::PingReq => Packet::PingReq,
-        PacketType::PingResp => Packet::PingResp,
-        PacketType::Disconnect => disconnect::decode(&mut r, protocol)?,
-        PacketType::Auth => auth::decode(&mut r, protocol)?,
-    };
-    r.finish()?;
-    Ok(packet)
+        PacketType::SubAck => finish!(SubAck, subscribe::decode_suback(&mut r, protocol)),
+        PacketType::Unsubscribe => {
+            finish!(Unsubscribe, subscribe::decode_unsubscribe(&mut r, protocol))
+        }
+        PacketType::UnsubAck => finish!(UnsubAck, subscribe::decode_unsuback(&mut r, protocol)),
+        PacketType::PingReq | PacketType::PingResp => {
+            r.finish()?;
+            Ok(wrap(if packet_type == PacketType::PingReq {
+                Packet::PingReq
+            } else {
+                Packet::PingResp
+            }))
+        }
+        PacketType::Disconnect => finish!(Disconnect, disconnect::decode(&mut r, protocol)),
+        PacketType::Auth => finish!(Auth, auth::decode(&mut r, protocol)),
+    }
 }
 
 /// Splits packets off a receive buffer as they complete.
@@ -163,11 +204,21 @@ impl Decoder {
             return Ok(None);
         };
         let frame = buf.split_to(header_len + remaining_len).freeze();
-        let packet = decode_body(&frame, packet_type, flags, header_len, self.protocol)?;
-        if let Packet::Connect(connect) = &packet {
-            self.protocol = connect.protocol;
+        // The hot path, spelled out here so that the packet is written straight into the
+        // returned value instead of being moved through intermediate results.
+        if packet_type == PacketType::Publish
+            && let Some(plain) = publish::plain(&frame, header_len, flags, self.protocol)
+        {
+            return Ok(Some(publish::assemble(plain, flags, frame)));
         }
-        Ok(Some(packet))
+        if packet_type == PacketType::Connect {
+            let packet = decode_frame(frame, packet_type, flags, header_len, self.protocol)?;
+            if let Packet::Connect(connect) = &packet {
+                self.protocol = connect.protocol;
+            }
+            return Ok(Some(packet));
+        }
+        decode_body(&frame, packet_type, flags, header_len, self.protocol, Some)
     }
 }
 

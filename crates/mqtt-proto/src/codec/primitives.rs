@@ -8,7 +8,6 @@ use crate::error::{DecodeError, EncodeError};
 use crate::packet::PacketType;
 use crate::string::MqttStr;
 use crate::topic::TopicName;
-use crate::types::Protocol;
 
 /// Largest value a variable byte integer can hold (four bytes).
 pub const VARINT_MAX: u32 = 268_435_455;
@@ -25,6 +24,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `buf[start..]`.
+    #[inline]
     pub(crate) fn new(buf: &'a Bytes, start: usize, packet: PacketType) -> Self {
         Reader {
             buf,
@@ -34,14 +34,17 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.end.saturating_sub(self.pos)
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.pos >= self.end
     }
 
+    #[cold]
     fn truncated(&self, field: &'static str) -> DecodeError {
         DecodeError::Truncated {
             packet: self.packet,
@@ -51,6 +54,7 @@ impl<'a> Reader<'a> {
 
     /// Takes the next `len` bytes as their own reader, leaving this one after them. Fails with
     /// `Truncated` when fewer remain.
+    #[inline]
     pub(crate) fn split(
         &mut self,
         len: usize,
@@ -69,6 +73,7 @@ impl<'a> Reader<'a> {
         Ok(sub)
     }
 
+    #[inline]
     fn take(&mut self, len: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
         if len > self.remaining() {
             return Err(self.truncated(field));
@@ -81,6 +86,7 @@ impl<'a> Reader<'a> {
         Ok(slice)
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         match self.take(1, field)? {
             [b] => Ok(*b),
@@ -88,6 +94,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self, field: &'static str) -> Result<u16, DecodeError> {
         match self.take(2, field)? {
             [a, b] => Ok(u16::from_be_bytes([*a, *b])),
@@ -119,6 +126,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `len` bytes as a shared slice of the frame.
+    #[inline]
     pub(crate) fn bytes(&mut self, len: usize, field: &'static str) -> Result<Bytes, DecodeError> {
         if len > self.remaining() {
             return Err(self.truncated(field));
@@ -129,6 +137,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary data: a two-byte length and that many bytes.
+    #[inline]
     pub(crate) fn binary(&mut self, field: &'static str) -> Result<Bytes, DecodeError> {
         let len = self.u16(field)?;
         self.bytes(usize::from(len), field)
@@ -137,6 +146,15 @@ impl<'a> Reader<'a> {
     /// A UTF-8 string (§1.5.4), validated once.
     pub(crate) fn string(&mut self, field: &'static str) -> Result<MqttStr, DecodeError> {
         let raw = self.binary(field)?;
+        self.checked_string(raw, field)
+    }
+
+    /// Validates bytes already read as the string `field`.
+    pub(crate) fn checked_string(
+        &self,
+        raw: Bytes,
+        field: &'static str,
+    ) -> Result<MqttStr, DecodeError> {
         MqttStr::from_bytes(raw).map_err(|source| DecodeError::InvalidString {
             packet: self.packet,
             field,
@@ -154,7 +172,25 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// How many length-prefixed fields, each followed by `trailing` bytes, fill the rest of the
+    /// body; counting stops at the first that does not fit. A capacity hint for lists that are
+    /// read and checked afterwards, so that they are allocated once and at their exact size.
+    pub(crate) fn count_fields(&self, trailing: usize) -> usize {
+        let mut rest = self.buf.get(self.pos..self.end).unwrap_or_default();
+        let mut count = 0;
+        while let Some((len, after)) = rest.split_first_chunk::<2>() {
+            let skip = usize::from(u16::from_be_bytes(*len)) + trailing;
+            match after.get(skip..) {
+                Some(next) => rest = next,
+                None => break,
+            }
+            count += 1;
+        }
+        count
+    }
+
     /// Everything left, shared.
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
         let out = self.buf.slice(self.pos..self.end.max(self.pos));
         self.pos = self.end;
@@ -162,6 +198,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails when bytes remain.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         match self.remaining() {
             0 => Ok(()),
@@ -173,19 +210,16 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Refuses the control characters U+0001..U+001F and U+007F..U+009F in an MQTT 5 topic name or
-/// filter. §1.5.4 says senders SHOULD NOT send them and receivers MAY treat them as malformed;
-/// tether does so for MQTT 5 topics, as the Mosquitto reference broker does, and accepts them
-/// under MQTT 3.1.1 for the sake of old devices.
+/// Refuses the control characters U+0001..U+001F and U+007F..U+009F in a topic name, topic
+/// filter, client identifier or user name. §1.5.4 says senders SHOULD NOT send them and
+/// receivers MAY treat them as malformed; tether does so in every protocol version, as the
+/// Mosquitto reference broker does, so that no identifier or topic can hide characters a log
+/// line or terminal would interpret. Other strings (properties, passwords, payloads) keep them.
 pub(crate) fn refuse_controls(
     packet: PacketType,
     field: &'static str,
     text: &str,
-    protocol: Protocol,
 ) -> Result<(), DecodeError> {
-    if !protocol.is_v5() {
-        return Ok(());
-    }
     let mut prev = 0u8;
     for &b in text.as_bytes() {
         // U+0080..U+009F are encoded as C2 80..C2 9F; 0xC2 is only ever a lead byte.

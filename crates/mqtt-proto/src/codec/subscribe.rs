@@ -5,14 +5,14 @@
 use alloc::string::ToString;
 use alloc::vec::Vec;
 
-use bytes::BufMut;
+use bytes::{BufMut, Bytes};
 
 use super::Lengths;
 use super::ack::decode_properties;
 use super::primitives::{Reader, field_len, put_binary, refuse_controls};
 use super::properties as props;
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{Packet, PacketType, SubAck, Subscribe, UnsubAck, Unsubscribe};
+use crate::packet::{PacketType, SubAck, Subscribe, UnsubAck, Unsubscribe};
 use crate::properties::{SubscribeProperties, UnsubscribeProperties};
 use crate::reason::ReasonCode;
 use crate::topic::TopicFilter;
@@ -25,14 +25,30 @@ fn packet_id(r: &mut Reader<'_>) -> Result<PacketId, DecodeError> {
     PacketId::new(r.u16("packet identifier")?).ok_or(DecodeError::ZeroPacketId { packet: r.packet })
 }
 
-fn filter(r: &mut Reader<'_>, protocol: Protocol) -> Result<TopicFilter, DecodeError> {
-    let text = r.string("topic filter")?;
-    refuse_controls(r.packet, "topic filter", &text, protocol)?;
+/// A topic filter: the one-pass check accepts the common case; anything it refuses goes through
+/// [`filter_checked`].
+#[inline(never)]
+fn filter(r: &mut Reader<'_>) -> Result<TopicFilter, DecodeError> {
+    match TopicFilter::from_clean_bytes(r.binary(FILTER)?) {
+        Ok(filter) => Ok(filter),
+        Err(raw) => filter_checked(r, raw),
+    }
+}
+
+/// The string, control-character and filter checks in turn, so that the error names the first
+/// rule broken.
+#[cold]
+#[inline(never)]
+fn filter_checked(r: &Reader<'_>, raw: Bytes) -> Result<TopicFilter, DecodeError> {
+    let text = r.checked_string(raw, FILTER)?;
+    refuse_controls(r.packet, FILTER, &text)?;
     TopicFilter::from_mqtt_str(text).map_err(|source| DecodeError::InvalidTopicFilter {
         packet: r.packet,
         source,
     })
 }
+
+const FILTER: &str = "topic filter";
 
 /// Parses a subscription options byte (MQTT 5 §3.8.3.1; MQTT 3.1.1 only has the QoS bits).
 fn options(byte: u8, protocol: Protocol) -> Result<SubscriptionOptions, DecodeError> {
@@ -72,16 +88,16 @@ fn options_byte(o: &SubscriptionOptions, protocol: Protocol) -> u8 {
 pub(crate) fn decode_subscribe(
     r: &mut Reader<'_>,
     protocol: Protocol,
-) -> Result<Packet, DecodeError> {
+) -> Result<Subscribe, DecodeError> {
     let packet_id = packet_id(r)?;
     let properties = if protocol.is_v5() {
         props::decode_subscribe(r)?
     } else {
         SubscribeProperties::default()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(r.count_fields(1));
     while !r.is_empty() {
-        let f = filter(r, protocol)?;
+        let f = filter(r)?;
         let o = options(r.u8("subscription options")?, protocol)?;
         if o.no_local && f.is_shared() {
             return Err(DecodeError::NoLocalOnShared {
@@ -95,11 +111,11 @@ pub(crate) fn decode_subscribe(
             packet: PacketType::Subscribe,
         });
     }
-    Ok(Packet::Subscribe(Subscribe {
+    Ok(Subscribe {
         packet_id,
         properties,
         filters,
-    }))
+    })
 }
 
 pub(crate) fn subscribe_len(s: &Subscribe, protocol: Protocol) -> Result<Lengths, EncodeError> {
@@ -174,7 +190,7 @@ fn reasons(
     Ok(out)
 }
 
-pub(crate) fn decode_suback(r: &mut Reader<'_>, protocol: Protocol) -> Result<Packet, DecodeError> {
+pub(crate) fn decode_suback(r: &mut Reader<'_>, protocol: Protocol) -> Result<SubAck, DecodeError> {
     let packet_id = packet_id(r)?;
     let properties = decode_properties(r, protocol)?;
     let reasons = if protocol.is_v5() {
@@ -184,11 +200,11 @@ pub(crate) fn decode_suback(r: &mut Reader<'_>, protocol: Protocol) -> Result<Pa
     } else {
         reasons(r, ReasonCode::from_v3_suback)?
     };
-    Ok(Packet::SubAck(SubAck {
+    Ok(SubAck {
         packet_id,
         properties,
         reasons,
-    }))
+    })
 }
 
 pub(crate) fn suback_len(s: &SubAck, protocol: Protocol) -> Result<Lengths, EncodeError> {
@@ -234,27 +250,27 @@ pub(crate) fn put_suback(out: &mut impl BufMut, s: &SubAck, protocol: Protocol, 
 pub(crate) fn decode_unsubscribe(
     r: &mut Reader<'_>,
     protocol: Protocol,
-) -> Result<Packet, DecodeError> {
+) -> Result<Unsubscribe, DecodeError> {
     let packet_id = packet_id(r)?;
     let properties = if protocol.is_v5() {
         props::decode_unsubscribe(r)?
     } else {
         UnsubscribeProperties::default()
     };
-    let mut filters = Vec::new();
+    let mut filters = Vec::with_capacity(r.count_fields(0));
     while !r.is_empty() {
-        filters.push(filter(r, protocol)?);
+        filters.push(filter(r)?);
     }
     if filters.is_empty() {
         return Err(DecodeError::NoTopicFilters {
             packet: PacketType::Unsubscribe,
         });
     }
-    Ok(Packet::Unsubscribe(Unsubscribe {
+    Ok(Unsubscribe {
         packet_id,
         properties,
         filters,
-    }))
+    })
 }
 
 pub(crate) fn unsubscribe_len(u: &Unsubscribe, protocol: Protocol) -> Result<Lengths, EncodeError> {
@@ -298,7 +314,7 @@ pub(crate) fn put_unsubscribe(
 pub(crate) fn decode_unsuback(
     r: &mut Reader<'_>,
     protocol: Protocol,
-) -> Result<Packet, DecodeError> {
+) -> Result<UnsubAck, DecodeError> {
     let packet_id = packet_id(r)?;
     let properties = decode_properties(r, protocol)?;
     let reasons = if protocol.is_v5() {
@@ -308,11 +324,11 @@ pub(crate) fn decode_unsuback(
     } else {
         Vec::new()
     };
-    Ok(Packet::UnsubAck(UnsubAck {
+    Ok(UnsubAck {
         packet_id,
         properties,
         reasons,
-    }))
+    })
 }
 
 /// MQTT 3.1.1 UNSUBACK carries no codes, so `reasons` is not written for it.

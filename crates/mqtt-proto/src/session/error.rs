@@ -209,6 +209,12 @@ pub enum Violation {
         /// Filters sent.
         expected: usize,
     },
+    /// A client's PUBLISH carries a Subscription Identifier.
+    #[error(
+        "[MQTT-3.3.4-6] the client's PUBLISH carries a Subscription Identifier; only the \
+         server sets it, on the messages it forwards"
+    )]
+    SubscriptionIdFromClient,
     /// DISCONNECT sets a Session Expiry Interval although CONNECT set none (or 0).
     #[error(
         "[§3.14.2.2.2] DISCONNECT sets Session Expiry Interval {interval} although CONNECT \
@@ -238,6 +244,7 @@ impl Violation {
             | Violation::AckMismatch { .. }
             | Violation::PubRelBeforePubRec { .. }
             | Violation::ReasonCountMismatch { .. }
+            | Violation::SubscriptionIdFromClient
             | Violation::SessionExpiryAfterZero { .. } => ReasonCode::ProtocolError,
         }
     }

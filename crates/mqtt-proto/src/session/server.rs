@@ -15,7 +15,7 @@ use crate::packet::{
     Auth, ConnAck, Connect, Disconnect, Packet, PacketType, PubAck, Publish, SubAck, Subscribe,
     UnsubAck, Unsubscribe,
 };
-use crate::properties::DisconnectProperties;
+use crate::properties::{ConnAckProperties, DisconnectProperties};
 use crate::reason::ReasonCode;
 use crate::session::error::{Error, Violation};
 use crate::session::inflight::{AckOutcome, Arrival, Incoming, Outgoing, Release};
@@ -112,7 +112,8 @@ pub enum ServerEvent {
         /// DISCONNECT properties (maybe a new session expiry interval).
         properties: DisconnectProperties,
     },
-    /// AUTH from the client (MQTT 5 enhanced authentication), for the broker to answer.
+    /// AUTH from the client (MQTT 5 enhanced authentication), for the broker to answer. Only
+    /// when the CONNECT named an Authentication Method; any other AUTH is a protocol error.
     Auth(Auth),
     /// Nothing arrived within the keep-alive grace period; the connection is closed (MQTT 5:
     /// DISCONNECT 0x8D queued).
@@ -164,6 +165,8 @@ pub struct ServerConnection {
     maximum_qos: QoS,
     retain_available: bool,
     connect_expiry_zero: bool,
+    /// Whether the CONNECT named an Authentication Method: only then may the client send AUTH.
+    enhanced_auth: bool,
     aliases: InboundAliases,
     rx: BytesMut,
     decoder: Decoder,
@@ -201,6 +204,7 @@ impl ServerConnection {
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
             connect_expiry_zero: props.session_expiry_interval.unwrap_or(0) == 0,
+            enhanced_auth: v5 && props.authentication_method.is_some(),
             aliases: InboundAliases::default(),
             rx: BytesMut::new(),
             decoder: Decoder::new(protocol, MAX_PACKET_SIZE),
@@ -215,8 +219,21 @@ impl ServerConnection {
         if self.state != State::AwaitingConnAck {
             return Err(Error::ConnAckAlreadySent);
         }
-        self.tx
-            .push(&Packet::ConnAck(connack.clone()), self.protocol)?;
+        // [MQTT-3.1.2-24] not even the CONNACK may exceed the client's Maximum Packet Size.
+        // One that would is sent without what it may lose: the diagnostics
+        // ([MQTT-3.2.2-19]/[MQTT-3.2.2-20]) and properties that state their default. If it
+        // still does not fit, the client cannot be answered and the connection just closes.
+        let mut connack = connack;
+        let max = self.client_maximum_packet_size;
+        if check_size(&Packet::ConnAck(connack.clone()), self.protocol, max).is_err() {
+            omit_defaults(&mut connack.properties);
+        }
+        let packet = Packet::ConnAck(connack.clone());
+        if let Err(error) = check_size(&packet, self.protocol, max) {
+            self.close();
+            return Err(error);
+        }
+        self.tx.push(&packet, self.protocol)?;
         if connack.reason.is_error() {
             self.close();
             return Ok(());
@@ -264,8 +281,10 @@ impl ServerConnection {
         }
         self.rx.extend_from_slice(data);
         while self.state != State::Closed {
-            // A packet only servers send is a protocol error whatever its body holds, so it
-            // is refused from its first byte, before its body could be judged malformed.
+            // A packet only servers send, or AUTH when no authentication method was
+            // negotiated, is a protocol error whatever its body holds, so it is refused from its
+            // first byte, before its body could be judged malformed.
+            let auth_unexpected = self.protocol.is_v5() && !self.enhanced_auth;
             if let Some(packet) = self
                 .rx
                 .first()
@@ -277,7 +296,7 @@ impl ServerConnection {
                             | PacketType::SubAck
                             | PacketType::UnsubAck
                             | PacketType::PingResp
-                    )
+                    ) || (*t == PacketType::Auth && auth_unexpected)
                 })
             {
                 self.fail(Violation::WrongDirection { packet });
@@ -564,7 +583,12 @@ impl ServerConnection {
                 });
                 self.close();
             }
-            Packet::Auth(auth) => self.events.push_back(ServerEvent::Auth(auth)),
+            Packet::Auth(auth) if self.enhanced_auth => {
+                self.events.push_back(ServerEvent::Auth(auth));
+            }
+            Packet::Auth(_) => self.fail(Violation::WrongDirection {
+                packet: PacketType::Auth,
+            }),
             Packet::Connect(_) => self.fail(Violation::DuplicateConnect),
             other @ (Packet::ConnAck(_)
             | Packet::SubAck(_)
@@ -578,6 +602,10 @@ impl ServerConnection {
     }
 
     fn on_publish(&mut self, mut publish: Publish) {
+        if !publish.properties.subscription_identifiers.is_empty() {
+            self.fail(Violation::SubscriptionIdFromClient);
+            return;
+        }
         if let Err(violation) = self.aliases.resolve(&mut publish) {
             self.fail(violation);
             return;
@@ -650,7 +678,9 @@ impl ServerConnection {
                 let pubrel = ack_packet(PacketType::PubRel, id, ReasonCode::Success, self.protocol);
                 let _ = self.tx.push(&pubrel, self.protocol);
             }
-            AckOutcome::Unknown if kind == PacketType::PubRec => {
+            // A PUBREC with a failure code ends its flow ([MQTT-4.3.3]): no PUBREL answers it,
+            // known or not.
+            AckOutcome::Unknown if kind == PacketType::PubRec && !ack.reason.is_error() => {
                 let pubrel = ack_packet(
                     PacketType::PubRel,
                     id,
@@ -689,5 +719,32 @@ impl ServerConnection {
         self.rx.clear();
         self.session.outgoing.pause();
         self.session.incoming.pause();
+    }
+}
+
+/// Drops the CONNACK properties a client may go without: Reason String and User Properties,
+/// and every capability that states its default value (MQTT 5 §3.2.2.3), so the meaning of
+/// the CONNACK is unchanged.
+fn omit_defaults(props: &mut ConnAckProperties) {
+    props.reason_string = None;
+    props.user_properties = Default::default();
+    if props.receive_maximum == Some(u16::MAX) {
+        props.receive_maximum = None;
+    }
+    if props.maximum_qos == Some(QoS::ExactlyOnce as u8) {
+        props.maximum_qos = None;
+    }
+    if props.topic_alias_maximum == Some(0) {
+        props.topic_alias_maximum = None;
+    }
+    for flag in [
+        &mut props.retain_available,
+        &mut props.wildcard_subscription_available,
+        &mut props.subscription_identifiers_available,
+        &mut props.shared_subscription_available,
+    ] {
+        if *flag == Some(true) {
+            *flag = None;
+        }
     }
 }

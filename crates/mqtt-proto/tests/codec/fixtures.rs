@@ -240,6 +240,24 @@ fn connack_v311_session_present() {
 }
 
 #[test]
+fn connack_v31_has_no_session_present_flag() {
+    // MQTT 3.1's first CONNACK byte is reserved: a resumed session is never announced, and a
+    // set bit from an old server is ignored.
+    let resumed = Packet::ConnAck(ConnAck {
+        session_present: true,
+        reason: ReasonCode::Success,
+        properties: ConnAckProperties::default(),
+    });
+    assert_eq!(resumed.to_bytes(V31).unwrap(), hex("20 02 00 00"));
+    let Packet::ConnAck(decoded) =
+        mqtt_proto::codec::decode(Bytes::from(hex("20 02 01 00")), V31).unwrap()
+    else {
+        panic!("not a CONNACK")
+    };
+    assert!(!decoded.session_present);
+}
+
+#[test]
 fn connack_v311_return_codes_map_to_reason_codes() {
     let ack = |reason| {
         Packet::ConnAck(ConnAck {

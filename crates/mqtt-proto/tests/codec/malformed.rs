@@ -621,12 +621,79 @@ fn v5_topics_refuse_control_characters() {
             ..
         }
     );
-    // MQTT 3.1.1 receivers accept them (the rule is a MAY); U+00A0 is not a control character.
-    let ok = codec::decode(
-        Bytes::from(hex("30 0e 0005 746f700170 7061796c6f6164")),
+    // MQTT 3.1.1 and 3.1 refuse them too (the rule is a MAY; tether takes it everywhere).
+    rejects!(
         V311,
+        "30 0e 0005 746f700170 7061796c6f6164 # 3.1.1 topic 'top<U+0001>p'",
+        DecodeError::ControlCharacter {
+            code_point: 0x01,
+            ..
+        }
     );
-    assert!(ok.is_ok());
+    rejects!(
+        V311,
+        "82 0a 04d2 0005 746f707f70 00 # 3.1.1 SUBSCRIBE filter with U+007F",
+        DecodeError::ControlCharacter {
+            packet: PacketType::Subscribe,
+            ..
+        }
+    );
+    rejects!(
+        V311,
+        "a2 09 04d2 0005 746fc29f70 # 3.1.1 UNSUBSCRIBE filter with U+009F",
+        DecodeError::ControlCharacter {
+            packet: PacketType::Unsubscribe,
+            ..
+        }
+    );
+    // U+00A0 is not a control character.
     let ok = codec::decode(Bytes::from(hex("30 09 0004 61c2a062 00 7879")), V5);
     assert!(ok.is_ok());
+}
+
+#[test]
+fn connect_identifiers_refuse_control_characters() {
+    let id = rejects!(
+        V5,
+        "10 12 0004 4d515454 05 02 000a 00 0005 746f700170 # v5 client id with U+0001",
+        DecodeError::ControlCharacter {
+            field: "client identifier",
+            ..
+        }
+    );
+    // A well-formed id the server does not allow: MQTT 5 answers 0x85, not 0x81.
+    assert_eq!(id.reason_code(), ReasonCode::ClientIdentifierNotValid);
+    rejects!(
+        V311,
+        "10 11 0004 4d515454 04 02 000a 0005 746f701f70 # 3.1.1 client id with U+001F",
+        DecodeError::ControlCharacter {
+            field: "client identifier",
+            ..
+        }
+    );
+    let user = rejects!(
+        V311,
+        "10 14 0004 4d515454 04 82 000a 0001 70 0005 746f707f70 # user name with U+007F",
+        DecodeError::ControlCharacter {
+            field: "user name",
+            ..
+        }
+    );
+    assert_eq!(user.reason_code(), MALFORMED);
+    rejects!(
+        V311,
+        "10 17 0004 4d515454 04 06 000a 0001 70 0005 746fc29f70 0001 70 # will topic with U+009F",
+        DecodeError::ControlCharacter {
+            field: "will topic",
+            ..
+        }
+    );
+    // Passwords are binary data and may hold anything.
+    let ok = codec::decode(
+        Bytes::from(hex(
+            "10 17 0004 4d515454 04 c2 000a 0001 70 0001 70 0005 746f700170",
+        )),
+        V311,
+    );
+    assert!(ok.is_ok(), "{ok:?}");
 }

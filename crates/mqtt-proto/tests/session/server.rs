@@ -422,3 +422,171 @@ fn server_ack_for_a_publish_from_an_earlier_connection_waits_for_the_resend() {
     assert!(sim.events().is_empty());
     assert_eq!(sim.sent(), vec![ack(PacketType::PubRec, 6)]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Conformance fixes: each test names the rule the reference sequences exercise.
+
+#[test]
+fn server_refuses_a_client_publish_with_a_subscription_identifier() {
+    // [MQTT-3.3.4-6] only the server sets Subscription Identifiers.
+    let mut sim = ServerSim::v5();
+    let mut p = publish("a", Delivery::AtLeastOnce(id(3)), b"x");
+    p.properties.subscription_identifiers = vec![1];
+    sim.feed(&Packet::Publish(p));
+    assert_eq!(
+        sim.events(),
+        vec![ServerEvent::ProtocolError(
+            Violation::SubscriptionIdFromClient
+        )]
+    );
+    assert_eq!(
+        sim.sent(),
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::ProtocolError
+        ))]
+    );
+    assert!(sim.conn.is_closed());
+}
+
+#[test]
+fn server_refuses_auth_from_its_first_byte_without_a_negotiated_method() {
+    // AUTH with reserved flags set would be malformed, but without an Authentication Method
+    // in CONNECT any AUTH is a protocol error, judged before the body.
+    let mut sim = ServerSim::v5();
+    sim.conn.handle_bytes(&[0xF1, 0x00], sim.now);
+    assert_eq!(
+        sim.sent(),
+        vec![Packet::Disconnect(Disconnect::new(
+            ReasonCode::ProtocolError
+        ))]
+    );
+    assert!(matches!(
+        sim.events().as_slice(),
+        [ServerEvent::ProtocolError(Violation::WrongDirection {
+            packet: PacketType::Auth
+        })]
+    ));
+}
+
+#[test]
+fn server_reports_auth_when_the_client_negotiated_a_method() {
+    let mut connect = connect_packet(Protocol::V5, 10, None);
+    connect.properties.authentication_method = Some(MqttStr::new("SCRAM-SHA-1").unwrap());
+    let mut conn = ServerConnection::new(
+        &connect,
+        ServerSession::new(),
+        ServerConfig::default(),
+        at(0),
+    );
+    conn.send_connack(ConnAck {
+        session_present: false,
+        reason: ReasonCode::Success,
+        properties: Default::default(),
+    })
+    .unwrap();
+    let auth = Packet::Auth(mqtt_proto::Auth {
+        reason: ReasonCode::ContinueAuthentication,
+        properties: mqtt_proto::properties::AuthProperties {
+            authentication_method: Some(MqttStr::new("SCRAM-SHA-1").unwrap()),
+            ..Default::default()
+        },
+    });
+    conn.handle_bytes(&auth.to_bytes(Protocol::V5).unwrap(), at(0));
+    assert!(matches!(conn.poll_event(), Some(ServerEvent::Auth(_))));
+    assert!(!conn.is_closed());
+}
+
+#[test]
+fn server_ignores_an_unknown_pubrec_that_reports_a_failure() {
+    // A PUBREC with a failure code ends its flow: no PUBREL, known packet id or not.
+    let mut sim = ServerSim::v5();
+    sim.feed(&ack_with(
+        PacketType::PubRec,
+        1,
+        ReasonCode::UnspecifiedError,
+    ));
+    assert!(sim.sent().is_empty());
+    assert!(!sim.conn.is_closed());
+    sim.feed(&ack(PacketType::PubRec, 1));
+    assert_eq!(
+        sim.sent(),
+        vec![ack_with(
+            PacketType::PubRel,
+            1,
+            ReasonCode::PacketIdentifierNotFound
+        )]
+    );
+}
+
+#[test]
+fn server_closes_without_connack_when_it_exceeds_the_client_maximum_packet_size() {
+    // [MQTT-3.1.2-24] a client allowing 2-byte packets cannot receive any MQTT 5 CONNACK.
+    let mut connect = connect_packet(Protocol::V5, 10, None);
+    connect.properties.maximum_packet_size = Some(2);
+    let mut conn = ServerConnection::new(
+        &connect,
+        ServerSession::new(),
+        ServerConfig::default(),
+        at(0),
+    );
+    let result = conn.send_connack(ConnAck {
+        session_present: false,
+        reason: ReasonCode::Success,
+        properties: Default::default(),
+    });
+    assert!(matches!(
+        result,
+        Err(Error::PacketTooLarge { maximum: 2, .. })
+    ));
+    assert!(conn.is_closed());
+    let mut out = BytesMut::new();
+    assert!(!conn.poll_transmit(&mut out), "nothing may be sent");
+}
+
+#[test]
+fn server_trims_a_connack_to_the_client_maximum_packet_size() {
+    // A client allowing 20-byte packets still gets its CONNACK, without the properties that
+    // only restate defaults; the limits it announces stay in force.
+    let mut connect = connect_packet(Protocol::V5, 10, None);
+    connect.properties.maximum_packet_size = Some(20);
+    let mut conn = ServerConnection::new(
+        &connect,
+        ServerSession::new(),
+        ServerConfig::default(),
+        at(0),
+    );
+    let full = ConnAckProperties {
+        receive_maximum: Some(100),
+        topic_alias_maximum: Some(8),
+        maximum_packet_size: Some(1 << 24),
+        retain_available: Some(true),
+        wildcard_subscription_available: Some(true),
+        subscription_identifiers_available: Some(true),
+        shared_subscription_available: Some(true),
+        reason_string: Some(MqttStr::new("welcome").unwrap()),
+        ..Default::default()
+    };
+    conn.send_connack(ConnAck {
+        session_present: false,
+        reason: ReasonCode::Success,
+        properties: full,
+    })
+    .unwrap();
+    let mut wire = Wire::new(Protocol::V5);
+    let sent = wire.packets(|out| conn.poll_transmit(out));
+    let trimmed = ConnAckProperties {
+        receive_maximum: Some(100),
+        topic_alias_maximum: Some(8),
+        maximum_packet_size: Some(1 << 24),
+        ..Default::default()
+    };
+    assert_eq!(
+        sent,
+        vec![Packet::ConnAck(ConnAck {
+            session_present: false,
+            reason: ReasonCode::Success,
+            properties: trimmed,
+        })]
+    );
+    assert!(!conn.is_closed());
+}

@@ -670,3 +670,25 @@ fn certificate_for_connection_gathers_everything() {
         }]
     );
 }
+
+#[test]
+fn registry_changes_move_the_registry_version_and_broker_writes_do_not() {
+    let mut s = Store::open_in_memory().unwrap();
+    let start = s.registry_version().unwrap();
+    s.apply(&[store::WriteOp::UpsertSession(store::SessionRecord {
+        client_id: "c".into(),
+        protocol_level: 4,
+        expiry_interval_s: 60,
+        disconnected_ms: None,
+        will: None,
+    })])
+    .unwrap();
+    assert_eq!(
+        s.registry_version().unwrap(),
+        start,
+        "broker writes are not registry changes"
+    );
+    s.create_policy("p", r#"{"Version":"2012-10-17","Statement":[]}"#, 1)
+        .unwrap();
+    assert!(s.registry_version().unwrap() > start);
+}

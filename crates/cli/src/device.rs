@@ -1,0 +1,786 @@
+//! `tether device create|list|show|revoke|delete`: provisioning through the AWS-compatible HTTP
+//! API of a running `tether serve`, with the same SigV4-signed calls a user's AWS CLI or boto3
+//! script makes (CreateThing, CreateKeysAndCertificate or CreateCertificateFromCsr,
+//! AttachThingPrincipal, AttachPolicy, …). `create` writes the device's four files and prints
+//! commands that connect with them. It never touches the database directly and speaks plain
+//! HTTP only (the API of a local tether); it is not a general AWS client.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::{Value, json};
+use server::api::sigv4::{self, SigningKey};
+
+/// Where `tether serve` puts its API unless told otherwise.
+const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4580";
+
+/// What the SDKs leave unencoded in URI labels and query values.
+const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Provision and manage devices through the AWS-compatible API of a running `tether serve`.
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    #[command(subcommand)]
+    command: DeviceCommand,
+    /// The API of tether serve [default: $AWS_ENDPOINT_URL_IOT, $AWS_ENDPOINT_URL, else
+    /// http://127.0.0.1:4580]. Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+    /// else the loopback-only development credential test/test.
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Region to sign for [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// Data directory of tether serve (for the default --out). Default: as tether serve.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Create a thing with an ACTIVE certificate and write the files the device needs.
+    Create {
+        /// Thing name (also the client id to connect with).
+        name: String,
+        /// Key of the device: RSA-2048 (issued by CreateKeysAndCertificate, works on every
+        /// device stack) or EC P-256 (generated here, certificate from a CSR).
+        #[arg(long, value_enum, default_value = "rsa2048")]
+        key_type: KeyType,
+        /// Attach this policy to the certificate (e.g. tether-dev-allow-all).
+        #[arg(long, value_name = "NAME")]
+        policy: Option<String>,
+        /// Directory for the files [default: DATA_DIR/devices/NAME].
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// List things with their certificates.
+    List,
+    /// Show a thing, its certificates and their policies.
+    Show {
+        /// Thing name.
+        name: String,
+    },
+    /// Set every certificate of a thing to REVOKED (live connections are closed).
+    Revoke {
+        /// Thing name.
+        name: String,
+    },
+    /// Detach and delete a thing's certificates, then the thing (files on disk stay).
+    Delete {
+        /// Thing name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum KeyType {
+    Rsa2048,
+    EcP256,
+}
+
+pub fn run(args: DeviceArgs) -> Result<ExitCode> {
+    let endpoint = args
+        .endpoint_url
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_IOT").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+    let region = args
+        .region
+        .clone()
+        .or_else(|| std::env::var("AWS_REGION").ok())
+        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let client = Client::new(&endpoint, region)?;
+    match args.command {
+        DeviceCommand::Create {
+            ref name,
+            key_type,
+            ref policy,
+            ref out,
+        } => {
+            let out = match out {
+                Some(dir) => dir.clone(),
+                None => data_dir(args.data_dir.as_deref())?
+                    .join("devices")
+                    .join(name),
+            };
+            create(&client, name, key_type, policy.as_deref(), &out, args.json)
+        }
+        DeviceCommand::List => list(&client, args.json),
+        DeviceCommand::Show { ref name } => show(&client, name, args.json),
+        DeviceCommand::Revoke { ref name } => revoke(&client, name, args.json),
+        DeviceCommand::Delete { ref name } => delete(&client, name, args.json),
+    }
+}
+
+fn create(
+    client: &Client,
+    name: &str,
+    key_type: KeyType,
+    policy: Option<&str>,
+    out: &Path,
+    json_out: bool,
+) -> Result<ExitCode> {
+    let files = server::bootstrap::DeviceFiles::in_dir(out);
+    if files.certificate.exists() || files.private_key.exists() {
+        bail!(
+            "{} already holds a device's certificate or key; delete those files or choose \
+             another --out DIR",
+            out.display()
+        );
+    }
+    // A missing policy is found before anything is created.
+    if let Some(policy) = policy {
+        client
+            .call(Call::iot("GET", &["policies", policy]))
+            .with_context(|| {
+                format!(
+                    "policy {policy} is not usable; create it first (aws iot create-policy) or \
+                     use tether-dev-allow-all for development"
+                )
+            })?;
+    }
+    let thing = client.call(Call::iot("POST", &["things", name]).json(json!({})))?;
+    let (certificate, private_pem, public_pem) = match key_type {
+        KeyType::Rsa2048 => {
+            let created = client
+                .call(Call::iot("POST", &["keys-and-certificate"]).query("setAsActive", "true"))?;
+            let pair = &at(&created, "keyPair");
+            let private = text(pair, "PrivateKey")?.into_bytes();
+            let public = text(pair, "PublicKey")?.into_bytes();
+            (created, private, public)
+        }
+        KeyType::EcP256 => {
+            let key = pki::generate_key(pki::KeyAlgorithm::EcP256)?;
+            let csr = pki::create_csr(&key, name)?;
+            let csr_pem = String::from_utf8(csr.to_pem().context("encoding the CSR")?)?;
+            let created = client.call(
+                Call::iot("POST", &["certificates"])
+                    .query("setAsActive", "true")
+                    .json(json!({ "certificateSigningRequest": csr_pem })),
+            )?;
+            let private = pki::private_key_pem(&key, pki::traditional_format(&key))?;
+            (created, private, pki::public_key_pem(&key)?)
+        }
+    };
+    let certificate_arn = text(&certificate, "certificateArn")?;
+    let certificate_id = text(&certificate, "certificateId")?;
+    client.call(
+        Call::iot("PUT", &["things", name, "principals"])
+            .header("x-amzn-principal", &certificate_arn),
+    )?;
+    if let Some(policy) = policy {
+        client.call(
+            Call::iot("PUT", &["target-policies", policy])
+                .json(json!({ "target": certificate_arn })),
+        )?;
+    }
+    let root_ca = client.raw_get("/_tether/root-ca.pem")?;
+    let (host, port) = client.endpoint()?;
+
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    pki::write_public_file(
+        &files.certificate,
+        text(&certificate, "certificatePem")?.as_bytes(),
+    )?;
+    pki::write_private_key(&files.private_key, &private_pem)?;
+    pki::write_public_file(&files.public_key, &public_pem)?;
+    pki::write_public_file(&files.root_ca, &root_ca)?;
+
+    let topic = format!("devices/{name}/hello");
+    let connection = format!(
+        "--cafile {} --cert {} --key {} -h {host} -p {port}",
+        quote(&files.root_ca),
+        quote(&files.certificate),
+        quote(&files.private_key)
+    );
+    let mosquitto =
+        format!("mosquitto_pub {connection} -q 1 -d -t {topic} -i {name} -m \"hello world\"");
+    let tether_pub =
+        format!("tether pub {connection} -q 1 -t {topic} -i {name} -m \"hello world\"");
+    if json_out {
+        let out = json!({
+            "thingName": name,
+            "thingArn": at(&thing, "thingArn"),
+            "certificateId": certificate_id,
+            "certificateArn": certificate_arn,
+            "policy": policy,
+            "files": {
+                "certificate": files.certificate,
+                "privateKey": files.private_key,
+                "publicKey": files.public_key,
+                "rootCa": files.root_ca,
+            },
+            "endpoint": { "host": host, "port": port },
+            "commands": { "mosquitto_pub": mosquitto, "tether_pub": tether_pub },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    println!("  certificate  {}", files.certificate.display());
+    println!("  private key  {} (mode 0600)", files.private_key.display());
+    println!("  public key   {}", files.public_key.display());
+    println!("  root CA      {}", files.root_ca.display());
+    match policy {
+        Some(policy) => println!("Policy {policy} is attached to the certificate."),
+        None => println!(
+            "No policy is attached: the broker refuses the device until one allows it, e.g.\n  \
+             tether device create {name} --policy tether-dev-allow-all  (for development), or\n  \
+             aws iot attach-policy --policy-name NAME --target {certificate_arn}"
+        ),
+    }
+    println!();
+    println!("Connect and publish with client id {name}:");
+    println!("  {mosquitto}");
+    println!("  {tether_pub}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list(client: &Client, json_out: bool) -> Result<ExitCode> {
+    let mut rows = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut call = Call::iot("GET", &["things"]);
+        if let Some(t) = &token {
+            call = call.query("nextToken", t);
+        }
+        let page = client.call(call)?;
+        for thing in at(&page, "things").as_array().into_iter().flatten() {
+            let name = text(thing, "thingName")?;
+            let certificates = certificates_of(client, &name)?;
+            rows.push(json!({ "thingName": name, "certificates": certificates }));
+        }
+        token = at(&page, "nextToken").as_str().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!(
+            "No things. Create one with: tether device create NAME --policy tether-dev-allow-all"
+        );
+    }
+    for row in &rows {
+        let certs: Vec<String> = at(row, "certificates")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                format!(
+                    "{} {}",
+                    short(at(c, "certificateId").as_str().unwrap_or_default()),
+                    at(c, "status").as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        let certs = if certs.is_empty() {
+            "(no certificate)".to_owned()
+        } else {
+            certs.join(", ")
+        };
+        println!(
+            "{:<32} {certs}",
+            at(row, "thingName").as_str().unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(client: &Client, name: &str, json_out: bool) -> Result<ExitCode> {
+    let thing = client.call(Call::iot("GET", &["things", name]))?;
+    let certificates = certificates_of(client, name)?;
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "thing": thing, "certificates": certificates }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("thing        {name}");
+    println!(
+        "arn          {}",
+        at(&thing, "thingArn").as_str().unwrap_or_default()
+    );
+    println!("version      {}", at(&thing, "version"));
+    if let Some(attributes) = at(&thing, "attributes").as_object()
+        && !attributes.is_empty()
+    {
+        for (k, v) in attributes {
+            println!("attribute    {k}={}", v.as_str().unwrap_or_default());
+        }
+    }
+    if certificates.is_empty() {
+        println!("certificate  (none attached)");
+    }
+    for c in &certificates {
+        println!(
+            "certificate  {} {}",
+            at(c, "certificateId").as_str().unwrap_or_default(),
+            at(c, "status").as_str().unwrap_or("?")
+        );
+        let policies: Vec<&str> = at(c, "policies")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let policies = if policies.is_empty() {
+            "(none: the broker refuses this certificate)".to_owned()
+        } else {
+            policies.join(", ")
+        };
+        println!("  policies   {policies}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn revoke(client: &Client, name: &str, json_out: bool) -> Result<ExitCode> {
+    let mut revoked = Vec::new();
+    for c in certificates_of(client, name)? {
+        let id = text(&c, "certificateId")?;
+        client.call(Call::iot("PUT", &["certificates", &id]).query("newStatus", "REVOKED"))?;
+        revoked.push(id);
+    }
+    if json_out {
+        println!("{}", json!({ "thingName": name, "revoked": revoked }));
+    } else if revoked.is_empty() {
+        println!("Thing {name} has no certificate to revoke.");
+    } else {
+        for id in &revoked {
+            println!("Revoked certificate {id}; its live connections are closed.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn delete(client: &Client, name: &str, json_out: bool) -> Result<ExitCode> {
+    let principals = principals_of(client, name)?;
+    let mut deleted = Vec::new();
+    for arn in &principals {
+        client.call(
+            Call::iot("DELETE", &["things", name, "principals"]).header("x-amzn-principal", arn),
+        )?;
+        let Some(id) = arn.rsplit_once(":cert/").map(|(_, id)| id) else {
+            continue;
+        };
+        let description = client.call(Call::iot("GET", &["certificates", id]))?;
+        if at(at(&description, "certificateDescription"), "status") == "ACTIVE" {
+            client.call(Call::iot("PUT", &["certificates", id]).query("newStatus", "INACTIVE"))?;
+        }
+        match client.call(Call::iot("DELETE", &["certificates", id]).query("forceDelete", "true")) {
+            Ok(_) => deleted.push(id.to_owned()),
+            Err(e) if is_aws_error(&e, "DeleteConflictException") => {
+                eprintln!("note: certificate {id} is kept: {e:#}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    client.call(Call::iot("DELETE", &["things", name]))?;
+    if json_out {
+        println!(
+            "{}",
+            json!({ "thingName": name, "deletedCertificates": deleted })
+        );
+    } else {
+        println!(
+            "Deleted thing {name} and {} certificate(s); files on disk are left as they are.",
+            deleted.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn principals_of(client: &Client, name: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut call = Call::iot("GET", &["things", name, "principals"]);
+        if let Some(t) = &token {
+            call = call.query("nextToken", t);
+        }
+        let page = client.call(call)?;
+        out.extend(
+            at(&page, "principals")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_owned)),
+        );
+        token = at(&page, "nextToken").as_str().map(str::to_owned);
+        if token.is_none() {
+            return Ok(out);
+        }
+    }
+}
+
+/// The certificates attached to a thing: id, status, validity end and attached policies.
+fn certificates_of(client: &Client, name: &str) -> Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for arn in principals_of(client, name)? {
+        let Some(id) = arn.rsplit_once(":cert/").map(|(_, id)| id.to_owned()) else {
+            continue;
+        };
+        let description = client.call(Call::iot("GET", &["certificates", &id]))?;
+        let description = at(&description, "certificateDescription");
+        let policies = client.call(Call::iot("POST", &["attached-policies", &arn]))?;
+        let names: Vec<Value> = at(&policies, "policies")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| at(p, "policyName").clone())
+            .collect();
+        out.push(json!({
+            "certificateId": id,
+            "certificateArn": arn,
+            "status": at(description, "status"),
+            "notAfter": at(at(description, "validity"), "notAfter"),
+            "policies": names,
+        }));
+    }
+    Ok(out)
+}
+
+/// A member of a JSON object, `Null` when absent (never panics).
+fn at<'v>(value: &'v Value, member: &str) -> &'v Value {
+    value.get(member).unwrap_or(&Value::Null)
+}
+
+fn text(value: &Value, member: &str) -> Result<String> {
+    at(value, member)
+        .as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("the API's answer lacks {member}: {value}"))
+}
+
+fn short(id: &str) -> &str {
+    id.get(..10).unwrap_or(id)
+}
+
+/// Quotes a path for a POSIX shell when it needs it.
+fn quote(path: &Path) -> String {
+    let text = path.display().to_string();
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The data directory, found as `tether serve` finds it.
+fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(dir) = given {
+        return Ok(dir.to_owned());
+    }
+    if let Some(dir) = std::env::var_os("TETHER_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return Ok(PathBuf::from(dir).join("tether"));
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".local/share/tether")),
+        None => bail!("no data directory for the device files: pass --out DIR or --data-dir DIR"),
+    }
+}
+
+/// An AWS error answer, kept typed so callers can react to one exception.
+#[derive(Debug)]
+struct AwsError {
+    operation: String,
+    status: u16,
+    kind: String,
+    message: String,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} failed with {} (HTTP {}): {}",
+            self.operation, self.kind, self.status, self.message
+        )
+    }
+}
+
+impl std::error::Error for AwsError {}
+
+fn is_aws_error(e: &anyhow::Error, kind: &str) -> bool {
+    e.downcast_ref::<AwsError>().is_some_and(|a| a.kind == kind)
+}
+
+/// One API call: method, path labels (encoded here), query, extra headers, JSON body.
+#[derive(Debug)]
+struct Call {
+    service: &'static str,
+    method: &'static str,
+    path: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Call {
+    fn iot(method: &'static str, labels: &[&str]) -> Call {
+        let path: String = labels
+            .iter()
+            .map(|l| format!("/{}", utf8_percent_encode(l, UNRESERVED)))
+            .collect();
+        Call {
+            service: "iot",
+            method,
+            path,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
+    }
+
+    fn query(mut self, name: &str, value: &str) -> Call {
+        self.query.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn header(mut self, name: &str, value: &str) -> Call {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn json(mut self, body: Value) -> Call {
+        self.body = body.to_string().into_bytes();
+        self.headers
+            .push(("content-type".to_owned(), "application/json".to_owned()));
+        self
+    }
+
+    fn path_and_query(&self) -> String {
+        let mut query = self.query.clone();
+        query.sort();
+        let query: Vec<String> = query
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, UNRESERVED),
+                    utf8_percent_encode(v, UNRESERVED)
+                )
+            })
+            .collect();
+        if query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, query.join("&"))
+        }
+    }
+
+    /// The operation's name for messages, e.g. `POST /things/x`.
+    fn describe(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A SigV4-signing HTTP client for the tether API.
+#[derive(Debug)]
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    host: String,
+    access_key_id: String,
+    secret_access_key: String,
+    region: String,
+}
+
+impl Client {
+    fn new(endpoint: &str, region: String) -> Result<Client> {
+        let Some(rest) = endpoint.strip_prefix("http://") else {
+            bail!(
+                "endpoint {endpoint} is not an http:// URL; tether device talks plain HTTP to the \
+                 API of a local tether serve (see its ready line: api=http://…)"
+            );
+        };
+        let host = rest.trim_end_matches('/').to_owned();
+        if host.is_empty() || host.contains('/') {
+            bail!("endpoint {endpoint} must be http://HOST:PORT with no path");
+        }
+        let (access_key_id, secret_access_key) = match (
+            std::env::var("AWS_ACCESS_KEY_ID"),
+            std::env::var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Ok(k), Ok(s)) if !k.is_empty() => (k, s),
+            _ => (
+                sigv4::DEV_ACCESS_KEY_ID.to_owned(),
+                sigv4::DEV_SECRET_ACCESS_KEY.to_owned(),
+            ),
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Ok(Client {
+            agent,
+            base: format!("http://{host}"),
+            host,
+            access_key_id,
+            secret_access_key,
+            region,
+        })
+    }
+
+    /// Makes a signed call and returns its JSON answer.
+    fn call(&self, call: Call) -> Result<Value> {
+        let (status, headers, body) = self.send(&call)?;
+        if !(200..300).contains(&status) {
+            return Err(aws_error(&call, status, &headers, &body).into());
+        }
+        if body.is_empty() {
+            return Ok(json!({}));
+        }
+        serde_json::from_slice(&body)
+            .with_context(|| format!("{}: the answer is not JSON", call.describe()))
+    }
+
+    fn send(&self, call: &Call) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
+        let path_and_query = call.path_and_query();
+        let mut headers = vec![("host".to_owned(), self.host.clone())];
+        headers.extend(call.headers.iter().cloned());
+        let key = SigningKey {
+            access_key_id: &self.access_key_id,
+            secret_access_key: &self.secret_access_key,
+            region: &self.region,
+            service: call.service,
+        };
+        let signed = sigv4::sign_request(
+            &key,
+            call.method,
+            &path_and_query,
+            &headers,
+            &call.body,
+            SystemTime::now(),
+        )
+        .map_err(|e| anyhow::anyhow!("cannot sign {}: {e}", call.describe()))?;
+        let mut request = ureq::http::Request::builder()
+            .method(call.method)
+            .uri(format!("{}{path_and_query}", self.base));
+        for (k, v) in headers.iter().chain(signed.iter()) {
+            request = request.header(k.as_str(), v.as_str());
+        }
+        let request = request
+            .body(call.body.clone())
+            .with_context(|| format!("cannot build {}", call.describe()))?;
+        let mut response = self.agent.run(request).with_context(|| {
+            format!(
+                "cannot reach the tether API at {} ({}); is tether serve running? Its ready line \
+                 shows api=http://…; pass that as --endpoint-url",
+                self.base,
+                call.describe()
+            )
+        })?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response
+            .body_mut()
+            .read_to_vec()
+            .with_context(|| format!("{}: reading the answer failed", call.describe()))?;
+        Ok((status, headers, body))
+    }
+
+    /// An unsigned-path GET of a tether extension (the root CA).
+    fn raw_get(&self, path: &str) -> Result<Vec<u8>> {
+        let call = Call {
+            path: path.to_owned(),
+            ..Call::iot("GET", &[])
+        };
+        let (status, headers, body) = self.send(&call)?;
+        if status != 200 {
+            return Err(aws_error(&call, status, &headers, &body).into());
+        }
+        Ok(body)
+    }
+
+    /// DescribeEndpoint's host and tether's mqtts port (8883 when not reported).
+    fn endpoint(&self) -> Result<(String, u16)> {
+        let call = Call::iot("GET", &["endpoint"]).query("endpointType", "iot:Data-ATS");
+        let (status, headers, body) = self.send(&call)?;
+        if status != 200 {
+            return Err(aws_error(&call, status, &headers, &body).into());
+        }
+        let answer: Value = serde_json::from_slice(&body).context("DescribeEndpoint answer")?;
+        let host = text(&answer, "endpointAddress")?;
+        let port = headers
+            .get("x-tether-mqtts-port")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(8883);
+        Ok((host, port))
+    }
+}
+
+fn aws_error(call: &Call, status: u16, headers: &ureq::http::HeaderMap, body: &[u8]) -> AwsError {
+    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let message = at(&parsed, "message")
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let kind = headers
+        .get("x-amzn-ErrorType")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| at(&parsed, "__type").as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    AwsError {
+        operation: call.describe(),
+        status,
+        kind,
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_query_values_are_encoded_like_the_sdks() {
+        let call = Call::iot("POST", &["attached-policies", "arn:aws:iot:r:1:cert/ab"])
+            .query("b", "x y")
+            .query("a", "1");
+        assert_eq!(
+            call.path_and_query(),
+            "/attached-policies/arn%3Aaws%3Aiot%3Ar%3A1%3Acert%2Fab?a=1&b=x%20y"
+        );
+    }
+
+    #[test]
+    fn paths_are_quoted_for_the_shell_when_needed() {
+        assert_eq!(
+            quote(Path::new("/data/devices/x/a.pem")),
+            "/data/devices/x/a.pem"
+        );
+        assert_eq!(quote(Path::new("/my dir/a.pem")), "'/my dir/a.pem'");
+    }
+
+    #[test]
+    fn only_http_endpoints_are_accepted() {
+        assert!(Client::new("http://127.0.0.1:4580", "us-east-1".into()).is_ok());
+        assert!(Client::new("https://iot.us-east-1.amazonaws.com", "us-east-1".into()).is_err());
+        assert!(Client::new("http://127.0.0.1:4580/x", "us-east-1".into()).is_err());
+    }
+}

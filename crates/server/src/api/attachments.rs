@@ -1,0 +1,188 @@
+//! Attachments: AttachPolicy, DetachPolicy, ListAttachedPolicies, ListTargetsForPolicy, the
+//! legacy Attach/DetachPrincipalPolicy and ListPrincipalPolicies (`x-amzn-iot-principal`), and
+//! AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals, ListPrincipalThings
+//! (`x-amzn-principal`). Principals and targets are passed to the store as written; the store
+//! resolves certificate ARNs and applies the rules. Recursive listing through thing groups is
+//! not offered (there are no thing groups).
+
+use serde_json::{Map, Value, json};
+use store::{Order, Page};
+
+use super::{Api, ApiError, Request, put_opt, required_str};
+
+const PRINCIPAL: &str = "x-amzn-principal";
+const IOT_PRINCIPAL: &str = "x-amzn-iot-principal";
+
+/// AttachPolicy: `PUT /target-policies/{policyName}`, body `target`.
+pub(super) fn attach_policy(api: &Api, req: &Request, policy: &str) -> Result<Value, ApiError> {
+    let body = req.json()?;
+    let target = required_str(&body, "target")?;
+    attach(api, policy, target)
+}
+
+/// DetachPolicy: `POST /target-policies/{policyName}`, body `target`.
+pub(super) fn detach_policy(api: &Api, req: &Request, policy: &str) -> Result<Value, ApiError> {
+    let body = req.json()?;
+    let target = required_str(&body, "target")?;
+    detach(api, policy, target)
+}
+
+/// AttachPrincipalPolicy (deprecated, still in old scripts): `PUT /principal-policies/{name}`.
+pub(super) fn attach_principal_policy(
+    api: &Api,
+    req: &Request,
+    policy: &str,
+) -> Result<Value, ApiError> {
+    attach(api, policy, req.required_header(IOT_PRINCIPAL)?)
+}
+
+/// DetachPrincipalPolicy (deprecated): `DELETE /principal-policies/{name}`.
+pub(super) fn detach_principal_policy(
+    api: &Api,
+    req: &Request,
+    policy: &str,
+) -> Result<Value, ApiError> {
+    detach(api, policy, req.required_header(IOT_PRINCIPAL)?)
+}
+
+fn attach(api: &Api, policy: &str, target: &str) -> Result<Value, ApiError> {
+    api.store()?
+        .attach_policy(policy, target)
+        .map_err(|e| api.store_error(e))?;
+    Ok(json!({}))
+}
+
+fn detach(api: &Api, policy: &str, target: &str) -> Result<Value, ApiError> {
+    api.store()?
+        .detach_policy(policy, target)
+        .map_err(|e| api.store_error(e))?;
+    Ok(json!({}))
+}
+
+/// ListAttachedPolicies: `POST /attached-policies/{target}?marker=&pageSize=`.
+pub(super) fn list_attached_policies(
+    api: &Api,
+    req: &Request,
+    target: &str,
+) -> Result<Value, ApiError> {
+    let page = req.page("marker", "pageSize", 250, Order::Ascending)?;
+    policies_of(api, target, &page)
+}
+
+/// ListPrincipalPolicies (deprecated): `GET /principal-policies`, header `x-amzn-iot-principal`.
+pub(super) fn list_principal_policies(api: &Api, req: &Request) -> Result<Value, ApiError> {
+    let order = match req.query_bool("isAscendingOrder")? {
+        Some(false) => Order::Descending,
+        _ => Order::Ascending,
+    };
+    let page = req.page("marker", "pageSize", 250, order)?;
+    policies_of(api, req.required_header(IOT_PRINCIPAL)?, &page)
+}
+
+fn policies_of(api: &Api, target: &str, page: &store::PageRequest) -> Result<Value, ApiError> {
+    let result = api
+        .store()?
+        .list_attached_policies(target, page)
+        .map_err(|e| api.store_error(e))?;
+    let policies: Vec<Value> = result
+        .items
+        .iter()
+        .map(|name| json!({ "policyName": name, "policyArn": api.arns.policy(name) }))
+        .collect();
+    let mut out = Map::new();
+    out.insert("policies".into(), Value::Array(policies));
+    put_opt(&mut out, "nextMarker", result.next_token.map(Value::String));
+    Ok(Value::Object(out))
+}
+
+/// ListTargetsForPolicy: `POST /policy-targets/{policyName}?marker=&pageSize=`.
+pub(super) fn list_targets_for_policy(
+    api: &Api,
+    req: &Request,
+    policy: &str,
+) -> Result<Value, ApiError> {
+    let page = req.page("marker", "pageSize", 250, Order::Ascending)?;
+    let result = api
+        .store()?
+        .list_policy_targets(policy, &page)
+        .map_err(|e| api.store_error(e))?;
+    Ok(names_page("targets", "nextMarker", result))
+}
+
+/// AttachThingPrincipal: `PUT /things/{thingName}/principals?thingPrincipalType=`.
+pub(super) fn attach_thing_principal(
+    api: &Api,
+    req: &Request,
+    thing: &str,
+) -> Result<Value, ApiError> {
+    let principal = req.required_header(PRINCIPAL)?;
+    let exclusive = match req.query("thingPrincipalType") {
+        None | Some("NON_EXCLUSIVE_THING") => false,
+        Some("EXCLUSIVE_THING") => true,
+        Some(other) => {
+            return Err(ApiError::invalid_request(format!(
+                "thingPrincipalType {other:?} is not EXCLUSIVE_THING or NON_EXCLUSIVE_THING"
+            )));
+        }
+    };
+    api.store()?
+        .attach_thing_principal(thing, principal, exclusive)
+        .map_err(|e| api.store_error(e))?;
+    Ok(json!({}))
+}
+
+/// DetachThingPrincipal: `DELETE /things/{thingName}/principals`.
+pub(super) fn detach_thing_principal(
+    api: &Api,
+    req: &Request,
+    thing: &str,
+) -> Result<Value, ApiError> {
+    let principal = req.required_header(PRINCIPAL)?;
+    api.store()?
+        .detach_thing_principal(thing, principal)
+        .map_err(|e| api.store_error(e))?;
+    Ok(json!({}))
+}
+
+/// ListThingPrincipals: `GET /things/{thingName}/principals?nextToken=&maxResults=`.
+pub(super) fn list_thing_principals(
+    api: &Api,
+    req: &Request,
+    thing: &str,
+) -> Result<Value, ApiError> {
+    let page = req.page("nextToken", "maxResults", 250, Order::Ascending)?;
+    let result = api
+        .store()?
+        .list_thing_principals(thing, &page)
+        .map_err(|e| api.store_error(e))?;
+    let names = Page {
+        items: result.items.into_iter().map(|p| p.principal).collect(),
+        next_token: result.next_token,
+    };
+    Ok(names_page("principals", "nextToken", names))
+}
+
+/// ListPrincipalThings: `GET /principals/things?nextToken=&maxResults=`, `x-amzn-principal`.
+pub(super) fn list_principal_things(api: &Api, req: &Request) -> Result<Value, ApiError> {
+    let principal = req.required_header(PRINCIPAL)?;
+    let page = req.page("nextToken", "maxResults", 250, Order::Ascending)?;
+    let result = api
+        .store()?
+        .list_principal_things(principal, &page)
+        .map_err(|e| api.store_error(e))?;
+    let names = Page {
+        items: result.items.into_iter().map(|p| p.thing_name).collect(),
+        next_token: result.next_token,
+    };
+    Ok(names_page("things", "nextToken", names))
+}
+
+fn names_page(member: &str, token_member: &str, page: Page<String>) -> Value {
+    let mut out = Map::new();
+    out.insert(
+        member.to_owned(),
+        Value::Array(page.items.into_iter().map(Value::String).collect()),
+    );
+    put_opt(&mut out, token_member, page.next_token.map(Value::String));
+    Value::Object(out)
+}
