@@ -487,18 +487,13 @@ fn quote(path: &Path) -> String {
 
 /// The data directory, found as `tether serve` finds it.
 fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
-    if let Some(dir) = given {
-        return Ok(dir.to_owned());
-    }
-    if let Some(dir) = std::env::var_os("TETHER_DATA_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
-        return Ok(PathBuf::from(dir).join("tether"));
-    }
-    match std::env::var_os("HOME") {
-        Some(home) => Ok(PathBuf::from(home).join(".local/share/tether")),
-        None => bail!("no data directory for the device files: pass --out DIR or --data-dir DIR"),
+    match given {
+        Some(dir) => Ok(dir.to_owned()),
+        None => crate::serve::default_data_dir().map_err(|_| {
+            anyhow::anyhow!(
+                "no data directory for the device files: pass --out DIR or --data-dir DIR"
+            )
+        }),
     }
 }
 

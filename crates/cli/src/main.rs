@@ -2,6 +2,7 @@
 //! It owns argument parsing, config files and output formatting; the work itself lives in the
 //! library crates.
 
+mod bench;
 mod device;
 mod doctor;
 mod flash;
@@ -36,6 +37,8 @@ enum Command {
     /// Subscribe and print MQTT messages (mosquitto_sub's flags; -h is the host).
     #[command(disable_help_flag = true)]
     Sub(pubsub::SubArgs),
+    /// Measure a broker: connection storms, throughput, latency, idle memory, durable queues.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,5 +60,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Device(args) => device::run(args),
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Largest MQTT packet accepted, in bytes [default: 135168 for aws, 16 MiB for mqtt].
     #[arg(long, value_name = "BYTES")]
     max_packet_size: Option<u32>,
+    /// QoS 1/2 messages kept per offline persistent session; beyond it the oldest is dropped
+    /// (and counted) [default: 100000].
+    #[arg(long, value_name = "N")]
+    max_queued_messages: Option<usize>,
     /// AWS region in ARNs and endpoint names [default: us-east-1].
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
@@ -91,6 +95,7 @@ pub struct FileConfig {
     hostnames: Vec<String>,
     max_connections: Option<usize>,
     max_packet_size: Option<u32>,
+    max_queued_messages: Option<usize>,
     region: Option<String>,
     account_id: Option<String>,
     #[serde(default)]
@@ -135,6 +140,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         config.max_connections = max;
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
+    if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
+        config.max_queued_per_session = max;
+    }
     if let Some(region) = args.region.or(file.region) {
         config.region = region;
     }
@@ -189,7 +197,10 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        server::run(config, listeners, print_ready, shutdown_signal()).await
+        let shutdown = shutdown_signal().context("cannot install the SIGINT/SIGTERM handlers")?;
+        server::run(config, listeners, print_ready, shutdown)
+            .await
+            .map_err(anyhow::Error::from)
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
     Ok(ExitCode::SUCCESS)
@@ -204,7 +215,9 @@ fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
     })
 }
 
-fn default_data_dir() -> Result<PathBuf> {
+/// The data directory when no flag names one: `$TETHER_DATA_DIR`, else
+/// `$XDG_DATA_HOME/tether`, else `~/.local/share/tether`.
+pub fn default_data_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("TETHER_DATA_DIR") {
         return Ok(PathBuf::from(dir));
     }
@@ -227,25 +240,27 @@ fn init_logging() {
         .try_init();
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Registers SIGINT and SIGTERM handlers now — before the ready line is printed, so a signal
+/// sent right after it is never lost to the default action — and returns the future that
+/// completes when either arrives.
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 /// The ready line, then instructions for a human.

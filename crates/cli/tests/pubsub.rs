@@ -121,26 +121,6 @@ fn serve(args: &[&str]) -> (tempfile::TempDir, Tether) {
     (dir, server)
 }
 
-/// The demo device's credentials against the mutual-TLS listener, with mosquitto's flags.
-fn demo_args(server: &Tether) -> Vec<String> {
-    let addr = server.addr("mqtts");
-    vec![
-        "--cafile".into(),
-        server.demo_file("root-ca.pem").display().to_string(),
-        "--cert".into(),
-        server
-            .demo_file("certificate.pem.crt")
-            .display()
-            .to_string(),
-        "--key".into(),
-        server.demo_file("private.pem.key").display().to_string(),
-        "-h".into(),
-        addr.ip().to_string(),
-        "-p".into(),
-        addr.port().to_string(),
-    ]
-}
-
 fn with(base: &[String], extra: &[&str]) -> Vec<String> {
     let mut args = base.to_vec();
     args.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -162,7 +142,7 @@ fn tether_pub(base: &[String], extra: &[&str]) -> Output {
 #[test]
 fn the_readme_command_works_against_tether_serve() {
     let (_dir, server) = serve(&[]);
-    let args = demo_args(&server);
+    let args = server.demo_tls_args();
     let mut sub = Subscriber::tether(&with(
         &args,
         &["-t", "topic/#", "-q", "1", "-i", "sub", "-v", "-W", "20"],
@@ -202,7 +182,7 @@ fn the_readme_command_works_against_tether_serve() {
 #[test]
 fn alpn_is_offered_on_request_for_the_port_443_listener() {
     let (_dir, server) = serve(&["--mqtts-alpn", "127.0.0.1:0"]);
-    let mut args = demo_args(&server);
+    let mut args = server.demo_tls_args();
     let last = args.len() - 1;
     args[last] = server.addr("mqtts-alpn").port().to_string();
     let with_alpn = tether_pub(&args, &["--alpn", "x-amzn-mqtt-ca", "-t", "t", "-m", "443"]);
@@ -216,7 +196,7 @@ fn alpn_is_offered_on_request_for_the_port_443_listener() {
 #[test]
 fn qos_0_and_1_round_trip_on_both_versions_through_tether_serve() {
     let (_dir, server) = serve(&[]);
-    let args = demo_args(&server);
+    let args = server.demo_tls_args();
     for version in ["mqttv311", "mqttv5"] {
         for qos in ["0", "1"] {
             let topic = format!("rt/{version}/{qos}");
@@ -284,7 +264,7 @@ fn qos_2_round_trips_on_the_mqtt_profile_over_plain_tcp() {
 #[test]
 fn the_aws_profile_refusal_of_qos_2_is_explained() {
     let (_dir, server) = serve(&[]);
-    let args = demo_args(&server);
+    let args = server.demo_tls_args();
     let v5 = tether_pub(&args, &["-V", "mqttv5", "-t", "t", "-q", "2", "-m", "x"]);
     let (_, err) = text(&v5);
     assert_eq!(v5.status.code(), Some(1));
@@ -299,7 +279,7 @@ fn the_aws_profile_refusal_of_qos_2_is_explained() {
 #[test]
 fn mosquitto_clients_and_tether_interoperate_through_tether_serve() {
     let (_dir, server) = serve(&[]);
-    let args = demo_args(&server);
+    let args = server.demo_tls_args();
     // mosquitto_pub → tether sub
     let mut sub = Subscriber::tether(&with(
         &args,
@@ -635,7 +615,7 @@ fn failures_are_explained_in_words() {
 fn a_server_disconnect_is_explained() {
     // tether serve tells an MQTT 5 client why (0x8E); mosquitto 2.0 just closes the socket.
     let (_dir, server) = serve(&[]);
-    let args = demo_args(&server);
+    let args = server.demo_tls_args();
     let sub = Subscriber::tether(&with(
         &args,
         &["-V", "mqttv5", "-i", "twin", "-t", "x", "-W", "20"],

@@ -30,26 +30,6 @@ fn start(args: &[&str]) -> (tempfile::TempDir, Tether) {
     (dir, server)
 }
 
-/// mosquitto client arguments for the demo device against the mTLS listener.
-fn demo_tls_args(server: &Tether) -> Vec<String> {
-    let addr = server.addr("mqtts");
-    vec![
-        "--cafile".into(),
-        server.demo_file("root-ca.pem").display().to_string(),
-        "--cert".into(),
-        server
-            .demo_file("certificate.pem.crt")
-            .display()
-            .to_string(),
-        "--key".into(),
-        server.demo_file("private.pem.key").display().to_string(),
-        "-h".into(),
-        addr.ip().to_string(),
-        "-p".into(),
-        addr.port().to_string(),
-    ]
-}
-
 /// Starts mosquitto_sub with -d and waits until it has its SUBACK. `stdbuf -oL` makes its
 /// stdout line-buffered, or the SUBACK line would only arrive when it exits.
 fn subscriber(args: &[String], extra: &[&str]) -> (Child, BufReader<ChildStdout>) {
@@ -133,7 +113,7 @@ fn read_packet(stream: &mut impl Read) -> Option<Vec<u8>> {
 #[test]
 fn the_demo_device_publishes_and_subscribes_with_mosquitto_clients() {
     let (_dir, server) = start(&[]);
-    let args = demo_tls_args(&server);
+    let args = server.demo_tls_args();
     let (mut sub, mut out) = subscriber(
         &args,
         &[
@@ -167,7 +147,7 @@ fn the_demo_device_publishes_and_subscribes_with_mosquitto_clients() {
 fn mqtt5_clients_round_trip_through_the_alpn_listener() {
     let (_dir, server) = start(&["--mqtts-alpn", "127.0.0.1:0"]);
     let addr = server.addr("mqtts-alpn");
-    let mut args = demo_tls_args(&server);
+    let mut args = server.demo_tls_args();
     args[9] = addr.port().to_string();
     let alpn = ["--tls-alpn", "x-amzn-mqtt-ca", "-V", "mqttv5"];
     let mut sub_extra = alpn.to_vec();
@@ -283,7 +263,7 @@ fn refusals_are_explained_in_the_log() {
         &pki::private_key_pem(&key, pki::KeyFormat::Pkcs8).unwrap(),
     )
     .unwrap();
-    let mut args = demo_tls_args(&server);
+    let mut args = server.demo_tls_args();
     args[3] = cert_path.display().to_string();
     args[5] = key_path.display().to_string();
     let stranger = mosquitto_pub(&args, &["-t", "t", "-m", "m", "-i", "stranger"]);
@@ -399,7 +379,7 @@ fn sigterm_sends_mqtt5_clients_server_shutting_down() {
 #[test]
 fn revoking_a_certificate_cuts_its_live_connection() {
     let (dir, server) = start(&[]);
-    let args = demo_tls_args(&server);
+    let args = server.demo_tls_args();
     let (mut sub, mut out) = subscriber(&args, &["-q", "1", "-t", "x", "-i", "victim"]);
     let mut store = store::Store::open(dir.path().join("tether.db")).unwrap();
     let id = pki::CertificateId::of(
@@ -433,7 +413,7 @@ fn revoking_a_certificate_cuts_its_live_connection() {
 fn acknowledged_messages_for_offline_sessions_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
-    let args = demo_tls_args(&server);
+    let args = server.demo_tls_args();
     // A persistent session (-c) subscribes, then goes away.
     let (mut sub, _) = subscriber(
         &args,
@@ -463,7 +443,7 @@ fn acknowledged_messages_for_offline_sessions_survive_sigkill() {
     // No goodbye: SIGKILL, then start again on the same data directory.
     server.kill9();
     let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
-    let args = demo_tls_args(&server);
+    let args = server.demo_tls_args();
     let resumed = Command::new("mosquitto_sub")
         .args(&args)
         .args([
@@ -554,7 +534,7 @@ fn attached_policies_decide_what_a_device_may_do() {
         )
         .unwrap();
 
-    let mut args = demo_tls_args(&server);
+    let mut args = server.demo_tls_args();
     args[3] = cert_path.display().to_string();
     args[5] = key_path.display().to_string();
     let ok = mosquitto_pub(
@@ -607,5 +587,71 @@ fn attached_policies_decide_what_a_device_may_do() {
     assert!(
         !v3.status.success(),
         "the broker must close a 3.1.1 connection on a denied publish"
+    );
+}
+
+#[test]
+fn a_delivery_in_flight_to_a_live_persistent_session_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    // A raw MQTT 3.1.1 subscriber with a persistent session that never acknowledges.
+    let mut sub = demo_tls(&server);
+    sub.write_all(&bytes("10 r20 s4 'MQTT' 04 00 k60 s8 'inflight'").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut sub).unwrap(), [0x20, 0x02, 0x00, 0x00]);
+    sub.write_all(&bytes("82 r13 m1 s8 'inflight' 01").unwrap())
+        .unwrap();
+    assert_eq!(
+        read_packet(&mut sub).unwrap(),
+        bytes("90 r3 m1 01").unwrap()
+    );
+
+    let args = server.demo_tls_args();
+    let publish = mosquitto_pub(
+        &args,
+        &["-q", "1", "-d", "-t", "inflight", "-m", "precious"],
+    );
+    let log = String::from_utf8_lossy(&publish.stdout);
+    assert!(log.contains("received PUBACK"), "{log}");
+    let delivered = read_packet(&mut sub).unwrap();
+    assert_eq!(
+        delivered[0] & 0xF6,
+        0x32,
+        "a QoS 1 PUBLISH: {delivered:02X?}"
+    );
+    assert!(delivered.ends_with(b"precious"));
+
+    // Crash with the delivery unacknowledged, restart, resume: it comes again.
+    server.kill9();
+    let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    let mut sub = demo_tls(&server);
+    sub.write_all(&bytes("10 r20 s4 'MQTT' 04 00 k60 s8 'inflight'").unwrap())
+        .unwrap();
+    assert_eq!(
+        read_packet(&mut sub).unwrap(),
+        [0x20, 0x02, 0x01, 0x00],
+        "session present"
+    );
+    let again = read_packet(&mut sub).unwrap();
+    assert!(again.ends_with(b"precious"), "{again:02X?}");
+    // Acknowledged now: after another restart nothing is left to send.
+    let id = u16::from_be_bytes([again[12], again[13]]);
+    sub.write_all(&[0x40, 0x02, (id >> 8) as u8, id as u8])
+        .unwrap();
+    sub.write_all(&[0xE0, 0x00]).unwrap();
+    assert_eq!(read_packet(&mut sub), None);
+    server.terminate().unwrap();
+    let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    let mut sub = demo_tls(&server);
+    sub.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    sub.write_all(&bytes("10 r20 s4 'MQTT' 04 00 k60 s8 'inflight'").unwrap())
+        .unwrap();
+    assert_eq!(read_packet(&mut sub).unwrap(), [0x20, 0x02, 0x01, 0x00]);
+    assert_eq!(
+        read_packet(&mut sub),
+        None,
+        "the acknowledged delivery must not come back"
     );
 }

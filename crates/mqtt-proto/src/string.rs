@@ -107,13 +107,12 @@ fn scan_clean(bytes: &[u8]) -> Option<Wildcards> {
         return None;
     }
     let (unusual, wild) = classify(bytes);
-    if unusual {
-        if bytes.iter().any(|&b| b < 0x20 || b == 0x7F)
+    if unusual
+        && (bytes.iter().any(|&b| b < 0x20 || b == 0x7F)
             || core::str::from_utf8(bytes).is_err()
-            || bytes.windows(2).any(|w| matches!(w, [0xC2, 0x80..=0x9F]))
-        {
-            return None;
-        }
+            || bytes.windows(2).any(|w| matches!(w, [0xC2, 0x80..=0x9F])))
+    {
+        return None;
     }
     Some(if wild {
         Wildcards::Some
@@ -272,5 +271,42 @@ mod tests {
         let mut set = std::collections::HashSet::new();
         set.insert(MqttStr::new("dev/1").unwrap());
         assert!(set.contains("dev/1"));
+    }
+
+    #[test]
+    fn classify_sees_a_special_byte_at_every_position_and_length() {
+        // Covers the three block strategies (under 8, 8 to 15, 16 and more bytes) and the
+        // overlapping last block.
+        for len in 1..=40 {
+            for pos in 0..len {
+                for special in [0x00, 0x1F, 0x7F, 0x80, 0xFF, b'+', b'#'] {
+                    let mut bytes = alloc::vec![b'a'; len];
+                    bytes[pos] = special;
+                    let wild = special == b'+' || special == b'#';
+                    assert_eq!(
+                        classify(&bytes),
+                        (!wild, wild),
+                        "byte {special:#04x} at {pos} of {len}"
+                    );
+                }
+            }
+            assert_eq!(classify(&alloc::vec![b' '; len]), (false, false));
+            assert_eq!(classify(&alloc::vec![b'~'; len]), (false, false));
+        }
+        assert_eq!(classify(b""), (false, false));
+    }
+
+    #[test]
+    fn clean_scan_accepts_multibyte_text_and_refuses_c1_controls() {
+        let ok = |s: &[u8]| MqttStr::from_clean_bytes(Bytes::copy_from_slice(s)).is_ok();
+        assert!(ok("température/€/+".as_bytes()));
+        assert!(ok(b"plain/ascii/topic"));
+        assert!(!ok(b"a\x00b"));
+        assert!(!ok(b"tab\there"));
+        assert!(!ok(b"del\x7f"));
+        assert!(!ok("c1\u{85}".as_bytes()));
+        assert!(!ok(&[b'a', 0xED, 0xA0, 0x80]));
+        // U+00A0 is C2 A0: a lead byte 0xC2 that is not a C1 control.
+        assert!(ok("nbsp\u{a0}".as_bytes()));
     }
 }

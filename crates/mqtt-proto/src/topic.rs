@@ -268,23 +268,56 @@ fn validate_pattern(pattern: &str) -> Result<(), TopicError> {
 }
 
 /// The fast form of [`validate_pattern`]: true exactly when it would accept `pattern`. Only the
-/// wildcards are looked at: a `+` must fill its level (start of pattern or `/` before it, end
-/// or `/` after it), and a `#` must fill the last level.
+/// wildcards are looked at — a `+` must fill its level (start of pattern or `/` before it, end
+/// or `/` after it), and a `#` must fill the last level — and they are found eight bytes at a
+/// time.
 #[inline]
 fn wildcards_well_placed(pattern: &[u8]) -> bool {
     let Some(last) = pattern.len().checked_sub(1) else {
         return false;
     };
-    for (i, &b) in pattern.iter().enumerate() {
-        if b == b'+' || b == b'#' {
-            let starts_level = i == 0 || pattern.get(i.wrapping_sub(1)) == Some(&b'/');
-            let ends_level = i == last || pattern.get(i + 1) == Some(&b'/');
-            if !starts_level || !ends_level || (b == b'#' && i != last) {
+    let fills_its_level = |i: usize| {
+        let starts_level = i == 0 || pattern.get(i.wrapping_sub(1)) == Some(&b'/');
+        let ends_level = i == last || pattern.get(i + 1) == Some(&b'/');
+        starts_level && ends_level && (i == last || pattern.get(i) == Some(&b'+'))
+    };
+    // Checks the wildcards in the eight bytes from `start`.
+    let word_ok = |start: usize, word: &[u8; 8]| {
+        let w = u64::from_le_bytes(*word);
+        let mut found = byte_is(w, b'+') | byte_is(w, b'#');
+        while found != 0 {
+            // The flag is the high bit of the matching byte.
+            let i = start + (found.trailing_zeros() / 8) as usize;
+            if !fills_its_level(i) {
                 return false;
             }
+            found &= found - 1;
         }
+        true
+    };
+    let (words, _) = pattern.as_chunks::<8>();
+    match pattern.last_chunk::<8>() {
+        // The last word may overlap the others; checking a wildcard twice is harmless.
+        Some(tail) => {
+            words
+                .iter()
+                .enumerate()
+                .all(|(k, word)| word_ok(k * 8, word))
+                && word_ok(pattern.len() - 8, tail)
+        }
+        None => pattern
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| (b != b'+' && b != b'#') || fills_its_level(i)),
     }
-    true
+}
+
+/// The high bit of each byte of `w` that equals `b`, and no other bit.
+#[inline(always)]
+fn byte_is(w: u64, b: u8) -> u64 {
+    const LOW7: u64 = u64::from_ne_bytes([0x7F; 8]);
+    let x = w ^ u64::from_ne_bytes([b; 8]);
+    !(((x & LOW7) + LOW7) | x) & !LOW7
 }
 
 /// The rules for one level of `len` bytes: `#` only as the whole last level, `+` only as a
@@ -445,5 +478,51 @@ mod tests {
         assert_eq!(TopicFilter::new("$share/g/"), Err(TopicError::InvalidShare));
         let plain = TopicFilter::new("$shared/x").unwrap();
         assert!(!plain.is_shared());
+    }
+
+    /// The level-by-level rules as first written with `split`, kept as the reference that
+    /// the byte-wise checks must agree with.
+    fn reference_pattern(pattern: &str) -> Result<(), TopicError> {
+        if pattern.is_empty() {
+            return Err(TopicError::Empty);
+        }
+        let mut levels = pattern.split('/').peekable();
+        while let Some(level) = levels.next() {
+            if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+                return Err(TopicError::MisplacedMultiLevelWildcard);
+            }
+            if level.contains('+') && level != "+" {
+                return Err(TopicError::MisplacedSingleLevelWildcard);
+            }
+        }
+        Ok(())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 4096,
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        #[test]
+        fn byte_wise_pattern_checks_agree_with_the_reference(pattern in "[a/+#é]{0,40}") {
+            let expected = reference_pattern(&pattern);
+            proptest::prop_assert_eq!(validate_pattern(&pattern), expected);
+            proptest::prop_assert_eq!(wildcards_well_placed(pattern.as_bytes()), expected.is_ok());
+        }
+
+        #[test]
+        fn clean_constructors_agree_with_the_checked_ones(text in "[a/+#$]{0,12}|\\$share/[a/+#]{0,8}") {
+            let bytes = Bytes::copy_from_slice(text.as_bytes());
+            proptest::prop_assert_eq!(
+                TopicName::from_clean_bytes(bytes.clone()).ok(),
+                TopicName::new(&text).ok()
+            );
+            proptest::prop_assert_eq!(
+                TopicFilter::from_clean_bytes(bytes).ok(),
+                TopicFilter::new(&text).ok()
+            );
+        }
     }
 }

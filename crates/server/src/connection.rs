@@ -13,7 +13,7 @@ use bytes::BytesMut;
 use mqtt_proto::codec::Decoder;
 use mqtt_proto::error::DecodeError;
 use mqtt_proto::session::Message as SessionMessage;
-use mqtt_proto::session::server::{ServerConfig, ServerConnection, ServerEvent};
+use mqtt_proto::session::server::{DeliveryOutcome, ServerConfig, ServerConnection, ServerEvent};
 use mqtt_proto::{ConnAck, Connect, Disconnect, Packet, Protocol, ReasonCode, SubAck, UnsubAck};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::Principal;
 use crate::metrics::Metrics;
 use crate::persist::Clock;
-use crate::router::{Command, ConnectReply, ToConn};
+use crate::router::{Command, ConnectReply, InFlightSeqs, ToConn};
 
 /// Settings every connection shares.
 #[derive(Debug, Clone)]
@@ -110,8 +110,12 @@ where
     }
     let Ok(reply) = reply_rx.await else { return };
     let now = shared.clock.now();
-    let (connected, session) = match reply {
-        ConnectReply::Accepted { connected, session } => (connected, session),
+    let (connected, session, inflight) = match reply {
+        ConnectReply::Accepted {
+            connected,
+            session,
+            inflight,
+        } => (connected, session, inflight),
         ConnectReply::Refused(reason) => {
             tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
             refuse(&mut stream, protocol, reason).await;
@@ -138,7 +142,10 @@ where
     }
     tracing::debug!(?principal, client_id = %connected.client_id, %protocol, "connected");
 
-    let mut ending = Ending::default();
+    let mut ending = Ending {
+        inflight,
+        ..Ending::default()
+    };
     let mut tx = BytesMut::with_capacity(4096);
     let mut read_buf = BytesMut::with_capacity(8192);
     loop {
@@ -196,6 +203,7 @@ where
             kind,
             session_expiry: ending.session_expiry,
             session,
+            inflight: ending.inflight,
         })
         .await;
 }
@@ -225,11 +233,16 @@ fn unsupported_request(connect: &Connect) -> Option<ReasonCode> {
         .then_some(ReasonCode::BadAuthenticationMethod)
 }
 
-/// How the connection is ending, as learned along the way.
+/// What the connection task learns along the way: how it is ending, and which durable
+/// deliveries are in flight.
 #[derive(Debug, Default)]
 struct Ending {
     kind: Option<DisconnectKind>,
     session_expiry: Option<u32>,
+    /// Durable sequence numbers of deliveries in flight, by packet id.
+    inflight: InFlightSeqs,
+    /// Durable deliveries finished (acknowledged, or too large to send) and not yet reported.
+    finished: Vec<u64>,
 }
 
 enum FirstPacket {
@@ -327,12 +340,27 @@ async fn relay_events(
     shared: &Shared,
     ending: &mut Ending,
 ) -> bool {
+    for seq in std::mem::take(&mut ending.finished) {
+        if shared
+            .router
+            .send(Command::Acked { conn, seq })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+    }
     while let Some(event) = session.poll_event() {
         let command = match event {
             ServerEvent::Publish(publish) => Command::Publish { conn, publish },
             ServerEvent::Subscribe(subscribe) => Command::Subscribe { conn, subscribe },
             ServerEvent::Unsubscribe(unsubscribe) => Command::Unsubscribe { conn, unsubscribe },
-            ServerEvent::Delivered { .. } => continue,
+            ServerEvent::Delivered { packet_id, .. } => {
+                match ending.inflight.remove(&packet_id.get()) {
+                    Some(seq) => Command::Acked { conn, seq },
+                    None => continue,
+                }
+            }
             ServerEvent::Disconnected { reason, properties } => {
                 ending.kind = Some(if reason == ReasonCode::DisconnectWithWill {
                     DisconnectKind::GracefulWithWill
@@ -368,7 +396,7 @@ async fn relay_events(
 /// Applies one message from the router to the session.
 fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
     let result = match message {
-        ToConn::Deliver(delivery) => {
+        ToConn::Deliver(delivery, seq) => {
             let mut properties = delivery.message.properties.clone();
             properties.subscription_identifiers = delivery.subscription_ids;
             let message = SessionMessage {
@@ -378,7 +406,15 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
                 payload: delivery.message.payload.clone(),
                 properties,
             };
-            session.deliver(message).map(|_| ())
+            session
+                .deliver(message)
+                .map(|outcome| match (outcome, seq) {
+                    (DeliveryOutcome::Accepted(packet_id), Some(seq)) => {
+                        ending.inflight.insert(packet_id.get(), seq);
+                    }
+                    (DeliveryOutcome::TooLarge { .. }, Some(seq)) => ending.finished.push(seq),
+                    _ => {}
+                })
         }
         ToConn::PublishDone { packet_id, reason } => {
             if reason.is_error() && !session.protocol().is_v5() {

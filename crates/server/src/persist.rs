@@ -69,8 +69,10 @@ pub struct BlobError {
     reason: String,
 }
 
-/// Converts broker persistence operations into store writes.
-pub fn write_ops(ops: Vec<PersistOp>, clock: &Clock) -> Vec<WriteOp> {
+/// Converts broker persistence operations into store writes. `live_floor` is the first queue
+/// sequence number of deliveries in flight on this run's connections: handing a queue to a
+/// connection clears the rows below it and keeps those.
+pub fn write_ops(ops: Vec<PersistOp>, clock: &Clock, live_floor: u64) -> Vec<WriteOp> {
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
         out.push(match op {
@@ -128,6 +130,7 @@ pub fn write_ops(ops: Vec<PersistOp>, clock: &Clock) -> Vec<WriteOp> {
             },
             PersistOp::QueueCleared { client_id } => WriteOp::ClearQueue {
                 client_id: client_id.to_string(),
+                below_seq: live_floor,
             },
         });
     }

@@ -15,18 +15,28 @@ use broker_core::{
 };
 use mqtt_proto::session::server::ServerSession;
 use mqtt_proto::{Connect, MqttStr, PacketId, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
-use store::WriterHandle;
+use store::{WriteOp, WriterHandle};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::{Principal, ServerAuthorizer};
 use crate::metrics::Metrics;
 use crate::persist::{self, Clock};
 
+/// Durable sequence numbers of in-flight deliveries, by packet id.
+pub type InFlightSeqs = HashMap<u16, u64>;
+
+/// Sequence numbers of deliveries written for live connections start here, above any number
+/// broker-core gives the messages it queues for offline sessions. Each run starts its counter
+/// from the wall clock, so numbers never repeat across restarts and the rows of an earlier run
+/// sort below this run's `live_floor`.
+const LIVE_SEQ_BASE: u64 = 1 << 62;
+
 /// What a connection task receives from the router.
 #[derive(Debug)]
 pub enum ToConn {
-    /// Send this message to the client.
-    Deliver(Delivery),
+    /// Send this message to the client. With a sequence number, the delivery is on disk (in the
+    /// session's queue) until the client acknowledges it: report that with `Command::Acked`.
+    Deliver(Delivery, Option<u64>),
     /// The client's QoS 1/2 PUBLISH is handled (durable where it must be): send PUBACK/PUBREC.
     PublishDone {
         /// The client's packet id.
@@ -57,6 +67,9 @@ pub enum ToConn {
 }
 
 /// The router's answer to a CONNECT.
+// Sent once per connection through a oneshot channel: boxing the large variant would buy
+// nothing but an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ConnectReply {
     /// Accepted: send CONNACK Success; `session` holds in-flight state to resume.
@@ -65,6 +78,8 @@ pub enum ConnectReply {
         connected: Connected,
         /// In-flight state of the resumed session (empty for a new one).
         session: ServerSession,
+        /// Durable sequence numbers of the resumed session's in-flight deliveries, by packet id.
+        inflight: InFlightSeqs,
     },
     /// Refused: send CONNACK with this reason and close.
     Refused(ReasonCode),
@@ -117,6 +132,16 @@ pub enum Command {
         session_expiry: Option<u32>,
         /// In-flight state to keep for a persistent session.
         session: ServerSession,
+        /// Durable sequence numbers of its in-flight deliveries, by packet id.
+        inflight: InFlightSeqs,
+    },
+    /// A durable delivery (`ToConn::Deliver` with a sequence number) was acknowledged by the
+    /// client, or will never be sent (too large for the client): drop it from disk.
+    Acked {
+        /// The connection.
+        conn: ConnId,
+        /// The delivery's sequence number.
+        seq: u64,
     },
     /// The certificate ids of live connections, for the registry watcher.
     LiveCertificates {
@@ -156,6 +181,9 @@ struct Live {
     /// Acknowledgements waiting for the writer: while there are any, later ones queue behind
     /// them so PUBACKs leave in PUBLISH order ([MQTT-4.6.0-2]).
     pending_acks: Arc<AtomicUsize>,
+    /// For a persistent session: its client id, and QoS 1/2 deliveries are kept on disk until
+    /// acknowledged, so an acknowledged publish survives a crash even while in flight.
+    durable: Option<MqttStr>,
 }
 
 /// The router's state.
@@ -165,7 +193,12 @@ pub struct Router {
     writer: WriterHandle,
     conns: HashMap<ConnId, Live>,
     /// In-flight state of offline persistent sessions, by client id.
-    parked: HashMap<MqttStr, ServerSession>,
+    parked: HashMap<MqttStr, (ServerSession, InFlightSeqs)>,
+    /// The next sequence number for a durable live delivery.
+    next_live_seq: u64,
+    /// The first number of this run: queue rows below it are from earlier runs or from
+    /// broker-core's offline queue, and go when the queue is handed to a connection.
+    live_floor: u64,
     metrics: Arc<Metrics>,
     shutting_down: bool,
 }
@@ -194,6 +227,8 @@ impl Router {
             writer,
             conns: HashMap::new(),
             parked: HashMap::new(),
+            next_live_seq: 0,
+            live_floor: 0,
             metrics,
             shutting_down: false,
         }
@@ -202,6 +237,15 @@ impl Router {
     /// Reloads persistent state saved by an earlier run.
     pub fn restore(&mut self, state: store::BrokerState) {
         let now = self.clock.now();
+        let newest = state
+            .sessions
+            .iter()
+            .flat_map(|s| s.queue.iter().map(|m| m.seq))
+            .max()
+            .unwrap_or(0);
+        let from_clock = u64::try_from(self.clock.wall_ms()).unwrap_or(0) << 12;
+        self.live_floor = (LIVE_SEQ_BASE + from_clock).max(newest.saturating_add(1));
+        self.next_live_seq = self.live_floor;
         for retained in state.retained {
             let expires_at = retained.expires_ms.map(|ms| self.clock.instant_of(ms));
             let what = format!("retained topic {:?}", retained.topic);
@@ -302,24 +346,31 @@ impl Router {
                 let request = ConnectRequest::from_connect(*connect, principal.clone());
                 match self.broker.handle_connect(conn, request, now) {
                     ConnectOutcome::Accepted(connected) => {
-                        let session = if connected.session_present {
+                        let (session, inflight) = if connected.session_present {
                             self.parked.remove(&connected.client_id).unwrap_or_default()
                         } else {
                             self.parked.remove(&connected.client_id);
-                            ServerSession::new()
+                            Default::default()
                         };
+                        let durable =
+                            (connected.session_expiry > 0).then(|| connected.client_id.clone());
                         self.conns.insert(
                             conn,
                             Live {
                                 to_conn,
                                 principal,
                                 pending_acks: Arc::default(),
+                                durable,
                             },
                         );
                         self.metrics.connections_accepted.inc();
                         // The CONNACK must precede queued deliveries: the task sends it as
                         // soon as it has this reply, before reading its channel.
-                        let _ = reply.send(ConnectReply::Accepted { connected, session });
+                        let _ = reply.send(ConnectReply::Accepted {
+                            connected,
+                            session,
+                            inflight,
+                        });
                         self.carry_out_effects(None);
                     }
                     ConnectOutcome::Refused(reason) => {
@@ -371,6 +422,7 @@ impl Router {
                 kind,
                 session_expiry,
                 session,
+                inflight,
             } => {
                 let client_id = self.broker.client_id(conn).cloned();
                 self.conns.remove(&conn);
@@ -380,9 +432,22 @@ impl Router {
                     && self.broker.session_state(&client_id) == Some(false)
                     && (session.pending_deliveries() > 0 || session.pending_received() > 0)
                 {
-                    self.parked.insert(client_id, session);
+                    self.parked.insert(client_id, (session, inflight));
                 }
                 self.carry_out_effects(None);
+            }
+            Command::Acked { conn, seq } => {
+                if let Some(client_id) = self.conns.get(&conn).and_then(|l| l.durable.clone()) {
+                    let ack = WriteOp::Ack {
+                        client_id: client_id.to_string(),
+                        seq,
+                    };
+                    self.writer.submit(vec![ack], |result| {
+                        if let Err(e) = result {
+                            tracing::error!("could not drop an acknowledged delivery: {e}");
+                        }
+                    });
+                }
             }
             Command::LiveCertificates { reply } => {
                 let live = self
@@ -428,6 +493,29 @@ impl Router {
         }
     }
 
+    /// For a QoS 1/2 delivery to a persistent session, queues its row for the writer and
+    /// returns its sequence number.
+    fn track_durable(
+        &mut self,
+        conn: ConnId,
+        delivery: &Delivery,
+        writes: &mut Vec<WriteOp>,
+    ) -> Option<u64> {
+        if delivery.qos == QoS::AtMostOnce {
+            return None;
+        }
+        let client_id = self.conns.get(&conn)?.durable.as_ref()?.to_string();
+        let seq = self.next_live_seq;
+        self.next_live_seq += 1;
+        writes.push(WriteOp::Enqueue(store::QueuedMessage {
+            client_id,
+            seq,
+            message: persist::encode_delivery(delivery),
+            packet_id: None,
+        }));
+        Some(seq)
+    }
+
     fn send(&self, conn: ConnId, message: ToConn) {
         if let Some(live) = self.conns.get(&conn) {
             // A closed channel means the task is ending; its Disconnect command follows.
@@ -448,13 +536,15 @@ impl Router {
     /// PUBACK at QoS 1; PUBREC, then its copy at QoS 2 (that broker forwards at PUBREL).
     fn carry_out(&mut self, done: Option<(ConnId, ToConn)>, ack_first: bool) {
         let mut ops: Vec<PersistOp> = Vec::new();
+        let mut live_writes: Vec<WriteOp> = Vec::new();
         let mut outgoing: Vec<(ConnId, ToConn)> = Vec::new();
         let effects: Vec<Effect> = self.broker.drain_effects().collect();
         for effect in effects {
             match effect {
                 Effect::Deliver { conn, delivery } => {
                     self.metrics.messages_delivered.inc();
-                    outgoing.push((conn, ToConn::Deliver(delivery)));
+                    let seq = self.track_durable(conn, &delivery, &mut live_writes);
+                    outgoing.push((conn, ToConn::Deliver(delivery, seq)));
                 }
                 Effect::Close { conn, reason } => outgoing.push((conn, ToConn::Close(reason))),
                 Effect::Persist(PersistOp::SessionDeleted { client_id }) => {
@@ -485,6 +575,7 @@ impl Router {
             })
         });
         let ack_now = ops.is_empty()
+            && live_writes.is_empty()
             && reply
                 .as_ref()
                 .is_some_and(|(_, pending, _)| pending.load(Ordering::Acquire) == 0);
@@ -507,10 +598,11 @@ impl Router {
             let _ = to_conn.send(message);
         }
         // Nothing to write and nothing to acknowledge behind the writer.
-        if ops.is_empty() && reply.is_none() {
+        if ops.is_empty() && live_writes.is_empty() && reply.is_none() {
             return;
         }
-        let writes = persist::write_ops(ops, &self.clock);
+        let mut writes = persist::write_ops(ops, &self.clock, self.live_floor);
+        writes.append(&mut live_writes);
         if let Some((_, pending, _)) = &reply {
             pending.fetch_add(1, Ordering::AcqRel);
         }
@@ -618,7 +710,7 @@ mod tests {
         };
         assert!(matches!(
             batch.as_slice(),
-            [ToConn::PublishDone { .. }, ToConn::Deliver(_)]
+            [ToConn::PublishDone { .. }, ToConn::Deliver(..)]
         ));
         // QoS 1: the copy first, then PUBACK.
         let Packet::Publish(publish) = packet(b"\x32\x06\x00\x01t\x00\x03x") else {
@@ -630,7 +722,7 @@ mod tests {
         });
         assert!(matches!(
             from_router.blocking_recv(),
-            Some(ToConn::Deliver(_))
+            Some(ToConn::Deliver(..))
         ));
         assert!(matches!(
             from_router.blocking_recv(),
@@ -653,7 +745,7 @@ mod tests {
         });
         assert!(matches!(
             from_router.blocking_recv(),
-            Some(ToConn::Deliver(_))
+            Some(ToConn::Deliver(..))
         ));
         assert!(matches!(
             from_router.blocking_recv(),

@@ -51,6 +51,8 @@ pub struct ServerConfig {
     pub account_id: String,
     /// AWS region used in ARNs.
     pub region: String,
+    /// QoS 1/2 messages kept per offline persistent session; beyond it the oldest is dropped.
+    pub max_queued_per_session: usize,
     /// Access key id and secret pairs the HTTP API accepts (besides the dev credential
     /// `test`/`test`, which only a loopback API listener accepts).
     pub api_credentials: Vec<(String, String)>,
@@ -70,6 +72,7 @@ impl ServerConfig {
             max_packet_size: None,
             account_id: "123456789012".to_owned(),
             region: "us-east-1".to_owned(),
+            max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
         }
     }
@@ -156,7 +159,8 @@ pub async fn run(
     let store = Arc::new(Mutex::new(store));
 
     let limits = Limits::for_profile(config.profile);
-    let broker_config = BrokerConfig::for_profile(config.profile);
+    let mut broker_config = BrokerConfig::for_profile(config.profile);
+    broker_config.max_queued_per_session = config.max_queued_per_session;
     let authorizer = ServerAuthorizer::new(
         config.profile == Profile::Mqtt,
         &config.region,

@@ -123,9 +123,12 @@ pub enum WriteOp {
         client_id: String,
         seq: u64,
     },
-    /// Removes every queued message of a session (handed to a resuming connection).
+    /// Removes a session's queued messages numbered below `below_seq` (the queue was handed to
+    /// a resuming connection; rows at or above it are deliveries in flight on live
+    /// connections, removed one by one with [`WriteOp::Ack`]).
     ClearQueue {
         client_id: String,
+        below_seq: u64,
     },
 }
 
@@ -235,9 +238,13 @@ fn apply_op(conn: &Connection, label: &str, op: &WriteOp) -> Result<(), StoreErr
                 .and_then(|mut st| st.execute(params![client_id, filter]))
                 .ctx(label, "remove subscription")?;
         }
-        WriteOp::ClearQueue { client_id } => {
-            conn.prepare_cached("DELETE FROM queued_messages WHERE client_id = ?1")
-                .and_then(|mut st| st.execute([client_id]))
+        WriteOp::ClearQueue {
+            client_id,
+            below_seq,
+        } => {
+            let below = i64::try_from(*below_seq).unwrap_or(i64::MAX);
+            conn.prepare_cached("DELETE FROM queued_messages WHERE client_id = ?1 AND seq < ?2")
+                .and_then(|mut st| st.execute(params![client_id, below]))
                 .ctx(label, "clear queue")?;
         }
         WriteOp::SetRetained(r) => retained::set(conn, label, r)?,

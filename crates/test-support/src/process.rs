@@ -107,6 +107,25 @@ impl Tether {
         self.data_dir.join("devices/demo-device").join(name)
     }
 
+    /// mosquitto_pub/mosquitto_sub (and `tether pub`/`sub`) flags that connect the demo device
+    /// to the mutual-TLS listener: `--cafile --cert --key -h -p`.
+    pub fn demo_tls_args(&self) -> Vec<String> {
+        let addr = self.addr("mqtts");
+        let file = |name: &str| self.demo_file(name).display().to_string();
+        vec![
+            "--cafile".into(),
+            file("root-ca.pem"),
+            "--cert".into(),
+            file("certificate.pem.crt"),
+            "--key".into(),
+            file("private.pem.key"),
+            "-h".into(),
+            addr.ip().to_string(),
+            "-p".into(),
+            addr.port().to_string(),
+        ]
+    }
+
     /// Every log line so far.
     pub fn logs(&self) -> Vec<String> {
         self.logs.0.lock().map(|l| l.clone()).unwrap_or_default()

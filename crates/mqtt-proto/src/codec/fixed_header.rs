@@ -129,10 +129,24 @@ pub(crate) fn header_len(remaining_len: usize) -> usize {
     1 + varint_len(remaining_len)
 }
 
-/// Writes a fixed header. The caller has checked `remaining_len` against the maximum.
+/// Writes a fixed header. The caller has checked `remaining_len` against the maximum. The
+/// one- and two-byte lengths of most packets are written with a single call.
+#[inline]
 pub(crate) fn put_fixed_header(out: &mut impl BufMut, first: u8, remaining_len: usize) {
-    out.put_u8(first);
-    put_varint(out, remaining_len);
+    // Truncation is the point: each cast keeps the seven bits going into that byte.
+    #[allow(clippy::cast_possible_truncation)]
+    match remaining_len {
+        0..=0x7F => out.put_u16(u16::from(first) << 8 | remaining_len as u16),
+        0x80..=0x3FFF => {
+            let low = (remaining_len & 0x7F) as u8 | 0x80;
+            let high = (remaining_len >> 7) as u8;
+            out.put_slice(&[first, low, high]);
+        }
+        _ => {
+            out.put_u8(first);
+            put_varint(out, remaining_len);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -177,5 +191,28 @@ mod tests {
             check_frame(&[0x30, 0x80, 0x80, 0x80, 0x80], MAX_PACKET_SIZE),
             Err(DecodeError::RemainingLengthTooLong)
         );
+    }
+
+    #[test]
+    fn fixed_header_matches_the_general_varint_writer_at_every_boundary() {
+        for len in [
+            0usize,
+            1,
+            127,
+            128,
+            129,
+            16_383,
+            16_384,
+            2_097_151,
+            2_097_152,
+            268_435_455,
+        ] {
+            let mut fast = alloc::vec::Vec::new();
+            put_fixed_header(&mut fast, 0x32, len);
+            let mut general = alloc::vec![0x32];
+            put_varint(&mut general, len);
+            assert_eq!(fast, general, "remaining length {len}");
+            assert_eq!(fast.len(), header_len(len));
+        }
     }
 }

@@ -234,7 +234,43 @@ pub(crate) struct Lengths {
     pub(crate) will_props: usize,
 }
 
+/// Checks the remaining length and the room in `out`, then writes the fixed header and lets
+/// `body` write the rest. Nothing is written when an error is returned.
+#[inline(always)]
+fn write_frame<B: BufMut>(
+    out: &mut B,
+    packet: PacketType,
+    first: u8,
+    l: &Lengths,
+    body: impl FnOnce(&mut B),
+) -> Result<(), EncodeError> {
+    check_room(out, packet, l)?;
+    fixed_header::put_fixed_header(out, first, l.body);
+    body(out);
+    Ok(())
+}
+
+/// Refuses a remaining length beyond the protocol's maximum and a packet `out` has no room for.
+#[inline(always)]
+fn check_room(out: &impl BufMut, packet: PacketType, l: &Lengths) -> Result<(), EncodeError> {
+    if l.body > VARINT_MAX as usize {
+        return Err(EncodeError::PacketTooLarge {
+            packet,
+            len: l.body,
+        });
+    }
+    let needed = fixed_header::header_len(l.body) + l.body;
+    if out.remaining_mut() < needed {
+        return Err(EncodeError::BufferTooSmall {
+            needed,
+            available: out.remaining_mut(),
+        });
+    }
+    Ok(())
+}
+
 impl Packet {
+    #[inline]
     fn lengths(&self, protocol: Protocol) -> Result<Lengths, EncodeError> {
         let l = match self {
             Packet::Connect(c) => connect::connect_len(c)?,
@@ -260,6 +296,7 @@ impl Packet {
         Ok(l)
     }
 
+    #[inline]
     fn first_byte(&self) -> u8 {
         match self {
             Packet::Publish(p) => publish::first_byte(p),
@@ -281,31 +318,49 @@ impl Packet {
     /// Nothing is written when an error is returned; `out` must have room for
     /// [`Packet::encoded_len`] bytes (growable buffers always do).
     pub fn encode(&self, protocol: Protocol, out: &mut impl BufMut) -> Result<(), EncodeError> {
-        let l = self.lengths(protocol)?;
-        let needed = fixed_header::header_len(l.body) + l.body;
-        if out.remaining_mut() < needed {
-            return Err(EncodeError::BufferTooSmall {
-                needed,
-                available: out.remaining_mut(),
-            });
-        }
-        fixed_header::put_fixed_header(out, self.first_byte(), l.body);
+        // The hot packets are dispatched once, with sizing and writing inlined together; the
+        // rest go through the general path.
         match self {
-            Packet::Connect(c) => connect::put_connect(out, c, &l),
-            Packet::ConnAck(c) => connect::put_connack(out, c, protocol, &l),
-            Packet::Publish(p) => publish::put(out, p, protocol, &l),
-            Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
-                ack::put(out, a, &l);
+            Packet::Publish(p) => {
+                let l = publish::len(p, protocol)?;
+                check_room(out, PacketType::Publish, &l)?;
+                publish::put_packet(out, p, protocol, &l);
+                Ok(())
             }
-            Packet::Subscribe(s) => subscribe::put_subscribe(out, s, protocol, &l),
-            Packet::SubAck(s) => subscribe::put_suback(out, s, protocol, &l),
-            Packet::Unsubscribe(u) => subscribe::put_unsubscribe(out, u, protocol, &l),
-            Packet::UnsubAck(u) => subscribe::put_unsuback(out, u, protocol, &l),
-            Packet::PingReq | Packet::PingResp => {}
-            Packet::Disconnect(d) => disconnect::put(out, d, &l),
-            Packet::Auth(a) => auth::put(out, a, &l),
+            Packet::Subscribe(s) => {
+                let l = subscribe::subscribe_len(s, protocol)?;
+                let first = self.first_byte();
+                write_frame(out, PacketType::Subscribe, first, &l, |out| {
+                    subscribe::put_subscribe(out, s, protocol, &l);
+                })
+            }
+            _ => self.encode_general(protocol, out),
         }
-        Ok(())
+    }
+
+    fn encode_general(&self, protocol: Protocol, out: &mut impl BufMut) -> Result<(), EncodeError> {
+        let l = self.lengths(protocol)?;
+        write_frame(
+            out,
+            self.packet_type(),
+            self.first_byte(),
+            &l,
+            |out| match self {
+                Packet::Connect(c) => connect::put_connect(out, c, &l),
+                Packet::ConnAck(c) => connect::put_connack(out, c, protocol, &l),
+                Packet::Publish(p) => publish::put(out, p, protocol, &l),
+                Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+                    ack::put(out, a, &l);
+                }
+                Packet::Subscribe(s) => subscribe::put_subscribe(out, s, protocol, &l),
+                Packet::SubAck(s) => subscribe::put_suback(out, s, protocol, &l),
+                Packet::Unsubscribe(u) => subscribe::put_unsubscribe(out, u, protocol, &l),
+                Packet::UnsubAck(u) => subscribe::put_unsuback(out, u, protocol, &l),
+                Packet::PingReq | Packet::PingResp => {}
+                Packet::Disconnect(d) => disconnect::put(out, d, &l),
+                Packet::Auth(a) => auth::put(out, a, &l),
+            },
+        )
     }
 
     /// Writes the packet into the front of `out` and returns how many bytes it took.

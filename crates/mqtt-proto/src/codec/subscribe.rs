@@ -118,6 +118,7 @@ pub(crate) fn decode_subscribe(
     })
 }
 
+#[inline]
 pub(crate) fn subscribe_len(s: &Subscribe, protocol: Protocol) -> Result<Lengths, EncodeError> {
     let packet = PacketType::Subscribe;
     if s.filters.is_empty() {
@@ -146,6 +147,7 @@ pub(crate) fn subscribe_len(s: &Subscribe, protocol: Protocol) -> Result<Lengths
     Ok(l)
 }
 
+#[inline]
 pub(crate) fn put_subscribe(out: &mut impl BufMut, s: &Subscribe, protocol: Protocol, l: &Lengths) {
     out.put_u16(s.packet_id.get());
     if protocol.is_v5() {
@@ -364,6 +366,52 @@ pub(crate) fn put_unsuback(out: &mut impl BufMut, u: &UnsubAck, protocol: Protoc
         props::put_ack(out, &u.properties);
         for rc in &u.reasons {
             out.put_u8(rc.value());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::vec::Vec;
+
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn filter_byte() -> impl Strategy<Value = u8> {
+        prop::sample::select(alloc::vec![
+            b'a', b'/', b'+', b'#', b'$', b's', 0x00, 0x1F, 0x7F, 0xC2, 0x85, 0xA0, 0xE2, 0x82,
+            0xAC
+        ])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 4096,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// The one-pass check must accept exactly what the step-by-step checks accept, and
+        /// build the same filter.
+        #[test]
+        fn fast_filter_check_agrees_with_the_checked_path(
+            text in vec(filter_byte(), 0..24),
+            share in any::<bool>(),
+        ) {
+            let mut bytes = Vec::new();
+            if share {
+                bytes.extend_from_slice(b"$share/");
+            }
+            bytes.extend_from_slice(&text);
+            let mut wire = (bytes.len() as u16).to_be_bytes().to_vec();
+            wire.extend_from_slice(&bytes);
+            let wire = Bytes::from(wire);
+            let mut r = Reader::new(&wire, 0, PacketType::Subscribe);
+            let fast = filter(&mut r);
+            let checked = filter_checked(&r, Bytes::from(bytes));
+            prop_assert_eq!(fast, checked);
         }
     }
 }

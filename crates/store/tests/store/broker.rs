@@ -422,18 +422,20 @@ fn kill_child_and_check(durability: &str) {
 }
 
 #[test]
-fn clear_queue_removes_only_that_sessions_messages() {
+fn clear_queue_removes_that_sessions_messages_below_the_bound() {
     let mut s = Store::open_in_memory().unwrap();
     s.apply(&[
         WriteOp::UpsertSession(session_record("a", 3600, None)),
         WriteOp::UpsertSession(session_record("b", 3600, None)),
         enqueue("a", 1),
         enqueue("a", 2),
+        enqueue("a", 100),
         enqueue("b", 1),
     ])
     .unwrap();
     s.apply(&[WriteOp::ClearQueue {
         client_id: "a".into(),
+        below_seq: 100,
     }])
     .unwrap();
     let state = s.load_broker_state(NOW).unwrap();
@@ -442,5 +444,5 @@ fn clear_queue_removes_only_that_sessions_messages() {
         .iter()
         .map(|p| (p.session.client_id.as_str(), p.queue.len()))
         .collect();
-    assert_eq!(queued, vec![("a", 0), ("b", 1)]);
+    assert_eq!(queued, vec![("a", 1), ("b", 1)]);
 }

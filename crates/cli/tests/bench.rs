@@ -1,0 +1,85 @@
+//! End-to-end test of `tether bench`: the real binary runs a tiny fan-in and a tiny connection
+//! storm against `tether serve` (demo device, mutual TLS, port 0) and its JSON must account for
+//! every message and report sane numbers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+use test_support::process::Tether;
+
+fn bench(server: &Tether, args: &[&str]) -> Value {
+    let port = server.addr("mqtts").port().to_string();
+    let output = Command::new(env!("CARGO_BIN_EXE_tether"))
+        .arg("bench")
+        .args(args)
+        .args(["--host", "localhost", "-p", &port, "--json", "--quiet"])
+        .arg("--data-dir")
+        .arg(server.data_dir())
+        .args(["--broker-pid", &server.pid().to_string()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "tether bench {args:?} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+#[test]
+fn fan_in_delivers_everything_and_connect_counts_handshakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Tether::serve(
+        Path::new(env!("CARGO_BIN_EXE_tether")),
+        &dir.path().join("data"),
+        &["--no-api"],
+    )
+    .unwrap();
+
+    let fan_in = bench(
+        &server,
+        &["fan-in", "--publishers", "2", "-n", "200", "-q", "1"],
+    );
+    assert_eq!(fan_in["scenario"], "fan-in");
+    assert_eq!(fan_in["sent"], 200);
+    assert_eq!(fan_in["expected"], 200);
+    assert_eq!(fan_in["received"], 200);
+    assert_eq!(fan_in["lost"], 0);
+    assert_eq!(fan_in["duplicates"], 0);
+    assert!(fan_in["errors"].as_array().unwrap().is_empty(), "{fan_in}");
+    assert!(fan_in["delivery_rate"].as_f64().unwrap() > 0.0);
+    let latency = &fan_in["latency"];
+    assert_eq!(latency["count"], 200);
+    let (p50, p99, max) = (
+        latency["p50_us"].as_u64().unwrap(),
+        latency["p99_us"].as_u64().unwrap(),
+        latency["max_us"].as_u64().unwrap(),
+    );
+    assert!(p50 > 0 && p50 <= p99 && p99 <= max, "{latency}");
+    assert!(
+        max < 30_000_000,
+        "a latency above 30 s on loopback: {latency}"
+    );
+    let generator = &fan_in["generator"];
+    assert!(
+        generator["cpu_seconds"].as_f64().unwrap() > 0.0,
+        "{generator}"
+    );
+    assert!(fan_in["broker"]["rss_kib"].as_u64().unwrap() > 1_000);
+
+    let connect = bench(&server, &["connect", "-c", "10", "--concurrency", "4"]);
+    let figures = &connect["connect"];
+    assert_eq!(figures["succeeded"], 10);
+    assert_eq!(figures["failed"], 0);
+    assert!(figures["handshakes_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(figures["connack"]["count"], 10);
+    assert!(figures["connack"]["p50_us"].as_u64().unwrap() > 0);
+}
