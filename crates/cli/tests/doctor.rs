@@ -4,7 +4,12 @@
 //! beyond 127.0.0.1, no sleeps: the server's ready line and log lines are the synchronisation.
 
 // A test binary: its helper fails loudly like the tests do.
-#![allow(clippy::unwrap_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::io::Write;
 use std::path::Path;
@@ -18,6 +23,17 @@ fn fixture(name: &str) -> String {
         "{}/../doctor/tests/fixtures/{name}",
         env!("CARGO_MANIFEST_DIR")
     )
+}
+
+// The mosquitto fixture of the pub/sub tests: certificates from `pki`, an mTLS listener with
+// `require_certificate true`, free ports, a readiness poll.
+// Only part of the fixture is used here.
+#[allow(dead_code)]
+#[path = "pubsub/mosquitto.rs"]
+mod mosquitto;
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| (*s).to_owned()).collect()
 }
 
 fn tether(args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -351,4 +367,42 @@ fn recent_on_a_quiet_data_dir_and_bad_arguments() {
             .unwrap()
             .contains("/nonexistent.pem")
     );
+}
+
+#[test]
+fn probe_against_the_debian_mosquitto_broker_with_tls() {
+    let broker = mosquitto::Mosquitto::start();
+    let addr = format!("localhost:{}", broker.tls);
+    let (ca, cert, key) = (
+        broker.file("ca.pem"),
+        broker.file("client.pem"),
+        broker.file("client.key"),
+    );
+    let out = tether(
+        &[
+            "doctor",
+            "probe",
+            &addr,
+            "--cafile",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--topic",
+            "doctor/probe",
+        ],
+        None,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("handshake complete"), "{text}");
+    assert!(text.contains("accepted (CONNACK success"), "{text}");
+
+    // Without a client certificate mosquitto (require_certificate true) refuses, and the probe
+    // says what to pass.
+    let out = tether(&["doctor", "probe", &addr, "--cafile", &ca], None);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("--cert"), "{text}");
 }
