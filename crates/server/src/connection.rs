@@ -23,6 +23,9 @@ use crate::metrics::Metrics;
 use crate::persist::Clock;
 use crate::router::{Command, ConnectReply, InFlightSeqs, ToConn};
 
+/// Bytes made room for before each socket read.
+const READ_CHUNK: usize = 2048;
+
 /// Settings every connection shares.
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
@@ -146,8 +149,11 @@ where
         inflight,
         ..Ending::default()
     };
-    let mut tx = BytesMut::with_capacity(4096);
-    let mut read_buf = BytesMut::with_capacity(8192);
+    // The CONNECT buffer is not needed any more; keep per-connection memory small, since most
+    // device connections sit idle: buffers grow with traffic and start small.
+    drop(rx);
+    let mut tx = BytesMut::new();
+    let mut read_buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         if flush(&mut stream, &mut session_conn, &mut tx)
             .await
@@ -173,7 +179,7 @@ where
                 None => std::future::pending().await,
             }
         };
-        read_buf.reserve(4096);
+        read_buf.reserve(READ_CHUNK);
         tokio::select! {
             read = stream.read_buf(&mut read_buf) => match read {
                 Ok(0) | Err(_) => {
