@@ -88,6 +88,18 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Caller, ApiError> {
+        // Only origin-form targets ("/path?query") are signed requests; anything else would
+        // reach the signing library as an empty path, which it does not expect.
+        if !path_and_query.starts_with('/')
+            || path_and_query
+                .parse::<axum::http::uri::PathAndQuery>()
+                .is_err()
+        {
+            return Err(ApiError::incomplete_signature(format!(
+                "request target {path_and_query:?} is not a path; send requests to \
+                 http://HOST:PORT/..."
+            )));
+        }
         let Some(authorization) = headers.get("authorization") else {
             if path_and_query.contains("X-Amz-Signature=") {
                 return Err(ApiError::incomplete_signature(
@@ -473,6 +485,24 @@ mod tests {
     use axum::http::{HeaderName, HeaderValue};
 
     use super::*;
+
+    #[test]
+    fn a_target_that_is_not_a_path_is_refused_not_signed() {
+        // Found by the fuzz target: a relative target reached the signing library as an
+        // empty path and made it panic.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "host",
+            axum::http::HeaderValue::from_static("127.0.0.1:4580"),
+        );
+        let err = Verifier::new(Vec::new(), None)
+            .verify("GET", "things?x=1", &headers, b"", UNIX_EPOCH)
+            .unwrap_err();
+        assert!(format!("{err:?}").contains("is not a path"), "{err:?}");
+        assert!(!fuzz_verify(include_bytes!(
+            "../../../../fuzz/corpus/api_sigv4/regression-relative-target"
+        )));
+    }
 
     const BODY: &[u8] = br#"{"policyDocument":"{}"}"#;
 
