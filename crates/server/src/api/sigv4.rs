@@ -17,6 +17,8 @@ use axum::http::HeaderMap;
 
 use super::error::ApiError;
 
+/// Longest request target accepted (AWS front ends refuse URIs much past 8 KiB too).
+const MAX_TARGET_LEN: usize = 8 * 1024;
 /// The documented development credential, accepted only while the API listens on loopback.
 pub const DEV_ACCESS_KEY_ID: &str = "test";
 /// Secret of [`DEV_ACCESS_KEY_ID`].
@@ -88,16 +90,18 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<Caller, ApiError> {
-        // Only origin-form targets ("/path?query") are signed requests; anything else would
-        // reach the signing library as an empty path, which it does not expect.
+        // Only origin-form targets ("/path?query") of a sane length are signed requests;
+        // anything else would reach the signing library as an empty or over-long URI, which it
+        // does not expect (it panics; both were found by the api_sigv4 fuzz target).
         if !path_and_query.starts_with('/')
+            || path_and_query.len() > MAX_TARGET_LEN
             || path_and_query
                 .parse::<axum::http::uri::PathAndQuery>()
                 .is_err()
         {
             return Err(ApiError::incomplete_signature(format!(
-                "request target {path_and_query:?} is not a path; send requests to \
-                 http://HOST:PORT/..."
+                "the request target is not a path of at most {MAX_TARGET_LEN} bytes; send \
+                 requests to http://HOST:PORT/..."
             )));
         }
         let Some(authorization) = headers.get("authorization") else {
@@ -498,7 +502,16 @@ mod tests {
         let err = Verifier::new(Vec::new(), None)
             .verify("GET", "things?x=1", &headers, b"", UNIX_EPOCH)
             .unwrap_err();
-        assert!(format!("{err:?}").contains("is not a path"), "{err:?}");
+        assert!(
+            format!("{err:?}").contains("is not a path of at most"),
+            "{err:?}"
+        );
+        let long = format!("/things?{}", "a=b&".repeat(3000));
+        assert!(
+            Verifier::new(Vec::new(), None)
+                .verify("GET", &long, &headers, b"", UNIX_EPOCH)
+                .is_err()
+        );
         assert!(!fuzz_verify(include_bytes!(
             "../../../../fuzz/corpus/api_sigv4/regression-relative-target"
         )));
