@@ -69,8 +69,8 @@ fn mosquitto_pub(args: &[String], extra: &[&str]) -> std::process::Output {
         .expect("mosquitto_pub is installed by scripts/setup")
 }
 
-/// A blocking TLS connection with the demo device's credentials.
-fn demo_tls(server: &Tether) -> SslStream<TcpStream> {
+/// An OpenSSL client set up with the demo device's credentials and the server's CA.
+fn demo_connector(server: &Tether) -> openssl::ssl::SslConnectorBuilder {
     let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
     builder
         .set_ca_file(server.demo_file("root-ca.pem"))
@@ -81,7 +81,12 @@ fn demo_tls(server: &Tether) -> SslStream<TcpStream> {
     builder
         .set_private_key_file(server.demo_file("private.pem.key"), SslFiletype::PEM)
         .unwrap();
-    let connector = builder.build();
+    builder
+}
+
+/// A blocking TLS connection with the demo device's credentials.
+fn demo_tls(server: &Tether) -> SslStream<TcpStream> {
+    let connector = demo_connector(server).build();
     let tcp = TcpStream::connect(server.addr("mqtts")).unwrap();
     tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
     connector.connect("localhost", tcp).unwrap()
@@ -199,16 +204,7 @@ fn a_tls_1_1_client_is_refused_with_the_policy_named() {
 #[test]
 fn static_rsa_cbc_suites_that_esp8266_firmware_needs_are_accepted() {
     let (_dir, server) = start(&[]);
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    builder
-        .set_ca_file(server.demo_file("root-ca.pem"))
-        .unwrap();
-    builder
-        .set_certificate_chain_file(server.demo_file("certificate.pem.crt"))
-        .unwrap();
-    builder
-        .set_private_key_file(server.demo_file("private.pem.key"), SslFiletype::PEM)
-        .unwrap();
+    let mut builder = demo_connector(&server);
     builder
         .set_max_proto_version(Some(SslVersion::TLS1_2))
         .unwrap();

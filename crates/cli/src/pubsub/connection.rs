@@ -153,6 +153,20 @@ impl ConnArgs {
         }
     }
 
+    /// Checks the files, prints what the checks noticed, and connects (printing packets as
+    /// mosquitto does with -d).
+    pub async fn connect(&self) -> Result<client::Client, Failure> {
+        let mut notes = Vec::new();
+        let options = self.options(&mut notes)?;
+        for note in notes {
+            eprintln!("{note}");
+        }
+        let observer = self
+            .debug
+            .then(|| super::trace::printer(&self.client_id(), self.protocol));
+        Ok(client::Client::connect_observed(options, observer).await?)
+    }
+
     /// Checks flags and files and builds the connection options. `notes` collects remarks
     /// for stderr (a DER file where mosquitto wants PEM).
     pub fn options(&self, notes: &mut Vec<String>) -> Result<ConnectOptions, Failure> {

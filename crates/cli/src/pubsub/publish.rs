@@ -11,7 +11,6 @@ use client::{Bytes, Client, Message, QoS, TopicName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::connection::{ConnArgs, Failure, parse_qos, read_named};
-use super::trace;
 
 /// Unfinished QoS 1/2 messages `-l` allows before it waits for acknowledgements.
 const WINDOW: usize = 256;
@@ -98,16 +97,7 @@ pub async fn run(args: PubArgs) -> Result<(), Failure> {
             "--repeat-delay must be a number of seconds, 0 or more",
         ));
     }
-    let mut notes = Vec::new();
-    let options = args.conn.options(&mut notes)?;
-    for note in notes {
-        eprintln!("{note}");
-    }
-    let observer = args
-        .conn
-        .debug
-        .then(|| trace::printer(&args.conn.client_id(), args.conn.protocol));
-    let mut client = Client::connect_observed(options, observer).await?;
+    let mut client = args.conn.connect().await?;
     match source {
         Source::Payload(payload) => {
             let message = Message::new(topic, args.qos, payload).retained(args.retain);

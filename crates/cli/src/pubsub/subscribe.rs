@@ -12,7 +12,6 @@ use client::{Bytes, Client, Message, QoS, SubscriptionOptions, TopicFilter};
 
 use super::connection::{ConnArgs, Failure, parse_qos};
 use super::format::Output;
-use super::trace;
 
 /// mosquitto_sub's exit code when -W runs out (MOSQ_ERR_TIMEOUT).
 const TIMED_OUT: u8 = 27;
@@ -98,16 +97,7 @@ pub async fn run(args: SubArgs) -> Result<(), Failure> {
             verbose: args.verbose,
         },
     };
-    let mut notes = Vec::new();
-    let options = args.conn.options(&mut notes)?;
-    for note in notes {
-        eprintln!("{note}");
-    }
-    let observer = args
-        .conn
-        .debug
-        .then(|| trace::printer(&args.conn.client_id(), args.conn.protocol));
-    let mut client = Client::connect_observed(options, observer).await?;
+    let mut client = args.conn.connect().await?;
     // -W counts from the connection, as in mosquitto.
     let deadline = args
         .timeout
