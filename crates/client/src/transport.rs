@@ -3,8 +3,10 @@
 //! translation of every failure into an [`Error`] that names host and port and says what the
 //! server or this client objected to. It does not speak MQTT; `client` does.
 
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -38,7 +40,7 @@ pub(crate) struct Connector {
     pub(crate) host: String,
     pub(crate) port: u16,
     timeout: Duration,
-    tls: Option<TlsSetup>,
+    tls: Option<Arc<TlsSetup>>,
 }
 
 #[derive(Debug)]
@@ -55,7 +57,7 @@ impl Connector {
     pub(crate) fn new(options: &ConnectOptions) -> Result<Connector, Error> {
         let tls = match &options.tls {
             None => None,
-            Some(tls) => Some(tls_setup(&options.host, tls)?),
+            Some(tls) => Some(cached_tls_setup(&options.host, tls)?),
         };
         Ok(Connector {
             host: options.host.clone(),
@@ -313,6 +315,50 @@ impl Connector {
             detail: io_detail(error),
         }
     }
+}
+
+/// Contexts already built by this process, by everything that shapes them. Building one reads
+/// CA files and OpenSSL's default paths (milliseconds of CPU), so a process opening many
+/// connections with one set of options — `tether bench`, reconnects — builds it once. CA files
+/// are read when first used; a change to them reaches new processes.
+fn cached_tls_setup(host: &str, tls: &TlsOptions) -> Result<Arc<TlsSetup>, Error> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<TlsSetup>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = cache_key(host, tls);
+    if let Some(found) = cache.lock().ok().and_then(|map| map.get(&key).cloned()) {
+        return Ok(found);
+    }
+    let setup = Arc::new(tls_setup(host, tls)?);
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= 32 {
+            map.clear();
+        }
+        map.insert(key, Arc::clone(&setup));
+    }
+    Ok(setup)
+}
+
+/// Everything in `tls` (and the host, for SNI and name checks) that changes the context.
+fn cache_key(host: &str, tls: &TlsOptions) -> String {
+    let identity = tls.identity.as_ref().map(|id| {
+        (
+            id.certificate.to_der().unwrap_or_default(),
+            id.key.public_key_to_der().unwrap_or_default(),
+            id.chain
+                .iter()
+                .map(|c| c.to_der().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+    });
+    format!(
+        "{host}|{:?}|{:?}|{identity:?}|{:?}|{:?}|{:?}|{}",
+        tls.trust,
+        tls.trust_label,
+        tls.alpn,
+        tls.min_version,
+        tls.max_version,
+        tls.danger_skip_hostname
+    )
 }
 
 fn tls_setup(host: &str, tls: &TlsOptions) -> Result<TlsSetup, Error> {
