@@ -642,6 +642,17 @@ mod tests {
         mqtt_proto::codec::decode(Bytes::copy_from_slice(bytes), Protocol::V311).unwrap()
     }
 
+    /// Connection 1 publishes the PUBLISH encoded in `bytes`.
+    fn publish(router: &mut Router, bytes: &[u8]) {
+        let Packet::Publish(publish) = packet(bytes) else {
+            panic!("not a PUBLISH")
+        };
+        router.handle(Command::Publish {
+            conn: ConnId(1),
+            publish,
+        });
+    }
+
     /// A router over a fresh store, with client `c` connected (MQTT 3.1.1, clean session) and
     /// subscribed to `t` at QoS 1.
     fn router_with_subscriber(
@@ -698,13 +709,7 @@ mod tests {
         let (mut router, _writer, mut from_router) = router_with_subscriber(dir.path());
         // QoS 2, nothing to write: PUBREC first, in one batch with the copy so that the
         // client's PUBREL cannot be answered in between.
-        let Packet::Publish(publish) = packet(b"\x34\x06\x00\x01t\x00\x02x") else {
-            panic!("not a PUBLISH")
-        };
-        router.handle(Command::Publish {
-            conn: ConnId(1),
-            publish,
-        });
+        publish(&mut router, b"\x34\x06\x00\x01t\x00\x02x");
         let Some(ToConn::Batch(batch)) = from_router.blocking_recv() else {
             panic!("expected one batch")
         };
@@ -713,13 +718,7 @@ mod tests {
             [ToConn::PublishDone { .. }, ToConn::Deliver(..)]
         ));
         // QoS 1: the copy first, then PUBACK.
-        let Packet::Publish(publish) = packet(b"\x32\x06\x00\x01t\x00\x03x") else {
-            panic!("not a PUBLISH")
-        };
-        router.handle(Command::Publish {
-            conn: ConnId(1),
-            publish,
-        });
+        publish(&mut router, b"\x32\x06\x00\x01t\x00\x03x");
         assert!(matches!(
             from_router.blocking_recv(),
             Some(ToConn::Deliver(..))
@@ -736,13 +735,7 @@ mod tests {
         let (mut router, _writer, mut from_router) = router_with_subscriber(dir.path());
         // Retained: durable state changed, so even at QoS 2 the copy goes out first and the
         // PUBREC only after the commit.
-        let Packet::Publish(publish) = packet(b"\x35\x06\x00\x01t\x00\x02x") else {
-            panic!("not a PUBLISH")
-        };
-        router.handle(Command::Publish {
-            conn: ConnId(1),
-            publish,
-        });
+        publish(&mut router, b"\x35\x06\x00\x01t\x00\x02x");
         assert!(matches!(
             from_router.blocking_recv(),
             Some(ToConn::Deliver(..))
