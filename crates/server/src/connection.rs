@@ -26,6 +26,11 @@ use crate::router::{Command, ConnectReply, InFlightSeqs, ToConn};
 /// Bytes made room for before each socket read.
 const READ_CHUNK: usize = 2048;
 
+/// Router messages applied at most per wake before the connection writes: large enough that
+/// a busy subscriber's deliveries share records and sends, small enough that its reads and
+/// keep-alive are not starved.
+const ROUTER_BATCH: usize = 256;
+
 /// Settings every connection shares.
 #[derive(Debug, Clone)]
 pub struct ConnectionSettings {
@@ -193,7 +198,18 @@ where
                 }
             },
             message = from_router.recv() => match message {
-                Some(message) => apply(&mut session_conn, message, &mut ending),
+                Some(message) => {
+                    apply(&mut session_conn, message, &mut ending);
+                    // Take whatever else the router has queued before writing, so a burst of
+                    // deliveries or acknowledgements leaves in one TLS record and one send
+                    // instead of one each.
+                    for _ in 1..ROUTER_BATCH {
+                        match from_router.try_recv() {
+                            Ok(message) => apply(&mut session_conn, message, &mut ending),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => break,
             },
             () = timer => session_conn.handle_timeout(shared.clock.now()),

@@ -216,6 +216,10 @@ pub fn server_acceptor(options: &ServerOptions) -> Result<SslAcceptor, ContextEr
     // A broker holds thousands of mostly idle device connections: give each connection's
     // 16 KiB+ record buffers back to the allocator while nothing is being read or written.
     b.set_mode(SslMode::RELEASE_BUFFERS);
+    // Read what the socket has, not one record header and then its body: a device that
+    // pipelines publishes sends many small records, and without read-ahead each costs two
+    // receive system calls.
+    b.set_read_ahead(true);
     ossl(
         "the minimum protocol version",
         b.set_min_proto_version(Some(ssl_version(policy.min_version)?)),
@@ -352,6 +356,8 @@ impl ClientContext {
             "creating the client context",
             SslConnector::builder(SslMethod::tls_client()),
         )?;
+        // One receive system call for many small records (a subscriber's deliveries).
+        b.set_read_ahead(true);
         let old_version = options
             .min_version
             .is_some_and(|v| v < ProtocolVersion::TLS12);
