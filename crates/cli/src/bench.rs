@@ -46,6 +46,15 @@ pub struct BenchArgs {
     /// Use a tether data directory's root CA and demo device instead of --cafile/--cert/--key.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["cafile", "cert", "key"])]
     data_dir: Option<PathBuf>,
+    /// Key-exchange groups the generator offers, colon-separated. The default is what device
+    /// TLS stacks (mbedTLS, wolfSSL) offer; `openssl-default` offers OpenSSL's own list,
+    /// whose post-quantum X25519MLKEM768 costs both sides more per handshake.
+    #[arg(
+        long = "tls-groups",
+        value_name = "GROUPS",
+        default_value = "X25519:P-256:P-384"
+    )]
+    tls_groups: String,
     /// MQTT version: mqttv311 or mqttv5.
     #[arg(short = 'V', long = "protocol-version", default_value = "mqttv311", value_parser = parse_protocol)]
     protocol: Protocol,
@@ -271,6 +280,7 @@ impl Target {
                     trust: Trust::CaPem(ca_pem),
                     trust_label: Some(format!("--cafile {}", ca.display())),
                     identity,
+                    groups: (args.tls_groups != "openssl-default").then(|| args.tls_groups.clone()),
                     ..TlsOptions::default()
                 })
             }

@@ -60,6 +60,8 @@ pub struct TlsOptions {
     pub min_version: Option<ProtocolVersion>,
     /// Highest TLS version to offer.
     pub max_version: Option<ProtocolVersion>,
+    /// Key-exchange groups to offer (OpenSSL syntax, `X25519:P-256`); None: OpenSSL's default.
+    pub groups: Option<String>,
     /// Skip the check that the certificate names the host (the chain is still verified), as
     /// mosquitto's `--insecure`.
     pub danger_skip_hostname: bool,

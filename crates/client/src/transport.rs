@@ -351,12 +351,13 @@ fn cache_key(host: &str, tls: &TlsOptions) -> String {
         )
     });
     format!(
-        "{host}|{:?}|{:?}|{identity:?}|{:?}|{:?}|{:?}|{}",
+        "{host}|{:?}|{:?}|{identity:?}|{:?}|{:?}|{:?}|{:?}|{}",
         tls.trust,
         tls.trust_label,
         tls.alpn,
         tls.min_version,
         tls.max_version,
+        tls.groups,
         tls.danger_skip_hostname
     )
 }
@@ -369,6 +370,7 @@ fn tls_setup(host: &str, tls: &TlsOptions) -> Result<TlsSetup, Error> {
         alpn: tls.alpn.clone(),
         min_version: tls.min_version,
         max_version: tls.max_version,
+        groups: tls.groups.clone(),
         ..ClientOptions::default()
     };
     Ok(TlsSetup {

@@ -5,17 +5,20 @@
 //! whatever reason, the router hears how (so wills and sessions are handled) and gets the
 //! in-flight state back. Nothing here decides policy; it moves packets and reports.
 
+use std::cell::RefCell;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use broker_core::{ConnId, DisconnectKind, Limits};
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use mqtt_proto::codec::Decoder;
 use mqtt_proto::error::DecodeError;
 use mqtt_proto::session::Message as SessionMessage;
 use mqtt_proto::session::server::{DeliveryOutcome, ServerConfig, ServerConnection, ServerEvent};
 use mqtt_proto::{ConnAck, Connect, Disconnect, Packet, Protocol, ReasonCode, SubAck, UnsubAck};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Principal;
@@ -23,8 +26,17 @@ use crate::metrics::Metrics;
 use crate::persist::Clock;
 use crate::router::{Command, ConnectReply, InFlightSeqs, ToConn};
 
-/// Bytes made room for before each socket read.
-const READ_CHUNK: usize = 2048;
+/// The largest read: one TLS record's plaintext (what one `SSL_read` returns at most).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A write buffer larger than this after a burst is given back rather than kept for the next.
+const KEEP_TX_CAPACITY: usize = 8 * 1024;
+
+thread_local! {
+    /// One receive buffer per worker thread. A read hands what arrived to the session at once
+    /// (it keeps partial packets itself), so an idle connection owns no receive buffer.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 
 /// Router messages applied at most per wake before the connection writes: large enough that
 /// a busy subscriber's deliveries share records and sends, small enough that its reads and
@@ -63,7 +75,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let settings = Arc::clone(&shared.settings);
-    let mut rx = BytesMut::with_capacity(4096);
+    let mut rx = BytesMut::with_capacity(1024);
     let connect = match tokio::time::timeout(
         settings.connect_timeout,
         read_connect(&mut stream, &mut rx, &settings),
@@ -158,7 +170,6 @@ where
     // device connections sit idle: buffers grow with traffic and start small.
     drop(rx);
     let mut tx = BytesMut::new();
-    let mut read_buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         if flush(&mut stream, &mut session_conn, &mut tx)
             .await
@@ -184,17 +195,15 @@ where
                 None => std::future::pending().await,
             }
         };
-        read_buf.reserve(READ_CHUNK);
         tokio::select! {
-            read = stream.read_buf(&mut read_buf) => match read {
-                Ok(0) | Err(_) => {
+            read = std::future::poll_fn(|cx| poll_read_bytes(&mut stream, cx)) => match read {
+                Ok(data) if !data.is_empty() => {
+                    session_conn.handle_bytes(&data, shared.clock.now());
+                }
+                Ok(_) | Err(_) => {
                     ending.kind.get_or_insert(DisconnectKind::Lost);
                     session_conn.connection_lost(shared.clock.now());
                     break;
-                }
-                Ok(_) => {
-                    let data = read_buf.split();
-                    session_conn.handle_bytes(&data, shared.clock.now());
                 }
             },
             message = from_router.recv() => match message {
@@ -284,7 +293,15 @@ async fn read_connect<S: AsyncRead + Unpin>(
     let mut decoder = Decoder::new(Protocol::V311, settings.max_packet_size);
     loop {
         let level = connect_level(rx);
-        match decoder.decode(rx) {
+        // Decode from an exact-size copy: the CONNECT's strings (client id, will, user name)
+        // are slices of the buffer they were decoded from and live as long as the session,
+        // so they must not keep the whole read buffer of every idle device alive.
+        let mut arrived = BytesMut::from(&rx[..]);
+        let decoded = decoder.decode(&mut arrived);
+        if let Ok(Some(_)) = decoded {
+            rx.advance(rx.len() - arrived.len());
+        }
+        match decoded {
             Ok(Some(Packet::Connect(connect))) => return Ok(*connect),
             Ok(Some(other)) => return Err(FirstPacket::NotConnect(other.packet_type())),
             Ok(None) => {}
@@ -351,8 +368,28 @@ async fn flush<S: AsyncWrite + Unpin>(
         return Ok(());
     }
     stream.write_all(tx).await?;
-    tx.clear();
+    if tx.capacity() > KEEP_TX_CAPACITY {
+        *tx = BytesMut::new();
+    } else {
+        tx.clear();
+    }
     stream.flush().await
+}
+
+/// Reads what the stream has into the worker's scratch buffer and returns a copy of exactly
+/// that much; empty at end of stream.
+fn poll_read_bytes<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+) -> Poll<std::io::Result<Vec<u8>>> {
+    SCRATCH.with_borrow_mut(|scratch| {
+        let mut buf = ReadBuf::new(scratch);
+        match Pin::new(stream).poll_read(cx, &mut buf) {
+            Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().to_vec())),
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
 }
 
 /// Passes the session's events to the router. False when the router is gone.
@@ -476,6 +513,46 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connect_is_read_apart_from_what_the_client_sent_after_it() {
+        let settings = ConnectionSettings {
+            limits: Limits::for_profile(broker_core::Profile::Mqtt),
+            max_packet_size: 1024,
+            receive_maximum: 100,
+            connect_timeout: Duration::from_secs(5),
+        };
+        // CONNECT (3.1.1, client id "dev-1"), then a PINGREQ in the same write.
+        let mut bytes = b"\x10\x11\x00\x04MQTT\x04\x02\x00\x3c\x00\x05dev-1".to_vec();
+        bytes.extend_from_slice(&[0xC0, 0x00]);
+        let (mut client, mut server) = tokio::io::duplex(256);
+        client.write_all(&bytes).await.unwrap();
+        let mut rx = BytesMut::with_capacity(1024);
+        let connect = read_connect(&mut server, &mut rx, &settings)
+            .await
+            .unwrap_or_else(|_| panic!("the CONNECT is read"));
+        assert_eq!(connect.client_id.as_str(), "dev-1");
+        assert_eq!(
+            &rx[..],
+            &[0xC0, 0x00],
+            "the PINGREQ is left for the session"
+        );
+
+        // A CONNECT that arrives in two pieces.
+        let (mut client, mut server) = tokio::io::duplex(256);
+        let mut rx = BytesMut::new();
+        let (first, rest) = bytes.split_at(7);
+        client.write_all(first).await.unwrap();
+        let reading = tokio::spawn(async move {
+            let result = read_connect(&mut server, &mut rx, &settings).await;
+            (result.ok().map(|c| c.client_id.as_str().to_owned()), rx)
+        });
+        tokio::task::yield_now().await;
+        client.write_all(rest).await.unwrap();
+        let (client_id, rx) = reading.await.unwrap();
+        assert_eq!(client_id.as_deref(), Some("dev-1"));
+        assert_eq!(&rx[..], &[0xC0, 0x00]);
+    }
 
     #[test]
     fn connect_level_reads_name_and_level_only() {

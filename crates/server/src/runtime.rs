@@ -549,7 +549,16 @@ async fn serve_tls(
         peer,
         certificate: auth::certificate_info(certificate),
     });
-    connection::serve(accepted.stream, conn, principal, accept.shared.clone()).await;
+    // Keep only the stream for the connection's lifetime: the parsed ClientHello and the extra
+    // certificate reference would otherwise sit in this future next to every idle device.
+    let handshake::Accepted {
+        stream,
+        hello,
+        peer_certificate,
+        alpn,
+    } = accepted;
+    drop((hello, peer_certificate, alpn));
+    connection::serve(stream, conn, principal, accept.shared.clone()).await;
 }
 
 /// Records and logs a refusal that happened after a completed handshake (record first, so a

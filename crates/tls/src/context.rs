@@ -52,6 +52,11 @@ pub enum ContextError {
     /// The version is not one OpenSSL can be restricted to.
     #[error("cannot restrict OpenSSL to {0}; use TLS 1.0 to TLS 1.3")]
     UnsupportedVersion(ProtocolVersion),
+    /// A key-exchange group list contains a NUL character.
+    #[error(
+        "the key-exchange group list {0:?} contains a NUL character; give names such as X25519:P-256"
+    )]
+    BadGroups(String),
 }
 
 fn ossl<T>(what: impl Into<String>, r: Result<T, ErrorStack>) -> Result<T, ContextError> {
@@ -336,6 +341,9 @@ pub struct ClientOptions {
     pub tls12_ciphers: Option<String>,
     /// TLS 1.3 suites (None: OpenSSL default; "" offers none).
     pub tls13_suites: Option<String>,
+    /// Key-exchange groups to offer, in OpenSSL syntax such as `X25519:P-256` (None: OpenSSL
+    /// default, which includes the post-quantum hybrid X25519MLKEM768).
+    pub groups: Option<String>,
     /// OpenSSL security level; None picks [`SECURITY_LEVEL`], or 0 when a version below
     /// TLS 1.2 is requested (OpenSSL 3 refuses to offer TLS 1.0/1.1 at level 1 or above).
     pub security_level: Option<u32>,
@@ -385,6 +393,17 @@ impl ClientContext {
             ossl(
                 format!("the TLS 1.3 suites {list}"),
                 b.set_ciphersuites(list),
+            )?;
+        }
+        if let Some(list) = &options.groups {
+            if list.contains('\0') {
+                return Err(ContextError::BadGroups(list.clone()));
+            }
+            ossl(
+                format!(
+                    "the key-exchange groups {list} (names such as X25519, P-256, P-384, X25519MLKEM768)"
+                ),
+                b.set_groups_list(list),
             )?;
         }
         let verify = match &options.trust {

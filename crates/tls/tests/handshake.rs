@@ -189,6 +189,7 @@ fn handshake(options: ServerOptions, offer: &Offer) -> Outcome {
         max_version: offer.max,
         tls12_ciphers: offer.tls12.map(str::to_owned),
         tls13_suites: offer.tls13.map(str::to_owned),
+        groups: None,
         security_level: None,
     })
     .unwrap();
@@ -513,6 +514,18 @@ fn context_errors_name_the_problem() {
         pki().client.certificate.to_der().unwrap()
     );
     assert!(Identity::from_pem(b"", &key).is_err());
+
+    let groups = |list: &str| {
+        ClientContext::new(&ClientOptions {
+            groups: Some(list.to_owned()),
+            ..ClientOptions::default()
+        })
+    };
+    assert!(groups("X25519:P-256").is_ok());
+    let err = groups("X25519:no-such-group").err().unwrap();
+    assert!(err.to_string().contains("X25519:no-such-group"), "{err}");
+    let err = groups("X25519\0").err().unwrap();
+    assert!(err.to_string().contains("NUL"), "{err}");
 }
 
 /// Sends each device profile's raw ClientHello to a server under each policy and reads the

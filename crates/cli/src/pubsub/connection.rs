@@ -74,6 +74,10 @@ pub struct ConnArgs {
     /// ALPN protocol to offer (x-amzn-mqtt-ca for AWS IoT on port 443).
     #[arg(long = "alpn", visible_alias = "tls-alpn")]
     pub alpn: Option<String>,
+    /// Key-exchange groups to offer, colon-separated (X25519:P-256, as a device's TLS stack
+    /// would); default: OpenSSL's list, which includes the post-quantum X25519MLKEM768.
+    #[arg(long = "tls-groups", value_name = "GROUPS")]
+    pub tls_groups: Option<String>,
     /// Topic of the will message.
     #[arg(long = "will-topic")]
     pub will_topic: Option<String>,
@@ -268,6 +272,7 @@ impl ConnArgs {
             alpn: self.alpn.iter().cloned().collect(),
             min_version: version,
             max_version: version,
+            groups: self.tls_groups.clone(),
             danger_skip_hostname: self.insecure,
         })
     }

@@ -90,11 +90,19 @@ pub fn profile_options(profile: &DeviceProfile) -> ClientOptions {
             .collect()
     };
     let tls12 = names(false);
+    // The device's key-exchange groups, in its order; `?` lets OpenSSL skip one it lacks.
+    let groups: Vec<String> = profile
+        .groups
+        .iter()
+        .filter_map(|g| tls::hello_types::NamedGroup(*g).name())
+        .map(|name| format!("?{name}"))
+        .collect();
     ClientOptions {
         min_version: Some(profile.min_version),
         max_version: Some(profile.max_version),
         tls12_ciphers: (!tls12.is_empty()).then(|| tls12.join(":")),
         tls13_suites: Some(names(true).join(":")),
+        groups: (!groups.is_empty()).then(|| groups.join(":")),
         ..ClientOptions::default()
     }
 }
@@ -319,5 +327,24 @@ mod tests {
         let e = profile_options(DeviceProfile::by_name("embedded-tls").unwrap());
         assert_eq!(e.tls12_ciphers, None);
         assert_eq!(e.tls13_suites.as_deref(), Some("TLS_AES_128_GCM_SHA256"));
+    }
+
+    #[test]
+    fn profile_options_offer_the_devices_groups_in_its_order() {
+        let rsa_only = profile_options(DeviceProfile::by_name("esp8266-nonos-mbedtls").unwrap());
+        assert_eq!(
+            rsa_only.groups, None,
+            "no groups: OpenSSL's list is left alone"
+        );
+        let with_ecc = tls::PROFILES
+            .iter()
+            .find(|p| p.groups == [29, 23, 24, 25])
+            .expect("a profile offering x25519, P-256, P-384, P-521");
+        assert_eq!(
+            profile_options(with_ecc).groups.as_deref(),
+            Some("?x25519:?secp256r1:?secp384r1:?secp521r1")
+        );
+        // The list is one OpenSSL accepts.
+        tls::context::ClientContext::new(&profile_options(with_ecc)).unwrap();
     }
 }
