@@ -186,6 +186,8 @@ pub(crate) fn glob_match(pattern: &[Glob], text: &str, fold_case: bool) -> bool 
     let mut backtrack: Option<(usize, usize)> = None;
     loop {
         let step = match (pattern.get(p), next_char(t)) {
+            // A trailing `*` matches whatever is left (`topic/*`, `*`): no need to walk it.
+            (Some(Glob::AnyRun), _) if p.saturating_add(1) == pattern.len() => return true,
             (Some(Glob::AnyRun), _) => {
                 backtrack = Some((p.saturating_add(1), t));
                 p = p.saturating_add(1);

@@ -7,7 +7,7 @@
 //! answered here; policies live in the authorizer, keyed by certificate id, so a policy change
 //! reaches live connections when the registry watcher refreshes them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -53,6 +53,11 @@ impl Principal {
     /// The identity.
     pub fn identity(&self) -> &Identity {
         &self.0
+    }
+
+    /// Tells this principal's connection apart from every other live one.
+    fn address(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 
     /// The certificate id, for devices.
@@ -106,6 +111,90 @@ pub struct ServerAuthorizer {
     pub account: String,
     /// Attached policies by certificate id, refreshed when the registry changes.
     devices: HashMap<String, Arc<DevicePolicies>>,
+    /// Publish and Receive decisions already reached as Allow.
+    allowed: AllowCache,
+}
+
+/// Topics a connection's publishes and deliveries were already allowed on, so a device that
+/// publishes to (or receives on) the same topics again and again is judged once per policy
+/// change rather than once per message. A decision is a pure function of the attached policies
+/// and things, the connection (certificate, client id, address) and the topic, so it holds
+/// until the registry changes, which clears everything. Only Allow is kept: a denial is rare
+/// and carries its explanation.
+#[derive(Debug, Default, Clone)]
+struct AllowCache {
+    /// By the address of the principal's allocation; each entry keeps its principal alive, so
+    /// no other connection's principal can reuse the address while the entry exists.
+    by_principal: HashMap<usize, AllowedTopics>,
+    /// Entries of closed connections are swept when the map reaches this size.
+    sweep_at: usize,
+}
+
+#[derive(Debug, Clone)]
+struct AllowedTopics {
+    principal: Principal,
+    client_id: String,
+    publish: HashSet<String>,
+    receive: HashSet<String>,
+}
+
+/// Topics remembered per connection and action; beyond it the set starts over.
+const ALLOWED_TOPICS_PER_CONNECTION: usize = 256;
+
+impl AllowCache {
+    fn topics(
+        &mut self,
+        principal: &Principal,
+        client_id: &str,
+        receive: bool,
+    ) -> Option<&mut HashSet<String>> {
+        let entry = self.by_principal.get_mut(&principal.address())?;
+        if !Arc::ptr_eq(&entry.principal.0, &principal.0) || entry.client_id != client_id {
+            return None;
+        }
+        Some(if receive {
+            &mut entry.receive
+        } else {
+            &mut entry.publish
+        })
+    }
+
+    fn contains(
+        &mut self,
+        principal: &Principal,
+        client_id: &str,
+        receive: bool,
+        topic: &str,
+    ) -> bool {
+        self.topics(principal, client_id, receive)
+            .is_some_and(|topics| topics.contains(topic))
+    }
+
+    fn insert(&mut self, principal: &Principal, client_id: &str, receive: bool, topic: &str) {
+        if self.topics(principal, client_id, receive).is_none() {
+            if self.by_principal.len() >= self.sweep_at {
+                // Only the cache still holds the principals of closed connections.
+                self.by_principal
+                    .retain(|_, entry| Arc::strong_count(&entry.principal.0) > 1);
+                self.sweep_at = (self.by_principal.len() * 2).max(64);
+            }
+            self.by_principal.insert(
+                principal.address(),
+                AllowedTopics {
+                    principal: principal.clone(),
+                    client_id: client_id.to_owned(),
+                    publish: HashSet::new(),
+                    receive: HashSet::new(),
+                },
+            );
+        }
+        if let Some(topics) = self.topics(principal, client_id, receive) {
+            if topics.len() >= ALLOWED_TOPICS_PER_CONNECTION {
+                topics.clear();
+            }
+            topics.insert(topic.to_owned());
+        }
+    }
 }
 
 impl ServerAuthorizer {
@@ -116,11 +205,13 @@ impl ServerAuthorizer {
             region: region.to_owned(),
             account: account.to_owned(),
             devices: HashMap::new(),
+            allowed: AllowCache::default(),
         }
     }
 
     /// Installs (or replaces) what is attached to a certificate.
     pub fn set_policies(&mut self, certificate_id: &str, policies: Arc<DevicePolicies>) {
+        self.allowed = AllowCache::default();
         self.devices.insert(certificate_id.to_owned(), policies);
     }
 
@@ -242,7 +333,26 @@ impl Authorizer for ServerAuthorizer {
                 certificate_id,
                 peer,
                 certificate,
-            } => self.decide(certificate_id, *peer, certificate, client_id, action),
+            } => {
+                let cacheable = match action {
+                    Action::Publish {
+                        topic,
+                        retain: false,
+                    } => Some((false, topic)),
+                    Action::Receive { topic } => Some((true, topic)),
+                    _ => None,
+                };
+                if let Some((receive, topic)) = cacheable
+                    && self.allowed.contains(principal, client_id, receive, topic)
+                {
+                    return Decision::Allow;
+                }
+                let decision = self.decide(certificate_id, *peer, certificate, client_id, action);
+                if let (Decision::Allow, Some((receive, topic))) = (&decision, cacheable) {
+                    self.allowed.insert(principal, client_id, receive, topic);
+                }
+                decision
+            }
             Identity::Anonymous { .. } => match action {
                 Action::Connect if !self.allow_anonymous => Decision::Deny(
                     "anonymous clients may not connect under the aws profile; connect to the \
@@ -531,5 +641,68 @@ mod tests {
             vec![("CommonName".to_owned(), "Test CA".to_owned())]
         );
         assert!(info.serial_number.is_some());
+    }
+
+    #[test]
+    fn remembered_allows_end_when_the_policies_change() {
+        let mut auth = authorizer(THING_POLICY);
+        let dev = device("cert");
+        let receive = Action::Receive {
+            topic: "things/thing-1/cmd",
+        };
+        for _ in 0..3 {
+            assert_eq!(auth.authorize(&dev, "thing-1", receive), Decision::Allow);
+        }
+        // The same topic for another client id is judged on its own (the policy pins it).
+        assert!(matches!(
+            auth.authorize(&dev, "thing-2", receive),
+            Decision::Deny(_)
+        ));
+        let deny_all = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Deny","Action":"iot:*","Resource":"*"}]}"#;
+        auth.set_policies(
+            "cert",
+            Arc::new(DevicePolicies {
+                policies: vec![("deny".to_owned(), Policy::parse(deny_all).unwrap())],
+                things: Vec::new(),
+            }),
+        );
+        let Decision::Deny(why) = auth.authorize(&dev, "thing-1", receive) else {
+            panic!("a remembered Allow must not outlive a policy change")
+        };
+        assert!(why.contains("deny"), "{why}");
+    }
+
+    #[test]
+    fn remembered_allows_of_closed_connections_are_swept() {
+        let mut auth = authorizer(THING_POLICY);
+        for n in 0..200 {
+            let dev = device("cert");
+            let publish = Action::Publish {
+                topic: "things/thing-1/telemetry",
+                retain: false,
+            };
+            assert_eq!(
+                auth.authorize(&dev, "thing-1", publish),
+                Decision::Allow,
+                "{n}"
+            );
+        }
+        assert!(
+            auth.allowed.by_principal.len() <= 64,
+            "{} entries kept for 200 closed connections",
+            auth.allowed.by_principal.len()
+        );
+        // A live connection keeps its entry through a sweep.
+        let live = device("cert");
+        let publish = Action::Publish {
+            topic: "things/thing-1/telemetry",
+            retain: false,
+        };
+        assert_eq!(auth.authorize(&live, "thing-1", publish), Decision::Allow);
+        for _ in 0..200 {
+            let _ = auth.authorize(&device("cert"), "thing-1", publish);
+        }
+        assert!(auth.allowed.by_principal.contains_key(&live.address()));
     }
 }

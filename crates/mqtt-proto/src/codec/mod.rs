@@ -29,7 +29,7 @@ pub use fixed_header::{Frame, MAX_PACKET_SIZE, check_frame};
 pub use primitives::VARINT_MAX;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::packet::{Packet, PacketType};
+use crate::packet::{Packet, PacketType, Publish};
 use crate::types::Protocol;
 use primitives::Reader;
 
@@ -269,6 +269,30 @@ fn check_room(out: &impl BufMut, packet: PacketType, l: &Lengths) -> Result<(), 
     Ok(())
 }
 
+impl Publish {
+    /// Bytes this PUBLISH takes on the wire for `protocol`, as [`Packet::encoded_len`] without
+    /// wrapping it in a [`Packet`].
+    pub fn encoded_len(&self, protocol: Protocol) -> Result<usize, EncodeError> {
+        let l = publish::len(self, protocol)?;
+        if l.body > VARINT_MAX as usize {
+            return Err(EncodeError::PacketTooLarge {
+                packet: PacketType::Publish,
+                len: l.body,
+            });
+        }
+        Ok(fixed_header::header_len(l.body) + l.body)
+    }
+
+    /// Writes this PUBLISH, as [`Packet::encode`] without wrapping it in a [`Packet`] (a
+    /// sender keeping the message for a resend encodes it in place).
+    pub fn encode(&self, protocol: Protocol, out: &mut impl BufMut) -> Result<(), EncodeError> {
+        let l = publish::len(self, protocol)?;
+        check_room(out, PacketType::Publish, &l)?;
+        publish::put_packet(out, self, protocol, &l);
+        Ok(())
+    }
+}
+
 impl Packet {
     #[inline]
     fn lengths(&self, protocol: Protocol) -> Result<Lengths, EncodeError> {
@@ -309,6 +333,9 @@ impl Packet {
 
     /// Bytes this packet takes on the wire for `protocol` (CONNECT uses its own version).
     pub fn encoded_len(&self, protocol: Protocol) -> Result<usize, EncodeError> {
+        if let Packet::Publish(p) = self {
+            return p.encoded_len(protocol);
+        }
         let l = self.lengths(protocol)?;
         Ok(fixed_header::header_len(l.body) + l.body)
     }
@@ -321,12 +348,7 @@ impl Packet {
         // The hot packets are dispatched once, with sizing and writing inlined together; the
         // rest go through the general path.
         match self {
-            Packet::Publish(p) => {
-                let l = publish::len(p, protocol)?;
-                check_room(out, PacketType::Publish, &l)?;
-                publish::put_packet(out, p, protocol, &l);
-                Ok(())
-            }
+            Packet::Publish(p) => p.encode(protocol, out),
             Packet::Subscribe(s) => {
                 let l = subscribe::subscribe_len(s, protocol)?;
                 let first = self.first_byte();

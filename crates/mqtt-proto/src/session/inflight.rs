@@ -4,6 +4,7 @@
 //! packet ids of received publications until their flow ends. Neither builds or sends packets;
 //! the session types decide what to do with the outcomes.
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
@@ -30,8 +31,9 @@ struct Entry {
     seq: u64,
     stage: Stage,
     qos: QoS,
-    /// The publication with its full topic; dropped once PUBREC arrives.
-    publish: Option<Publish>,
+    /// The publication with its full topic; dropped once PUBREC arrives. Boxed: the map
+    /// shifts entries on every insert and removal, and a `Publish` is over 200 bytes.
+    publish: Option<Box<Publish>>,
     /// Whether it went out on some connection already (so a resend carries DUP).
     sent_before: bool,
 }
@@ -83,7 +85,7 @@ impl Outgoing {
                 seq,
                 stage: Stage::Queued,
                 qos,
-                publish: Some(publish),
+                publish: Some(Box::new(publish)),
                 sent_before: false,
             },
         );
@@ -92,27 +94,28 @@ impl Outgoing {
     }
 
     /// Takes the next queued publication if fewer than `limit` are in flight, marks it sent and
-    /// returns it (with DUP set when it is a resend).
-    pub(crate) fn next_sendable(&mut self, limit: usize) -> Option<Publish> {
-        while self.inflight < limit {
-            let id = self.queue.pop_front()?;
-            let Some(entry) = self.entries.get_mut(&id) else {
-                continue;
-            };
-            let Some(publish) = entry.publish.as_ref() else {
-                continue;
-            };
-            if entry.stage != Stage::Queued {
-                continue;
+    /// returns it to be encoded (with DUP set when it is a resend).
+    pub(crate) fn next_sendable(&mut self, limit: usize) -> Option<&Publish> {
+        let id = loop {
+            if self.inflight >= limit {
+                return None;
             }
-            let mut out = publish.clone();
-            out.dup = entry.sent_before;
-            entry.sent_before = true;
-            entry.stage = Stage::AwaitAck;
-            self.inflight = self.inflight.saturating_add(1);
-            return Some(out);
-        }
-        None
+            let id = self.queue.pop_front()?;
+            if self
+                .entries
+                .get(&id)
+                .is_some_and(|e| e.stage == Stage::Queued && e.publish.is_some())
+            {
+                break id;
+            }
+        };
+        let entry = self.entries.get_mut(&id)?;
+        let publish = entry.publish.as_mut()?;
+        publish.dup = entry.sent_before;
+        entry.sent_before = true;
+        entry.stage = Stage::AwaitAck;
+        self.inflight = self.inflight.saturating_add(1);
+        Some(publish)
     }
 
     /// Drops the flow of `id` whatever its stage and frees the id. False if unknown.
@@ -439,7 +442,7 @@ mod tests {
                 qos: QoS::AtLeastOnce
             }
         );
-        let sent = out.next_sendable(1).unwrap();
+        let sent = out.next_sendable(1).cloned().unwrap();
         assert_eq!(sent.delivery, Delivery::ExactlyOnce(b));
         assert_eq!(out.on_puback(b), AckOutcome::Mismatch);
         assert_eq!(
@@ -477,8 +480,8 @@ mod tests {
         out.pause();
         assert_eq!(out.inflight(), 1);
         assert_eq!(out.releases(), alloc::vec![c]);
-        let first = out.next_sendable(10).unwrap();
-        let second = out.next_sendable(10).unwrap();
+        let first = out.next_sendable(10).cloned().unwrap();
+        let second = out.next_sendable(10).cloned().unwrap();
         assert_eq!((first.delivery.packet_id(), first.dup), (Some(a), true));
         assert_eq!((second.delivery.packet_id(), second.dup), (Some(b), true));
     }

@@ -117,6 +117,20 @@ impl Transmit {
         result
     }
 
+    /// [`Outbox::push`] for a PUBLISH held elsewhere (no copy into a [`Packet`]).
+    pub(crate) fn push_publish(
+        &mut self,
+        publish: &Publish,
+        protocol: Protocol,
+    ) -> Result<(), EncodeError> {
+        let before = self.bytes.len();
+        let result = publish.encode(protocol, &mut self.bytes);
+        if result.is_err() {
+            self.bytes.truncate(before);
+        }
+        result
+    }
+
     /// Moves everything encoded so far to `out`; false when there was nothing.
     pub(crate) fn drain_into(&mut self, out: &mut BytesMut) -> bool {
         if self.bytes.is_empty() {
@@ -130,6 +144,25 @@ impl Transmit {
     /// Drops everything not yet handed out (the connection is gone).
     pub(crate) fn clear(&mut self) {
         self.bytes.clear();
+    }
+}
+
+/// [`check_size`] for a PUBLISH, without wrapping it in a [`Packet`].
+pub(crate) fn check_publish_size(
+    publish: &Publish,
+    protocol: Protocol,
+    maximum: Option<u32>,
+) -> Result<(), Error> {
+    let maximum = maximum.unwrap_or(MAX_PACKET_SIZE);
+    let size = publish.encoded_len(protocol)?;
+    if u64::try_from(size).unwrap_or(u64::MAX) > u64::from(maximum) {
+        Err(Error::PacketTooLarge {
+            packet: PacketType::Publish,
+            size,
+            maximum,
+        })
+    } else {
+        Ok(())
     }
 }
 

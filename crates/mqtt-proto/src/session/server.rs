@@ -20,7 +20,7 @@ use crate::reason::ReasonCode;
 use crate::session::error::{Error, Violation};
 use crate::session::inflight::{AckOutcome, Arrival, Incoming, Outgoing, Release};
 use crate::session::topic_alias::InboundAliases;
-use crate::session::{Message, Transmit, ack_packet, check_size};
+use crate::session::{Message, Transmit, ack_packet, check_publish_size, check_size};
 use crate::time::Instant;
 use crate::types::{Delivery, PacketId, Protocol, QoS};
 
@@ -356,13 +356,9 @@ impl ServerConnection {
         let qos = message.qos;
         let mut publish = message.into_publish();
         publish.properties.topic_alias = None;
-        let mut sized = publish.clone();
-        sized.delivery = Delivery::new(qos, PacketId::MIN);
-        match check_size(
-            &Packet::Publish(sized),
-            self.protocol,
-            self.client_maximum_packet_size,
-        ) {
+        // Sized as sent: with a packet id for QoS 1/2 (`push` gives it its real one).
+        publish.delivery = Delivery::new(qos, PacketId::MIN);
+        match check_publish_size(&publish, self.protocol, self.client_maximum_packet_size) {
             Ok(()) => {}
             Err(Error::PacketTooLarge { size, maximum, .. }) => {
                 return Ok(DeliveryOutcome::TooLarge { size, maximum });
@@ -525,11 +521,7 @@ impl ServerConnection {
         let mut failed: Vec<(PacketId, QoS)> = Vec::new();
         while let Some(publish) = self.session.outgoing.next_sendable(limit) {
             let delivery = publish.delivery;
-            if self
-                .tx
-                .push(&Packet::Publish(publish), self.protocol)
-                .is_err()
-            {
+            if self.tx.push_publish(publish, self.protocol).is_err() {
                 // `deliver` encoded-sized it already, so this does not happen; should it, the
                 // message is finished as undeliverable rather than retried forever.
                 failed.extend(delivery.packet_id().map(|id| (id, delivery.qos())));

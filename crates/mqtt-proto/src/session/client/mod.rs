@@ -628,7 +628,8 @@ impl ClientSession {
             return;
         }
         let limit = usize::from(self.limits.receive_maximum);
-        while let Some(publish) = self.outgoing.next_sendable(limit) {
+        // A copy: topic aliases rewrite the wire form, and a resend needs the full topic.
+        while let Some(publish) = self.outgoing.next_sendable(limit).cloned() {
             let Some(id) = publish.delivery.packet_id() else {
                 continue;
             };
