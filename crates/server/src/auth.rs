@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use broker_core::{Action, Authorizer, Decision};
 use iot_policy::{CertificateInfo, Policy, RequestContext, ResourceKind, ThingInfo};
@@ -211,6 +211,14 @@ impl ServerAuthorizer {
 
     /// Installs (or replaces) what is attached to a certificate.
     pub fn set_policies(&mut self, certificate_id: &str, policies: Arc<DevicePolicies>) {
+        if self
+            .devices
+            .get(certificate_id)
+            .is_some_and(|known| Arc::ptr_eq(known, &policies))
+        {
+            // The registry lookup was answered from its cache: nothing changed.
+            return;
+        }
         self.allowed = AllowCache::default();
         self.devices.insert(certificate_id.to_owned(), policies);
     }
@@ -430,6 +438,47 @@ pub fn check_certificate(
         }),
         Ok(None) => Err(CertificateRefusal::NotRegistered { id: id.to_owned() }),
         Err(e) => Err(CertificateRefusal::Registry(e.to_string())),
+    }
+}
+
+/// What the registry said about ACTIVE certificates, by certificate id, with the registry
+/// version it was read at. A device that reconnects (or a fleet of devices sharing a
+/// certificate) costs one version read instead of several queries and a parse of every policy
+/// document, and gets the very same `Arc`, so the router keeps its remembered decisions.
+#[derive(Debug, Default)]
+pub struct RegistryCache {
+    entries: Mutex<HashMap<String, (i64, Arc<DevicePolicies>)>>,
+}
+
+/// Certificates remembered at most; beyond it the cache starts over.
+const REGISTRY_CACHE_ENTRIES: usize = 65_536;
+
+impl RegistryCache {
+    /// [`check_certificate`], answered from the cache while the registry is unchanged.
+    pub fn check(
+        &self,
+        store: &Store,
+        id: &CertificateId,
+    ) -> Result<Arc<DevicePolicies>, CertificateRefusal> {
+        // The version is read before the certificate: a change in between makes the entry
+        // look older than it is, which only costs a re-read.
+        let version = store
+            .registry_version()
+            .map_err(|e| CertificateRefusal::Registry(e.to_string()))?;
+        if let Ok(entries) = self.entries.lock()
+            && let Some((at, policies)) = entries.get(id.as_str())
+            && *at == version
+        {
+            return Ok(Arc::clone(policies));
+        }
+        let policies = Arc::new(check_certificate(store, id)?);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= REGISTRY_CACHE_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(id.as_str().to_owned(), (version, Arc::clone(&policies)));
+        }
+        Ok(policies)
     }
 }
 
@@ -704,5 +753,64 @@ mod tests {
             let _ = auth.authorize(&device("cert"), "thing-1", publish);
         }
         assert!(auth.allowed.by_principal.contains_key(&live.address()));
+    }
+
+    #[test]
+    fn setting_the_same_policies_again_keeps_remembered_allows() {
+        let mut auth = authorizer(THING_POLICY);
+        let dev = device("cert");
+        let receive = Action::Receive {
+            topic: "things/thing-1/cmd",
+        };
+        assert_eq!(auth.authorize(&dev, "thing-1", receive), Decision::Allow);
+        let same = Arc::clone(auth.devices.get("cert").unwrap());
+        auth.set_policies("cert", same);
+        assert!(
+            auth.allowed
+                .contains(&dev, "thing-1", true, "things/thing-1/cmd")
+        );
+        let copy = Arc::new(DevicePolicies::clone(auth.devices.get("cert").unwrap()));
+        auth.set_policies("cert", copy);
+        assert!(
+            !auth
+                .allowed
+                .contains(&dev, "thing-1", true, "things/thing-1/cmd")
+        );
+    }
+
+    #[test]
+    fn registry_cache_answers_until_the_registry_changes() {
+        let mut store = Store::open_in_memory().unwrap();
+        let id = CertificateId::from_der(b"a device certificate");
+        let new = store::NewCertificate {
+            id: id.as_str().to_owned(),
+            pem: String::new(),
+            status: CertificateStatus::Active,
+            ca_certificate_id: None,
+            mode: store::CertificateMode::Default,
+            owned_by: "123456789012".to_owned(),
+            not_before_ms: 0,
+            not_after_ms: i64::MAX,
+        };
+        store.register_certificate(&new, 1).unwrap();
+        let cache = RegistryCache::default();
+        let first = cache.check(&store, &id).unwrap();
+        let again = cache.check(&store, &id).unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "an unchanged registry is not read twice"
+        );
+        store
+            .update_certificate_status(id.as_str(), CertificateStatus::Revoked, 2)
+            .unwrap();
+        assert!(matches!(
+            cache.check(&store, &id),
+            Err(CertificateRefusal::NotActive { .. })
+        ));
+        let unknown = CertificateId::from_der(b"another certificate");
+        assert!(matches!(
+            cache.check(&store, &unknown),
+            Err(CertificateRefusal::NotRegistered { .. })
+        ));
     }
 }

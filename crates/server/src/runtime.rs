@@ -193,6 +193,7 @@ pub async fn run(
     let accept = Arc::new(Accept {
         shared,
         store: Arc::clone(&store),
+        registry: Arc::default(),
         refusals: RefusalLog::new(&data.root),
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
@@ -389,6 +390,7 @@ fn tokio_listener(
 struct Accept {
     shared: Shared,
     store: Arc<Mutex<Store>>,
+    registry: Arc<auth::RegistryCache>,
     refusals: RefusalLog,
     next_conn: AtomicU64,
     max_connections: usize,
@@ -504,9 +506,10 @@ async fn serve_tls(
         }
     };
     let store = Arc::clone(&accept.store);
+    let registry = Arc::clone(&accept.registry);
     let lookup_id = id.clone();
     let verdict = tokio::task::spawn_blocking(move || match store.lock() {
-        Ok(store) => auth::check_certificate(&store, &lookup_id),
+        Ok(store) => registry.check(&store, &lookup_id),
         Err(_) => Err(auth::CertificateRefusal::Registry(
             "registry lock poisoned".to_owned(),
         )),
@@ -514,7 +517,7 @@ async fn serve_tls(
     .await
     .unwrap_or_else(|e| Err(auth::CertificateRefusal::Registry(e.to_string())));
     let policies = match verdict {
-        Ok(policies) => Arc::new(policies),
+        Ok(policies) => policies,
         Err(refusal) => {
             metrics.certificates_refused.inc();
             let kind = match refusal {

@@ -270,8 +270,10 @@ impl Store {
     /// whoever makes it (this process's API, the CLI, another process): the broker polls it to
     /// apply registry changes to live connections. Broker writes do not move it.
     pub fn registry_version(&self) -> Result<i64, StoreError> {
+        // Read on every device connection: keep the statement compiled.
         self.conn
-            .query_row("SELECT version FROM registry_version", [], |row| row.get(0))
+            .prepare_cached("SELECT version FROM registry_version")
+            .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
             .ctx(&self.label, "read registry version")
     }
 

@@ -50,7 +50,7 @@ impl Store {
         };
         let policy_names: Vec<String> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT policy_name FROM policy_targets WHERE certificate_id = ?1 \
                      ORDER BY policy_name",
                 )
@@ -67,7 +67,7 @@ impl Store {
         }
         let links: Vec<(String, bool)> = {
             let mut stmt = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT thing_name, exclusive FROM thing_principals WHERE certificate_id = ?1 \
                      ORDER BY thing_name",
                 )
