@@ -19,6 +19,7 @@ use mqtt_proto::session::Message as SessionMessage;
 use mqtt_proto::session::server::{DeliveryOutcome, ServerConfig, ServerConnection, ServerEvent};
 use mqtt_proto::{ConnAck, Connect, Disconnect, Packet, Protocol, ReasonCode, SubAck, UnsubAck};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Principal;
@@ -74,11 +75,38 @@ pub async fn serve<S>(mut stream: S, conn: ConnId, principal: Principal, shared:
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    // Two phases in two futures: whatever the CONNECT exchange needed (the CONNECT itself,
+    // the router's reply, the read buffer) is gone before the long idle life of the
+    // connection, whose state is what every connected device costs.
+    // The CONNECT phase is boxed so that its state does not set the size of this future.
+    let Some(live) = Box::pin(establish(&mut stream, conn, &principal, &shared)).await else {
+        return;
+    };
+    run(stream, conn, live, &shared).await;
+}
+
+/// What a connection keeps once its CONNECT is answered.
+struct Live {
+    session_conn: ServerConnection,
+    ending: Ending,
+    from_router: mpsc::UnboundedReceiver<ToConn>,
+}
+
+/// Reads the CONNECT, asks the router, queues the CONNACK. None when the connection ends here.
+async fn establish<S>(
+    stream: &mut S,
+    conn: ConnId,
+    principal: &Principal,
+    shared: &Shared,
+) -> Option<Live>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let settings = Arc::clone(&shared.settings);
     let mut rx = BytesMut::with_capacity(1024);
     let connect = match tokio::time::timeout(
         settings.connect_timeout,
-        read_connect(&mut stream, &mut rx, &settings),
+        read_connect(stream, &mut rx, &settings),
     )
     .await
     {
@@ -89,7 +117,7 @@ where
                 let _ = stream.write_all(&reply).await;
             }
             let _ = stream.shutdown().await;
-            return;
+            return None;
         }
         Ok(Err(FirstPacket::NotConnect(packet))) => {
             tracing::debug!(
@@ -97,26 +125,26 @@ where
                 "closing: the first packet was {}, not CONNECT [MQTT-3.1.0-1]",
                 packet.name()
             );
-            return;
+            return None;
         }
-        Ok(Err(FirstPacket::Closed)) => return,
+        Ok(Err(FirstPacket::Closed)) => return None,
         Err(_) => {
             tracing::info!(
                 ?principal,
                 "closing: no CONNECT within {} s of connecting",
                 settings.connect_timeout.as_secs()
             );
-            return;
+            return None;
         }
     };
 
     let protocol = connect.protocol;
     if let Some(reason) = unsupported_request(&connect) {
         tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
-        refuse(&mut stream, protocol, reason).await;
-        return;
+        refuse(stream, protocol, reason).await;
+        return None;
     }
-    let (to_conn, mut from_router) = mpsc::unbounded_channel();
+    let (to_conn, from_router) = mpsc::unbounded_channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let command = Command::Connect {
         conn,
@@ -126,9 +154,11 @@ where
         reply: reply_tx,
     };
     if shared.router.send(command).await.is_err() {
-        return;
+        return None;
     }
-    let Ok(reply) = reply_rx.await else { return };
+    let Ok(reply) = reply_rx.await else {
+        return None;
+    };
     let now = shared.clock.now();
     let (connected, session, inflight) = match reply {
         ConnectReply::Accepted {
@@ -138,8 +168,8 @@ where
         } => (connected, session, inflight),
         ConnectReply::Refused(reason) => {
             tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
-            refuse(&mut stream, protocol, reason).await;
-            return;
+            refuse(stream, protocol, reason).await;
+            return None;
         }
     };
 
@@ -162,13 +192,27 @@ where
     }
     tracing::debug!(?principal, client_id = %connected.client_id, %protocol, "connected");
 
-    let mut ending = Ending {
-        inflight,
-        ..Ending::default()
-    };
-    // The CONNECT buffer is not needed any more; keep per-connection memory small, since most
-    // device connections sit idle: buffers grow with traffic and start small.
-    drop(rx);
+    Some(Live {
+        session_conn,
+        ending: Ending {
+            inflight,
+            ..Ending::default()
+        },
+        from_router,
+    })
+}
+
+/// Drives an established connection to its end and tells the router how it ended.
+async fn run<S>(mut stream: S, conn: ConnId, live: Live, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let Live {
+        mut session_conn,
+        mut ending,
+        mut from_router,
+    } = live;
+    // Buffers grow with traffic and start small: most device connections sit idle.
     let mut tx = BytesMut::new();
     loop {
         if flush(&mut stream, &mut session_conn, &mut tx)
@@ -179,7 +223,7 @@ where
             session_conn.connection_lost(shared.clock.now());
             break;
         }
-        if !relay_events(&mut session_conn, conn, &shared, &mut ending).await {
+        if !relay_events(&mut session_conn, conn, shared, &mut ending).await {
             break;
         }
         if session_conn.is_closed() {
@@ -227,16 +271,14 @@ where
     let _ = stream.shutdown().await;
     let kind = ending.kind.unwrap_or(DisconnectKind::Lost);
     let session = session_conn.into_session();
-    let _ = shared
-        .router
-        .send(Command::Disconnect {
-            conn,
-            kind,
-            session_expiry: ending.session_expiry,
-            session,
-            inflight: ending.inflight,
-        })
-        .await;
+    let ended = Command::Disconnect {
+        conn,
+        kind,
+        session_expiry: ending.session_expiry,
+        session,
+        inflight: ending.inflight,
+    };
+    to_router(&shared.router, ended).await;
 }
 
 /// Answers a refused CONNECT with its CONNACK (3.1.1: the nearest return code) and closes.
@@ -399,14 +441,44 @@ async fn relay_events(
     shared: &Shared,
     ending: &mut Ending,
 ) -> bool {
-    for seq in std::mem::take(&mut ending.finished) {
-        if shared
-            .router
-            .send(Command::Acked { conn, seq })
-            .await
-            .is_err()
-        {
+    loop {
+        let wait = match relay_ready(session, conn, &shared.router, ending) {
+            Relay::Done => return true,
+            Relay::Closed => return false,
+            Relay::Full(command) => wait_for_room(&shared.router, command),
+        };
+        if !wait.await {
             return false;
+        }
+    }
+}
+
+/// How far [`relay_ready`] got. Short-lived and returned by value: its size does not matter.
+#[allow(clippy::large_enum_variant)]
+enum Relay {
+    /// Every event is with the router.
+    Done,
+    /// The router is gone.
+    Closed,
+    /// The router's queue is full; this command is next, the rest wait in the session.
+    Full(Command),
+}
+
+/// Hands the router everything that fits in its queue now.
+fn relay_ready(
+    session: &mut ServerConnection,
+    conn: ConnId,
+    router: &mpsc::Sender<Command>,
+    ending: &mut Ending,
+) -> Relay {
+    let send = |command| match router.try_send(command) {
+        Ok(()) => None,
+        Err(TrySendError::Full(command)) => Some(Relay::Full(command)),
+        Err(TrySendError::Closed(_)) => Some(Relay::Closed),
+    };
+    while let Some(seq) = ending.finished.pop() {
+        if let Some(stop) = send(Command::Acked { conn, seq }) {
+            return stop;
         }
     }
     while let Some(event) = session.poll_event() {
@@ -445,11 +517,30 @@ async fn relay_events(
                 continue;
             }
         };
-        if shared.router.send(command).await.is_err() {
-            return false;
+        if let Some(stop) = send(command) {
+            return stop;
         }
     }
-    true
+    Relay::Done
+}
+
+/// Waits for room in the router's queue and sends `command`. Boxed: the wait is rare, and its
+/// state (with the command in it) would otherwise take room in every connection's future.
+fn wait_for_room(
+    router: &mpsc::Sender<Command>,
+    command: Command,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + '_>> {
+    Box::pin(async move { router.send(command).await.is_ok() })
+}
+
+/// Sends `command` to the router, waiting for room if its queue is full.
+async fn to_router(router: &mpsc::Sender<Command>, command: Command) -> bool {
+    let wait = match router.try_send(command) {
+        Ok(()) => return true,
+        Err(TrySendError::Closed(_)) => return false,
+        Err(TrySendError::Full(command)) => wait_for_room(router, command),
+    };
+    wait.await
 }
 
 /// Applies one message from the router to the session.
@@ -513,6 +604,34 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn commands_wait_for_room_in_the_routers_queue() {
+        let (router, mut queue) = mpsc::channel(1);
+        let acked = |seq| Command::Acked {
+            conn: ConnId(7),
+            seq,
+        };
+        assert!(to_router(&router, acked(1)).await, "room: sent at once");
+        let waiting = tokio::spawn({
+            let router = router.clone();
+            async move { to_router(&router, acked(2)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a full queue makes the sender wait");
+        for want in [1, 2] {
+            match queue.recv().await {
+                Some(Command::Acked { seq, .. }) => assert_eq!(seq, want),
+                other => panic!("expected Acked {want}, got {other:?}"),
+            }
+        }
+        assert!(waiting.await.unwrap());
+        drop(queue);
+        assert!(
+            !to_router(&router, acked(3)).await,
+            "a closed router refuses"
+        );
+    }
 
     #[tokio::test]
     async fn a_connect_is_read_apart_from_what_the_client_sent_after_it() {

@@ -449,7 +449,9 @@ async fn serve_tls(
     accept: &Accept,
 ) {
     let metrics = &accept.shared.metrics;
-    let accepted = match handshake::accept(edge, tcp, peer).await {
+    // Boxed: the handshake's state is large and only needed during the handshake, while this
+    // task lives as long as the device stays connected.
+    let accepted = match Box::pin(handshake::accept(edge, tcp, peer)).await {
         Ok(accepted) => accepted,
         Err(refused) => {
             metrics.handshake_failed(refused.kind);

@@ -439,6 +439,10 @@ impl ClientContext {
             }
         };
         if let Some(id) = &options.identity {
+            // Send the certificate and the chain given with it, as a device does: without this
+            // OpenSSL completes the chain from the trusted roots and sends the root CA too,
+            // which the server already has and must parse and keep for the connection.
+            b.set_mode(SslMode::NO_AUTO_CHAIN);
             ossl("the client certificate", b.set_certificate(&id.certificate))?;
             for c in &id.chain {
                 ossl(
