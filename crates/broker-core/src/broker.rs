@@ -69,9 +69,11 @@ pub(crate) enum Timer {
 pub struct Broker<A: Authorizer = AllowAll> {
     pub(crate) config: BrokerConfig,
     pub(crate) authorizer: A,
-    pub(crate) sessions: HashMap<SessionKey, Session<A::Principal>>,
+    // Keys the broker numbers itself hash with foldhash (looked up for every delivery); client
+    // ids come from the network and keep std's SipHash.
+    pub(crate) sessions: foldhash::HashMap<SessionKey, Session<A::Principal>>,
     pub(crate) by_client: HashMap<MqttStr, SessionKey>,
-    pub(crate) conns: HashMap<ConnId, SessionKey>,
+    pub(crate) conns: foldhash::HashMap<ConnId, SessionKey>,
     pub(crate) index: SubscriptionIndex,
     pub(crate) retained: RetainedStore,
     pub(crate) timers: BTreeSet<(Instant, Timer)>,
@@ -98,9 +100,9 @@ impl<A: Authorizer> Broker<A> {
         Ok(Broker {
             config,
             authorizer,
-            sessions: HashMap::new(),
+            sessions: foldhash::HashMap::default(),
             by_client: HashMap::new(),
-            conns: HashMap::new(),
+            conns: foldhash::HashMap::default(),
             index,
             retained: RetainedStore::default(),
             timers: BTreeSet::new(),

@@ -7,7 +7,7 @@
 //! answered here; policies live in the authorizer, keyed by certificate id, so a policy change
 //! reaches live connections when the registry watcher refreshes them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -125,7 +125,7 @@ pub struct ServerAuthorizer {
 struct AllowCache {
     /// By the address of the principal's allocation; each entry keeps its principal alive, so
     /// no other connection's principal can reuse the address while the entry exists.
-    by_principal: HashMap<usize, AllowedTopics>,
+    by_principal: foldhash::HashMap<usize, AllowedTopics>,
     /// Entries of closed connections are swept when the map reaches this size.
     sweep_at: usize,
 }
@@ -134,8 +134,8 @@ struct AllowCache {
 struct AllowedTopics {
     principal: Principal,
     client_id: String,
-    publish: HashSet<String>,
-    receive: HashSet<String>,
+    publish: foldhash::HashSet<String>,
+    receive: foldhash::HashSet<String>,
 }
 
 /// Topics remembered per connection and action; beyond it the set starts over.
@@ -147,7 +147,7 @@ impl AllowCache {
         principal: &Principal,
         client_id: &str,
         receive: bool,
-    ) -> Option<&mut HashSet<String>> {
+    ) -> Option<&mut foldhash::HashSet<String>> {
         let entry = self.by_principal.get_mut(&principal.address())?;
         if !Arc::ptr_eq(&entry.principal.0, &principal.0) || entry.client_id != client_id {
             return None;
@@ -183,8 +183,8 @@ impl AllowCache {
                 AllowedTopics {
                     principal: principal.clone(),
                     client_id: client_id.to_owned(),
-                    publish: HashSet::new(),
-                    receive: HashSet::new(),
+                    publish: foldhash::HashSet::default(),
+                    receive: foldhash::HashSet::default(),
                 },
             );
         }

@@ -191,7 +191,8 @@ pub struct Router {
     broker: Broker<ServerAuthorizer>,
     clock: Clock,
     writer: WriterHandle,
-    conns: HashMap<ConnId, Live>,
+    /// By connection number (ours, so hashed with foldhash: looked up for every delivery).
+    conns: foldhash::HashMap<ConnId, Live>,
     /// In-flight state of offline persistent sessions, by client id.
     parked: HashMap<MqttStr, (ServerSession, InFlightSeqs)>,
     /// The next sequence number for a durable live delivery.
@@ -225,7 +226,7 @@ impl Router {
             broker,
             clock,
             writer,
-            conns: HashMap::new(),
+            conns: foldhash::HashMap::default(),
             parked: HashMap::new(),
             next_live_seq: 0,
             live_floor: 0,

@@ -136,8 +136,13 @@ impl Transmit {
         if self.bytes.is_empty() {
             return false;
         }
-        out.extend_from_slice(&self.bytes);
-        self.bytes.clear();
+        if out.is_empty() {
+            // The usual case: hand the buffer over instead of copying it.
+            core::mem::swap(out, &mut self.bytes);
+        } else {
+            out.extend_from_slice(&self.bytes);
+            self.bytes.clear();
+        }
         true
     }
 
@@ -202,5 +207,32 @@ pub(crate) fn ack_packet(
         PacketType::PubRel => Packet::PubRel(ack),
         PacketType::PubComp => Packet::PubComp(ack),
         _ => Packet::PubAck(ack),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draining_appends_to_what_the_caller_holds_and_loses_nothing() {
+        let mut transmit = Transmit::default();
+        transmit.push(&Packet::PingReq, Protocol::V311).unwrap();
+        let mut out = BytesMut::new();
+        assert!(transmit.drain_into(&mut out));
+        assert_eq!(&out[..], &[0xC0, 0x00]);
+        assert!(!transmit.drain_into(&mut out), "nothing left to hand over");
+
+        transmit.push(&Packet::PingResp, Protocol::V311).unwrap();
+        assert!(transmit.drain_into(&mut out));
+        assert_eq!(
+            &out[..],
+            &[0xC0, 0x00, 0xD0, 0x00],
+            "appended after what was there"
+        );
+        out.clear();
+        transmit.push(&Packet::PingReq, Protocol::V311).unwrap();
+        assert!(transmit.drain_into(&mut out));
+        assert_eq!(&out[..], &[0xC0, 0x00]);
     }
 }
