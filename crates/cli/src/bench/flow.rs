@@ -1,7 +1,8 @@
 //! The message-flow scenarios of `tether bench`: fan-in (P publishers → 1 subscriber), fan-out
 //! (1 → S) and p2p (N pairs). Subscribers connect and subscribe first; publishers then send
 //! stamped payloads, open loop with --rate (the intended send time is stamped, so a slow broker
-//! cannot hide its queueing) or as fast as their in-flight window allows; subscribers record
+//! cannot hide its queueing; only the generator's own timer lateness is not counted, see
+//! `publish`) or as fast as their in-flight window allows; subscribers record
 //! latency and check every (publisher, sequence) pair. It does not start or configure brokers.
 
 use std::sync::Arc;
@@ -240,6 +241,11 @@ async fn publish(
         Quota::Messages(_) => None,
     };
     let mut seq: u32 = 0;
+    // When the pacing timer last released this publisher. The timer has a resolution of about
+    // a millisecond, so it wakes up to that much after a slot: messages due before the wake-up
+    // are stamped with it, since that delay is the generator's. Anything else that makes a
+    // message late (a full in-flight window: the broker is slow) keeps its intended time.
+    let mut woke_ns: u64 = 0;
     loop {
         if let Quota::Messages(n) = job.quota
             && u64::from(seq) >= n
@@ -262,9 +268,10 @@ async fn publish(
                     let wait =
                         deadline.map_or(wait, |d| wait.min(d.saturating_duration_since(now)));
                     client.idle(wait).await?;
+                    woke_ns = clock.now_ns();
                     continue;
                 }
-                due
+                due.max(woke_ns)
             }
             None => clock.ns_at(now),
         };
