@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use broker_core::{Action, Authorizer, Decision};
 use iot_policy::{CertificateInfo, Policy, RequestContext, ResourceKind, ThingInfo};
@@ -18,6 +18,11 @@ use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref};
 use pki::CertificateId;
 use store::{AttachedThing, CertificateStatus, Store};
+
+mod cache;
+
+use cache::AllowCache;
+pub use cache::RegistryCache;
 
 /// The identity behind a connection.
 #[derive(Clone, PartialEq, Eq)]
@@ -113,88 +118,6 @@ pub struct ServerAuthorizer {
     devices: HashMap<String, Arc<DevicePolicies>>,
     /// Publish and Receive decisions already reached as Allow.
     allowed: AllowCache,
-}
-
-/// Topics a connection's publishes and deliveries were already allowed on, so a device that
-/// publishes to (or receives on) the same topics again and again is judged once per policy
-/// change rather than once per message. A decision is a pure function of the attached policies
-/// and things, the connection (certificate, client id, address) and the topic, so it holds
-/// until the registry changes, which clears everything. Only Allow is kept: a denial is rare
-/// and carries its explanation.
-#[derive(Debug, Default, Clone)]
-struct AllowCache {
-    /// By the address of the principal's allocation; each entry keeps its principal alive, so
-    /// no other connection's principal can reuse the address while the entry exists.
-    by_principal: foldhash::HashMap<usize, AllowedTopics>,
-    /// Entries of closed connections are swept when the map reaches this size.
-    sweep_at: usize,
-}
-
-#[derive(Debug, Clone)]
-struct AllowedTopics {
-    principal: Principal,
-    client_id: String,
-    publish: foldhash::HashSet<String>,
-    receive: foldhash::HashSet<String>,
-}
-
-/// Topics remembered per connection and action; beyond it the set starts over.
-const ALLOWED_TOPICS_PER_CONNECTION: usize = 256;
-
-impl AllowCache {
-    fn topics(
-        &mut self,
-        principal: &Principal,
-        client_id: &str,
-        receive: bool,
-    ) -> Option<&mut foldhash::HashSet<String>> {
-        let entry = self.by_principal.get_mut(&principal.address())?;
-        if !Arc::ptr_eq(&entry.principal.0, &principal.0) || entry.client_id != client_id {
-            return None;
-        }
-        Some(if receive {
-            &mut entry.receive
-        } else {
-            &mut entry.publish
-        })
-    }
-
-    fn contains(
-        &mut self,
-        principal: &Principal,
-        client_id: &str,
-        receive: bool,
-        topic: &str,
-    ) -> bool {
-        self.topics(principal, client_id, receive)
-            .is_some_and(|topics| topics.contains(topic))
-    }
-
-    fn insert(&mut self, principal: &Principal, client_id: &str, receive: bool, topic: &str) {
-        if self.topics(principal, client_id, receive).is_none() {
-            if self.by_principal.len() >= self.sweep_at {
-                // Only the cache still holds the principals of closed connections.
-                self.by_principal
-                    .retain(|_, entry| Arc::strong_count(&entry.principal.0) > 1);
-                self.sweep_at = (self.by_principal.len() * 2).max(64);
-            }
-            self.by_principal.insert(
-                principal.address(),
-                AllowedTopics {
-                    principal: principal.clone(),
-                    client_id: client_id.to_owned(),
-                    publish: foldhash::HashSet::default(),
-                    receive: foldhash::HashSet::default(),
-                },
-            );
-        }
-        if let Some(topics) = self.topics(principal, client_id, receive) {
-            if topics.len() >= ALLOWED_TOPICS_PER_CONNECTION {
-                topics.clear();
-            }
-            topics.insert(topic.to_owned());
-        }
-    }
 }
 
 impl ServerAuthorizer {
@@ -438,47 +361,6 @@ pub fn check_certificate(
         }),
         Ok(None) => Err(CertificateRefusal::NotRegistered { id: id.to_owned() }),
         Err(e) => Err(CertificateRefusal::Registry(e.to_string())),
-    }
-}
-
-/// What the registry said about ACTIVE certificates, by certificate id, with the registry
-/// version it was read at. A device that reconnects (or a fleet of devices sharing a
-/// certificate) costs one version read instead of several queries and a parse of every policy
-/// document, and gets the very same `Arc`, so the router keeps its remembered decisions.
-#[derive(Debug, Default)]
-pub struct RegistryCache {
-    entries: Mutex<HashMap<String, (i64, Arc<DevicePolicies>)>>,
-}
-
-/// Certificates remembered at most; beyond it the cache starts over.
-const REGISTRY_CACHE_ENTRIES: usize = 65_536;
-
-impl RegistryCache {
-    /// [`check_certificate`], answered from the cache while the registry is unchanged.
-    pub fn check(
-        &self,
-        store: &Store,
-        id: &CertificateId,
-    ) -> Result<Arc<DevicePolicies>, CertificateRefusal> {
-        // The version is read before the certificate: a change in between makes the entry
-        // look older than it is, which only costs a re-read.
-        let version = store
-            .registry_version()
-            .map_err(|e| CertificateRefusal::Registry(e.to_string()))?;
-        if let Ok(entries) = self.entries.lock()
-            && let Some((at, policies)) = entries.get(id.as_str())
-            && *at == version
-        {
-            return Ok(Arc::clone(policies));
-        }
-        let policies = Arc::new(check_certificate(store, id)?);
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= REGISTRY_CACHE_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(id.as_str().to_owned(), (version, Arc::clone(&policies)));
-        }
-        Ok(policies)
     }
 }
 
