@@ -158,17 +158,7 @@ pub(crate) fn check_publish_size(
     protocol: Protocol,
     maximum: Option<u32>,
 ) -> Result<(), Error> {
-    let maximum = maximum.unwrap_or(MAX_PACKET_SIZE);
-    let size = publish.encoded_len(protocol)?;
-    if u64::try_from(size).unwrap_or(u64::MAX) > u64::from(maximum) {
-        Err(Error::PacketTooLarge {
-            packet: PacketType::Publish,
-            size,
-            maximum,
-        })
-    } else {
-        Ok(())
-    }
+    within_limit(PacketType::Publish, publish.encoded_len(protocol)?, maximum)
 }
 
 /// Checks the encoded size of `packet` against the peer's limit (`None`: the protocol's own).
@@ -177,11 +167,15 @@ pub(crate) fn check_size(
     protocol: Protocol,
     maximum: Option<u32>,
 ) -> Result<(), Error> {
+    within_limit(packet.packet_type(), packet.encoded_len(protocol)?, maximum)
+}
+
+/// `size` bytes of `packet` against the peer's limit (`None`: the protocol's own).
+fn within_limit(packet: PacketType, size: usize, maximum: Option<u32>) -> Result<(), Error> {
     let maximum = maximum.unwrap_or(MAX_PACKET_SIZE);
-    let size = packet.encoded_len(protocol)?;
     if u64::try_from(size).unwrap_or(u64::MAX) > u64::from(maximum) {
         Err(Error::PacketTooLarge {
-            packet: packet.packet_type(),
+            packet,
             size,
             maximum,
         })
