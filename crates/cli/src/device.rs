@@ -2,28 +2,20 @@
 //! API of a running `tether serve`, with the same SigV4-signed calls a user's AWS CLI or boto3
 //! script makes (CreateThing, CreateKeysAndCertificate or CreateCertificateFromCsr,
 //! AttachThingPrincipal, AttachPolicy, …). `create` writes the device's four files and prints
-//! commands that connect with them. It never touches the database directly and speaks plain
-//! HTTP only (the API of a local tether); it is not a general AWS client.
+//! commands that connect with them. It never touches the database directly; its calls go
+//! through `api_client` (plain HTTP to a local tether, not a general AWS client).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
-use server::api::sigv4::{self, SigningKey};
+
+use crate::api_client::{Call, Client, is_aws_error};
 
 /// Where `tether serve` puts its API unless told otherwise.
 const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4580";
-
-/// What the SDKs leave unencoded in URI labels and query values.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
 
 /// Provision and manage devices through the AWS-compatible API of a running `tether serve`.
 #[derive(Debug, Args)]
@@ -497,271 +489,9 @@ fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
     }
 }
 
-/// An AWS error answer, kept typed so callers can react to one exception.
-#[derive(Debug)]
-struct AwsError {
-    operation: String,
-    status: u16,
-    kind: String,
-    message: String,
-}
-
-impl std::fmt::Display for AwsError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} failed with {} (HTTP {}): {}",
-            self.operation, self.kind, self.status, self.message
-        )
-    }
-}
-
-impl std::error::Error for AwsError {}
-
-fn is_aws_error(e: &anyhow::Error, kind: &str) -> bool {
-    e.downcast_ref::<AwsError>().is_some_and(|a| a.kind == kind)
-}
-
-/// One API call: method, path labels (encoded here), query, extra headers, JSON body.
-#[derive(Debug)]
-struct Call {
-    service: &'static str,
-    method: &'static str,
-    path: String,
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Call {
-    fn iot(method: &'static str, labels: &[&str]) -> Call {
-        let path: String = labels
-            .iter()
-            .map(|l| format!("/{}", utf8_percent_encode(l, UNRESERVED)))
-            .collect();
-        Call {
-            service: "iot",
-            method,
-            path,
-            query: Vec::new(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-
-    fn query(mut self, name: &str, value: &str) -> Call {
-        self.query.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn header(mut self, name: &str, value: &str) -> Call {
-        self.headers.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    fn json(mut self, body: Value) -> Call {
-        self.body = body.to_string().into_bytes();
-        self.headers
-            .push(("content-type".to_owned(), "application/json".to_owned()));
-        self
-    }
-
-    fn path_and_query(&self) -> String {
-        let mut query = self.query.clone();
-        query.sort();
-        let query: Vec<String> = query
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    utf8_percent_encode(k, UNRESERVED),
-                    utf8_percent_encode(v, UNRESERVED)
-                )
-            })
-            .collect();
-        if query.is_empty() {
-            self.path.clone()
-        } else {
-            format!("{}?{}", self.path, query.join("&"))
-        }
-    }
-
-    /// The operation's name for messages, e.g. `POST /things/x`.
-    fn describe(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-}
-
-/// A SigV4-signing HTTP client for the tether API.
-#[derive(Debug)]
-struct Client {
-    agent: ureq::Agent,
-    base: String,
-    host: String,
-    access_key_id: String,
-    secret_access_key: String,
-    region: String,
-}
-
-impl Client {
-    fn new(endpoint: &str, region: String) -> Result<Client> {
-        let Some(rest) = endpoint.strip_prefix("http://") else {
-            bail!(
-                "endpoint {endpoint} is not an http:// URL; tether device talks plain HTTP to the \
-                 API of a local tether serve (see its ready line: api=http://…)"
-            );
-        };
-        let host = rest.trim_end_matches('/').to_owned();
-        if host.is_empty() || host.contains('/') {
-            bail!("endpoint {endpoint} must be http://HOST:PORT with no path");
-        }
-        let (access_key_id, secret_access_key) = match (
-            std::env::var("AWS_ACCESS_KEY_ID"),
-            std::env::var("AWS_SECRET_ACCESS_KEY"),
-        ) {
-            (Ok(k), Ok(s)) if !k.is_empty() => (k, s),
-            _ => (
-                sigv4::DEV_ACCESS_KEY_ID.to_owned(),
-                sigv4::DEV_SECRET_ACCESS_KEY.to_owned(),
-            ),
-        };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        Ok(Client {
-            agent,
-            base: format!("http://{host}"),
-            host,
-            access_key_id,
-            secret_access_key,
-            region,
-        })
-    }
-
-    /// Makes a signed call and returns its JSON answer.
-    fn call(&self, call: Call) -> Result<Value> {
-        let (status, headers, body) = self.send(&call)?;
-        if !(200..300).contains(&status) {
-            return Err(aws_error(&call, status, &headers, &body).into());
-        }
-        if body.is_empty() {
-            return Ok(json!({}));
-        }
-        serde_json::from_slice(&body)
-            .with_context(|| format!("{}: the answer is not JSON", call.describe()))
-    }
-
-    fn send(&self, call: &Call) -> Result<(u16, ureq::http::HeaderMap, Vec<u8>)> {
-        let path_and_query = call.path_and_query();
-        let mut headers = vec![("host".to_owned(), self.host.clone())];
-        headers.extend(call.headers.iter().cloned());
-        let key = SigningKey {
-            access_key_id: &self.access_key_id,
-            secret_access_key: &self.secret_access_key,
-            region: &self.region,
-            service: call.service,
-        };
-        let signed = sigv4::sign_request(
-            &key,
-            call.method,
-            &path_and_query,
-            &headers,
-            &call.body,
-            SystemTime::now(),
-        )
-        .map_err(|e| anyhow::anyhow!("cannot sign {}: {e}", call.describe()))?;
-        let mut request = ureq::http::Request::builder()
-            .method(call.method)
-            .uri(format!("{}{path_and_query}", self.base));
-        for (k, v) in headers.iter().chain(signed.iter()) {
-            request = request.header(k.as_str(), v.as_str());
-        }
-        let request = request
-            .body(call.body.clone())
-            .with_context(|| format!("cannot build {}", call.describe()))?;
-        let mut response = self.agent.run(request).with_context(|| {
-            format!(
-                "cannot reach the tether API at {} ({}); is tether serve running? Its ready line \
-                 shows api=http://…; pass that as --endpoint-url",
-                self.base,
-                call.describe()
-            )
-        })?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .body_mut()
-            .read_to_vec()
-            .with_context(|| format!("{}: reading the answer failed", call.describe()))?;
-        Ok((status, headers, body))
-    }
-
-    /// An unsigned-path GET of a tether extension (the root CA).
-    fn raw_get(&self, path: &str) -> Result<Vec<u8>> {
-        let call = Call {
-            path: path.to_owned(),
-            ..Call::iot("GET", &[])
-        };
-        let (status, headers, body) = self.send(&call)?;
-        if status != 200 {
-            return Err(aws_error(&call, status, &headers, &body).into());
-        }
-        Ok(body)
-    }
-
-    /// DescribeEndpoint's host and tether's mqtts port (8883 when not reported).
-    fn endpoint(&self) -> Result<(String, u16)> {
-        let call = Call::iot("GET", &["endpoint"]).query("endpointType", "iot:Data-ATS");
-        let (status, headers, body) = self.send(&call)?;
-        if status != 200 {
-            return Err(aws_error(&call, status, &headers, &body).into());
-        }
-        let answer: Value = serde_json::from_slice(&body).context("DescribeEndpoint answer")?;
-        let host = text(&answer, "endpointAddress")?;
-        let port = headers
-            .get("x-tether-mqtts-port")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(8883);
-        Ok((host, port))
-    }
-}
-
-fn aws_error(call: &Call, status: u16, headers: &ureq::http::HeaderMap, body: &[u8]) -> AwsError {
-    let parsed: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let message = at(&parsed, "message")
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
-    let kind = headers
-        .get("x-amzn-ErrorType")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| at(&parsed, "__type").as_str())
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("HTTP {status}"));
-    AwsError {
-        operation: call.describe(),
-        status,
-        kind,
-        message,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_and_query_values_are_encoded_like_the_sdks() {
-        let call = Call::iot("POST", &["attached-policies", "arn:aws:iot:r:1:cert/ab"])
-            .query("b", "x y")
-            .query("a", "1");
-        assert_eq!(
-            call.path_and_query(),
-            "/attached-policies/arn%3Aaws%3Aiot%3Ar%3A1%3Acert%2Fab?a=1&b=x%20y"
-        );
-    }
 
     #[test]
     fn paths_are_quoted_for_the_shell_when_needed() {
@@ -770,12 +500,5 @@ mod tests {
             "/data/devices/x/a.pem"
         );
         assert_eq!(quote(Path::new("/my dir/a.pem")), "'/my dir/a.pem'");
-    }
-
-    #[test]
-    fn only_http_endpoints_are_accepted() {
-        assert!(Client::new("http://127.0.0.1:4580", "us-east-1".into()).is_ok());
-        assert!(Client::new("https://iot.us-east-1.amazonaws.com", "us-east-1".into()).is_err());
-        assert!(Client::new("http://127.0.0.1:4580/x", "us-east-1".into()).is_err());
     }
 }

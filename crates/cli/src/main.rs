@@ -2,6 +2,7 @@
 //! It owns argument parsing, config files and output formatting; the work itself lives in the
 //! library crates.
 
+mod api_client;
 mod bench;
 mod device;
 mod doctor;

@@ -1,11 +1,13 @@
 //! AWS error shapes of the control plane and the data plane: an HTTP status, the short exception
 //! name in `x-amzn-ErrorType` (what botocore reads) and a JSON body `{"message": …}`, plus
 //! `resourceId`/`resourceArn` for ResourceAlreadyExists. Maps the store's typed registry errors
-//! onto them. It does not decide which rule was broken; the store and the handlers do.
+//! and the `sigv4` verifier's refusals onto them. It does not decide which rule was broken; the
+//! store, the verifier and the handlers do.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use sigv4::SigV4Error;
 use store::{ResourceKind, StoreError};
 
 use super::Arns;
@@ -77,38 +79,6 @@ impl ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLargeException",
-            message,
-        )
-    }
-
-    /// 403 InvalidSignatureException: the signature does not match or has expired.
-    pub fn invalid_signature(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "InvalidSignatureException", message)
-    }
-
-    /// 403 IncompleteSignatureException: the Authorization header lacks a part.
-    pub fn incomplete_signature(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "IncompleteSignatureException",
-            message,
-        )
-    }
-
-    /// 403 MissingAuthenticationTokenException: the request is not signed at all.
-    pub fn missing_authentication(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "MissingAuthenticationTokenException",
-            message,
-        )
-    }
-
-    /// 403 UnrecognizedClientException: the access key is not known.
-    pub fn unrecognized_client(message: impl Into<String>) -> ApiError {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "UnrecognizedClientException",
             message,
         )
     }
@@ -189,6 +159,13 @@ impl ApiError {
             body.insert("resourceArn".to_owned(), Value::String(arn.clone()));
         }
         Value::Object(body)
+    }
+}
+
+/// A refused signature answers with the verifier's exception name and words (all 403).
+impl From<SigV4Error> for ApiError {
+    fn from(e: SigV4Error) -> ApiError {
+        ApiError::new(e.status(), e.exception(), e.to_string())
     }
 }
 
@@ -327,6 +304,23 @@ mod tests {
             response.headers().get(header::CONTENT_TYPE).unwrap(),
             "application/json"
         );
+    }
+
+    #[test]
+    fn signature_refusals_keep_their_exception_status_and_words() {
+        let e = ApiError::from(SigV4Error::MissingAuthentication);
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert_eq!(e.kind, "MissingAuthenticationTokenException");
+        assert!(e.message.starts_with("Missing Authentication Token"));
+        let e = ApiError::from(SigV4Error::SignatureMismatch);
+        assert_eq!(e.status, StatusCode::FORBIDDEN);
+        assert_eq!(e.kind, "InvalidSignatureException");
+        assert!(e.message.starts_with("The request signature we calculated"));
+        let e = ApiError::from(SigV4Error::DevCredentialOffLoopback);
+        assert_eq!(e.kind, "UnrecognizedClientException");
+        let e = ApiError::from(SigV4Error::MissingHost);
+        assert_eq!(e.kind, "IncompleteSignatureException");
+        assert_eq!(e.message, "the request has no Host header; SigV4 signs it");
     }
 
     #[test]

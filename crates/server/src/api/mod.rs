@@ -13,7 +13,6 @@ mod data;
 mod endpoint;
 pub mod error;
 mod policies;
-pub mod sigv4;
 mod things;
 
 use std::collections::BTreeMap;
@@ -29,12 +28,12 @@ use axum::response::{IntoResponse, Response};
 use broker_core::Limits;
 use pki::CertificateAuthority;
 use serde_json::{Map, Value};
+use sigv4::Verifier;
 use store::{Order, PageRequest, Store};
 use tokio::sync::mpsc;
 
 use crate::router::Command;
 pub use error::ApiError;
-use sigv4::Verifier;
 
 /// Largest request body read (policy documents may be up to 400 KB; publishes 128 KB).
 const MAX_BODY: usize = 1024 * 1024;
