@@ -177,7 +177,9 @@ impl<A: Authorizer> Broker<A> {
         conn.is_some()
     }
 
-    /// Handles an authenticated CONNECT on a new connection `conn`.
+    /// Handles an authenticated CONNECT on a new connection `conn`: admission (client id, will,
+    /// `iot:Connect`), what is granted, takeover of a live connection with the same client id,
+    /// then resume or a new session.
     pub fn handle_connect(
         &mut self,
         conn: ConnId,
@@ -188,62 +190,20 @@ impl<A: Authorizer> Broker<A> {
             // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
             return ConnectOutcome::Refused(ReasonCode::ProtocolError);
         }
-        let limits = self.config.limits.clone();
+        let (client_id, client_id_assigned) = match self.admit(&request) {
+            Ok(admitted) => admitted,
+            Err(reason) => return ConnectOutcome::Refused(reason),
+        };
         let ConnectRequest {
-            client_id,
             protocol,
             clean_start,
             keep_alive,
             session_expiry,
             will,
             principal,
+            ..
         } = request;
-
-        // Client id: [MQTT-3.1.3-7/8] an empty id needs a clean 3.1.1 session or MQTT 5;
-        // MQTT 3.1 (MQIsdp) has no assigned ids at all (its ids are 1 to 23 characters).
-        let (client_id, client_id_assigned) = if client_id.is_empty() {
-            if protocol == mqtt_proto::Protocol::V31 || (!protocol.is_v5() && !clean_start) {
-                return ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid);
-            }
-            (self.assign_client_id(), true)
-        } else {
-            if !profile::client_id_allowed(&limits, &client_id) {
-                return ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid);
-            }
-            (client_id, false)
-        };
-
-        // The will must be publishable under the profile ([MQTT-3.2.2-12] QoS, topic, size).
-        if let Some(will) = &will {
-            if will.qos > limits.maximum_qos {
-                return ConnectOutcome::Refused(ReasonCode::QosNotSupported);
-            }
-            if limits
-                .max_payload
-                .is_some_and(|max| will.payload.len() > max)
-            {
-                return ConnectOutcome::Refused(ReasonCode::PacketTooLarge);
-            }
-            if !profile::topic_allowed(&limits, &will.topic)
-                || (will.retain && will.topic.is_reserved() && !limits.retain_on_reserved_topics)
-            {
-                return ConnectOutcome::Refused(ReasonCode::TopicNameInvalid);
-            }
-        }
-
-        if !self.authorize(&principal, &client_id, Action::Connect) {
-            return ConnectOutcome::Refused(ReasonCode::NotAuthorized);
-        }
-        if let Some(will) = &will {
-            let action = Action::Publish {
-                topic: will.topic.as_str(),
-                retain: will.retain,
-            };
-            if !self.authorize(&principal, &client_id, action) {
-                return ConnectOutcome::Refused(ReasonCode::NotAuthorized);
-            }
-        }
-
+        let limits = &self.config.limits;
         let granted_keep_alive = match limits.keep_alive_clamp {
             Some((_, max)) if keep_alive == 0 => max,
             Some((min, max)) => keep_alive.clamp(min, max),
@@ -258,42 +218,8 @@ impl<A: Authorizer> Broker<A> {
         };
         let granted_expiry = requested_expiry.min(limits.max_session_expiry);
 
-        // Takeover of a live connection, then resume or replace the existing session.
-        let existing = self.by_client.get(&client_id).copied();
-        let mut resumed = None;
-        if let Some(key) = existing {
-            if let Some(old_conn) = self.sessions.get_mut(&key).and_then(|s| s.conn.take()) {
-                // [MQTT-3.1.4-3] the new connection wins; the old one gets DISCONNECT 0x8E and its
-                // will is handled as for any connection that did not DISCONNECT normally.
-                self.effects.push_back(Effect::Close {
-                    conn: old_conn,
-                    reason: ReasonCode::SessionTakenOver,
-                });
-                self.trigger_will(key, now);
-            }
-            let resumable = self.sessions.get(&key).is_some_and(|s| {
-                !clean_start
-                    && s.durable()
-                    && !(self.config.limits.resume_requires_same_protocol && s.protocol != protocol)
-            });
-            if resumable {
-                resumed = Some(key);
-            } else {
-                self.end_session(key, now);
-            }
-        }
-
-        let key = match resumed {
-            Some(key) => key,
-            None => {
-                let key = SessionKey(self.next_session);
-                self.next_session += 1;
-                let session = Session::new(client_id.clone(), protocol, principal.clone());
-                self.sessions.insert(key, session);
-                self.by_client.insert(client_id.clone(), key);
-                key
-            }
-        };
+        let resumed = self.take_over(&client_id, clean_start, protocol, now);
+        let key = resumed.unwrap_or_else(|| self.new_session(&client_id, protocol, &principal));
         self.conns.insert(conn, key);
 
         // A reconnect before the will delay passed cancels the will (MQTT 5 §3.1.3.2.2).
@@ -321,28 +247,8 @@ impl<A: Authorizer> Broker<A> {
                     client_id: client_id.clone(),
                 }));
         }
-
-        // Resume: deliveries left unacknowledged by the last connection come first (they were
-        // queued first at its disconnect), then what was queued while offline.
-        if resumed.is_some() && !session.queue.is_empty() {
-            let mut expired = 0;
-            for queued in session.queue.drain(..) {
-                if queued.delivery.message.is_expired(now) {
-                    expired += 1;
-                } else {
-                    self.effects.push_back(Effect::Deliver {
-                        conn,
-                        delivery: queued.delivery,
-                    });
-                }
-            }
-            self.stats.expired += expired;
-            if session.durable() || was_durable {
-                self.effects
-                    .push_back(Effect::Persist(PersistOp::QueueCleared {
-                        client_id: client_id.clone(),
-                    }));
-            }
+        if resumed.is_some() {
+            self.drain_queue(key, conn, &client_id, was_durable, now);
         }
         self.set_timer(key, None, TimerSlot::Queue);
 
@@ -355,6 +261,148 @@ impl<A: Authorizer> Broker<A> {
             session_expiry: granted_expiry,
             session_expiry_changed: protocol.is_v5() && granted_expiry != requested_expiry,
         })
+    }
+
+    /// The checks a CONNECT must pass before it touches any session: the client id (or one
+    /// assigned), the will under the profile, `iot:Connect` and the will's `iot:Publish`.
+    /// Returns the client id and whether the broker assigned it.
+    fn admit(
+        &mut self,
+        request: &ConnectRequest<A::Principal>,
+    ) -> Result<(MqttStr, bool), ReasonCode> {
+        let limits = &self.config.limits;
+        let protocol = request.protocol;
+        // Client id: [MQTT-3.1.3-7/8] an empty id needs a clean 3.1.1 session or MQTT 5;
+        // MQTT 3.1 (MQIsdp) has no assigned ids at all (its ids are 1 to 23 characters).
+        let (client_id, assigned) = if request.client_id.is_empty() {
+            if protocol == mqtt_proto::Protocol::V31 || (!protocol.is_v5() && !request.clean_start)
+            {
+                return Err(ReasonCode::ClientIdentifierNotValid);
+            }
+            (self.assign_client_id(), true)
+        } else {
+            if !profile::client_id_allowed(limits, &request.client_id) {
+                return Err(ReasonCode::ClientIdentifierNotValid);
+            }
+            (request.client_id.clone(), false)
+        };
+
+        // The will must be publishable under the profile ([MQTT-3.2.2-12] QoS, topic, size).
+        let limits = &self.config.limits;
+        if let Some(will) = &request.will {
+            if will.qos > limits.maximum_qos {
+                return Err(ReasonCode::QosNotSupported);
+            }
+            if limits
+                .max_payload
+                .is_some_and(|max| will.payload.len() > max)
+            {
+                return Err(ReasonCode::PacketTooLarge);
+            }
+            if !profile::topic_allowed(limits, &will.topic)
+                || (will.retain && will.topic.is_reserved() && !limits.retain_on_reserved_topics)
+            {
+                return Err(ReasonCode::TopicNameInvalid);
+            }
+        }
+
+        if !self.authorize(&request.principal, &client_id, Action::Connect) {
+            return Err(ReasonCode::NotAuthorized);
+        }
+        if let Some(will) = &request.will {
+            let action = Action::Publish {
+                topic: will.topic.as_str(),
+                retain: will.retain,
+            };
+            if !self.authorize(&request.principal, &client_id, action) {
+                return Err(ReasonCode::NotAuthorized);
+            }
+        }
+        Ok((client_id, assigned))
+    }
+
+    /// Takes over the session of `client_id`, if there is one: its live connection is closed
+    /// and its will handled; the session is resumed when the CONNECT allows it (returned) or
+    /// ended otherwise.
+    fn take_over(
+        &mut self,
+        client_id: &MqttStr,
+        clean_start: bool,
+        protocol: mqtt_proto::Protocol,
+        now: Instant,
+    ) -> Option<SessionKey> {
+        let key = self.by_client.get(client_id).copied()?;
+        if let Some(old_conn) = self.sessions.get_mut(&key).and_then(|s| s.conn.take()) {
+            // [MQTT-3.1.4-3] the new connection wins; the old one gets DISCONNECT 0x8E and its
+            // will is handled as for any connection that did not DISCONNECT normally.
+            self.effects.push_back(Effect::Close {
+                conn: old_conn,
+                reason: ReasonCode::SessionTakenOver,
+            });
+            self.trigger_will(key, now);
+        }
+        let resumable = self.sessions.get(&key).is_some_and(|s| {
+            !clean_start
+                && s.durable()
+                && !(self.config.limits.resume_requires_same_protocol && s.protocol != protocol)
+        });
+        if resumable {
+            return Some(key);
+        }
+        self.end_session(key, now);
+        None
+    }
+
+    /// A new, empty session for `client_id`.
+    fn new_session(
+        &mut self,
+        client_id: &MqttStr,
+        protocol: mqtt_proto::Protocol,
+        principal: &A::Principal,
+    ) -> SessionKey {
+        let key = SessionKey(self.next_session);
+        self.next_session += 1;
+        let session = Session::new(client_id.clone(), protocol, principal.clone());
+        self.sessions.insert(key, session);
+        self.by_client.insert(client_id.clone(), key);
+        key
+    }
+
+    /// Resume: deliveries left unacknowledged by the last connection come first (they were
+    /// queued first at its disconnect), then what was queued while offline; expired ones are
+    /// dropped.
+    fn drain_queue(
+        &mut self,
+        key: SessionKey,
+        conn: ConnId,
+        client_id: &MqttStr,
+        was_durable: bool,
+        now: Instant,
+    ) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if session.queue.is_empty() {
+            return;
+        }
+        let mut expired = 0;
+        for queued in session.queue.drain(..) {
+            if queued.delivery.message.is_expired(now) {
+                expired += 1;
+            } else {
+                self.effects.push_back(Effect::Deliver {
+                    conn,
+                    delivery: queued.delivery,
+                });
+            }
+        }
+        self.stats.expired += expired;
+        if session.durable() || was_durable {
+            self.effects
+                .push_back(Effect::Persist(PersistOp::QueueCleared {
+                    client_id: client_id.clone(),
+                }));
+        }
     }
 
     /// Handles the end of connection `conn`. `session_expiry` is the MQTT 5 DISCONNECT's

@@ -124,7 +124,7 @@ fn create(
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
-    let files = server::bootstrap::DeviceFiles::in_dir(out);
+    let files = server::DeviceFiles::in_dir(out);
     if files.certificate.exists() || files.private_key.exists() {
         bail!(
             "{} already holds a device's certificate or key; delete those files or choose \

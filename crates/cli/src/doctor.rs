@@ -272,16 +272,15 @@ pub fn render_probe(report: &ProbeReport) -> String {
 }
 
 fn recent(args: &RecentArgs) -> anyhow::Result<ExitCode> {
-    let refusals =
-        server::refusals::read_recent(&args.data_dir, args.limit).with_context(|| {
-            format!(
-                "cannot read the refusal log in {}; give the data directory of tether serve",
-                args.data_dir.display()
-            )
-        })?;
+    let refusals = refusals::read_recent(&args.data_dir, args.limit).with_context(|| {
+        format!(
+            "cannot read the refusal log in {}; give the data directory of tether serve",
+            args.data_dir.display()
+        )
+    })?;
     let mut report = Report::default();
     for r in &refusals {
-        let advice = ::doctor::recent::advice(&r.kind);
+        let advice = ::doctor::recent::advice(r.kind);
         let mut why = advice.why.to_owned();
         if let Some(offered) = &r.offered {
             why.push_str(&format!("; the client offered {offered}"));
@@ -309,7 +308,7 @@ fn recent(args: &RecentArgs) -> anyhow::Result<ExitCode> {
             Severity::Info,
             format!(
                 "no refused connections recorded in {}",
-                args.data_dir.join(server::refusals::FILE_NAME).display()
+                args.data_dir.join(refusals::FILE_NAME).display()
             ),
             "tether serve records every refused TLS handshake and certificate there",
             "",

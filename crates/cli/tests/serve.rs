@@ -276,7 +276,7 @@ fn refusals_are_explained_in_the_log() {
     assert!(line.contains("TLS port"), "{line}");
 
     // The same refusals are kept for `tether doctor recent`.
-    let recent = server::refusals::read_recent(dir.path(), 10).unwrap();
+    let recent = refusals::read_recent(dir.path(), 10).unwrap();
     let kinds: Vec<&str> = recent.iter().map(|r| r.kind.as_str()).collect();
     assert_eq!(
         kinds,

@@ -1,7 +1,10 @@
 //! Advice for the refusals `tether serve` records (DATA_DIR/refusals.jsonl), keyed by the
-//! refusal's kind label: what it usually means for a device and the smallest change that fixes
-//! it. It does not read the log (the CLI does, through the server crate) and knows nothing of
-//! the server runtime; the kind strings are the contract.
+//! refusal's [`RefusalKind`]: what it usually means for a device and the smallest change that
+//! fixes it. The match is exhaustive, so a new kind cannot be recorded without advice. It does
+//! not read the log (the CLI does, through the `refusals` crate) and knows nothing of the
+//! server runtime.
+
+use refusals::RefusalKind;
 
 /// Why a refusal of this kind happens and what to change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,56 +15,58 @@ pub struct Advice {
     pub fix: &'static str,
 }
 
-/// The advice for a refusal kind (`version`, `cipher`, `sni`, `alpn`, `client_certificate`,
-/// `server_certificate_rejected`, `not_tls`, `timeout`, `closed`, `not_registered`,
-/// `not_active`; anything else gets generic advice).
-pub fn advice(kind: &str) -> Advice {
+/// The advice for a refusal kind.
+pub fn advice(kind: RefusalKind) -> Advice {
     match kind {
-        "version" => Advice {
+        RefusalKind::Version => Advice {
             why: "the client offered no TLS version the listener's security policy allows; AWS IoT allows TLS 1.2 and 1.3 only, so TLS 1.0/1.1 stacks (ESP8266 NONOS libssl, old axTLS) are refused at the first flight",
             fix: "give the device a TLS 1.2 stack (ESP8266 NONOS: link -lmbedtls instead of -lssl, SDK ≥ 2.2.0; Arduino: core ≥ 2.5 BearSSL); a TLS 1.3-only device needs a policy that allows TLS 1.3 (IoTSecurityPolicy_TLS13_1_2_2022_10)",
         },
-        "cipher" => Advice {
+        RefusalKind::Cipher => Advice {
             why: "the TLS versions overlap but no cipher suite the client offered is allowed by the listener's security policy",
             fix: "compare the client's suites (shown as offered) with the policy; RSA-only stacks need a policy with static-RSA suites (AES128-SHA, AES256-SHA: IoTSecurityPolicy_TLS13_1_2_2022_10 has them); otherwise enable ECDHE suites on the device",
         },
-        "sni" => Advice {
+        RefusalKind::Sni => Advice {
             why: "the client sent no server name (SNI) or another name than the endpoint's, and this listener requires it",
             fix: "send SNI with the exact endpoint host name (mbedtls_ssl_set_hostname, setServerName); stacks that cannot (ESP8266 NONOS) need an endpoint that does not require SNI",
         },
-        "alpn" => Advice {
+        RefusalKind::Alpn => Advice {
             why: "on the port-443 listener the protocol is chosen by ALPN; the client offered none or not x-amzn-mqtt-ca",
             fix: "offer ALPN x-amzn-mqtt-ca (mosquitto --tls-alpn x-amzn-mqtt-ca), or connect to the 8883 listener, which needs no ALPN",
         },
-        "client_certificate" => Advice {
+        RefusalKind::ClientCertificate => Advice {
             why: "the listener requires mutual TLS and the client sent no certificate (or one it could not use)",
             fix: "load the device certificate and private key before connecting (mosquitto --cert/--key; on ESP8266 check the flash sector and record names certificate/private_key)",
         },
-        "server_certificate_rejected" => Advice {
+        RefusalKind::ServerCertificateRejected => Advice {
             why: "the client refused the server's certificate: it does not trust tether's CA, or the host name it connected to is not in the certificate, or its clock is wrong",
             fix: "give the client the data dir's ca/root-ca.pem as its CA file; connect to localhost, 127.0.0.1 or a name passed to tether serve --hostname; set the device clock",
         },
-        "not_tls" => Advice {
+        RefusalKind::NotTls => Advice {
             why: "the client spoke something other than TLS to the TLS listener, usually plain MQTT",
             fix: "enable TLS on the client (mosquitto --cafile ..., or the SDK's secure connect), or use the plain --mqtt listener with --profile mqtt",
         },
-        "timeout" => Advice {
+        RefusalKind::Timeout => Advice {
             why: "the client did not finish the TLS handshake in time; slow devices doing RSA-2048 or ECDHE without hardware acceleration take seconds, and a stalled device takes forever",
             fix: "run the device at 160 MHz, check free heap during the handshake, and keep connections alive instead of reconnecting",
         },
-        "closed" => Advice {
+        RefusalKind::Closed => Advice {
             why: "the client closed the connection during the handshake without an alert; devices do this when they reject the server certificate silently or run out of memory",
             fix: "check the device log (tether doctor explain) for a certificate-verification or memory error; check the CA the device trusts",
         },
-        "not_registered" => Advice {
+        RefusalKind::NotRegistered => Advice {
             why: "the TLS handshake succeeded but the client certificate's id is not in the registry; AWS IoT closes such connections",
             fix: "register the certificate (aws iot register-certificate-without-ca --status ACTIVE against tether serve's API) and attach a policy",
         },
-        "not_active" => Advice {
+        RefusalKind::NotActive => Advice {
             why: "the certificate is registered but not ACTIVE (INACTIVE, REVOKED, PENDING_*); only ACTIVE certificates connect",
             fix: "aws iot update-certificate --certificate-id ID --new-status ACTIVE",
         },
-        _ => Advice {
+        RefusalKind::Registry => Advice {
+            why: "the server could not read its registry to check the client certificate, so it refused the connection rather than guess",
+            fix: "check tether serve's log for the database error (disk full, permissions on DATA_DIR/tether.db, another process holding a lock) and retry",
+        },
+        RefusalKind::Other | RefusalKind::Unknown => Advice {
             why: "the server refused the connection for a reason without specific advice",
             fix: "read the reason; run tether doctor probe with the device's credentials and --profile to reproduce it",
         },
@@ -74,25 +79,15 @@ mod tests {
 
     #[test]
     fn every_recorded_kind_has_specific_advice() {
-        let generic = advice("something-new");
-        for kind in [
-            "version",
-            "cipher",
-            "sni",
-            "alpn",
-            "client_certificate",
-            "server_certificate_rejected",
-            "not_tls",
-            "timeout",
-            "closed",
-            "not_registered",
-            "not_active",
-        ] {
+        let generic = advice(RefusalKind::Other);
+        for kind in RefusalKind::ALL {
             let a = advice(kind);
-            assert_ne!(a, generic, "{kind}");
+            if !matches!(kind, RefusalKind::Other | RefusalKind::Unknown) {
+                assert_ne!(a, generic, "{kind}");
+            }
             assert!(!a.why.is_empty() && !a.fix.is_empty(), "{kind}");
         }
-        assert!(advice("version").fix.contains("-lmbedtls"));
-        assert!(advice("alpn").fix.contains("x-amzn-mqtt-ca"));
+        assert!(advice(RefusalKind::Version).fix.contains("-lmbedtls"));
+        assert!(advice(RefusalKind::Alpn).fix.contains("x-amzn-mqtt-ca"));
     }
 }

@@ -1,7 +1,7 @@
 //! First-start and every-start preparation of the data directory: the local root CA, the
 //! broker's RSA and ECDSA server certificates (reissued when the requested host names are not
-//! all covered or the certificate is near expiry), and the demo device's files. It writes files;
-//! registering the demo device in the registry is the caller's job.
+//! all covered or the certificate is near expiry), and the demo device's files ([`prepare`]);
+//! then the demo device's registration in the registry ([`register_demo_device`]).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -104,6 +104,50 @@ impl DataDir {
     pub fn database_path(&self) -> PathBuf {
         self.root.join("tether.db")
     }
+}
+
+/// The policy the demo device gets: everything, for local development only.
+const DEV_POLICY: &str = "tether-dev-allow-all";
+const DEV_POLICY_DOCUMENT: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+/// Registers the demo device's certificate as ACTIVE with the development policy attached, if
+/// the registry does not know it yet. `account` owns it; ARNs are in `region`.
+pub(crate) fn register_demo_device(
+    store: &mut store::Store,
+    data: &DataDir,
+    region: &str,
+    account: &str,
+    now_ms: i64,
+) -> Result<(), crate::ServerError> {
+    if store.certificate(data.demo_device_id.as_str())?.is_some() {
+        return Ok(());
+    }
+    let cert = pki::load_certificate(data.demo_device_pem.as_bytes(), "demo device certificate")
+        .map_err(BootstrapError::from)?;
+    let summary = pki::summarize(&cert.certificate).map_err(BootstrapError::from)?;
+    store.register_certificate(
+        &store::NewCertificate {
+            id: data.demo_device_id.as_str().to_owned(),
+            pem: data.demo_device_pem.clone(),
+            status: store::CertificateStatus::Active,
+            ca_certificate_id: None,
+            mode: store::CertificateMode::Default,
+            owned_by: account.to_owned(),
+            not_before_ms: summary.not_before.saturating_mul(1000),
+            not_after_ms: summary.not_after.saturating_mul(1000),
+        },
+        now_ms,
+    )?;
+    if store.policy(DEV_POLICY)?.is_none() {
+        store.create_policy(DEV_POLICY, DEV_POLICY_DOCUMENT, now_ms)?;
+    }
+    let arn = format!(
+        "arn:aws:iot:{region}:{account}:cert/{}",
+        data.demo_device_id
+    );
+    store.attach_policy(DEV_POLICY, &arn)?;
+    Ok(())
 }
 
 /// Prepares `root` for serving: creates what is missing, keeps what exists, and reissues server

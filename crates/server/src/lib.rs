@@ -1,21 +1,25 @@
-//! The `tether serve` runtime: data-dir bootstrap (local CA, server certificates, demo device),
-//! listeners, TLS handshakes with explained refusals, per-connection tasks, the router task that
-//! owns `broker_core`, the registry watcher, and `/metrics`. This is the only crate that opens
-//! listening sockets — and it does not even bind them: the caller passes bound listeners
-//! (port 0 works) and a shutdown future, and learns the addresses from [`Ready`]. Command-line
-//! and config-file parsing belong to the CLI; this crate takes plain structs.
+//! The `tether serve` runtime, in two wings: `mqtt/` (listeners, TLS admission, one task per
+//! connection, the router task that owns `broker_core`) and `api/` (the AWS-compatible HTTP
+//! API, one file per resource group), with what both share: `auth/` (registry checks and the
+//! AWS IoT policy authorizer), `persist.rs` (broker ⇄ store), `clock.rs`, `metrics.rs`,
+//! `bootstrap.rs` (the data directory), `registry_watch.rs`; `runtime.rs` only wires them. This
+//! is the only crate that opens listening sockets — and it does not even bind them: the caller
+//! passes bound listeners (port 0 works) and a shutdown future, and learns the addresses from
+//! [`Ready`]. Command-line and config-file parsing belong to the CLI; this crate takes plain
+//! structs.
 
-pub mod api;
-pub mod auth;
-pub mod bootstrap;
-pub mod connection;
-pub mod handshake;
+mod api;
+mod auth;
+mod bootstrap;
+mod clock;
+mod config;
 mod http;
-pub mod metrics;
-pub mod persist;
-pub mod refusals;
-pub mod rewind;
-pub mod router;
+mod metrics;
+mod mqtt;
+mod persist;
+mod registry_watch;
 mod runtime;
 
-pub use runtime::{Listeners, Ready, ServerConfig, ServerError, run};
+pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
+pub use config::{Listeners, Ready, ServerConfig, ServerError};
+pub use runtime::run;

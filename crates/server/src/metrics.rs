@@ -2,10 +2,10 @@
 //! the hot paths, read only when scraped. Refused TLS handshakes are counted per reason so an
 //! operator sees at a glance that, say, every failure is `version`.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use refusals::RefusalKind;
 
 /// A monotonically increasing count.
 #[derive(Debug, Default)]
@@ -61,24 +61,23 @@ pub struct Metrics {
     pub messages_received: Counter,
     /// Deliveries handed to connections.
     pub messages_delivered: Counter,
-    /// Refused TLS handshakes by reason label.
-    handshake_failures: Mutex<BTreeMap<&'static str, u64>>,
+    /// Refused TLS handshakes by kind (indexed by `RefusalKind::index`).
+    handshake_failures: [Counter; RefusalKind::ALL.len()],
 }
 
 impl Metrics {
     /// Counts one refused handshake.
-    pub fn handshake_failed(&self, kind: &'static str) {
-        if let Ok(mut map) = self.handshake_failures.lock() {
-            *map.entry(kind).or_default() += 1;
+    pub fn handshake_failed(&self, kind: RefusalKind) {
+        if let Some(counter) = self.handshake_failures.get(kind.index()) {
+            counter.inc();
         }
     }
 
     /// Refused handshakes of one kind so far.
-    pub fn handshake_failures(&self, kind: &str) -> u64 {
+    pub fn handshake_failures(&self, kind: RefusalKind) -> u64 {
         self.handshake_failures
-            .lock()
-            .map(|map| map.get(kind).copied().unwrap_or(0))
-            .unwrap_or(0)
+            .get(kind.index())
+            .map_or(0, Counter::get)
     }
 
     /// The Prometheus text exposition.
@@ -137,8 +136,9 @@ impl Metrics {
             "# HELP tether_tls_handshake_failures_total Refused TLS handshakes by reason.\n\
              # TYPE tether_tls_handshake_failures_total counter"
         );
-        if let Ok(map) = self.handshake_failures.lock() {
-            for (kind, count) in map.iter() {
+        for kind in RefusalKind::ALL {
+            let count = self.handshake_failures(kind);
+            if count > 0 {
                 let _ = writeln!(
                     out,
                     "tether_tls_handshake_failures_total{{reason=\"{kind}\"}} {count}"
@@ -157,8 +157,8 @@ mod tests {
     fn renders_counters_and_labelled_failures() {
         let metrics = Metrics::default();
         metrics.messages_received.inc();
-        metrics.handshake_failed("version");
-        metrics.handshake_failed("version");
+        metrics.handshake_failed(RefusalKind::Version);
+        metrics.handshake_failed(RefusalKind::Version);
         let text = metrics.render();
         assert!(
             text.contains("tether_messages_received_total 1\n"),
@@ -168,6 +168,6 @@ mod tests {
             text.contains("tether_tls_handshake_failures_total{reason=\"version\"} 2\n"),
             "{text}"
         );
-        assert_eq!(metrics.handshake_failures("version"), 2);
+        assert_eq!(metrics.handshake_failures(RefusalKind::Version), 2);
     }
 }

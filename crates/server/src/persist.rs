@@ -1,64 +1,97 @@
-//! The bridge between broker-core's durable state changes and the store: `PersistOp` →
-//! `WriteOp`, message blobs (an MQTT 5 PUBLISH encoded by `mqtt-proto`, the project's only
-//! codec), and the start-up reload of sessions and retained messages into the broker. Times
-//! cross here from the broker's monotonic `Instant` to wall-clock milliseconds and back.
+//! The bridge between broker-core's durable state and the store: `PersistOp` → `WriteOp` on
+//! the way out, the start-up reload of sessions and retained messages into the broker on the
+//! way back ([`restore`]), and the message blob format both use (an MQTT 5 PUBLISH encoded by
+//! `mqtt-proto`, the project's only codec). Times cross here from the broker's monotonic
+//! `Instant` to wall-clock milliseconds and back. It does not write: the store's group-commit
+//! writer does.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use broker_core::{Delivery, Message, PersistOp};
+use broker_core::{Broker, Delivery, Message, PersistOp, StoredSession};
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::time::Instant;
-use mqtt_proto::{Packet, PacketId, Protocol, Publish, QoS, SubscriptionOptions, TopicFilter};
+use mqtt_proto::{
+    MqttStr, Packet, PacketId, Protocol, Publish, QoS, SubscriptionOptions, TopicFilter,
+};
 use store::{QueuedMessage, RetainedMessage, SessionRecord, SubscriptionRecord, WriteOp};
 
-/// Maps the broker's monotonic clock to wall-clock time: both are read once at start-up.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    origin: std::time::Instant,
-    origin_wall_ms: i64,
-}
+use crate::auth::{Identity, Principal, ServerAuthorizer};
+use crate::clock::Clock;
 
-impl Clock {
-    /// A clock whose `Instant` origin is now.
-    pub fn start() -> Clock {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        Clock {
-            origin: std::time::Instant::now(),
-            origin_wall_ms: wall,
+/// Sequence numbers of deliveries written for live connections start here, above any number
+/// broker-core gives the messages it queues for offline sessions. Each run starts its counter
+/// from the wall clock, so numbers never repeat across restarts and the rows of an earlier run
+/// sort below this run's floor.
+const LIVE_SEQ_BASE: u64 = 1 << 62;
+
+/// Reloads the persistent state an earlier run saved (retained messages, persistent sessions
+/// with their subscriptions and queues) into `broker`. Returns the first queue sequence number
+/// this run gives a delivery in flight on a live connection: above every stored number, so the
+/// rows below it are the earlier run's.
+pub fn restore(
+    broker: &mut Broker<ServerAuthorizer>,
+    state: store::BrokerState,
+    clock: &Clock,
+) -> u64 {
+    let now = clock.now();
+    let newest = state
+        .sessions
+        .iter()
+        .flat_map(|s| s.queue.iter().map(|m| m.seq))
+        .max()
+        .unwrap_or(0);
+    let from_clock = u64::try_from(clock.wall_ms()).unwrap_or(0) << 12;
+    let live_floor = (LIVE_SEQ_BASE + from_clock).max(newest.saturating_add(1));
+    for retained in state.retained {
+        let expires_at = retained.expires_ms.map(|ms| clock.instant_of(ms));
+        let what = format!("retained topic {:?}", retained.topic);
+        match decode_delivery(&retained.message, &what, expires_at) {
+            Ok(delivery) => broker.restore_retained(delivery.message, now),
+            Err(e) => tracing::warn!("{e}"),
         }
     }
-
-    /// The broker's `now`.
-    pub fn now(&self) -> Instant {
-        let elapsed = self.origin.elapsed().as_millis();
-        Instant::from_millis(u64::try_from(elapsed).unwrap_or(u64::MAX))
+    for stored in state.sessions {
+        if let Some(session) = stored_session(stored) {
+            broker.restore_session(session, now);
+        }
     }
+    live_floor
+}
 
-    /// Wall-clock milliseconds now.
-    pub fn wall_ms(&self) -> i64 {
-        self.wall_of(self.now())
-    }
-
-    /// Wall-clock milliseconds of a broker instant.
-    pub fn wall_of(&self, instant: Instant) -> i64 {
-        self.origin_wall_ms
-            .saturating_add(i64::try_from(instant.as_millis()).unwrap_or(i64::MAX))
-    }
-
-    /// The broker instant of a wall-clock time (the origin for times before it).
-    pub fn instant_of(&self, wall_ms: i64) -> Instant {
-        let since = wall_ms.saturating_sub(self.origin_wall_ms).max(0);
-        Instant::from_millis(u64::try_from(since).unwrap_or(0))
-    }
-
-    /// The tokio deadline of a broker instant.
-    pub fn deadline(&self, instant: Instant) -> tokio::time::Instant {
-        tokio::time::Instant::from_std(self.origin + Duration::from_millis(instant.as_millis()))
-    }
+/// A stored session as broker-core takes it back; `None` when its client id is unusable.
+fn stored_session(stored: store::PersistedSession) -> Option<StoredSession<Principal>> {
+    let client_id = MqttStr::new(&stored.session.client_id).ok()?;
+    let protocol = match stored.session.protocol_level {
+        5 => Protocol::V5,
+        3 => Protocol::V31,
+        _ => Protocol::V311,
+    };
+    let subscriptions = stored
+        .subscriptions
+        .iter()
+        .filter_map(|s| {
+            let filter = filter(&s.filter)?;
+            Some((filter, options_from_byte(s.options), s.subscription_id))
+        })
+        .collect();
+    let queued = stored
+        .queue
+        .iter()
+        .filter_map(|m| {
+            let what = format!("queue of {} #{}", stored.session.client_id, m.seq);
+            decode_delivery(&m.message, &what, None)
+                .map_err(|e| tracing::warn!("{e}"))
+                .ok()
+        })
+        .collect();
+    Some(StoredSession {
+        client_id,
+        expiry_interval: stored.session.expiry_interval_s,
+        protocol,
+        principal: Principal::new(Identity::Restored),
+        subscriptions,
+        queued,
+    })
 }
 
 /// Why a stored blob could not be turned back into a message.
@@ -289,13 +322,5 @@ mod tests {
     fn a_damaged_blob_is_an_error_naming_its_owner() {
         let err = decode_delivery(&[0x30, 0x05, 0x00], "queue of dev-1 #3", None).unwrap_err();
         assert!(err.to_string().contains("queue of dev-1 #3"), "{err}");
-    }
-
-    #[test]
-    fn wall_clock_and_instants_map_both_ways() {
-        let clock = Clock::start();
-        let now = clock.now();
-        let wall = clock.wall_of(now);
-        assert_eq!(clock.instant_of(wall), now);
     }
 }

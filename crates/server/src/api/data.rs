@@ -15,8 +15,8 @@ use store::Order;
 use tokio::sync::oneshot;
 
 use super::{Api, ApiError, Request, put_opt};
+use crate::mqtt::router::Command;
 use crate::persist;
-use crate::router::Command;
 
 /// Publish: `POST /topics/{topic}`.
 pub(super) async fn publish(api: &Api, req: &Request, topic: &str) -> Result<Value, ApiError> {

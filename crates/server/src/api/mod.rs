@@ -32,7 +32,7 @@ use sigv4::Verifier;
 use store::{Order, PageRequest, Store};
 use tokio::sync::mpsc;
 
-use crate::router::Command;
+use crate::mqtt::router::Command;
 pub use error::ApiError;
 
 /// Largest request body read (policy documents may be up to 400 KB; publishes 128 KB).

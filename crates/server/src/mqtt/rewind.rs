@@ -25,11 +25,6 @@ impl<S> Rewind<S> {
             inner,
         }
     }
-
-    /// The wrapped stream.
-    pub fn inner(&self) -> &S {
-        &self.inner
-    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {

@@ -2,7 +2,8 @@
 //! with tether's own parser, then let OpenSSL run the handshake under the listener's AWS
 //! security policy. Every refusal becomes a `Refused` that says, in one line, what the client
 //! offered and why it failed in words (the vocabulary is `tls::explain`'s, shared with
-//! `tether doctor`). Registry checks of the client certificate happen after this, in `auth`.
+//! `tether doctor`). Registry checks of the client certificate happen after this (`accept.rs`
+//! with `auth`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -11,12 +12,13 @@ use std::time::Duration;
 
 use openssl::ssl::{Ssl, SslAcceptor};
 use openssl::x509::X509;
+use refusals::RefusalKind;
 use tls::{ClientHello, ClientHelloError, Progress};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
 
-use crate::rewind::Rewind;
+use super::rewind::Rewind;
 
 /// The stream a connection task reads MQTT from after a successful handshake.
 pub type TlsStream = SslStream<Rewind<TcpStream>>;
@@ -62,9 +64,8 @@ pub struct Refused {
     pub hello: Option<Box<ClientHello>>,
     /// Whether the client presented a certificate before the failure, when known.
     pub certificate_sent: Option<bool>,
-    /// A short label for metrics: `not_tls`, `timeout`, `version`, `cipher`, `sni`, `alpn`,
-    /// `client_certificate`, `server_certificate_rejected`, `closed`, `other`.
-    pub kind: &'static str,
+    /// Why, as a kind (metrics label, refusal log, the doctor's advice).
+    pub kind: RefusalKind,
     /// Why, in words, with what to change.
     pub reason: String,
 }
@@ -133,7 +134,7 @@ pub async fn accept(
             peer,
             hello: None,
             certificate_sent: None,
-            kind: "timeout",
+            kind: RefusalKind::Timeout,
             reason: format!(
                 "the client did not finish its TLS handshake within {} s; a device this slow \
                  usually lacks the CPU or RAM for the chosen key size, or is not speaking TLS",
@@ -168,7 +169,7 @@ async fn accept_inner(
                     .map_err(|e| {
                         refuse(
                             None,
-                            "closed",
+                            RefusalKind::Closed,
                             format!("reading the ClientHello failed: {e}"),
                         )
                     })?;
@@ -176,29 +177,39 @@ async fn accept_inner(
                 if n == 0 {
                     return Err(refuse(
                         None,
-                        "closed",
+                        RefusalKind::Closed,
                         "the client closed the connection before sending a complete ClientHello"
                             .to_owned(),
                     ));
                 }
             }
             Err(ClientHelloError::NotTls(not_tls)) => {
-                return Err(refuse(None, "not_tls", not_tls.to_string()));
+                return Err(refuse(None, RefusalKind::NotTls, not_tls.to_string()));
             }
             Err(err) => {
                 return Err(refuse(
                     None,
-                    "other",
+                    RefusalKind::Other,
                     format!("malformed ClientHello: {err}"),
                 ));
             }
         }
     };
 
-    let ssl = Ssl::new(edge.acceptor.context())
-        .map_err(|e| refuse(Some(hello.clone()), "other", format!("OpenSSL: {e}")))?;
-    let mut tls = SslStream::new(ssl, Rewind::new(buf, stream))
-        .map_err(|e| refuse(Some(hello.clone()), "other", format!("OpenSSL: {e}")))?;
+    let ssl = Ssl::new(edge.acceptor.context()).map_err(|e| {
+        refuse(
+            Some(hello.clone()),
+            RefusalKind::Other,
+            format!("OpenSSL: {e}"),
+        )
+    })?;
+    let mut tls = SslStream::new(ssl, Rewind::new(buf, stream)).map_err(|e| {
+        refuse(
+            Some(hello.clone()),
+            RefusalKind::Other,
+            format!("OpenSSL: {e}"),
+        )
+    })?;
     match Pin::new(&mut tls).accept().await {
         Ok(()) => {
             let peer_certificate = tls.ssl().peer_certificate();
@@ -233,17 +244,19 @@ fn explain_failure(
     edge: &TlsEdge,
     hello: &ClientHello,
     err: &openssl::ssl::Error,
-) -> (&'static str, String) {
+) -> (RefusalKind, String) {
     let verdict = tls::explain(hello, &edge.listener, None);
     if let Some(refusal) = verdict.refusals.first() {
         let kind = match refusal {
-            tls::Refusal::VersionTooLow { .. } | tls::Refusal::VersionTooHigh { .. } => "version",
-            tls::Refusal::NoSharedSuite { .. } => "cipher",
-            tls::Refusal::ServerNameMissing { .. } | tls::Refusal::ServerNameMismatch { .. } => {
-                "sni"
+            tls::Refusal::VersionTooLow { .. } | tls::Refusal::VersionTooHigh { .. } => {
+                RefusalKind::Version
             }
-            tls::Refusal::Alpn { .. } => "alpn",
-            _ => "client_certificate",
+            tls::Refusal::NoSharedSuite { .. } => RefusalKind::Cipher,
+            tls::Refusal::ServerNameMissing { .. } | tls::Refusal::ServerNameMismatch { .. } => {
+                RefusalKind::Sni
+            }
+            tls::Refusal::Alpn { .. } => RefusalKind::Alpn,
+            _ => RefusalKind::ClientCertificate,
         };
         return (kind, format!("{refusal} (alert {})", refusal.alert()));
     }
@@ -260,7 +273,7 @@ fn explain_failure(
     let has = |needle: &str| reasons.iter().any(|r| r.contains(needle));
     if has("peer did not return a certificate") || has("certificate required") {
         return (
-            "client_certificate",
+            RefusalKind::ClientCertificate,
             "the client sent no certificate, and this listener requires mutual TLS: give the \
              client its device certificate and private key (mosquitto_pub --cert/--key)"
                 .to_owned(),
@@ -268,7 +281,7 @@ fn explain_failure(
     }
     if has("unknown ca") {
         return (
-            "server_certificate_rejected",
+            RefusalKind::ServerCertificateRejected,
             "the client rejected the server's certificate with alert 48 unknown_ca: it does not \
              trust tether's CA; give the client the data dir's ca/root-ca.pem as its CA file"
                 .to_owned(),
@@ -276,7 +289,7 @@ fn explain_failure(
     }
     if has("bad certificate") || has("certificate unknown") {
         return (
-            "server_certificate_rejected",
+            RefusalKind::ServerCertificateRejected,
             "the client rejected the server's certificate (alert 42/46): usually the host name it \
              connected to is not in the certificate; connect to localhost, 127.0.0.1 or a name \
              given with --hostname, or check the client's clock"
@@ -285,20 +298,20 @@ fn explain_failure(
     }
     if has("no shared cipher") {
         return (
-            "cipher",
+            RefusalKind::Cipher,
             "no cipher suite is shared with the client".to_owned(),
         );
     }
     if has("unsupported protocol") || has("wrong version number") {
         return (
-            "version",
+            RefusalKind::Version,
             "no TLS version is shared with the client".to_owned(),
         );
     }
     if reasons.is_empty() {
         let io = err.io_error().map(ToString::to_string);
         return (
-            "closed",
+            RefusalKind::Closed,
             match io {
                 Some(e) => format!("the connection failed during the handshake: {e}"),
                 None => "the client closed the connection during the handshake (often because it \
@@ -307,5 +320,8 @@ fn explain_failure(
             },
         );
     }
-    ("other", format!("OpenSSL reported: {}", reasons.join("; ")))
+    (
+        RefusalKind::Other,
+        format!("OpenSSL reported: {}", reasons.join("; ")),
+    )
 }

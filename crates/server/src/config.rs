@@ -1,0 +1,132 @@
+//! What `tether serve` is told and what it reports: [`ServerConfig`] (plain data the CLI fills
+//! from flags and config files), the bound [`Listeners`] it is handed, the [`Ready`] report once
+//! everything accepts, and [`ServerError`]. Nothing here reads files, flags or the environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use broker_core::Profile;
+use tls::SecurityPolicy;
+
+use crate::bootstrap;
+
+/// Server settings. Plain data: the CLI fills it from flags and config files.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The data directory (CA, server certificates, devices, database).
+    pub data_dir: PathBuf,
+    /// `aws` (AWS IoT Core rules) or `mqtt` (a complete MQTT broker).
+    pub profile: Profile,
+    /// TLS security policy of the mutual-TLS listeners.
+    pub tls_policy: SecurityPolicy,
+    /// Extra host names or addresses for the server certificates.
+    pub hostnames: Vec<String>,
+    /// Connections beyond this many are closed at once.
+    pub max_connections: usize,
+    /// Time allowed for a TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time allowed between transport ready and CONNECT.
+    pub connect_timeout: Duration,
+    /// Largest MQTT packet accepted (defaults by profile when `None`).
+    pub max_packet_size: Option<u32>,
+    /// AWS account id used in ARNs and as certificate owner.
+    pub account_id: String,
+    /// AWS region used in ARNs.
+    pub region: String,
+    /// QoS 1/2 messages kept per offline persistent session; beyond it the oldest is dropped.
+    pub max_queued_per_session: usize,
+    /// Access key id and secret pairs the HTTP API accepts (besides the dev credential
+    /// `test`/`test`, which only a loopback API listener accepts).
+    pub api_credentials: Vec<(String, String)>,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory: profile `aws`, the AWS default TLS policy.
+    pub fn new(data_dir: PathBuf) -> ServerConfig {
+        ServerConfig {
+            data_dir,
+            profile: Profile::Aws,
+            tls_policy: SecurityPolicy::default(),
+            hostnames: Vec::new(),
+            max_connections: 100_000,
+            handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            max_packet_size: None,
+            account_id: "123456789012".to_owned(),
+            region: "us-east-1".to_owned(),
+            max_queued_per_session: 100_000,
+            api_credentials: Vec::new(),
+        }
+    }
+
+    /// The largest MQTT packet accepted: as configured, else by profile.
+    pub(crate) fn packet_size_limit(&self) -> u32 {
+        self.max_packet_size.unwrap_or(match self.profile {
+            // 128 KiB of payload plus room for the topic, properties and headers.
+            Profile::Aws => 132 * 1024,
+            Profile::Mqtt => 16 * 1024 * 1024,
+        })
+    }
+}
+
+/// Bound listeners, any of which may be absent.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// Mutual TLS (AWS port 8883).
+    pub mqtts: Option<std::net::TcpListener>,
+    /// Mutual TLS with ALPN `x-amzn-mqtt-ca` (AWS port 443).
+    pub mqtts_alpn: Option<std::net::TcpListener>,
+    /// Plain MQTT over TCP (off unless asked for).
+    pub mqtt: Option<std::net::TcpListener>,
+    /// HTTP: `/metrics` (and the control plane).
+    pub http: Option<std::net::TcpListener>,
+}
+
+/// What is serving, reported once everything is bound and loaded.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// Mutual-TLS listener address.
+    pub mqtts: Option<SocketAddr>,
+    /// ALPN listener address.
+    pub mqtts_alpn: Option<SocketAddr>,
+    /// Plain listener address.
+    pub mqtt: Option<SocketAddr>,
+    /// HTTP listener address.
+    pub http: Option<SocketAddr>,
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// The root CA devices must trust.
+    pub ca_path: PathBuf,
+    /// The demo device's files.
+    pub demo_device: bootstrap::DeviceFiles,
+    /// True on the first start of this data directory.
+    pub first_start: bool,
+    /// Persistent sessions reloaded from disk.
+    pub restored_sessions: usize,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Preparing the data directory failed.
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    /// The TLS context could not be built.
+    #[error("TLS setup failed: {0}")]
+    Tls(String),
+    /// The broker configuration is inconsistent.
+    #[error("broker configuration: {0}")]
+    Config(String),
+    /// A listener failed.
+    #[error("listener {what}: {source}")]
+    Listener {
+        /// Which listener.
+        what: &'static str,
+        /// The IO error.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,274 @@
+//! Admission of MQTT connections: one accept loop per listener, the connection limit, the TLS
+//! handshake (`handshake.rs`), the checks after it (ALPN, a client certificate, the registry:
+//! only an ACTIVE registered certificate gets in, with its policies installed in the router
+//! before its CONNECT arrives), and the record of every refusal for `tether doctor recent`.
+//! Past admission, the connection task (`connection.rs`) takes over. It does not speak MQTT.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use broker_core::ConnId;
+use pki::CertificateId;
+use refusals::{Refusal, RefusalKind, RefusalLog};
+use store::Store;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::connection::{self, Shared};
+use super::handshake::{self, Accepted, TlsEdge};
+use super::router::Command;
+use crate::auth::{self, CertificateRefusal, DevicePolicies, Identity, Principal};
+
+/// What the accept loops of every listener share.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    /// What connection tasks need.
+    pub(crate) shared: Shared,
+    /// The registry, read on the blocking pool.
+    pub(crate) store: Arc<Mutex<Store>>,
+    /// The registry's remembered answers per certificate.
+    pub(crate) registry: Arc<auth::RegistryCache>,
+    /// DATA_DIR/refusals.jsonl.
+    pub(crate) refusals: RefusalLog,
+    /// The next connection number.
+    pub(crate) next_conn: AtomicU64,
+    /// Connections beyond this many are closed at once.
+    pub(crate) max_connections: usize,
+}
+
+/// A listener's transport: plain TCP, or TLS under a named edge.
+#[derive(Debug, Clone)]
+pub(crate) enum Transport {
+    /// Plain MQTT (the `mqtt` profile's anonymous listener).
+    Plain,
+    /// Mutual TLS, with the listener's name for refusal records.
+    Tls(&'static str, Arc<TlsEdge>),
+}
+
+/// Accepts connections until the task is aborted; each one is served on its own task.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    transport: Transport,
+    admission: Arc<Admission>,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of file descriptors and the like: report, back off briefly, go on.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let metrics = &admission.shared.metrics;
+        let open = usize::try_from(metrics.connections_open.get()).unwrap_or(0);
+        if open >= admission.max_connections {
+            metrics.connections_over_limit.inc();
+            tracing::warn!(
+                "refusing {peer}: max_connections ({}) reached",
+                admission.max_connections
+            );
+            continue;
+        }
+        let _ = tcp.set_nodelay(true);
+        let conn = ConnId(admission.next_conn.fetch_add(1, Ordering::Relaxed));
+        let admission = Arc::clone(&admission);
+        let transport = transport.clone();
+        tokio::spawn(async move {
+            let metrics = Arc::clone(&admission.shared.metrics);
+            metrics.connections_open.inc();
+            match transport {
+                Transport::Tls(name, edge) => {
+                    serve_tls(name, &edge, tcp, peer, conn, &admission).await;
+                }
+                Transport::Plain => {
+                    let principal = Principal::new(Identity::Anonymous { peer });
+                    connection::serve(tcp, conn, principal, admission.shared.clone()).await;
+                }
+            }
+            metrics.connections_open.dec();
+        });
+    }
+}
+
+/// Runs the handshake and the checks after it, then serves the connection.
+async fn serve_tls(
+    listener: &'static str,
+    edge: &TlsEdge,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    conn: ConnId,
+    admission: &Admission,
+) {
+    // Boxed: the handshake's state is large and only needed during the handshake, while this
+    // task lives as long as the device stays connected.
+    let accepted = match Box::pin(handshake::accept(edge, tcp, peer)).await {
+        Ok(accepted) => accepted,
+        Err(refused) => {
+            admission.shared.metrics.handshake_failed(refused.kind);
+            admission.refusals.record(&Refusal {
+                time: now_rfc3339(),
+                peer: peer.to_string(),
+                listener: listener.to_owned(),
+                kind: refused.kind,
+                reason: refused.reason.clone(),
+                offered: refused.hello.as_deref().map(handshake::offer_summary),
+                client_certificate: refused.certificate_sent,
+                certificate_id: None,
+            });
+            // Logged after the record, so whoever reads the log line finds the record.
+            tracing::warn!("{refused}");
+            return;
+        }
+    };
+    let Some((id, policies)) = admit(edge, listener, peer, &accepted, admission).await else {
+        return;
+    };
+    // The router installs the policies before it sees this connection's CONNECT (one channel,
+    // in order).
+    let command = Command::SetPolicies {
+        certificate_id: id.as_str().to_owned(),
+        policies,
+    };
+    if admission.shared.router.send(command).await.is_err() {
+        return;
+    }
+    // Keep only the stream for the connection's lifetime: the parsed ClientHello and the
+    // certificate would otherwise sit in this future next to every idle device.
+    let Accepted {
+        stream,
+        hello,
+        peer_certificate,
+        alpn,
+    } = accepted;
+    let Some(certificate) = peer_certificate else {
+        return;
+    };
+    let principal = Principal::new(Identity::Device {
+        certificate_id: id.as_str().to_owned(),
+        peer,
+        certificate: auth::certificate_info(&certificate),
+    });
+    drop((hello, certificate, alpn));
+    connection::serve(stream, conn, principal, admission.shared.clone()).await;
+}
+
+/// The checks after a completed handshake: ALPN where the listener requires it, a client
+/// certificate, and its registry status. Returns the certificate id and what is attached to
+/// it, or records and logs why the connection is refused.
+async fn admit(
+    edge: &TlsEdge,
+    listener: &'static str,
+    peer: SocketAddr,
+    accepted: &Accepted,
+    admission: &Admission,
+) -> Option<(CertificateId, Arc<DevicePolicies>)> {
+    let metrics = &admission.shared.metrics;
+    let refuse = |kind: RefusalKind, reason: String, certificate_id: Option<String>| {
+        refuse_after_handshake(
+            admission,
+            listener,
+            peer,
+            accepted,
+            kind,
+            reason,
+            certificate_id,
+        );
+    };
+    if !edge.listener.required_alpn.is_empty() && accepted.alpn.is_none() {
+        // OpenSSL's ALPN callback only runs when the client offers ALPN; a client that offers
+        // none is refused here, as AWS refuses it on port 443.
+        metrics.handshake_failed(RefusalKind::Alpn);
+        let verdict = tls::explain(&accepted.hello, &edge.listener, None);
+        let reason = verdict.refusals.first().map_or_else(
+            || "ALPN x-amzn-mqtt-ca is required".to_owned(),
+            ToString::to_string,
+        );
+        refuse(RefusalKind::Alpn, reason, None);
+        return None;
+    }
+    let Some(certificate) = accepted.peer_certificate.as_ref() else {
+        metrics.handshake_failed(RefusalKind::ClientCertificate);
+        let reason = "the client sent no certificate, and this listener requires mutual TLS: \
+                      give the client its device certificate and private key";
+        refuse(RefusalKind::ClientCertificate, reason.to_owned(), None);
+        return None;
+    };
+    let id = match CertificateId::of(certificate) {
+        Ok(id) => id,
+        Err(e) => {
+            metrics.certificates_refused.inc();
+            tracing::warn!(
+                "TLS connection from {peer} refused: unreadable client certificate: {e}"
+            );
+            return None;
+        }
+    };
+    match check_registry(admission, &id).await {
+        Ok(policies) => Some((id, policies)),
+        Err(refusal) => {
+            metrics.certificates_refused.inc();
+            let kind = match refusal {
+                CertificateRefusal::NotRegistered { .. } => RefusalKind::NotRegistered,
+                CertificateRefusal::NotActive { .. } => RefusalKind::NotActive,
+                CertificateRefusal::Registry(_) => RefusalKind::Registry,
+            };
+            refuse(kind, refusal.to_string(), Some(id.as_str().to_owned()));
+            None
+        }
+    }
+}
+
+/// Looks the certificate up in the registry on the blocking pool.
+async fn check_registry(
+    admission: &Admission,
+    id: &CertificateId,
+) -> Result<Arc<DevicePolicies>, CertificateRefusal> {
+    let store = Arc::clone(&admission.store);
+    let registry = Arc::clone(&admission.registry);
+    let id = id.clone();
+    tokio::task::spawn_blocking(move || match store.lock() {
+        Ok(store) => registry.check(&store, &id),
+        Err(_) => Err(CertificateRefusal::Registry(
+            "registry lock poisoned".to_owned(),
+        )),
+    })
+    .await
+    .unwrap_or_else(|e| Err(CertificateRefusal::Registry(e.to_string())))
+}
+
+/// Records and logs a refusal that happened after a completed handshake (record first, so a
+/// reader of the log line finds the record).
+fn refuse_after_handshake(
+    admission: &Admission,
+    listener: &str,
+    peer: SocketAddr,
+    accepted: &Accepted,
+    kind: RefusalKind,
+    reason: String,
+    certificate_id: Option<String>,
+) {
+    let offered = handshake::offer_summary(&accepted.hello);
+    admission.refusals.record(&Refusal {
+        time: now_rfc3339(),
+        peer: peer.to_string(),
+        listener: listener.to_owned(),
+        kind,
+        reason: reason.clone(),
+        offered: Some(offered.clone()),
+        client_certificate: Some(accepted.peer_certificate.is_some()),
+        certificate_id,
+    });
+    tracing::warn!("TLS connection from {peer} refused: {reason} | client offered {offered}");
+}
+
+/// Now as RFC 3339 UTC, for refusal records.
+fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    pki::rfc3339(secs)
+}

@@ -1,0 +1,142 @@
+//! Carrying out the broker's effects in order: deliveries to connection tasks (durable ones
+//! written to the session's queue first), closes, persistence through the group-commit writer,
+//! and the publisher's acknowledgement, released after the commit when the step changed durable
+//! state. Decides nothing the broker has not decided.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use broker_core::{ConnId, Delivery, Effect, PersistOp};
+use mqtt_proto::{QoS, ReasonCode};
+use store::WriteOp;
+
+use super::{Router, ToConn};
+use crate::persist;
+
+impl Router {
+    /// For a QoS 1/2 delivery to a persistent session, queues its row for the writer and
+    /// returns its sequence number.
+    pub(super) fn track_durable(
+        &mut self,
+        conn: ConnId,
+        delivery: &Delivery,
+        writes: &mut Vec<WriteOp>,
+    ) -> Option<u64> {
+        if delivery.qos == QoS::AtMostOnce {
+            return None;
+        }
+        let client_id = self.conns.get(&conn)?.durable.as_ref()?.to_string();
+        let seq = self.next_live_seq;
+        self.next_live_seq += 1;
+        writes.push(WriteOp::Enqueue(store::QueuedMessage {
+            client_id,
+            seq,
+            message: persist::encode_delivery(delivery),
+            packet_id: None,
+        }));
+        Some(seq)
+    }
+
+    /// Carries out the broker's effects in order.
+    pub(super) fn carry_out_effects(&mut self, done: Option<(ConnId, ToConn)>) {
+        self.carry_out(done, false);
+    }
+
+    /// Carries out the broker's effects in order. `done` is the publisher's acknowledgement:
+    /// sent after the writer commits when this step changed durable state (or an earlier
+    /// acknowledgement of the same connection still waits for it), else at once: after the
+    /// step's deliveries, or ahead of them with `ack_first` (a QoS 2 PUBREC). A client
+    /// subscribed to its own topic so sees what the reference broker shows it: its copy, then
+    /// PUBACK at QoS 1; PUBREC, then its copy at QoS 2 (that broker forwards at PUBREL).
+    pub(super) fn carry_out(&mut self, done: Option<(ConnId, ToConn)>, ack_first: bool) {
+        let mut ops: Vec<PersistOp> = Vec::new();
+        let mut live_writes: Vec<WriteOp> = Vec::new();
+        let mut outgoing: Vec<(ConnId, ToConn)> = Vec::new();
+        let effects: Vec<Effect> = self.broker.drain_effects().collect();
+        for effect in effects {
+            match effect {
+                Effect::Deliver { conn, delivery } => {
+                    self.metrics.messages_delivered.inc();
+                    let seq = self.track_durable(conn, &delivery, &mut live_writes);
+                    outgoing.push((conn, ToConn::Deliver(delivery, seq)));
+                }
+                Effect::Close { conn, reason } => outgoing.push((conn, ToConn::Close(reason))),
+                Effect::Persist(PersistOp::SessionDeleted { client_id }) => {
+                    self.parked.remove(&client_id);
+                    ops.push(PersistOp::SessionDeleted { client_id });
+                }
+                Effect::Persist(op) => ops.push(op),
+                Effect::Denied {
+                    client_id,
+                    action,
+                    resource,
+                    explanation,
+                } => {
+                    tracing::warn!(
+                        "denied {action} on {resource} to client {client_id:?}: {explanation}"
+                    );
+                }
+            }
+        }
+        let publisher = done.as_ref().map(|(conn, _)| *conn);
+        let mut reply = done.and_then(|(conn, message)| {
+            self.conns.get(&conn).map(|live| {
+                (
+                    live.to_conn.clone(),
+                    Arc::clone(&live.pending_acks),
+                    message,
+                )
+            })
+        });
+        let ack_now = ops.is_empty()
+            && live_writes.is_empty()
+            && reply
+                .as_ref()
+                .is_some_and(|(_, pending, _)| pending.load(Ordering::Acquire) == 0);
+        if ack_now
+            && ack_first
+            && let (Some((to_conn, _, message)), Some(publisher)) = (reply.take(), publisher)
+        {
+            let (own, others): (Vec<_>, Vec<_>) = outgoing
+                .into_iter()
+                .partition(|(conn, _)| *conn == publisher);
+            outgoing = others;
+            let mut batch = vec![message];
+            batch.extend(own.into_iter().map(|(_, message)| message));
+            let _ = to_conn.send(ToConn::Batch(batch));
+        }
+        for (conn, message) in outgoing {
+            self.send(conn, message);
+        }
+        if ack_now && let Some((to_conn, _, message)) = reply.take() {
+            let _ = to_conn.send(message);
+        }
+        // Nothing to write and nothing to acknowledge behind the writer.
+        if ops.is_empty() && live_writes.is_empty() && reply.is_none() {
+            return;
+        }
+        let mut writes = persist::write_ops(ops, &self.clock, self.live_floor);
+        writes.append(&mut live_writes);
+        if let Some((_, pending, _)) = &reply {
+            pending.fetch_add(1, Ordering::AcqRel);
+        }
+        self.writer.submit(writes, move |result| {
+            let Some((to_conn, pending, mut message)) = reply else {
+                if let Err(e) = result {
+                    tracing::error!("could not persist broker state: {e}");
+                }
+                return;
+            };
+            if let Err(e) = result {
+                tracing::error!("could not persist a publish; refusing it: {e}");
+                if let ToConn::PublishDone { reason, .. } = &mut message {
+                    *reason = ReasonCode::ImplementationSpecificError;
+                }
+            }
+            // Sent before the count drops, so a later acknowledgement the router releases at
+            // once cannot overtake this one.
+            let _ = to_conn.send(message);
+            pending.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}

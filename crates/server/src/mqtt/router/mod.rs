@@ -1,0 +1,339 @@
+//! The router task: the one owner of `broker_core::Broker`. Connection tasks, the registry
+//! watcher, the HTTP API and the services worker send it typed [`Command`]s; it answers on each
+//! connection's own channel and hands durable changes to the store's group-commit writer
+//! (`effects.rs`). A publisher's PUBACK/PUBREC is released only from the writer's completion
+//! when the publish changed durable state, so an acknowledged message for a persistent session
+//! is on disk first. No lock is shared with the connection tasks: everything crosses a channel.
+//! It does no IO of its own and never waits on the store.
+
+mod effects;
+mod messages;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use broker_core::{
+    Broker, ConnId, ConnectOutcome, ConnectRequest, DisconnectKind, PublishOutcome,
+    SubscribeOutcome, UnsubscribeOutcome,
+};
+use mqtt_proto::session::server::ServerSession;
+use mqtt_proto::{Connect, MqttStr, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
+use store::{WriteOp, WriterHandle};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{DevicePolicies, Principal, ServerAuthorizer};
+use crate::clock::Clock;
+use crate::metrics::Metrics;
+
+pub(crate) use messages::{Command, ConnectReply, InFlightSeqs, ToConn};
+
+/// A connection the broker accepted.
+struct Live {
+    to_conn: mpsc::UnboundedSender<ToConn>,
+    principal: Principal,
+    /// Acknowledgements waiting for the writer: while there are any, later ones queue behind
+    /// them so PUBACKs leave in PUBLISH order ([MQTT-4.6.0-2]).
+    pending_acks: Arc<AtomicUsize>,
+    /// For a persistent session: its client id, and QoS 1/2 deliveries are kept on disk until
+    /// acknowledged, so an acknowledged publish survives a crash even while in flight.
+    durable: Option<MqttStr>,
+}
+
+/// The router's state.
+pub(crate) struct Router {
+    broker: Broker<ServerAuthorizer>,
+    clock: Clock,
+    writer: WriterHandle,
+    /// By connection number (ours, so hashed with foldhash: looked up for every delivery).
+    conns: foldhash::HashMap<ConnId, Live>,
+    /// In-flight state of offline persistent sessions, by client id.
+    parked: HashMap<MqttStr, (ServerSession, InFlightSeqs)>,
+    /// The next sequence number for a durable live delivery.
+    next_live_seq: u64,
+    /// The first number of this run: queue rows below it are from earlier runs or from
+    /// broker-core's offline queue, and go when the queue is handed to a connection.
+    live_floor: u64,
+    metrics: Arc<Metrics>,
+    shutting_down: bool,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("connections", &self.conns.len())
+            .field("parked_sessions", &self.parked.len())
+            .field("shutting_down", &self.shutting_down)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router around `broker` (already holding the restored state), persisting through
+    /// `writer`; live deliveries are numbered from `live_floor` (see `persist::restore`).
+    pub(crate) fn new(
+        broker: Broker<ServerAuthorizer>,
+        clock: Clock,
+        writer: WriterHandle,
+        metrics: Arc<Metrics>,
+        live_floor: u64,
+    ) -> Router {
+        Router {
+            broker,
+            clock,
+            writer,
+            conns: foldhash::HashMap::default(),
+            parked: HashMap::new(),
+            next_live_seq: live_floor,
+            live_floor,
+            metrics,
+            shutting_down: false,
+        }
+    }
+
+    /// Runs until shutdown completes or every command sender is gone.
+    pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        loop {
+            let deadline = self
+                .broker
+                .next_deadline()
+                .map(|at| self.clock.deadline(at));
+            let tick = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.handle(command),
+                    None => break,
+                },
+                () = tick => {
+                    let now = self.clock.now();
+                    self.broker.handle_tick(now);
+                    self.carry_out_effects(None);
+                }
+            }
+            if self.shutting_down && self.conns.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        match command {
+            Command::Connect {
+                conn,
+                connect,
+                principal,
+                to_conn,
+                reply,
+            } => self.connect(conn, *connect, principal, to_conn, reply),
+            Command::Publish { conn, publish } => self.publish(conn, publish),
+            Command::Subscribe { conn, subscribe } => self.subscribe(conn, subscribe),
+            Command::Unsubscribe { conn, unsubscribe } => self.unsubscribe(conn, unsubscribe),
+            Command::Disconnect {
+                conn,
+                kind,
+                session_expiry,
+                session,
+                inflight,
+            } => self.disconnect(conn, kind, session_expiry, session, inflight),
+            Command::Acked { conn, seq } => self.acked(conn, seq),
+            Command::LiveCertificates { reply } => self.live_certificates(reply),
+            Command::SetPolicies {
+                certificate_id,
+                policies,
+            } => self.set_policies(&certificate_id, policies),
+            Command::CloseConnections { conns, reason } => {
+                for conn in conns {
+                    self.send(conn, ToConn::Close(reason));
+                }
+            }
+            Command::ServerPublish { message, reply } => self.server_publish(message, reply),
+            Command::Shutdown => self.shutdown(),
+        }
+    }
+
+    /// A client sent CONNECT: the broker decides; the reply carries a resumed session's
+    /// in-flight state.
+    fn connect(
+        &mut self,
+        conn: ConnId,
+        connect: Connect,
+        principal: Principal,
+        to_conn: mpsc::UnboundedSender<ToConn>,
+        reply: oneshot::Sender<ConnectReply>,
+    ) {
+        if self.shutting_down {
+            let _ = reply.send(ConnectReply::Refused(ReasonCode::ServerUnavailable));
+            return;
+        }
+        let request = ConnectRequest::from_connect(connect, principal.clone());
+        match self.broker.handle_connect(conn, request, self.clock.now()) {
+            ConnectOutcome::Accepted(connected) => {
+                let parked = self.parked.remove(&connected.client_id);
+                let (session, inflight) = match parked {
+                    Some(parked) if connected.session_present => parked,
+                    _ => Default::default(),
+                };
+                let durable = (connected.session_expiry > 0).then(|| connected.client_id.clone());
+                self.conns.insert(
+                    conn,
+                    Live {
+                        to_conn,
+                        principal,
+                        pending_acks: Arc::default(),
+                        durable,
+                    },
+                );
+                self.metrics.connections_accepted.inc();
+                // The CONNACK must precede queued deliveries: the task sends it as soon as it
+                // has this reply, before reading its channel.
+                let _ = reply.send(ConnectReply::Accepted {
+                    connected,
+                    session,
+                    inflight,
+                });
+            }
+            ConnectOutcome::Refused(reason) => {
+                self.metrics.connections_refused.inc();
+                let _ = reply.send(ConnectReply::Refused(reason));
+            }
+        }
+        self.carry_out_effects(None);
+    }
+
+    /// A client published: route it, then acknowledge (after the commit when it changed
+    /// durable state).
+    fn publish(&mut self, conn: ConnId, publish: Publish) {
+        let ack = publish.delivery.packet_id();
+        let exactly_once = publish.delivery.qos() == QoS::ExactlyOnce;
+        self.metrics.messages_received.inc();
+        let reason = match self.broker.handle_publish(conn, publish, self.clock.now()) {
+            PublishOutcome::Accepted(reason) | PublishOutcome::Refused(reason) => reason,
+            PublishOutcome::Disconnect(reason) => {
+                self.send(conn, ToConn::Close(reason));
+                self.carry_out_effects(None);
+                return;
+            }
+        };
+        let done = ack.map(|packet_id| (conn, ToConn::PublishDone { packet_id, reason }));
+        self.carry_out(done, exactly_once);
+    }
+
+    fn subscribe(&mut self, conn: ConnId, subscribe: Subscribe) {
+        let packet_id = subscribe.packet_id;
+        let answer = match self
+            .broker
+            .handle_subscribe(conn, subscribe, self.clock.now())
+        {
+            SubscribeOutcome::SubAck(reasons) => ToConn::SubAck { packet_id, reasons },
+            SubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
+        };
+        self.send(conn, answer);
+        self.carry_out_effects(None);
+    }
+
+    fn unsubscribe(&mut self, conn: ConnId, unsubscribe: Unsubscribe) {
+        let packet_id = unsubscribe.packet_id;
+        let answer = match self
+            .broker
+            .handle_unsubscribe(conn, unsubscribe, self.clock.now())
+        {
+            UnsubscribeOutcome::UnsubAck(reasons) => ToConn::UnsubAck { packet_id, reasons },
+            UnsubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
+        };
+        self.send(conn, answer);
+        self.carry_out_effects(None);
+    }
+
+    /// A connection ended: the broker handles the will and the session; in-flight state of a
+    /// persistent session is parked until its client returns.
+    fn disconnect(
+        &mut self,
+        conn: ConnId,
+        kind: DisconnectKind,
+        session_expiry: Option<u32>,
+        session: ServerSession,
+        inflight: InFlightSeqs,
+    ) {
+        let client_id = self.broker.client_id(conn).cloned();
+        self.conns.remove(&conn);
+        self.broker
+            .handle_disconnect(conn, kind, session_expiry, Vec::new(), self.clock.now());
+        if let Some(client_id) = client_id
+            && self.broker.session_state(&client_id) == Some(false)
+            && (session.pending_deliveries() > 0 || session.pending_received() > 0)
+        {
+            self.parked.insert(client_id, (session, inflight));
+        }
+        self.carry_out_effects(None);
+    }
+
+    /// A durable delivery was acknowledged (or will never be sent): drop it from disk.
+    fn acked(&mut self, conn: ConnId, seq: u64) {
+        let Some(client_id) = self.conns.get(&conn).and_then(|l| l.durable.as_ref()) else {
+            return;
+        };
+        let ack = WriteOp::Ack {
+            client_id: client_id.to_string(),
+            seq,
+        };
+        self.writer.submit(vec![ack], |result| {
+            if let Err(e) = result {
+                tracing::error!("could not drop an acknowledged delivery: {e}");
+            }
+        });
+    }
+
+    fn live_certificates(&self, reply: oneshot::Sender<Vec<(ConnId, String)>>) {
+        let live = self
+            .conns
+            .iter()
+            .filter_map(|(conn, live)| {
+                live.principal
+                    .certificate_id()
+                    .map(|id| (*conn, id.to_owned()))
+            })
+            .collect();
+        let _ = reply.send(live);
+    }
+
+    fn set_policies(&mut self, certificate_id: &str, policies: Arc<DevicePolicies>) {
+        self.broker
+            .authorizer_mut()
+            .set_policies(certificate_id, policies);
+    }
+
+    /// A message the server publishes itself; the reply comes once its durable changes are
+    /// committed.
+    fn server_publish(&mut self, message: broker_core::Message, reply: oneshot::Sender<usize>) {
+        let delivered = self.broker.handle_server_publish(message, self.clock.now());
+        self.carry_out_effects(None);
+        // The writer commits in order: this empty batch completes after the publish's.
+        self.writer.submit(Vec::new(), move |_| {
+            let _ = reply.send(delivered);
+        });
+    }
+
+    /// Close every connection; `run` ends once they are gone.
+    fn shutdown(&mut self) {
+        self.shutting_down = true;
+        for live in self.conns.values() {
+            let _ = live
+                .to_conn
+                .send(ToConn::Close(ReasonCode::ServerShuttingDown));
+        }
+    }
+
+    fn send(&self, conn: ConnId, message: ToConn) {
+        if let Some(live) = self.conns.get(&conn) {
+            // A closed channel means the task is ending; its Disconnect command follows.
+            let _ = live.to_conn.send(message);
+        }
+    }
+}
