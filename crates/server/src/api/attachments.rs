@@ -46,16 +46,12 @@ pub(super) fn detach_principal_policy(
 }
 
 fn attach(api: &Api, policy: &str, target: &str) -> Result<Value, ApiError> {
-    api.store()?
-        .attach_policy(policy, target)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.attach_policy(policy, target))?;
     Ok(json!({}))
 }
 
 fn detach(api: &Api, policy: &str, target: &str) -> Result<Value, ApiError> {
-    api.store()?
-        .detach_policy(policy, target)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.detach_policy(policy, target))?;
     Ok(json!({}))
 }
 
@@ -80,10 +76,7 @@ pub(super) fn list_principal_policies(api: &Api, req: &Request) -> Result<Value,
 }
 
 fn policies_of(api: &Api, target: &str, page: &store::PageRequest) -> Result<Value, ApiError> {
-    let result = api
-        .store()?
-        .list_attached_policies(target, page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_attached_policies(target, page))?;
     let policies: Vec<Value> = result
         .items
         .iter()
@@ -102,10 +95,7 @@ pub(super) fn list_targets_for_policy(
     policy: &str,
 ) -> Result<Value, ApiError> {
     let page = req.page("marker", "pageSize", 250, Order::Ascending)?;
-    let result = api
-        .store()?
-        .list_policy_targets(policy, &page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_policy_targets(policy, &page))?;
     Ok(names_page("targets", "nextMarker", result))
 }
 
@@ -125,9 +115,7 @@ pub(super) fn attach_thing_principal(
             )));
         }
     };
-    api.store()?
-        .attach_thing_principal(thing, principal, exclusive)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.attach_thing_principal(thing, principal, exclusive))?;
     Ok(json!({}))
 }
 
@@ -138,9 +126,7 @@ pub(super) fn detach_thing_principal(
     thing: &str,
 ) -> Result<Value, ApiError> {
     let principal = req.required_header(PRINCIPAL)?;
-    api.store()?
-        .detach_thing_principal(thing, principal)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.detach_thing_principal(thing, principal))?;
     Ok(json!({}))
 }
 
@@ -151,10 +137,7 @@ pub(super) fn list_thing_principals(
     thing: &str,
 ) -> Result<Value, ApiError> {
     let page = req.page("nextToken", "maxResults", 250, Order::Ascending)?;
-    let result = api
-        .store()?
-        .list_thing_principals(thing, &page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_thing_principals(thing, &page))?;
     let names = Page {
         items: result.items.into_iter().map(|p| p.principal).collect(),
         next_token: result.next_token,
@@ -166,10 +149,7 @@ pub(super) fn list_thing_principals(
 pub(super) fn list_principal_things(api: &Api, req: &Request) -> Result<Value, ApiError> {
     let principal = req.required_header(PRINCIPAL)?;
     let page = req.page("nextToken", "maxResults", 250, Order::Ascending)?;
-    let result = api
-        .store()?
-        .list_principal_things(principal, &page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_principal_things(principal, &page))?;
     let names = Page {
         items: result.items.into_iter().map(|p| p.thing_name).collect(),
         next_token: result.next_token,

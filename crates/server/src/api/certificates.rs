@@ -1,18 +1,15 @@
-//! Certificates: CreateKeysAndCertificate and CreateCertificateFromCsr (issued by the data
-//! directory's local CA, valid until 2049-12-31 like AWS-issued ones), RegisterCertificate,
-//! RegisterCertificateWithoutCA, RegisterCACertificate (with the registration-code
-//! verification certificate), Describe/Update/Delete/ListCertificates, Describe/ListCA
-//! certificates and GetRegistrationCode. Checks what AWS checks at registration (format,
-//! validity period, RSA ≥ 2048 or NIST EC keys, the issuing CA); the store applies the status
-//! and delete rules. It does not transfer certificates between accounts.
+//! Device certificates: CreateKeysAndCertificate and CreateCertificateFromCsr (issued by the
+//! data directory's local CA, valid until 2049-12-31 like AWS-issued ones), RegisterCertificate,
+//! RegisterCertificateWithoutCA, Describe/Update/Delete/ListCertificates and
+//! ListCertificatesByCA; plus the certificate checks CA registration shares
+//! (`ca_certificates.rs`). Checks what AWS checks at registration (format, validity period,
+//! RSA ≥ 2048 or NIST EC keys, the issuing CA); the store applies the status and delete rules.
+//! It does not transfer certificates between accounts.
 
 use openssl::nid::Nid;
 use pki::{KeyAlgorithm, KeyDescription, LeafProfile, Validity, X509, X509Ref};
 use serde_json::{Map, Value, json};
-use store::{
-    CaCertificate, CaCertificateStatus, Certificate, CertificateMode, CertificateStatus,
-    NewCaCertificate, NewCertificate, Order, Page,
-};
+use store::{Certificate, CertificateMode, CertificateStatus, NewCertificate, Order, Page};
 
 use super::{Api, ApiError, Request, put_opt, required_str, str_member, timestamp};
 
@@ -21,19 +18,6 @@ const AWS_ISSUED_NOT_AFTER: i64 = 2_524_607_999;
 
 /// Subject of certificates made by CreateKeysAndCertificate.
 const GENERATED_SUBJECT: &str = "AWS IoT Certificate";
-
-/// GetRegistrationCode: a stable code per account and region (64 hex digits).
-pub(super) fn registration_code(api: &Api) -> Value {
-    json!({ "registrationCode": registration_code_of(api) })
-}
-
-fn registration_code_of(api: &Api) -> String {
-    let seed = format!(
-        "tether registration code/{}/{}",
-        api.arns.account, api.arns.region
-    );
-    hex(&openssl::sha::sha256(seed.as_bytes()))
-}
 
 /// CreateKeysAndCertificate: `POST /keys-and-certificate?setAsActive=`.
 pub(super) fn create_keys_and_certificate(api: &Api, req: &Request) -> Result<Value, ApiError> {
@@ -95,16 +79,12 @@ pub(super) fn register(api: &Api, req: &Request) -> Result<Value, ApiError> {
         Some(ca_pem) => {
             let ca = load_certificate(ca_pem, "caCertificatePem")?;
             let ca_id = id_of(&ca)?;
-            let registered = api
-                .store()?
-                .ca_certificate(&ca_id)
-                .map_err(|e| api.store_error(e))?
-                .ok_or_else(|| {
-                    ApiError::not_found(format!(
-                        "CA certificate {ca_id} is not registered; register it with \
+            let registered = api.registry(|s| s.ca_certificate(&ca_id))?.ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "CA certificate {ca_id} is not registered; register it with \
                          RegisterCACertificate first"
-                    ))
-                })?;
+                ))
+            })?;
             if !signed_by(&certificate, &ca) {
                 return Err(ApiError::certificate_validation(format!(
                     "the certificate was not issued by CA certificate {ca_id}"
@@ -139,91 +119,10 @@ pub(super) fn register_without_ca(api: &Api, req: &Request) -> Result<Value, Api
     }))
 }
 
-/// RegisterCACertificate: `POST /cacertificate?setAsActive=&allowAutoRegistration=`.
-pub(super) fn register_ca(api: &Api, req: &Request) -> Result<Value, ApiError> {
-    let body = req.json()?;
-    let ca = load_certificate(required_str(&body, "caCertificate")?, "caCertificate")?;
-    let summary =
-        pki::summarize(&ca).map_err(|e| ApiError::certificate_validation(e.to_string()))?;
-    if !summary.is_ca {
-        return Err(ApiError::certificate_validation(
-            "caCertificate is not a CA certificate (basicConstraints CA:TRUE is missing)",
-        ));
-    }
-    check_validity(summary.not_before, summary.not_after, "caCertificate")?;
-    let mode = match str_member(&body, "certificateMode")? {
-        None => CertificateMode::Default,
-        Some(text) => CertificateMode::parse(text).ok_or_else(|| {
-            ApiError::invalid_request(format!(
-                "certificateMode {text:?} is not DEFAULT or SNI_ONLY"
-            ))
-        })?,
-    };
-    if mode == CertificateMode::Default {
-        let verification = load_certificate(
-            str_member(&body, "verificationCertificate")?.ok_or_else(|| {
-                ApiError::invalid_request(
-                    "verificationCertificate is required in DEFAULT mode: sign a certificate \
-                     whose common name is the GetRegistrationCode code with the CA key, or use \
-                     certificateMode SNI_ONLY",
-                )
-            })?,
-            "verificationCertificate",
-        )?;
-        let code = registration_code_of(api);
-        if common_name(&verification).as_deref() != Some(code.as_str()) {
-            return Err(ApiError::certificate_validation(format!(
-                "the verification certificate's common name must be the registration code \
-                 {code} (GetRegistrationCode)"
-            )));
-        }
-        if !signed_by(&verification, &ca) {
-            return Err(ApiError::certificate_validation(
-                "the verification certificate is not signed by the CA certificate's key",
-            ));
-        }
-    }
-    let registration_config = match body.get("registrationConfig") {
-        None | Some(Value::Null) => None,
-        Some(config @ Value::Object(_)) => Some(config.to_string()),
-        Some(_) => {
-            return Err(ApiError::invalid_request(
-                "registrationConfig must be an object",
-            ));
-        }
-    };
-    let id = summary.id.as_str().to_owned();
-    let new = NewCaCertificate {
-        id,
-        pem: pem_text(&ca)?,
-        status: if req.query_bool("setAsActive")? == Some(true) {
-            CaCertificateStatus::Active
-        } else {
-            CaCertificateStatus::Inactive
-        },
-        auto_registration: req.query_bool("allowAutoRegistration")? == Some(true),
-        mode,
-        owned_by: api.arns.account.clone(),
-        registration_config,
-        not_before_ms: summary.not_before.saturating_mul(1000),
-        not_after_ms: summary.not_after.saturating_mul(1000),
-    };
-    let stored = api
-        .store()?
-        .register_ca_certificate(&new, super::now_ms())
-        .map_err(|e| api.store_error(e))?;
-    Ok(json!({
-        "certificateArn": api.arns.cacert(&stored.id),
-        "certificateId": stored.id,
-    }))
-}
-
 /// DescribeCertificate: `GET /certificates/{certificateId}`.
 pub(super) fn describe(api: &Api, id: &str) -> Result<Value, ApiError> {
     let cert = api
-        .store()?
-        .certificate(id)
-        .map_err(|e| api.store_error(e))?
+        .registry(|s| s.certificate(id))?
         .ok_or_else(|| ApiError::not_found(format!("certificate {id} does not exist")))?;
     Ok(json!({ "certificateDescription": description(api, &cert) }))
 }
@@ -265,14 +164,19 @@ fn description(api: &Api, c: &Certificate) -> Value {
 /// unless ascending is asked for).
 pub(super) fn list(api: &Api, req: &Request) -> Result<Value, ApiError> {
     let page = req.page("marker", "pageSize", 250, order(req)?)?;
-    let result = api
-        .store()?
-        .list_certificates(&page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_certificates(&page))?;
     Ok(certificate_page(api, result))
 }
 
-fn certificate_page(api: &Api, page: Page<Certificate>) -> Value {
+/// ListCertificatesByCA: `GET /certificates-by-ca/{caCertificateId}?pageSize=&marker=&
+/// isAscendingOrder=`.
+pub(super) fn list_by_ca(api: &Api, req: &Request, ca_id: &str) -> Result<Value, ApiError> {
+    let page = req.page("marker", "pageSize", 250, order(req)?)?;
+    let result = api.registry(|s| s.list_certificates_by_ca(ca_id, &page))?;
+    Ok(certificate_page(api, result))
+}
+
+pub(super) fn certificate_page(api: &Api, page: Page<Certificate>) -> Value {
     let certificates: Vec<Value> = page
         .items
         .iter()
@@ -298,84 +202,18 @@ pub(super) fn update(api: &Api, req: &Request, id: &str) -> Result<Value, ApiErr
         .query("newStatus")
         .ok_or_else(|| ApiError::invalid_request("query parameter newStatus is required"))?;
     let status = parse_status(text)?;
-    api.store()?
-        .update_certificate_status(id, status, super::now_ms())
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.update_certificate_status(id, status, super::now_ms()))?;
     Ok(json!({}))
 }
 
 /// DeleteCertificate: `DELETE /certificates/{certificateId}?forceDelete=`.
 pub(super) fn delete(api: &Api, req: &Request, id: &str) -> Result<Value, ApiError> {
     let force = req.query_bool("forceDelete")?.unwrap_or(false);
-    api.store()?
-        .delete_certificate(id, force)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.delete_certificate(id, force))?;
     Ok(json!({}))
 }
 
-/// DescribeCACertificate: `GET /cacertificate/{caCertificateId}`.
-pub(super) fn describe_ca(api: &Api, id: &str) -> Result<Value, ApiError> {
-    let ca = api
-        .store()?
-        .ca_certificate(id)
-        .map_err(|e| api.store_error(e))?
-        .ok_or_else(|| ApiError::not_found(format!("CA certificate {id} does not exist")))?;
-    let mut out = Map::new();
-    out.insert("certificateDescription".into(), ca_description(api, &ca));
-    if let Some(config) = &ca.registration_config
-        && let Ok(value) = serde_json::from_str::<Value>(config)
-    {
-        out.insert("registrationConfig".into(), value);
-    }
-    Ok(Value::Object(out))
-}
-
-fn ca_description(api: &Api, ca: &CaCertificate) -> Value {
-    json!({
-        "certificateArn": api.arns.cacert(&ca.id),
-        "certificateId": ca.id,
-        "status": ca.status.as_str(),
-        "certificatePem": ca.pem,
-        "ownedBy": ca.owned_by,
-        "creationDate": timestamp(ca.created_ms),
-        "autoRegistrationStatus": if ca.auto_registration { "ENABLE" } else { "DISABLE" },
-        "lastModifiedDate": timestamp(ca.modified_ms),
-        "customerVersion": ca.generation,
-        "generationId": ca.generation.to_string(),
-        "validity": {
-            "notBefore": timestamp(ca.not_before_ms),
-            "notAfter": timestamp(ca.not_after_ms),
-        },
-        "certificateMode": ca.mode.as_str(),
-    })
-}
-
-/// ListCACertificates: `GET /cacertificates?pageSize=&marker=&isAscendingOrder=`.
-pub(super) fn list_ca(api: &Api, req: &Request) -> Result<Value, ApiError> {
-    let page = req.page("marker", "pageSize", 250, order(req)?)?;
-    let result = api
-        .store()?
-        .list_ca_certificates(&page)
-        .map_err(|e| api.store_error(e))?;
-    let certificates: Vec<Value> = result
-        .items
-        .iter()
-        .map(|c| {
-            json!({
-                "certificateArn": api.arns.cacert(&c.id),
-                "certificateId": c.id,
-                "status": c.status.as_str(),
-                "creationDate": timestamp(c.created_ms),
-            })
-        })
-        .collect();
-    let mut out = Map::new();
-    out.insert("certificates".into(), Value::Array(certificates));
-    put_opt(&mut out, "nextMarker", result.next_token.map(Value::String));
-    Ok(Value::Object(out))
-}
-
-fn order(req: &Request) -> Result<Order, ApiError> {
+pub(super) fn order(req: &Request) -> Result<Order, ApiError> {
     Ok(match req.query_bool("isAscendingOrder")? {
         Some(true) => Order::Ascending,
         _ => Order::Descending,
@@ -409,7 +247,7 @@ fn aws_issued_validity() -> Validity {
     }
 }
 
-fn load_certificate(pem: &str, member: &str) -> Result<X509, ApiError> {
+pub(super) fn load_certificate(pem: &str, member: &str) -> Result<X509, ApiError> {
     pki::load_certificate(pem.as_bytes(), member)
         .map(|c| c.certificate)
         .map_err(|e| ApiError::certificate_validation(e.to_string()))
@@ -427,7 +265,7 @@ fn device_certificate(pem: &str) -> Result<X509, ApiError> {
     Ok(certificate)
 }
 
-fn check_validity(not_before: i64, not_after: i64, what: &str) -> Result<(), ApiError> {
+pub(super) fn check_validity(not_before: i64, not_after: i64, what: &str) -> Result<(), ApiError> {
     let now = super::now_ms() / 1000;
     if now < not_before || now > not_after {
         return Err(ApiError::certificate_validation(format!(
@@ -461,12 +299,9 @@ fn issuing_ca(
     if signed_by(certificate, api.ca.certificate()) {
         return Ok((None, CertificateMode::Default));
     }
-    let store = api.store()?;
     let mut page = store::PageRequest::first(store::MAX_PAGE_SIZE);
     loop {
-        let result = store
-            .list_ca_certificates(&page)
-            .map_err(|e| api.store_error(e))?;
+        let result = api.registry(|s| s.list_ca_certificates(&page))?;
         for ca in &result.items {
             if let Ok(loaded) = pki::load_certificate(ca.pem.as_bytes(), &ca.id)
                 && signed_by(certificate, &loaded.certificate)
@@ -486,7 +321,7 @@ fn issuing_ca(
 }
 
 /// True when `issuer` issued `certificate` (names match and the signature verifies).
-fn signed_by(certificate: &X509Ref, issuer: &X509Ref) -> bool {
+pub(super) fn signed_by(certificate: &X509Ref, issuer: &X509Ref) -> bool {
     let names_match = match (
         certificate.issuer_name().to_der(),
         issuer.subject_name().to_der(),
@@ -501,7 +336,7 @@ fn signed_by(certificate: &X509Ref, issuer: &X509Ref) -> bool {
             .unwrap_or(false)
 }
 
-fn common_name(certificate: &X509Ref) -> Option<String> {
+pub(super) fn common_name(certificate: &X509Ref) -> Option<String> {
     certificate
         .subject_name()
         .entries_by_nid(Nid::COMMONNAME)
@@ -515,7 +350,7 @@ fn id_of(certificate: &X509Ref) -> Result<String, ApiError> {
         .map_err(|e| ApiError::certificate_validation(e.to_string()))
 }
 
-fn pem_text(certificate: &X509Ref) -> Result<String, ApiError> {
+pub(super) fn pem_text(certificate: &X509Ref) -> Result<String, ApiError> {
     let pem = pki::certificate_pem(certificate).map_err(ApiError::internal)?;
     String::from_utf8(pem).map_err(ApiError::internal)
 }
@@ -538,12 +373,10 @@ fn store_certificate(
         not_before_ms: summary.not_before.saturating_mul(1000),
         not_after_ms: summary.not_after.saturating_mul(1000),
     };
-    api.store()?
-        .register_certificate(&new, super::now_ms())
-        .map_err(|e| api.store_error(e))
+    api.registry(|s| s.register_certificate(&new, super::now_ms()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

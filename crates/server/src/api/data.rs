@@ -146,9 +146,7 @@ fn mqtt_str(text: &str, what: &str) -> Result<MqttStr, ApiError> {
 pub(super) fn get_retained(api: &Api, topic: &str) -> Result<Value, ApiError> {
     let now = super::now_ms();
     let stored = api
-        .store()?
-        .retained(topic)
-        .map_err(|e| api.store_error(e))?
+        .registry(|s| s.retained(topic))?
         .filter(|r| r.expires_ms.is_none_or(|at| at > now))
         .ok_or_else(|| {
             ApiError::not_found(format!("No retained message exists for topic {topic}"))
@@ -177,10 +175,7 @@ pub(super) fn get_retained(api: &Api, topic: &str) -> Result<Value, ApiError> {
 pub(super) fn list_retained(api: &Api, req: &Request) -> Result<Value, ApiError> {
     let page = req.page("nextToken", "maxResults", 200, Order::Ascending)?;
     let now = super::now_ms();
-    let result = api
-        .store()?
-        .list_retained(&page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_retained(&page))?;
     let topics: Vec<Value> = result
         .items
         .iter()

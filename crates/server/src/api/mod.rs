@@ -8,6 +8,7 @@
 //! serves no shadows, jobs or thing groups.
 
 mod attachments;
+mod ca_certificates;
 mod certificates;
 mod data;
 mod endpoint;
@@ -18,7 +19,7 @@ mod things;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::body::Bytes;
@@ -118,14 +119,17 @@ impl Api {
         })
     }
 
-    fn store(&self) -> Result<MutexGuard<'_, Store>, ApiError> {
-        self.store
+    /// Runs one registry operation on the API's store connection; a registry error becomes
+    /// AWS's error for it (names and ARNs of this account).
+    fn registry<T>(
+        &self,
+        operation: impl FnOnce(&mut Store) -> Result<T, store::StoreError>,
+    ) -> Result<T, ApiError> {
+        let mut store = self
+            .store
             .lock()
-            .map_err(|_| ApiError::internal("the API's store lock is poisoned"))
-    }
-
-    fn store_error(&self, e: store::StoreError) -> ApiError {
-        ApiError::from_store(e, &self.arns)
+            .map_err(|_| ApiError::internal("the API's store lock is poisoned"))?;
+        operation(&mut store).map_err(|e| ApiError::from_store(e, &self.arns))
     }
 }
 
@@ -431,7 +435,7 @@ fn dispatch(api: &Api, req: &Request) -> Result<Reply, ApiError> {
         return endpoint::describe(api, req);
     }
     let value = match segments.as_slice() {
-        ["registrationcode"] if m == Method::GET => Ok(certificates::registration_code(api)),
+        ["registrationcode"] if m == Method::GET => Ok(ca_certificates::registration_code(api)),
         ["things"] if m == Method::GET => things::list(api, req),
         ["things", name] => match *m {
             Method::POST => things::create(api, req, name),
@@ -467,9 +471,17 @@ fn dispatch(api: &Api, req: &Request) -> Result<Reply, ApiError> {
         ["certificate", "register-no-ca"] if m == Method::POST => {
             certificates::register_without_ca(api, req)
         }
-        ["cacertificate"] if m == Method::POST => certificates::register_ca(api, req),
-        ["cacertificate", id] if m == Method::GET => certificates::describe_ca(api, id),
-        ["cacertificates"] if m == Method::GET => certificates::list_ca(api, req),
+        ["cacertificate"] if m == Method::POST => ca_certificates::register_ca(api, req),
+        ["cacertificate", id] => match *m {
+            Method::GET => ca_certificates::describe_ca(api, id),
+            Method::PUT => ca_certificates::update_ca(api, req, id),
+            Method::DELETE => ca_certificates::delete_ca(api, id),
+            _ => unknown(req),
+        },
+        ["cacertificates"] if m == Method::GET => ca_certificates::list_ca(api, req),
+        ["certificates-by-ca", ca_id] if m == Method::GET => {
+            certificates::list_by_ca(api, req, ca_id)
+        }
         ["policies"] if m == Method::GET => policies::list(api, req),
         ["policies", name] => match *m {
             Method::POST => policies::create(api, req, name),

@@ -16,10 +16,7 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
     let body = req.json()?;
     let document = required_str(&body, "policyDocument")?;
     check_document(document)?;
-    let policy = api
-        .store()?
-        .create_policy(name, document, super::now_ms())
-        .map_err(|e| api.store_error(e))?;
+    let policy = api.registry(|s| s.create_policy(name, document, super::now_ms()))?;
     Ok(json!({
         "policyName": policy.name,
         "policyArn": api.arns.policy(&policy.name),
@@ -31,9 +28,7 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
 /// GetPolicy: `GET /policies/{policyName}` (the default version's document).
 pub(super) fn get(api: &Api, name: &str) -> Result<Value, ApiError> {
     let policy = api
-        .store()?
-        .policy(name)
-        .map_err(|e| api.store_error(e))?
+        .registry(|s| s.policy(name))?
         .ok_or_else(|| ApiError::not_found(format!("policy {name} does not exist")))?;
     Ok(json!({
         "policyName": policy.name,
@@ -53,10 +48,7 @@ pub(super) fn list(api: &Api, req: &Request) -> Result<Value, ApiError> {
         _ => Order::Ascending,
     };
     let page = req.page("marker", "pageSize", 250, order)?;
-    let result = api
-        .store()?
-        .list_policies(&page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_policies(&page))?;
     let policies: Vec<Value> = result
         .items
         .iter()
@@ -70,9 +62,7 @@ pub(super) fn list(api: &Api, req: &Request) -> Result<Value, ApiError> {
 
 /// DeletePolicy: `DELETE /policies/{policyName}`.
 pub(super) fn delete(api: &Api, name: &str) -> Result<Value, ApiError> {
-    api.store()?
-        .delete_policy(name)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.delete_policy(name))?;
     Ok(json!({}))
 }
 
@@ -82,10 +72,8 @@ pub(super) fn create_version(api: &Api, req: &Request, name: &str) -> Result<Val
     let document = required_str(&body, "policyDocument")?;
     check_document(document)?;
     let set_as_default = req.query_bool("setAsDefault")?.unwrap_or(false);
-    let version = api
-        .store()?
-        .create_policy_version(name, document, set_as_default, super::now_ms())
-        .map_err(|e| api.store_error(e))?;
+    let version =
+        api.registry(|s| s.create_policy_version(name, document, set_as_default, super::now_ms()))?;
     Ok(json!({
         "policyArn": api.arns.policy(name),
         "policyDocument": version.document,
@@ -96,10 +84,7 @@ pub(super) fn create_version(api: &Api, req: &Request, name: &str) -> Result<Val
 
 /// ListPolicyVersions: `GET /policies/{policyName}/version`.
 pub(super) fn list_versions(api: &Api, name: &str) -> Result<Value, ApiError> {
-    let versions = api
-        .store()?
-        .list_policy_versions(name)
-        .map_err(|e| api.store_error(e))?;
+    let versions = api.registry(|s| s.list_policy_versions(name))?;
     let versions: Vec<Value> = versions
         .iter()
         .map(|v| {
@@ -116,15 +101,11 @@ pub(super) fn list_versions(api: &Api, name: &str) -> Result<Value, ApiError> {
 /// GetPolicyVersion: `GET /policies/{policyName}/version/{policyVersionId}`.
 pub(super) fn get_version(api: &Api, name: &str, version: &str) -> Result<Value, ApiError> {
     let number = version_number(version)?;
-    let store = api.store()?;
-    let found: PolicyVersion = store
-        .policy_version(name, number)
-        .map_err(|e| api.store_error(e))?
+    let (found, policy) =
+        api.registry(|s| Ok((s.policy_version(name, number)?, s.policy(name)?)))?;
+    let found: PolicyVersion = found
         .ok_or_else(|| ApiError::not_found(format!("policy {name} has no version {version}")))?;
-    let generation = store
-        .policy(name)
-        .map_err(|e| api.store_error(e))?
-        .map_or(1, |p| p.generation);
+    let generation = policy.map_or(1, |p| p.generation);
     Ok(json!({
         "policyArn": api.arns.policy(name),
         "policyName": name,
@@ -140,18 +121,14 @@ pub(super) fn get_version(api: &Api, name: &str, version: &str) -> Result<Value,
 /// SetDefaultPolicyVersion: `PATCH /policies/{policyName}/version/{policyVersionId}`.
 pub(super) fn set_default_version(api: &Api, name: &str, version: &str) -> Result<Value, ApiError> {
     let number = version_number(version)?;
-    api.store()?
-        .set_default_policy_version(name, number, super::now_ms())
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.set_default_policy_version(name, number, super::now_ms()))?;
     Ok(json!({}))
 }
 
 /// DeletePolicyVersion: `DELETE /policies/{policyName}/version/{policyVersionId}`.
 pub(super) fn delete_version(api: &Api, name: &str, version: &str) -> Result<Value, ApiError> {
     let number = version_number(version)?;
-    api.store()?
-        .delete_policy_version(name, number)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.delete_policy_version(name, number))?;
     Ok(json!({}))
 }
 

@@ -34,10 +34,7 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
         thing_type,
         attributes,
     };
-    let thing = api
-        .store()?
-        .create_thing(&new, random_16(), super::now_ms())
-        .map_err(|e| api.store_error(e))?;
+    let thing = api.registry(|s| s.create_thing(&new, random_16(), super::now_ms()))?;
     Ok(json!({
         "thingName": thing.name,
         "thingArn": api.arns.thing(&thing.name),
@@ -48,9 +45,7 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
 /// DescribeThing: `GET /things/{thingName}`.
 pub(super) fn describe(api: &Api, name: &str) -> Result<Value, ApiError> {
     let thing = api
-        .store()?
-        .thing(name)
-        .map_err(|e| api.store_error(e))?
+        .registry(|s| s.thing(name))?
         .ok_or_else(|| ApiError::not_found(format!("Thing {name} cannot be found.")))?;
     let mut out = Map::new();
     out.insert("defaultClientId".into(), json!(thing.name));
@@ -84,10 +79,7 @@ pub(super) fn list(api: &Api, req: &Request) -> Result<Value, ApiError> {
         attribute,
         attribute_value_is_prefix: req.query_bool("usePrefixAttributeValue")?.unwrap_or(false),
     };
-    let result = api
-        .store()?
-        .list_things(&filter, &page)
-        .map_err(|e| api.store_error(e))?;
+    let result = api.registry(|s| s.list_things(&filter, &page))?;
     let things: Vec<Value> = result
         .items
         .into_iter()
@@ -143,18 +135,14 @@ pub(super) fn update(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
         attributes,
         expected_version,
     };
-    api.store()?
-        .update_thing(name, &update, super::now_ms())
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.update_thing(name, &update, super::now_ms()))?;
     Ok(json!({}))
 }
 
 /// DeleteThing: `DELETE /things/{thingName}?expectedVersion=` (a missing thing is success).
 pub(super) fn delete(api: &Api, req: &Request, name: &str) -> Result<Value, ApiError> {
     let expected = req.query_int("expectedVersion", i64::MIN, i64::MAX)?;
-    api.store()?
-        .delete_thing(name, expected)
-        .map_err(|e| api.store_error(e))?;
+    api.registry(|s| s.delete_thing(name, expected))?;
     Ok(json!({}))
 }
 

@@ -230,23 +230,12 @@ impl ServerAuthorizer {
                 return Decision::Deny(format!(
                     "{} {} on {resource}: {why} (certificate {})",
                     decision.as_str(),
-                    policy_action_name(policy_action),
+                    policy_action.as_str(),
                     short_id(certificate_id)
                 ));
             }
         }
         Decision::Allow
-    }
-}
-
-fn policy_action_name(action: iot_policy::Action) -> &'static str {
-    match action {
-        iot_policy::Action::Connect => "iot:Connect",
-        iot_policy::Action::Publish => "iot:Publish",
-        iot_policy::Action::RetainPublish => "iot:RetainPublish",
-        iot_policy::Action::Subscribe => "iot:Subscribe",
-        iot_policy::Action::Receive => "iot:Receive",
-        _ => "iot action",
     }
 }
 
