@@ -18,6 +18,7 @@ use crate::index::{Matches, SessionKey, SubscriptionIndex};
 use crate::message::{Delivery, Message};
 use crate::profile;
 use crate::retained::RetainedStore;
+use crate::services::{ServiceRoute, ServiceRoutes};
 use crate::session::{PendingWill, Session};
 
 /// Counters and sizes, for metrics.
@@ -80,6 +81,8 @@ pub struct Broker<A: Authorizer = AllowAll> {
     pub(crate) effects: VecDeque<Effect>,
     /// Scratch space reused by every publish.
     pub(crate) matches: Matches,
+    /// Publishes that go to services of the server.
+    pub(crate) services: ServiceRoutes,
     pub(crate) next_session: u64,
     pub(crate) next_assigned: u64,
     pub(crate) stats: BrokerStats,
@@ -96,7 +99,9 @@ impl<A: Authorizer> Broker<A> {
     /// A broker that asks `authorizer` before every connect, publish, subscribe and delivery.
     pub fn with_authorizer(config: BrokerConfig, authorizer: A) -> Result<Self, ConfigError> {
         config.validate()?;
-        let index = SubscriptionIndex::new(config.limits.multi_level_wildcard_matches_parent);
+        let hash_matches_parent = config.limits.multi_level_wildcard_matches_parent;
+        let index = SubscriptionIndex::new(hash_matches_parent);
+        let services = ServiceRoutes::new(config.service_routes.clone(), hash_matches_parent);
         Ok(Broker {
             config,
             authorizer,
@@ -108,6 +113,7 @@ impl<A: Authorizer> Broker<A> {
             timers: BTreeSet::new(),
             effects: VecDeque::new(),
             matches: Matches::default(),
+            services,
             next_session: 0,
             next_assigned: 0,
             stats: BrokerStats::default(),
@@ -117,6 +123,19 @@ impl<A: Authorizer> Broker<A> {
     /// The configuration in force.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
+    }
+
+    /// Replaces the service routes (e.g. when topic rules change). Publishes routed from now on
+    /// follow the new routes.
+    pub fn set_service_routes(&mut self, routes: Vec<ServiceRoute>) {
+        let hash_matches_parent = self.config.limits.multi_level_wildcard_matches_parent;
+        self.config.service_routes = routes.clone();
+        self.services = ServiceRoutes::new(routes, hash_matches_parent);
+    }
+
+    /// The service routes in force.
+    pub fn service_routes(&self) -> &[ServiceRoute] {
+        self.services.routes()
     }
 
     /// The authorizer, e.g. to update the policies it holds.
@@ -605,6 +624,10 @@ impl<A: Authorizer> Broker<A> {
         let message = Arc::new(message);
         self.stats.wills_published += 1;
         self.stats.published += 1;
+        // A will is a publish like any other: a service may claim it (its connection is gone).
+        if !self.hand_to_services(&message, None) {
+            return;
+        }
         if message.retain {
             self.store_retained(&message);
         }

@@ -146,6 +146,8 @@ pub struct BrokerConfig {
     pub max_queued_per_session: usize,
     /// Prefix of client ids the broker assigns to clients that send an empty one.
     pub assigned_client_id_prefix: String,
+    /// Publishes that go to services of the server (see [`crate::Broker::set_service_routes`]).
+    pub service_routes: Vec<crate::ServiceRoute>,
 }
 
 impl BrokerConfig {
@@ -156,6 +158,7 @@ impl BrokerConfig {
             limits: Limits::for_profile(profile),
             max_queued_per_session: 1000,
             assigned_client_id_prefix: "tether-".to_owned(),
+            service_routes: Vec::new(),
         }
     }
 

@@ -1,5 +1,5 @@
 //! What the broker asks its owner to do: deliver to a connection, close a connection, persist a
-//! state change, log a denial. Effects are data; the server's router task carries them out in
+//! state change, hand a message to a service, log a denial. Effects are data; the server's router task carries them out in
 //! the order they are produced. Nothing here performs them.
 
 use std::sync::Arc;
@@ -35,6 +35,16 @@ pub enum Effect {
     /// Apply this change to durable storage. Only persistent sessions (expiry > 0) and
     /// retained messages produce these.
     Persist(PersistOp),
+    /// Hand this message to a service of the server (it matched one of its
+    /// [`crate::ServiceRoute`]s), after the publisher's authorization.
+    ToService {
+        /// Which service.
+        service: crate::ServiceId,
+        /// The publishing connection; `None` for a message the server published.
+        from: Option<ConnId>,
+        /// The message, as routed.
+        message: Arc<Message>,
+    },
     /// An authorization denial, for the log: who, what, on which resource, and why.
     Denied {
         /// Client id.

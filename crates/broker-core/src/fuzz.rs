@@ -53,6 +53,14 @@ pub enum InvariantViolation {
         /// Script's count.
         expected: usize,
     },
+    /// A message a service claimed for itself alone reached a subscriber.
+    #[error("script step {step}: {topic} was delivered although a service claimed it alone")]
+    ClaimedDelivered {
+        /// Step index.
+        step: usize,
+        /// Its topic.
+        topic: String,
+    },
     /// Two runs of the same script produced different effects.
     #[error("the same script produced different effects on a second run")]
     Nondeterministic,
@@ -65,6 +73,23 @@ pub struct ScriptSummary {
     pub steps: usize,
     /// Effects produced.
     pub effects: usize,
+}
+
+/// Topics a service claims for itself alone in the fuzzed broker: never delivered.
+const CLAIMED_ALONE: &str = "$SYS/";
+
+/// Service routes of the fuzzed broker: one shared with subscribers, one exclusive.
+fn fuzz_routes() -> Vec<crate::ServiceRoute> {
+    [("a/+", true), ("$SYS/#", false)]
+        .into_iter()
+        .filter_map(|(filter, to_subscribers)| {
+            Some(crate::ServiceRoute {
+                filter: mqtt_proto::TopicFilter::new(filter).ok()?,
+                service: crate::ServiceId(1),
+                to_subscribers,
+            })
+        })
+        .collect()
 }
 
 const TOPICS: [&str; 8] = [
@@ -134,7 +159,9 @@ fn run_once(data: &[u8]) -> Result<(Vec<Effect>, ScriptSummary), InvariantViolat
     } else {
         QoS::ExactlyOnce
     };
-    let Ok(mut broker) = Broker::new(BrokerConfig::for_profile(profile)) else {
+    let mut config = BrokerConfig::for_profile(profile);
+    config.service_routes = fuzz_routes();
+    let Ok(mut broker) = Broker::new(config) else {
         return Ok((Vec::new(), ScriptSummary::default()));
     };
     let mut now = Instant::from_secs(1);
@@ -296,6 +323,10 @@ fn run_once(data: &[u8]) -> Result<(Vec<Effect>, ScriptSummary), InvariantViolat
             for effect in effects {
                 match &effect {
                     Effect::Deliver { conn, delivery } => {
+                        if delivery.message.topic.starts_with(CLAIMED_ALONE) {
+                            let topic = delivery.message.topic.to_string();
+                            return Err(InvariantViolation::ClaimedDelivered { step, topic });
+                        }
                         if delivery.qos > delivery.message.qos || delivery.qos > max_qos {
                             let delivered = delivery.qos as u8;
                             return Err(InvariantViolation::QosTooHigh { step, delivered });
@@ -315,7 +346,7 @@ fn run_once(data: &[u8]) -> Result<(Vec<Effect>, ScriptSummary), InvariantViolat
                             closing.push(open.remove(i));
                         }
                     }
-                    Effect::Persist(_) | Effect::Denied { .. } => {}
+                    Effect::Persist(_) | Effect::Denied { .. } | Effect::ToService { .. } => {}
                 }
                 all.push(effect);
             }

@@ -28,7 +28,8 @@
 //! CONNACK answers), `routing.rs` (PUBLISH/SUBSCRIBE/UNSUBSCRIBE and routing), `index.rs`
 //! (subscription index: exact hash map + wildcard level trie + shared groups), `retained.rs`,
 //! `session.rs` (per-session state and the offline queue), `restore.rs` (reload from a store),
-//! `message.rs`, `effect.rs`, `auth.rs` (the `Authorizer` hook), `config.rs` and `profile.rs`
+//! `message.rs`, `effect.rs`, `auth.rs` (the `Authorizer` hook), `services.rs` (which publishes
+//! go to the server's services), `config.rs` and `profile.rs`
 //! (AWS/MQTT limits), `fuzz.rs` (the `broker_sequence` fuzz driver).
 //!
 //! # Choices (where the specifications leave room)
@@ -73,6 +74,7 @@ mod profile;
 mod restore;
 mod retained;
 mod routing;
+mod services;
 mod session;
 
 pub use auth::{Action, AllowAll, Authorizer, Decision};
@@ -84,3 +86,4 @@ pub use index::filter_matches;
 pub use message::{Delivery, Message};
 pub use restore::StoredSession;
 pub use routing::{PublishOutcome, SubscribeOutcome, UnsubscribeOutcome};
+pub use services::{ServiceId, ServiceRoute};

@@ -133,11 +133,12 @@ impl<A: Authorizer> Broker<A> {
         message.publisher = Some(client_id);
         let message = Arc::new(message);
         self.stats.published += 1;
+        // A message a service takes for itself alone is neither routed nor retained.
+        if !self.hand_to_services(&message, Some(conn)) {
+            return PublishOutcome::Accepted(ReasonCode::Success);
+        }
         if message.retain {
             self.store_retained(&message);
-        }
-        if self.config.limits.basic_ingest_topics && profile::is_basic_ingest(&message.topic) {
-            return PublishOutcome::Accepted(ReasonCode::Success);
         }
         let routed = self.route(&message, Some(key), now);
         // Only PUBACK reports it, and only when no subscription matched at all (one that No
@@ -165,10 +166,36 @@ impl<A: Authorizer> Broker<A> {
         }
         let message = Arc::new(message);
         self.stats.published += 1;
+        if !self.hand_to_services(&message, None) {
+            return 0;
+        }
         if message.retain {
             self.store_retained(&message);
         }
         self.route(&message, None, now).delivered
+    }
+
+    /// Hands `message` to every service whose route claims it. Returns whether subscribers
+    /// get it too: not when a claiming route keeps it, nor for Basic Ingest topics where the
+    /// profile has them (AWS: `$aws/rules/...` reaches the rules engine only).
+    pub(crate) fn hand_to_services(
+        &mut self,
+        message: &Arc<Message>,
+        from: Option<ConnId>,
+    ) -> bool {
+        let basic_ingest =
+            self.config.limits.basic_ingest_topics && profile::is_basic_ingest(&message.topic);
+        let Some(claims) = self.services.claims(&message.topic) else {
+            return !basic_ingest;
+        };
+        for service in claims.services {
+            self.effects.push_back(Effect::ToService {
+                service,
+                from,
+                message: Arc::clone(message),
+            });
+        }
+        claims.to_subscribers && !basic_ingest
     }
 
     /// Handles a SUBSCRIBE received on `conn`.

@@ -5,6 +5,7 @@
 //! Nothing here opens a socket, reads a clock or decides authorization: the broker authorizes
 //! every request publish and every delivery of what a service publishes, as for any client.
 
+pub mod lifecycle;
 mod output;
 
 pub use output::{OutMessage, Output};

@@ -9,6 +9,7 @@ mod persistence;
 mod property;
 mod retained;
 mod routing;
+mod services;
 mod sessions;
 mod wills;
 
