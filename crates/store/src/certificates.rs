@@ -209,36 +209,33 @@ impl Store {
         now_unix_ms: i64,
     ) -> Result<Certificate, StoreError> {
         check_certificate_id(&new.id)?;
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin register certificate")?;
-        if read_certificate(&tx, &label, &new.id)?.is_some() {
-            return Err(StoreError::AlreadyExists {
-                kind: ResourceKind::Certificate,
-                id: new.id.clone(),
-            });
-        }
-        tx.execute(
-            &format!("INSERT INTO certificates ({CERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?9, ?9, 1)"),
-            params![
-                new.id,
-                new.pem,
-                new.status,
-                new.ca_certificate_id,
-                new.mode,
-                new.owned_by,
-                new.not_before_ms,
-                new.not_after_ms,
-                now_unix_ms
-            ],
-        )
-        .ctx(&label, "insert certificate")?;
-        let cert = read_certificate(&tx, &label, &new.id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, &new.id))?;
-        tx.commit().ctx(&label, "commit register certificate")?;
-        Ok(cert)
+        self.write("register certificate", |tx| {
+            let label = tx.label();
+            if read_certificate(tx, label, &new.id)?.is_some() {
+                return Err(StoreError::AlreadyExists {
+                    kind: ResourceKind::Certificate,
+                    id: new.id.clone(),
+                });
+            }
+            tx.execute(
+                &format!("INSERT INTO certificates ({CERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?9, ?9, 1)"),
+                params![
+                    new.id,
+                    new.pem,
+                    new.status,
+                    new.ca_certificate_id,
+                    new.mode,
+                    new.owned_by,
+                    new.not_before_ms,
+                    new.not_after_ms,
+                    now_unix_ms
+                ],
+            )
+            .ctx(label, "insert certificate")?;
+            let cert = read_certificate(tx, label, &new.id)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, &new.id))?;
+            Ok(cert)
+        })
     }
 
     /// DescribeCertificate: the certificate, or `None`.
@@ -347,68 +344,62 @@ impl Store {
         status: CertificateStatus,
         now_unix_ms: i64,
     ) -> Result<CertificateStatus, StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin update certificate")?;
-        let cert = read_certificate(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, id))?;
-        tx.execute(
-            "UPDATE certificates SET status = ?2, modified_ms = ?3, generation = generation + 1 \
-             WHERE id = ?1",
-            params![id, status, now_unix_ms],
-        )
-        .ctx(&label, "update certificate")?;
-        tx.commit().ctx(&label, "commit update certificate")?;
-        Ok(cert.status)
+        self.write("update certificate", |tx| {
+            let label = tx.label();
+            let cert = read_certificate(tx, label, id)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, id))?;
+            tx.execute(
+                "UPDATE certificates SET status = ?2, modified_ms = ?3, generation = generation + 1 \
+                 WHERE id = ?1",
+                params![id, status, now_unix_ms],
+            )
+            .ctx(label, "update certificate")?;
+            Ok(cert.status)
+        })
     }
 
     /// DeleteCertificate: refused while `ACTIVE` (CertificateState), while things are attached
     /// (DeleteConflict), and while policies are attached unless `force` (then they are detached).
     pub fn delete_certificate(&mut self, id: &str, force: bool) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin delete certificate")?;
-        let cert = read_certificate(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, id))?;
-        if cert.status == CertificateStatus::Active {
-            return Err(StoreError::CertificateState {
-                kind: ResourceKind::Certificate,
-                id: id.to_owned(),
-                status: cert.status.to_string(),
-                rule: "an ACTIVE certificate cannot be deleted; set it INACTIVE or REVOKED first",
-            });
-        }
-        let count = |sql: &str| -> Result<i64, StoreError> {
-            tx.query_row(sql, [id], |r| r.get(0))
-                .ctx(&label, "count certificate attachments")
-        };
-        let things = count("SELECT count(*) FROM thing_principals WHERE certificate_id = ?1")?;
-        if things > 0 {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::Certificate,
-                id: id.to_owned(),
-                reason: format!("it is attached to {things} thing(s); detach them first"),
-            });
-        }
-        let policies = count("SELECT count(*) FROM policy_targets WHERE certificate_id = ?1")?;
-        if policies > 0 && !force {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::Certificate,
-                id: id.to_owned(),
-                reason: format!(
-                    "{policies} polic(ies) are attached; detach them or delete with forceDelete"
-                ),
-            });
-        }
-        // policy_targets rows go with it (ON DELETE CASCADE).
-        tx.execute("DELETE FROM certificates WHERE id = ?1", [id])
-            .ctx(&label, "delete certificate")?;
-        tx.commit().ctx(&label, "commit delete certificate")?;
-        Ok(())
+        self.write("delete certificate", |tx| {
+            let label = tx.label();
+            let cert = read_certificate(tx, label, id)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, id))?;
+            if cert.status == CertificateStatus::Active {
+                return Err(StoreError::CertificateState {
+                    kind: ResourceKind::Certificate,
+                    id: id.to_owned(),
+                    status: cert.status.to_string(),
+                    rule: "an ACTIVE certificate cannot be deleted; set it INACTIVE or REVOKED first",
+                });
+            }
+            let count = |sql: &str| -> Result<i64, StoreError> {
+                tx.query_row(sql, [id], |r| r.get(0))
+                    .ctx(label, "count certificate attachments")
+            };
+            let things = count("SELECT count(*) FROM thing_principals WHERE certificate_id = ?1")?;
+            if things > 0 {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::Certificate,
+                    id: id.to_owned(),
+                    reason: format!("it is attached to {things} thing(s); detach them first"),
+                });
+            }
+            let policies = count("SELECT count(*) FROM policy_targets WHERE certificate_id = ?1")?;
+            if policies > 0 && !force {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::Certificate,
+                    id: id.to_owned(),
+                    reason: format!(
+                        "{policies} polic(ies) are attached; detach them or delete with forceDelete"
+                    ),
+                });
+            }
+            // policy_targets rows go with it (ON DELETE CASCADE).
+            tx.execute("DELETE FROM certificates WHERE id = ?1", [id])
+                .ctx(label, "delete certificate")?;
+            Ok(())
+        })
     }
 
     /// RegisterCACertificate. `AlreadyExists` when present.
@@ -418,37 +409,34 @@ impl Store {
         now_unix_ms: i64,
     ) -> Result<CaCertificate, StoreError> {
         check_certificate_id(&new.id)?;
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin register CA certificate")?;
-        if read_ca(&tx, &label, &new.id)?.is_some() {
-            return Err(StoreError::AlreadyExists {
-                kind: ResourceKind::CaCertificate,
-                id: new.id.clone(),
-            });
-        }
-        tx.execute(
-            &format!("INSERT INTO ca_certificates ({CA_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 1)"),
-            params![
-                new.id,
-                new.pem,
-                new.status,
-                new.auto_registration,
-                new.mode,
-                new.owned_by,
-                new.registration_config,
-                new.not_before_ms,
-                new.not_after_ms,
-                now_unix_ms
-            ],
-        )
-        .ctx(&label, "insert CA certificate")?;
-        let ca = read_ca(&tx, &label, &new.id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, &new.id))?;
-        tx.commit().ctx(&label, "commit register CA certificate")?;
-        Ok(ca)
+        self.write("register CA certificate", |tx| {
+            let label = tx.label();
+            if read_ca(tx, label, &new.id)?.is_some() {
+                return Err(StoreError::AlreadyExists {
+                    kind: ResourceKind::CaCertificate,
+                    id: new.id.clone(),
+                });
+            }
+            tx.execute(
+                &format!("INSERT INTO ca_certificates ({CA_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 1)"),
+                params![
+                    new.id,
+                    new.pem,
+                    new.status,
+                    new.auto_registration,
+                    new.mode,
+                    new.owned_by,
+                    new.registration_config,
+                    new.not_before_ms,
+                    new.not_after_ms,
+                    now_unix_ms
+                ],
+            )
+            .ctx(label, "insert CA certificate")?;
+            let ca = read_ca(tx, label, &new.id)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, &new.id))?;
+            Ok(ca)
+        })
     }
 
     /// DescribeCACertificate: the CA certificate, or `None`.
@@ -491,63 +479,57 @@ impl Store {
         registration_config: Option<&str>,
         now_unix_ms: i64,
     ) -> Result<CaCertificate, StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin update CA certificate")?;
-        let mut ca = read_ca(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, id))?;
-        if let Some(s) = status {
-            ca.status = s;
-        }
-        if let Some(a) = auto_registration {
-            ca.auto_registration = a;
-        }
-        if let Some(c) = registration_config {
-            ca.registration_config = Some(c.to_owned());
-        }
-        ca.modified_ms = now_unix_ms;
-        ca.generation = ca.generation.saturating_add(1);
-        tx.execute(
-            "UPDATE ca_certificates SET status = ?2, auto_registration = ?3, \
-             registration_config = ?4, modified_ms = ?5, generation = ?6 WHERE id = ?1",
-            params![
-                id,
-                ca.status,
-                ca.auto_registration,
-                ca.registration_config,
-                ca.modified_ms,
-                ca.generation
-            ],
-        )
-        .ctx(&label, "update CA certificate")?;
-        tx.commit().ctx(&label, "commit update CA certificate")?;
-        Ok(ca)
+        self.write("update CA certificate", |tx| {
+            let label = tx.label();
+            let mut ca = read_ca(tx, label, id)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, id))?;
+            if let Some(s) = status {
+                ca.status = s;
+            }
+            if let Some(a) = auto_registration {
+                ca.auto_registration = a;
+            }
+            if let Some(c) = registration_config {
+                ca.registration_config = Some(c.to_owned());
+            }
+            ca.modified_ms = now_unix_ms;
+            ca.generation = ca.generation.saturating_add(1);
+            tx.execute(
+                "UPDATE ca_certificates SET status = ?2, auto_registration = ?3, \
+                 registration_config = ?4, modified_ms = ?5, generation = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    ca.status,
+                    ca.auto_registration,
+                    ca.registration_config,
+                    ca.modified_ms,
+                    ca.generation
+                ],
+            )
+            .ctx(label, "update CA certificate")?;
+            Ok(ca)
+        })
     }
 
     /// DeleteCACertificate: refused while `ACTIVE` (CertificateState). Device certificates
     /// registered with it keep their `caCertificateId`.
     pub fn delete_ca_certificate(&mut self, id: &str) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin delete CA certificate")?;
-        let ca = read_ca(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, id))?;
-        if ca.status == CaCertificateStatus::Active {
-            return Err(StoreError::CertificateState {
-                kind: ResourceKind::CaCertificate,
-                id: id.to_owned(),
-                status: ca.status.to_string(),
-                rule: "an ACTIVE CA certificate cannot be deleted; set it INACTIVE first",
-            });
-        }
-        tx.execute("DELETE FROM ca_certificates WHERE id = ?1", [id])
-            .ctx(&label, "delete CA certificate")?;
-        tx.commit().ctx(&label, "commit delete CA certificate")?;
-        Ok(())
+        self.write("delete CA certificate", |tx| {
+            let label = tx.label();
+            let ca = read_ca(tx, label, id)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, id))?;
+            if ca.status == CaCertificateStatus::Active {
+                return Err(StoreError::CertificateState {
+                    kind: ResourceKind::CaCertificate,
+                    id: id.to_owned(),
+                    status: ca.status.to_string(),
+                    rule: "an ACTIVE CA certificate cannot be deleted; set it INACTIVE first",
+                });
+            }
+            tx.execute("DELETE FROM ca_certificates WHERE id = ?1", [id])
+                .ctx(label, "delete CA certificate")?;
+            Ok(())
+        })
     }
 }
 
