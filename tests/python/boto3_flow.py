@@ -1,6 +1,6 @@
 """boto3 against tether's AWS-compatible API: the shapes a provisioning script relies on.
 
-Driven by crates/cli/tests/api.rs, which starts `tether serve` and runs:
+Driven by crates/cli/tests/e2e/api.rs, which starts `tether serve` and runs:
 
     python boto3_flow.py API_URL MQTTS_HOST:PORT WORKDIR
 

@@ -31,7 +31,7 @@ mod context;
 mod document;
 mod error;
 mod evaluate;
-pub mod fuzzing;
+pub mod fuzz;
 mod json;
 mod resource;
 mod template;

@@ -1,124 +1,67 @@
 //! Device certificates and CA certificates in the registry: register, read, list (by creation
-//! time, optionally per CA), change status, delete under AWS's rules (§4.2). It does not parse
-//! PEM or compute ids (the caller passes the SHA-256 of the DER from `pki`), and it does not
-//! disconnect devices whose certificate changed status (the server does, from the returned
-//! previous status).
+//! time, optionally per CA), change status, delete under AWS's rules (§4.2). The two tables mirror
+//! each other, so registering, reading, listing, row decoding, deleting and the status enums'
+//! text are written once, over `CertificateTable`, and each table only states what differs. It
+//! does not parse PEM or compute ids (the caller passes the SHA-256 of the DER from `pki`), and it
+//! does not disconnect devices whose certificate changed status (the server does, from the
+//! returned previous status).
 
 use std::fmt;
 
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::Store;
 use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest, parse_time_id_token, time_id_token};
 
-/// A device certificate's status (`CertificateStatus` in the AWS model).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CertificateStatus {
-    Active,
-    Inactive,
-    Revoked,
-    PendingTransfer,
-    /// Deprecated by AWS, still accepted on registration.
-    RegisterInactive,
-    PendingActivation,
-}
-
-impl CertificateStatus {
-    /// Every status, in the model's order.
-    pub const ALL: [CertificateStatus; 6] = [
-        CertificateStatus::Active,
-        CertificateStatus::Inactive,
-        CertificateStatus::Revoked,
-        CertificateStatus::PendingTransfer,
-        CertificateStatus::RegisterInactive,
-        CertificateStatus::PendingActivation,
-    ];
-
-    /// The AWS wire spelling, e.g. `PENDING_ACTIVATION`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertificateStatus::Active => "ACTIVE",
-            CertificateStatus::Inactive => "INACTIVE",
-            CertificateStatus::Revoked => "REVOKED",
-            CertificateStatus::PendingTransfer => "PENDING_TRANSFER",
-            CertificateStatus::RegisterInactive => "REGISTER_INACTIVE",
-            CertificateStatus::PendingActivation => "PENDING_ACTIVATION",
+/// Declares an enum that is stored and sent as its AWS spelling, from one table of variants and
+/// spellings: `ALL`, `as_str`, `parse`, `Display` and the SQL text conversion.
+macro_rules! aws_text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident ($what:literal) {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
         }
-    }
-
-    /// Parses the AWS wire spelling.
-    pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
-
-/// A CA certificate's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CaCertificateStatus {
-    Active,
-    Inactive,
-}
-
-impl CaCertificateStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaCertificateStatus::Active => "ACTIVE",
-            CaCertificateStatus::Inactive => "INACTIVE",
+    ) => {
+        $(#[$meta])*
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
         }
-    }
 
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "ACTIVE" => Some(CaCertificateStatus::Active),
-            "INACTIVE" => Some(CaCertificateStatus::Inactive),
-            _ => None,
+        impl $name {
+            /// Every value, in the AWS model's order.
+            pub const ALL: [$name; [$($text),+].len()] = [$($name::$variant),+];
+
+            /// The AWS wire spelling, e.g. `ACTIVE`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// Parses the AWS wire spelling (exact case).
+            pub fn parse(text: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|value| value.as_str() == text)
+            }
         }
-    }
-}
 
-/// `certificateMode`: whether the CA was registered with a verification certificate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum CertificateMode {
-    #[default]
-    Default,
-    SniOnly,
-}
-
-impl CertificateMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CertificateMode::Default => "DEFAULT",
-            CertificateMode::SniOnly => "SNI_ONLY",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "DEFAULT" => Some(CertificateMode::Default),
-            "SNI_ONLY" => Some(CertificateMode::SniOnly),
-            _ => None,
-        }
-    }
-}
-
-macro_rules! text_enum_sql {
-    ($ty:ty, $what:literal) => {
-        impl ToSql for $ty {
+        impl ToSql for $name {
             fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
                 Ok(ToSqlOutput::from(self.as_str()))
             }
         }
-        impl FromSql for $ty {
+
+        impl FromSql for $name {
             fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
                 let text = value.as_str()?;
-                <$ty>::parse(text).ok_or_else(|| {
+                $name::parse(text).ok_or_else(|| {
                     FromSqlError::Other(format!("unknown {} {text:?}", $what).into())
                 })
             }
         }
-        impl fmt::Display for $ty {
+
+        impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
             }
@@ -126,9 +69,38 @@ macro_rules! text_enum_sql {
     };
 }
 
-text_enum_sql!(CertificateStatus, "certificate status");
-text_enum_sql!(CaCertificateStatus, "CA certificate status");
-text_enum_sql!(CertificateMode, "certificate mode");
+aws_text_enum! {
+    /// A device certificate's status (`CertificateStatus` in the AWS model).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum CertificateStatus ("certificate status") {
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+        Revoked = "REVOKED",
+        PendingTransfer = "PENDING_TRANSFER",
+        /// Deprecated by AWS, still accepted on registration.
+        RegisterInactive = "REGISTER_INACTIVE",
+        PendingActivation = "PENDING_ACTIVATION",
+    }
+}
+
+aws_text_enum! {
+    /// A CA certificate's status.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum CaCertificateStatus ("CA certificate status") {
+        Active = "ACTIVE",
+        Inactive = "INACTIVE",
+    }
+}
+
+aws_text_enum! {
+    /// `certificateMode`: whether the CA was registered with a verification certificate.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub enum CertificateMode ("certificate mode") {
+        #[default]
+        Default = "DEFAULT",
+        SniOnly = "SNI_ONLY",
+    }
+}
 
 /// What RegisterCertificate / CreateKeysAndCertificate / JITR store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,12 +167,6 @@ pub struct CaCertificate {
     pub generation: i64,
 }
 
-const CERT_COLUMNS: &str = "id, pem, status, ca_certificate_id, mode, owned_by, previous_owned_by, \
-     not_before_ms, not_after_ms, created_ms, modified_ms, generation";
-
-const CA_COLUMNS: &str = "id, pem, status, auto_registration, mode, owned_by, registration_config, \
-     not_before_ms, not_after_ms, created_ms, modified_ms, generation";
-
 impl Store {
     /// Registers a device certificate. `AlreadyExists` (with the id) when it is present.
     pub fn register_certificate(
@@ -208,42 +174,25 @@ impl Store {
         new: &NewCertificate,
         now_unix_ms: i64,
     ) -> Result<Certificate, StoreError> {
-        check_certificate_id(&new.id)?;
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin register certificate")?;
-        if read_certificate(&tx, &label, &new.id)?.is_some() {
-            return Err(StoreError::AlreadyExists {
-                kind: ResourceKind::Certificate,
-                id: new.id.clone(),
-            });
-        }
-        tx.execute(
-            &format!("INSERT INTO certificates ({CERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, ?9, ?9, 1)"),
-            params![
-                new.id,
-                new.pem,
-                new.status,
-                new.ca_certificate_id,
-                new.mode,
-                new.owned_by,
-                new.not_before_ms,
-                new.not_after_ms,
-                now_unix_ms
-            ],
-        )
-        .ctx(&label, "insert certificate")?;
-        let cert = read_certificate(&tx, &label, &new.id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, &new.id))?;
-        tx.commit().ctx(&label, "commit register certificate")?;
-        Ok(cert)
+        self.register(Certificate {
+            id: new.id.clone(),
+            pem: new.pem.clone(),
+            status: new.status,
+            ca_certificate_id: new.ca_certificate_id.clone(),
+            mode: new.mode,
+            owned_by: new.owned_by.clone(),
+            previous_owned_by: None,
+            not_before_ms: new.not_before_ms,
+            not_after_ms: new.not_after_ms,
+            created_ms: now_unix_ms,
+            modified_ms: now_unix_ms,
+            generation: 1,
+        })
     }
 
     /// DescribeCertificate: the certificate, or `None`.
     pub fn certificate(&self, id: &str) -> Result<Option<Certificate>, StoreError> {
-        read_certificate(&self.conn, &self.label, id)
+        read(&self.conn, &self.label, id)
     }
 
     /// Ids and statuses of every certificate that is not ACTIVE: what the broker's registry
@@ -280,7 +229,7 @@ impl Store {
     /// ListCertificates, sorted by creation time then id (AWS lists newest first by default:
     /// pass [`crate::Order::Descending`]).
     pub fn list_certificates(&self, page: &PageRequest) -> Result<Page<Certificate>, StoreError> {
-        self.list_certificates_where(None, page)
+        list(&self.conn, &self.label, None, page)
     }
 
     /// ListCertificatesByCA.
@@ -289,34 +238,8 @@ impl Store {
         ca_certificate_id: &str,
         page: &PageRequest,
     ) -> Result<Page<Certificate>, StoreError> {
-        self.list_certificates_where(Some(ca_certificate_id), page)
-    }
-
-    fn list_certificates_where(
-        &self,
-        ca: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<Certificate>, StoreError> {
-        let after = decode_time_token(page)?;
-        let (dir, cmp) = page.sql_order();
-        let sql = format!(
-            "SELECT {CERT_COLUMNS} FROM certificates
-             WHERE (?1 IS NULL OR ca_certificate_id = ?1)
-               AND (?2 IS NULL OR (created_ms, id) {cmp} (?2, ?3))
-             ORDER BY created_ms {dir}, id {dir} LIMIT ?4"
-        );
-        let (ms, id) = after.unzip();
-        let mut stmt = self
-            .conn
-            .prepare(&sql)
-            .ctx(&self.label, "list certificates")?;
-        let rows = stmt
-            .query_map(params![ca, ms, id, page.probe_limit()], certificate_row)
-            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-            .ctx(&self.label, "list certificates")?;
-        Ok(Page::from_probe(rows, page, |c| {
-            time_id_token(c.created_ms, &c.id)
-        }))
+        let filter = ("ca_certificate_id", ca_certificate_id);
+        list(&self.conn, &self.label, Some(filter), page)
     }
 
     /// UpdateCertificate. Returns the status before the change so the server can disconnect
@@ -347,68 +270,49 @@ impl Store {
         status: CertificateStatus,
         now_unix_ms: i64,
     ) -> Result<CertificateStatus, StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin update certificate")?;
-        let cert = read_certificate(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, id))?;
-        tx.execute(
-            "UPDATE certificates SET status = ?2, modified_ms = ?3, generation = generation + 1 \
-             WHERE id = ?1",
-            params![id, status, now_unix_ms],
-        )
-        .ctx(&label, "update certificate")?;
-        tx.commit().ctx(&label, "commit update certificate")?;
-        Ok(cert.status)
+        self.write("update certificate", |tx| {
+            let cert: Certificate = read_existing(tx, tx.label(), id)?;
+            tx.execute(
+                "UPDATE certificates SET status = ?2, modified_ms = ?3, generation = generation + 1 \
+                 WHERE id = ?1",
+                params![id, status, now_unix_ms],
+            )
+            .ctx(tx.label(), "update certificate")?;
+            Ok(cert.status)
+        })
     }
 
     /// DeleteCertificate: refused while `ACTIVE` (CertificateState), while things are attached
     /// (DeleteConflict), and while policies are attached unless `force` (then they are detached).
     pub fn delete_certificate(&mut self, id: &str, force: bool) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin delete certificate")?;
-        let cert = read_certificate(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Certificate, id))?;
-        if cert.status == CertificateStatus::Active {
-            return Err(StoreError::CertificateState {
-                kind: ResourceKind::Certificate,
-                id: id.to_owned(),
-                status: cert.status.to_string(),
-                rule: "an ACTIVE certificate cannot be deleted; set it INACTIVE or REVOKED first",
-            });
-        }
-        let count = |sql: &str| -> Result<i64, StoreError> {
-            tx.query_row(sql, [id], |r| r.get(0))
-                .ctx(&label, "count certificate attachments")
-        };
-        let things = count("SELECT count(*) FROM thing_principals WHERE certificate_id = ?1")?;
-        if things > 0 {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::Certificate,
-                id: id.to_owned(),
-                reason: format!("it is attached to {things} thing(s); detach them first"),
-            });
-        }
-        let policies = count("SELECT count(*) FROM policy_targets WHERE certificate_id = ?1")?;
-        if policies > 0 && !force {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::Certificate,
-                id: id.to_owned(),
-                reason: format!(
-                    "{policies} polic(ies) are attached; detach them or delete with forceDelete"
-                ),
-            });
-        }
-        // policy_targets rows go with it (ON DELETE CASCADE).
-        tx.execute("DELETE FROM certificates WHERE id = ?1", [id])
-            .ctx(&label, "delete certificate")?;
-        tx.commit().ctx(&label, "commit delete certificate")?;
-        Ok(())
+        self.write("delete certificate", |tx| {
+            let label = tx.label();
+            deletable::<Certificate>(tx, label, id)?;
+            let count = |sql: &str| -> Result<i64, StoreError> {
+                tx.query_row(sql, [id], |r| r.get(0))
+                    .ctx(label, "count certificate attachments")
+            };
+            let things = count("SELECT count(*) FROM thing_principals WHERE certificate_id = ?1")?;
+            if things > 0 {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::Certificate,
+                    id: id.to_owned(),
+                    reason: format!("it is attached to {things} thing(s); detach them first"),
+                });
+            }
+            let policies = count("SELECT count(*) FROM policy_targets WHERE certificate_id = ?1")?;
+            if policies > 0 && !force {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::Certificate,
+                    id: id.to_owned(),
+                    reason: format!(
+                        "{policies} polic(ies) are attached; detach them or delete with forceDelete"
+                    ),
+                });
+            }
+            // policy_targets rows go with it (ON DELETE CASCADE).
+            delete_row::<Certificate>(tx, label, id)
+        })
     }
 
     /// RegisterCACertificate. `AlreadyExists` when present.
@@ -417,43 +321,25 @@ impl Store {
         new: &NewCaCertificate,
         now_unix_ms: i64,
     ) -> Result<CaCertificate, StoreError> {
-        check_certificate_id(&new.id)?;
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin register CA certificate")?;
-        if read_ca(&tx, &label, &new.id)?.is_some() {
-            return Err(StoreError::AlreadyExists {
-                kind: ResourceKind::CaCertificate,
-                id: new.id.clone(),
-            });
-        }
-        tx.execute(
-            &format!("INSERT INTO ca_certificates ({CA_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 1)"),
-            params![
-                new.id,
-                new.pem,
-                new.status,
-                new.auto_registration,
-                new.mode,
-                new.owned_by,
-                new.registration_config,
-                new.not_before_ms,
-                new.not_after_ms,
-                now_unix_ms
-            ],
-        )
-        .ctx(&label, "insert CA certificate")?;
-        let ca = read_ca(&tx, &label, &new.id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, &new.id))?;
-        tx.commit().ctx(&label, "commit register CA certificate")?;
-        Ok(ca)
+        self.register(CaCertificate {
+            id: new.id.clone(),
+            pem: new.pem.clone(),
+            status: new.status,
+            auto_registration: new.auto_registration,
+            mode: new.mode,
+            owned_by: new.owned_by.clone(),
+            registration_config: new.registration_config.clone(),
+            not_before_ms: new.not_before_ms,
+            not_after_ms: new.not_after_ms,
+            created_ms: now_unix_ms,
+            modified_ms: now_unix_ms,
+            generation: 1,
+        })
     }
 
     /// DescribeCACertificate: the CA certificate, or `None`.
     pub fn ca_certificate(&self, id: &str) -> Result<Option<CaCertificate>, StoreError> {
-        read_ca(&self.conn, &self.label, id)
+        read(&self.conn, &self.label, id)
     }
 
     /// ListCACertificates, sorted by creation time then id.
@@ -461,25 +347,7 @@ impl Store {
         &self,
         page: &PageRequest,
     ) -> Result<Page<CaCertificate>, StoreError> {
-        let after = decode_time_token(page)?;
-        let (dir, cmp) = page.sql_order();
-        let sql = format!(
-            "SELECT {CA_COLUMNS} FROM ca_certificates
-             WHERE (?1 IS NULL OR (created_ms, id) {cmp} (?1, ?2))
-             ORDER BY created_ms {dir}, id {dir} LIMIT ?3"
-        );
-        let (ms, id) = after.unzip();
-        let mut stmt = self
-            .conn
-            .prepare(&sql)
-            .ctx(&self.label, "list CA certificates")?;
-        let rows = stmt
-            .query_map(params![ms, id, page.probe_limit()], ca_row)
-            .and_then(|r| r.collect::<Result<Vec<_>, _>>())
-            .ctx(&self.label, "list CA certificates")?;
-        Ok(Page::from_probe(rows, page, |c| {
-            time_id_token(c.created_ms, &c.id)
-        }))
+        list(&self.conn, &self.label, None, page)
     }
 
     /// UpdateCACertificate: each `Some` field is changed. Returns the stored result.
@@ -491,63 +359,70 @@ impl Store {
         registration_config: Option<&str>,
         now_unix_ms: i64,
     ) -> Result<CaCertificate, StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin update CA certificate")?;
-        let mut ca = read_ca(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, id))?;
-        if let Some(s) = status {
-            ca.status = s;
-        }
-        if let Some(a) = auto_registration {
-            ca.auto_registration = a;
-        }
-        if let Some(c) = registration_config {
-            ca.registration_config = Some(c.to_owned());
-        }
-        ca.modified_ms = now_unix_ms;
-        ca.generation = ca.generation.saturating_add(1);
-        tx.execute(
-            "UPDATE ca_certificates SET status = ?2, auto_registration = ?3, \
-             registration_config = ?4, modified_ms = ?5, generation = ?6 WHERE id = ?1",
-            params![
-                id,
-                ca.status,
-                ca.auto_registration,
-                ca.registration_config,
-                ca.modified_ms,
-                ca.generation
-            ],
-        )
-        .ctx(&label, "update CA certificate")?;
-        tx.commit().ctx(&label, "commit update CA certificate")?;
-        Ok(ca)
+        self.write("update CA certificate", |tx| {
+            let mut ca: CaCertificate = read_existing(tx, tx.label(), id)?;
+            if let Some(s) = status {
+                ca.status = s;
+            }
+            if let Some(a) = auto_registration {
+                ca.auto_registration = a;
+            }
+            if let Some(c) = registration_config {
+                ca.registration_config = Some(c.to_owned());
+            }
+            ca.modified_ms = now_unix_ms;
+            ca.generation = ca.generation.saturating_add(1);
+            tx.execute(
+                "UPDATE ca_certificates SET status = ?2, auto_registration = ?3, \
+                 registration_config = ?4, modified_ms = ?5, generation = ?6 WHERE id = ?1",
+                params![
+                    id,
+                    ca.status,
+                    ca.auto_registration,
+                    ca.registration_config,
+                    ca.modified_ms,
+                    ca.generation
+                ],
+            )
+            .ctx(tx.label(), "update CA certificate")?;
+            Ok(ca)
+        })
     }
 
     /// DeleteCACertificate: refused while `ACTIVE` (CertificateState). Device certificates
     /// registered with it keep their `caCertificateId`.
     pub fn delete_ca_certificate(&mut self, id: &str) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin delete CA certificate")?;
-        let ca = read_ca(&tx, &label, id)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::CaCertificate, id))?;
-        if ca.status == CaCertificateStatus::Active {
-            return Err(StoreError::CertificateState {
-                kind: ResourceKind::CaCertificate,
-                id: id.to_owned(),
-                status: ca.status.to_string(),
-                rule: "an ACTIVE CA certificate cannot be deleted; set it INACTIVE first",
-            });
-        }
-        tx.execute("DELETE FROM ca_certificates WHERE id = ?1", [id])
-            .ctx(&label, "delete CA certificate")?;
-        tx.commit().ctx(&label, "commit delete CA certificate")?;
-        Ok(())
+        self.write("delete CA certificate", |tx| {
+            deletable::<CaCertificate>(tx, tx.label(), id)?;
+            delete_row::<CaCertificate>(tx, tx.label(), id)
+        })
+    }
+
+    /// Inserts a new row of either table: `AlreadyExists` when the id is taken. Returns the row
+    /// as stored.
+    fn register<R: CertificateTable>(&mut self, row: R) -> Result<R, StoreError> {
+        check_certificate_id(row.id())?;
+        self.write(&format!("register {}", R::KIND), |tx| {
+            let label = tx.label();
+            if read::<R>(tx, label, row.id())?.is_some() {
+                return Err(StoreError::AlreadyExists {
+                    kind: R::KIND,
+                    id: row.id().to_owned(),
+                });
+            }
+            let values = row.values();
+            let placeholders = vec!["?"; values.len()].join(", ");
+            tx.execute(
+                &format!(
+                    "INSERT INTO {} ({}) VALUES ({placeholders})",
+                    R::TABLE,
+                    R::COLUMNS
+                ),
+                values.as_slice(),
+            )
+            .map_err(|e| StoreError::sqlite(label, format!("insert {}", R::KIND), e))?;
+            read_existing(tx, label, row.id())
+        })
     }
 }
 
@@ -562,75 +437,206 @@ pub(crate) fn check_certificate_id(id: &str) -> Result<(), StoreError> {
     }
 }
 
-fn decode_time_token(page: &PageRequest) -> Result<Option<(i64, String)>, StoreError> {
-    match &page.token {
-        None => Ok(None),
-        Some(t) => parse_time_id_token(t)
-            .map(|(ms, id)| Some((ms, id.to_owned())))
-            .ok_or_else(|| StoreError::InvalidToken { token: t.clone() }),
-    }
-}
-
+/// The device certificate `id` (crate-wide: attachments and the connection lookup check it).
 pub(crate) fn read_certificate(
-    conn: &rusqlite::Connection,
+    conn: &Connection,
     label: &str,
     id: &str,
 ) -> Result<Option<Certificate>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {CERT_COLUMNS} FROM certificates WHERE id = ?1"),
-        [id],
-        certificate_row,
-    )
-    .optional()
-    .ctx(label, "read certificate")
+    read(conn, label, id)
 }
 
-fn read_ca(
-    conn: &rusqlite::Connection,
+// ---------------------------------------------------------------------------------------------
+// One implementation for both tables
+
+/// What the shared code needs to know about one of the two certificate tables; everything else
+/// about them is the same. Rows are whole structs whose fields are the table's columns
+/// (`table_row!` writes the column list and the decoding from one list of fields).
+trait CertificateTable: Sized {
+    /// What errors call a row, e.g. `CA certificate` (`read CA certificate`).
+    const KIND: ResourceKind;
+    const TABLE: &'static str;
+    /// The columns in field order, for `SELECT` and `INSERT`.
+    const COLUMNS: &'static str;
+    /// Why an `ACTIVE` row cannot be deleted, and what to do instead.
+    const ACTIVE_DELETE_RULE: &'static str;
+
+    /// Decodes a row selected with [`Self::COLUMNS`].
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self>;
+    /// The fields in [`Self::COLUMNS`] order, for `INSERT`.
+    fn values(&self) -> Vec<&dyn ToSql>;
+    fn id(&self) -> &str;
+    fn created_ms(&self) -> i64;
+    /// The status, as text, while it is `ACTIVE` (which forbids deleting the row), else `None`.
+    fn active_status(&self) -> Option<String>;
+}
+
+/// Implements [`CertificateTable`] for a row struct: `$fields` are its columns, in order.
+macro_rules! table_row {
+    (
+        $row:ident in $table:literal as $kind:ident,
+        active when $active:path, rule $rule:literal,
+        columns { $($field:ident),+ $(,)? }
+    ) => {
+        impl CertificateTable for $row {
+            const KIND: ResourceKind = ResourceKind::$kind;
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static str = stringify!($($field),+);
+            const ACTIVE_DELETE_RULE: &'static str = $rule;
+
+            fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+                let mut columns = InOrder { row, next: 0 };
+                Ok($row {
+                    $($field: columns.take()?,)+
+                })
+            }
+
+            fn values(&self) -> Vec<&dyn ToSql> {
+                vec![$(&self.$field),+]
+            }
+
+            fn id(&self) -> &str {
+                &self.id
+            }
+
+            fn created_ms(&self) -> i64 {
+                self.created_ms
+            }
+
+            fn active_status(&self) -> Option<String> {
+                (self.status == $active).then(|| self.status.to_string())
+            }
+        }
+    };
+}
+
+table_row! {
+    Certificate in "certificates" as Certificate,
+    active when CertificateStatus::Active,
+    rule "an ACTIVE certificate cannot be deleted; set it INACTIVE or REVOKED first",
+    columns {
+        id, pem, status, ca_certificate_id, mode, owned_by, previous_owned_by,
+        not_before_ms, not_after_ms, created_ms, modified_ms, generation,
+    }
+}
+
+table_row! {
+    CaCertificate in "ca_certificates" as CaCertificate,
+    active when CaCertificateStatus::Active,
+    rule "an ACTIVE CA certificate cannot be deleted; set it INACTIVE first",
+    columns {
+        id, pem, status, auto_registration, mode, owned_by, registration_config,
+        not_before_ms, not_after_ms, created_ms, modified_ms, generation,
+    }
+}
+
+/// Reads a row's columns one after the other, so decoding follows the column list.
+struct InOrder<'a, 'r> {
+    row: &'a Row<'r>,
+    next: usize,
+}
+
+impl InOrder<'_, '_> {
+    fn take<T: FromSql>(&mut self) -> rusqlite::Result<T> {
+        let index = self.next;
+        self.next = self.next.saturating_add(1);
+        self.row.get(index)
+    }
+}
+
+/// The row with `id`, or `None`.
+fn read<R: CertificateTable>(
+    conn: &Connection,
     label: &str,
     id: &str,
-) -> Result<Option<CaCertificate>, StoreError> {
+) -> Result<Option<R>, StoreError> {
     conn.query_row(
-        &format!("SELECT {CA_COLUMNS} FROM ca_certificates WHERE id = ?1"),
+        &format!("SELECT {} FROM {} WHERE id = ?1", R::COLUMNS, R::TABLE),
         [id],
-        ca_row,
+        R::from_row,
     )
     .optional()
-    .ctx(label, "read CA certificate")
+    .map_err(|e| StoreError::sqlite(label, format!("read {}", R::KIND), e))
 }
 
-fn certificate_row(r: &Row<'_>) -> rusqlite::Result<Certificate> {
-    Ok(Certificate {
-        id: r.get(0)?,
-        pem: r.get(1)?,
-        status: r.get(2)?,
-        ca_certificate_id: r.get(3)?,
-        mode: r.get(4)?,
-        owned_by: r.get(5)?,
-        previous_owned_by: r.get(6)?,
-        not_before_ms: r.get(7)?,
-        not_after_ms: r.get(8)?,
-        created_ms: r.get(9)?,
-        modified_ms: r.get(10)?,
-        generation: r.get(11)?,
-    })
+/// The row with `id`; `NotFound` when there is none.
+fn read_existing<R: CertificateTable>(
+    conn: &Connection,
+    label: &str,
+    id: &str,
+) -> Result<R, StoreError> {
+    read(conn, label, id)?.ok_or_else(|| StoreError::not_found(R::KIND, id))
 }
 
-fn ca_row(r: &Row<'_>) -> rusqlite::Result<CaCertificate> {
-    Ok(CaCertificate {
-        id: r.get(0)?,
-        pem: r.get(1)?,
-        status: r.get(2)?,
-        auto_registration: r.get(3)?,
-        mode: r.get(4)?,
-        owned_by: r.get(5)?,
-        registration_config: r.get(6)?,
-        not_before_ms: r.get(7)?,
-        not_after_ms: r.get(8)?,
-        created_ms: r.get(9)?,
-        modified_ms: r.get(10)?,
-        generation: r.get(11)?,
-    })
+/// A page of rows sorted by `(created_ms, id)`, the token being the last row's pair;
+/// `filter` keeps the rows whose column equals the value.
+fn list<R: CertificateTable>(
+    conn: &Connection,
+    label: &str,
+    filter: Option<(&'static str, &str)>,
+    page: &PageRequest,
+) -> Result<Page<R>, StoreError> {
+    let failed = |e| StoreError::sqlite(label, format!("list {}s", R::KIND), e);
+    let after = match &page.token {
+        None => None,
+        Some(t) => Some(
+            parse_time_id_token(t).ok_or_else(|| StoreError::InvalidToken { token: t.clone() })?,
+        ),
+    };
+    let (ms, id) = after.unzip();
+    let limit = page.probe_limit();
+    let mut values: Vec<&dyn ToSql> = vec![&ms, &id, &limit];
+    let filter_sql = match &filter {
+        Some((column, value)) => {
+            values.push(value);
+            format!("AND {column} = ?4")
+        }
+        None => String::new(),
+    };
+    let (dir, cmp) = page.sql_order();
+    let sql = format!(
+        "SELECT {} FROM {}
+         WHERE (?1 IS NULL OR (created_ms, id) {cmp} (?1, ?2)) {filter_sql}
+         ORDER BY created_ms {dir}, id {dir} LIMIT ?3",
+        R::COLUMNS,
+        R::TABLE
+    );
+    let mut stmt = conn.prepare(&sql).map_err(failed)?;
+    let rows = stmt
+        .query_map(values.as_slice(), R::from_row)
+        .and_then(|r| r.collect::<Result<Vec<_>, _>>())
+        .map_err(failed)?;
+    Ok(Page::from_probe(rows, page, |r| {
+        time_id_token(r.created_ms(), r.id())
+    }))
+}
+
+/// The row to delete: `NotFound` when there is none, `CertificateState` while it is `ACTIVE`.
+fn deletable<R: CertificateTable>(
+    conn: &Connection,
+    label: &str,
+    id: &str,
+) -> Result<R, StoreError> {
+    let row: R = read_existing(conn, label, id)?;
+    match row.active_status() {
+        Some(status) => Err(StoreError::CertificateState {
+            kind: R::KIND,
+            id: id.to_owned(),
+            status,
+            rule: R::ACTIVE_DELETE_RULE,
+        }),
+        None => Ok(row),
+    }
+}
+
+fn delete_row<R: CertificateTable>(
+    conn: &Connection,
+    label: &str,
+    id: &str,
+) -> Result<(), StoreError> {
+    conn.execute(&format!("DELETE FROM {} WHERE id = ?1", R::TABLE), [id])
+        .map_err(|e| StoreError::sqlite(label, format!("delete {}", R::KIND), e))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Transaction, TransactionBehavior, params};
+use rusqlite::params;
 
 use crate::Store;
 use crate::certificates::{CertificateStatus, read_certificate};
@@ -40,58 +40,56 @@ impl Store {
         &self,
         certificate_id: &str,
     ) -> Result<Option<ConnectionAuth>, StoreError> {
-        let label = self.label.as_str();
-        // A read transaction: every SELECT below sees the same snapshot.
-        // DEFERRED: a read snapshot that never waits for the writer.
-        let tx = Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)
-            .ctx(label, "begin connection lookup")?;
-        let Some(cert) = read_certificate(&tx, label, certificate_id)? else {
-            return Ok(None);
-        };
-        let policy_names: Vec<String> = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT policy_name FROM policy_targets WHERE certificate_id = ?1 \
-                     ORDER BY policy_name",
-                )
-                .ctx(label, "list certificate policies")?;
-            stmt.query_map(params![certificate_id], |r| r.get(0))
-                .and_then(|r| r.collect::<Result<_, _>>())
-                .ctx(label, "list certificate policies")?
-        };
-        let mut policies = Vec::with_capacity(policy_names.len());
-        for name in &policy_names {
-            if let Some(p) = read_policy(&tx, label, name)? {
-                policies.push(p);
+        // One read snapshot: every SELECT below sees the same committed registry.
+        self.read("connection lookup", |tx| {
+            let label = tx.label();
+            let Some(cert) = read_certificate(tx, label, certificate_id)? else {
+                return Ok(None);
+            };
+            let policy_names: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT policy_name FROM policy_targets WHERE certificate_id = ?1 \
+                         ORDER BY policy_name",
+                    )
+                    .ctx(label, "list certificate policies")?;
+                stmt.query_map(params![certificate_id], |r| r.get(0))
+                    .and_then(|r| r.collect::<Result<_, _>>())
+                    .ctx(label, "list certificate policies")?
+            };
+            let mut policies = Vec::with_capacity(policy_names.len());
+            for name in &policy_names {
+                if let Some(p) = read_policy(tx, label, name)? {
+                    policies.push(p);
+                }
             }
-        }
-        let links: Vec<(String, bool)> = {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT thing_name, exclusive FROM thing_principals WHERE certificate_id = ?1 \
-                     ORDER BY thing_name",
-                )
-                .ctx(label, "list certificate things")?;
-            stmt.query_map(params![certificate_id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .and_then(|r| r.collect::<Result<_, _>>())
-                .ctx(label, "list certificate things")?
-        };
-        let mut things = Vec::with_capacity(links.len());
-        for (name, exclusive) in links {
-            if let Some(t) = read_thing(&tx, label, &name)? {
-                things.push(AttachedThing {
-                    name: t.name,
-                    thing_type: t.thing_type,
-                    attributes: t.attributes,
-                    exclusive,
-                });
+            let links: Vec<(String, bool)> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT thing_name, exclusive FROM thing_principals \
+                         WHERE certificate_id = ?1 ORDER BY thing_name",
+                    )
+                    .ctx(label, "list certificate things")?;
+                stmt.query_map(params![certificate_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .and_then(|r| r.collect::<Result<_, _>>())
+                    .ctx(label, "list certificate things")?
+            };
+            let mut things = Vec::with_capacity(links.len());
+            for (name, exclusive) in links {
+                if let Some(t) = read_thing(tx, label, &name)? {
+                    things.push(AttachedThing {
+                        name: t.name,
+                        thing_type: t.thing_type,
+                        attributes: t.attributes,
+                        exclusive,
+                    });
+                }
             }
-        }
-        tx.commit().ctx(label, "end connection lookup")?;
-        Ok(Some(ConnectionAuth {
-            status: cert.status,
-            policies,
-            things,
-        }))
+            Ok(Some(ConnectionAuth {
+                status: cert.status,
+                policies,
+                things,
+            }))
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! AWS IoT registry rules as typed variants. It does not map to HTTP statuses or AWS exception
 //! names; the control plane does that at its edge.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
@@ -74,7 +75,8 @@ pub enum StoreError {
     )]
     Sqlite {
         path: String,
-        context: &'static str,
+        /// The operation, e.g. `insert certificate` or `commit register certificate`.
+        context: Cow<'static, str>,
         source: Arc<rusqlite::Error>,
     },
     /// A stored value cannot be read back (edited by hand, or a bug that wrote it).
@@ -137,10 +139,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn sqlite(path: &str, context: &'static str, source: rusqlite::Error) -> Self {
+    pub(crate) fn sqlite(
+        path: &str,
+        context: impl Into<Cow<'static, str>>,
+        source: rusqlite::Error,
+    ) -> Self {
         StoreError::Sqlite {
             path: path.to_owned(),
-            context,
+            context: context.into(),
             source: Arc::new(source),
         }
     }

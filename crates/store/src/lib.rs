@@ -19,6 +19,7 @@ mod retained;
 mod schema;
 mod sessions;
 mod things;
+mod transaction;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -50,8 +51,8 @@ pub struct StoreOptions {
 
 /// A connection to the tether database for registry operations and reads.
 ///
-/// Every write method is one transaction. Registry methods enforce AWS IoT's rules and return
-/// them as [`StoreError`] variants.
+/// Every write method is one transaction (`Store::write` in `transaction.rs`). Registry methods
+/// enforce AWS IoT's rules and return them as [`StoreError`] variants.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,

@@ -45,34 +45,34 @@ impl Store {
         document: &str,
         now_unix_ms: i64,
     ) -> Result<Policy, StoreError> {
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin create policy")?;
-        if read_policy(&tx, &label, name)?.is_some() {
-            return Err(StoreError::AlreadyExists {
-                kind: ResourceKind::Policy,
-                id: name.to_owned(),
-            });
-        }
-        tx.execute(
-            "INSERT INTO policies (name, default_version, last_version, created_ms, modified_ms, \
-             generation) VALUES (?1, 1, 1, ?2, ?2, 1)",
-            params![name, now_unix_ms],
-        )
-        .ctx(&label, "insert policy")?;
-        tx.execute(
-            "INSERT INTO policy_versions (policy_name, version, document, created_ms) \
-             VALUES (?1, 1, ?2, ?3)",
-            params![name, document, now_unix_ms],
-        )
-        .ctx(&label, "insert policy version")?;
-        tx.commit().ctx(&label, "commit create policy")?;
-        Ok(Policy {
-            name: name.to_owned(),
-            default_version: 1,
-            document: document.to_owned(),
-            created_ms: now_unix_ms,
-            modified_ms: now_unix_ms,
-            generation: 1,
+        self.write("create policy", |tx| {
+            let label = tx.label();
+            if read_policy(tx, label, name)?.is_some() {
+                return Err(StoreError::AlreadyExists {
+                    kind: ResourceKind::Policy,
+                    id: name.to_owned(),
+                });
+            }
+            tx.execute(
+                "INSERT INTO policies (name, default_version, last_version, created_ms, \
+                 modified_ms, generation) VALUES (?1, 1, 1, ?2, ?2, 1)",
+                params![name, now_unix_ms],
+            )
+            .ctx(label, "insert policy")?;
+            tx.execute(
+                "INSERT INTO policy_versions (policy_name, version, document, created_ms) \
+                 VALUES (?1, 1, ?2, ?3)",
+                params![name, document, now_unix_ms],
+            )
+            .ctx(label, "insert policy version")?;
+            Ok(Policy {
+                name: name.to_owned(),
+                default_version: 1,
+                document: document.to_owned(),
+                created_ms: now_unix_ms,
+                modified_ms: now_unix_ms,
+                generation: 1,
+            })
         })
     }
 
@@ -103,47 +103,45 @@ impl Store {
         set_as_default: bool,
         now_unix_ms: i64,
     ) -> Result<PolicyVersion, StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin create policy version")?;
-        let (last, count): (i64, i64) = tx
-            .query_row(
-                "SELECT p.last_version, (SELECT count(*) FROM policy_versions v \
-                 WHERE v.policy_name = p.name) FROM policies p WHERE p.name = ?1",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        self.write("create policy version", |tx| {
+            let label = tx.label();
+            let (last, count): (i64, i64) = tx
+                .query_row(
+                    "SELECT p.last_version, (SELECT count(*) FROM policy_versions v \
+                     WHERE v.policy_name = p.name) FROM policies p WHERE p.name = ?1",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .ctx(label, "read policy versions")?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::Policy, name))?;
+            if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_POLICY_VERSIONS {
+                return Err(StoreError::VersionsLimitExceeded {
+                    policy: name.to_owned(),
+                    limit: MAX_POLICY_VERSIONS,
+                });
+            }
+            let version = last.saturating_add(1);
+            tx.execute(
+                "INSERT INTO policy_versions (policy_name, version, document, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![name, version, document, now_unix_ms],
             )
-            .optional()
-            .ctx(&label, "read policy versions")?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Policy, name))?;
-        if usize::try_from(count).unwrap_or(usize::MAX) >= MAX_POLICY_VERSIONS {
-            return Err(StoreError::VersionsLimitExceeded {
-                policy: name.to_owned(),
-                limit: MAX_POLICY_VERSIONS,
-            });
-        }
-        let version = last.saturating_add(1);
-        tx.execute(
-            "INSERT INTO policy_versions (policy_name, version, document, created_ms) \
-             VALUES (?1, ?2, ?3, ?4)",
-            params![name, version, document, now_unix_ms],
-        )
-        .ctx(&label, "insert policy version")?;
-        tx.execute(
-            "UPDATE policies SET last_version = ?2, modified_ms = ?3, generation = generation + 1, \
-             default_version = CASE WHEN ?4 THEN ?2 ELSE default_version END WHERE name = ?1",
-            params![name, version, now_unix_ms, set_as_default],
-        )
-        .ctx(&label, "update policy")?;
-        tx.commit().ctx(&label, "commit create policy version")?;
-        Ok(PolicyVersion {
-            policy_name: name.to_owned(),
-            version,
-            document: document.to_owned(),
-            is_default: set_as_default,
-            created_ms: now_unix_ms,
+            .ctx(label, "insert policy version")?;
+            tx.execute(
+                "UPDATE policies SET last_version = ?2, modified_ms = ?3, \
+                 generation = generation + 1, \
+                 default_version = CASE WHEN ?4 THEN ?2 ELSE default_version END WHERE name = ?1",
+                params![name, version, now_unix_ms, set_as_default],
+            )
+            .ctx(label, "update policy")?;
+            Ok(PolicyVersion {
+                policy_name: name.to_owned(),
+                version,
+                document: document.to_owned(),
+                is_default: set_as_default,
+                created_ms: now_unix_ms,
+            })
         })
     }
 
@@ -190,105 +188,104 @@ impl Store {
         version: i64,
         now_unix_ms: i64,
     ) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin set default policy version")?;
-        let exists: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM policy_versions WHERE policy_name = ?1 AND version = ?2)",
-                params![name, version],
-                |r| r.get(0),
+        self.write("set default policy version", |tx| {
+            let label = tx.label();
+            let exists: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM policy_versions \
+                     WHERE policy_name = ?1 AND version = ?2)",
+                    params![name, version],
+                    |r| r.get(0),
+                )
+                .ctx(label, "read policy version")?;
+            if !exists {
+                return Err(StoreError::not_found(
+                    ResourceKind::PolicyVersion,
+                    format!("{name} version {version}"),
+                ));
+            }
+            tx.execute(
+                "UPDATE policies SET default_version = ?2, modified_ms = ?3, \
+                 generation = generation + 1 WHERE name = ?1",
+                params![name, version, now_unix_ms],
             )
-            .ctx(&label, "read policy version")?;
-        if !exists {
-            return Err(StoreError::not_found(
-                ResourceKind::PolicyVersion,
-                format!("{name} version {version}"),
-            ));
-        }
-        tx.execute(
-            "UPDATE policies SET default_version = ?2, modified_ms = ?3, \
-             generation = generation + 1 WHERE name = ?1",
-            params![name, version, now_unix_ms],
-        )
-        .ctx(&label, "set default policy version")?;
-        tx.commit().ctx(&label, "commit set default policy version")
+            .ctx(label, "set default policy version")?;
+            Ok(())
+        })
     }
 
     /// DeletePolicyVersion: the default version cannot be deleted (DeleteConflict).
     pub fn delete_policy_version(&mut self, name: &str, version: i64) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin delete policy version")?;
-        let default: i64 = tx
-            .query_row(
-                "SELECT default_version FROM policies WHERE name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .optional()
-            .ctx(&label, "read policy")?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Policy, name))?;
-        let id = format!("{name} version {version}");
-        if default == version {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::PolicyVersion,
-                id,
-                reason: "it is the default version; make another version the default first".into(),
-            });
-        }
-        let n = tx
-            .execute(
-                "DELETE FROM policy_versions WHERE policy_name = ?1 AND version = ?2",
-                params![name, version],
-            )
-            .ctx(&label, "delete policy version")?;
-        if n == 0 {
-            return Err(StoreError::not_found(ResourceKind::PolicyVersion, id));
-        }
-        tx.commit().ctx(&label, "commit delete policy version")
+        self.write("delete policy version", |tx| {
+            let label = tx.label();
+            let default: i64 = tx
+                .query_row(
+                    "SELECT default_version FROM policies WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx(label, "read policy")?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::Policy, name))?;
+            let id = format!("{name} version {version}");
+            if default == version {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::PolicyVersion,
+                    id,
+                    reason: "it is the default version; make another version the default first"
+                        .into(),
+                });
+            }
+            let n = tx
+                .execute(
+                    "DELETE FROM policy_versions WHERE policy_name = ?1 AND version = ?2",
+                    params![name, version],
+                )
+                .ctx(label, "delete policy version")?;
+            if n == 0 {
+                return Err(StoreError::not_found(ResourceKind::PolicyVersion, id));
+            }
+            Ok(())
+        })
     }
 
     /// DeletePolicy: refused while attached to any target or while versions other than the
     /// default exist (both DeleteConflict).
     pub fn delete_policy(&mut self, name: &str) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin delete policy")?;
-        if read_policy(&tx, &label, name)?.is_none() {
-            return Err(StoreError::not_found(ResourceKind::Policy, name));
-        }
-        let (targets, versions): (i64, i64) = tx
-            .query_row(
-                "SELECT (SELECT count(*) FROM policy_targets WHERE policy_name = ?1), \
-                        (SELECT count(*) FROM policy_versions WHERE policy_name = ?1)",
-                [name],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .ctx(&label, "count policy references")?;
-        if targets > 0 {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::Policy,
-                id: name.to_owned(),
-                reason: format!("it is attached to {targets} target(s); detach it first"),
-            });
-        }
-        if versions > 1 {
-            return Err(StoreError::DeleteConflict {
-                kind: ResourceKind::Policy,
-                id: name.to_owned(),
-                reason: format!(
-                    "it has {} version(s) besides the default; delete them first",
-                    versions.saturating_sub(1)
-                ),
-            });
-        }
-        tx.execute("DELETE FROM policies WHERE name = ?1", [name])
-            .ctx(&label, "delete policy")?;
-        tx.commit().ctx(&label, "commit delete policy")
+        self.write("delete policy", |tx| {
+            let label = tx.label();
+            if read_policy(tx, label, name)?.is_none() {
+                return Err(StoreError::not_found(ResourceKind::Policy, name));
+            }
+            let (targets, versions): (i64, i64) = tx
+                .query_row(
+                    "SELECT (SELECT count(*) FROM policy_targets WHERE policy_name = ?1), \
+                            (SELECT count(*) FROM policy_versions WHERE policy_name = ?1)",
+                    [name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .ctx(label, "count policy references")?;
+            if targets > 0 {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::Policy,
+                    id: name.to_owned(),
+                    reason: format!("it is attached to {targets} target(s); detach it first"),
+                });
+            }
+            if versions > 1 {
+                return Err(StoreError::DeleteConflict {
+                    kind: ResourceKind::Policy,
+                    id: name.to_owned(),
+                    reason: format!(
+                        "it has {} version(s) besides the default; delete them first",
+                        versions.saturating_sub(1)
+                    ),
+                });
+            }
+            tx.execute("DELETE FROM policies WHERE name = ?1", [name])
+                .ctx(label, "delete policy")?;
+            Ok(())
+        })
     }
 }
 

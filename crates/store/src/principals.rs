@@ -4,7 +4,7 @@
 //! certificate ids so deleting a certificate and the broker's lookup can follow them. It does not
 //! build ARNs or evaluate policies.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::Store;
 use crate::certificates::read_certificate;
@@ -46,41 +46,37 @@ impl Store {
     /// AttachPolicy. The policy must exist; a certificate target must be a registered
     /// certificate. Returns `false` when it was already attached (nothing changes).
     pub fn attach_policy(&mut self, policy: &str, target: &str) -> Result<bool, StoreError> {
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin attach policy")?;
-        if read_policy(&tx, &label, policy)?.is_none() {
-            return Err(StoreError::not_found(ResourceKind::Policy, policy));
-        }
-        let cert = certificate_id_of_principal(target);
-        if let Some(id) = cert
-            && read_certificate(&tx, &label, id)?.is_none()
-        {
-            return Err(StoreError::not_found(ResourceKind::Certificate, id));
-        }
-        let n = tx
-            .execute(
-                "INSERT OR IGNORE INTO policy_targets (policy_name, target, certificate_id) \
-                 VALUES (?1, ?2, ?3)",
-                params![policy, target, cert],
-            )
-            .ctx(&label, "attach policy")?;
-        tx.commit().ctx(&label, "commit attach policy")?;
-        Ok(n > 0)
+        self.write("attach policy", |tx| {
+            let label = tx.label();
+            if read_policy(tx, label, policy)?.is_none() {
+                return Err(StoreError::not_found(ResourceKind::Policy, policy));
+            }
+            let cert = registered_certificate(tx, label, target)?;
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO policy_targets (policy_name, target, certificate_id) \
+                     VALUES (?1, ?2, ?3)",
+                    params![policy, target, cert],
+                )
+                .ctx(label, "attach policy")?;
+            Ok(n > 0)
+        })
     }
 
     /// DetachPolicy. The policy must exist; returns `false` when it was not attached.
     pub fn detach_policy(&mut self, policy: &str, target: &str) -> Result<bool, StoreError> {
-        if read_policy(&self.conn, &self.label, policy)?.is_none() {
-            return Err(StoreError::not_found(ResourceKind::Policy, policy));
-        }
-        let n = self
-            .conn
-            .execute(
-                "DELETE FROM policy_targets WHERE policy_name = ?1 AND target = ?2",
-                params![policy, target],
-            )
-            .ctx(&self.label, "detach policy")?;
-        Ok(n > 0)
+        self.write("detach policy", |tx| {
+            if read_policy(tx, tx.label(), policy)?.is_none() {
+                return Err(StoreError::not_found(ResourceKind::Policy, policy));
+            }
+            let n = tx
+                .execute(
+                    "DELETE FROM policy_targets WHERE policy_name = ?1 AND target = ?2",
+                    params![policy, target],
+                )
+                .ctx(tx.label(), "detach policy")?;
+            Ok(n > 0)
+        })
     }
 
     /// ListAttachedPolicies (non-recursive): names of the policies attached to `target`.
@@ -132,51 +128,44 @@ impl Store {
         principal: &str,
         exclusive: bool,
     ) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self
-            .conn
-            .transaction()
-            .ctx(&label, "begin attach thing principal")?;
-        if read_thing(&tx, &label, thing)?.is_none() {
-            return Err(StoreError::not_found(ResourceKind::Thing, thing));
-        }
-        let cert = certificate_id_of_principal(principal);
-        if let Some(id) = cert
-            && read_certificate(&tx, &label, id)?.is_none()
-        {
-            return Err(StoreError::not_found(ResourceKind::Certificate, id));
-        }
-        let other: Option<(String, bool)> = tx
-            .query_row(
-                "SELECT thing_name, exclusive FROM thing_principals \
-                 WHERE principal = ?1 AND thing_name <> ?2 ORDER BY exclusive DESC LIMIT 1",
-                params![principal, thing],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+        self.write("attach thing principal", |tx| {
+            let label = tx.label();
+            if read_thing(tx, label, thing)?.is_none() {
+                return Err(StoreError::not_found(ResourceKind::Thing, thing));
+            }
+            let cert = registered_certificate(tx, label, principal)?;
+            let other: Option<(String, bool)> = tx
+                .query_row(
+                    "SELECT thing_name, exclusive FROM thing_principals \
+                     WHERE principal = ?1 AND thing_name <> ?2 ORDER BY exclusive DESC LIMIT 1",
+                    params![principal, thing],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .ctx(label, "read thing principals")?;
+            if let Some((other_thing, other_exclusive)) = other {
+                if other_exclusive {
+                    return Err(StoreError::InvalidRequest(format!(
+                        "principal {principal} is exclusively attached to thing {other_thing}; \
+                         detach it there first"
+                    )));
+                }
+                if exclusive {
+                    return Err(StoreError::InvalidRequest(format!(
+                        "principal {principal} cannot be attached exclusively to {thing}: it is \
+                         also attached to thing {other_thing}"
+                    )));
+                }
+            }
+            tx.execute(
+                "INSERT INTO thing_principals (thing_name, principal, certificate_id, exclusive) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (thing_name, principal) DO UPDATE SET exclusive = excluded.exclusive",
+                params![thing, principal, cert, exclusive],
             )
-            .optional()
-            .ctx(&label, "read thing principals")?;
-        if let Some((other_thing, other_exclusive)) = other {
-            if other_exclusive {
-                return Err(StoreError::InvalidRequest(format!(
-                    "principal {principal} is exclusively attached to thing {other_thing}; \
-                     detach it there first"
-                )));
-            }
-            if exclusive {
-                return Err(StoreError::InvalidRequest(format!(
-                    "principal {principal} cannot be attached exclusively to {thing}: it is also \
-                     attached to thing {other_thing}"
-                )));
-            }
-        }
-        tx.execute(
-            "INSERT INTO thing_principals (thing_name, principal, certificate_id, exclusive) \
-             VALUES (?1, ?2, ?3, ?4) \
-             ON CONFLICT (thing_name, principal) DO UPDATE SET exclusive = excluded.exclusive",
-            params![thing, principal, cert, exclusive],
-        )
-        .ctx(&label, "attach thing principal")?;
-        tx.commit().ctx(&label, "commit attach thing principal")
+            .ctx(label, "attach thing principal")?;
+            Ok(())
+        })
     }
 
     /// DetachThingPrincipal. The thing must exist; returns `false` when it was not attached.
@@ -185,17 +174,18 @@ impl Store {
         thing: &str,
         principal: &str,
     ) -> Result<bool, StoreError> {
-        if read_thing(&self.conn, &self.label, thing)?.is_none() {
-            return Err(StoreError::not_found(ResourceKind::Thing, thing));
-        }
-        let n = self
-            .conn
-            .execute(
-                "DELETE FROM thing_principals WHERE thing_name = ?1 AND principal = ?2",
-                params![thing, principal],
-            )
-            .ctx(&self.label, "detach thing principal")?;
-        Ok(n > 0)
+        self.write("detach thing principal", |tx| {
+            if read_thing(tx, tx.label(), thing)?.is_none() {
+                return Err(StoreError::not_found(ResourceKind::Thing, thing));
+            }
+            let n = tx
+                .execute(
+                    "DELETE FROM thing_principals WHERE thing_name = ?1 AND principal = ?2",
+                    params![thing, principal],
+                )
+                .ctx(tx.label(), "detach thing principal")?;
+            Ok(n > 0)
+        })
     }
 
     /// ListThingPrincipals(V2): the principals attached to a thing, sorted by principal.
@@ -274,6 +264,22 @@ impl Store {
             .ctx(&self.label, context)?;
         Ok(Page::from_probe(rows, page, Clone::clone))
     }
+}
+
+/// The certificate id of a certificate-ARN principal or target, which must be registered;
+/// `None` for any other kind of principal.
+fn registered_certificate<'p>(
+    conn: &Connection,
+    label: &str,
+    principal: &'p str,
+) -> Result<Option<&'p str>, StoreError> {
+    let cert = certificate_id_of_principal(principal);
+    if let Some(id) = cert
+        && read_certificate(conn, label, id)?.is_none()
+    {
+        return Err(StoreError::not_found(ResourceKind::Certificate, id));
+    }
+    Ok(cert)
 }
 
 #[cfg(test)]

@@ -135,48 +135,46 @@ pub enum WriteOp {
 impl Store {
     /// Applies `ops` in one transaction: all or nothing.
     pub fn apply(&mut self, ops: &[WriteOp]) -> Result<(), StoreError> {
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin broker write")?;
-        apply_ops(&tx, &label, ops)?;
-        tx.commit().ctx(&label, "commit broker write")
+        self.write("broker write", |tx| apply_ops(tx, tx.label(), ops))
     }
 
     /// Loads every session (with subscriptions and queue) and retained message, after deleting
     /// sessions and retained messages that expired by `now_unix_ms`.
     pub fn load_broker_state(&mut self, now_unix_ms: i64) -> Result<BrokerState, StoreError> {
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin broker load")?;
-        let expired_sessions = tx
-            .execute(
-                "DELETE FROM sessions WHERE disconnected_ms IS NOT NULL AND expiry_interval_s <> ?1 \
-                 AND disconnected_ms + expiry_interval_s * 1000 <= ?2",
-                params![NEVER_EXPIRES, now_unix_ms],
-            )
-            .ctx(&label, "purge expired sessions")?;
-        let expired_retained = retained::purge_expired(&tx, &label, now_unix_ms)?;
-        let mut sessions = read_sessions(&tx, &label)?;
-        let index: HashMap<String, usize> = sessions
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.session.client_id.clone(), i))
-            .collect();
-        for sub in read_subscriptions(&tx, &label)? {
-            if let Some(s) = index.get(&sub.client_id).and_then(|&i| sessions.get_mut(i)) {
-                s.subscriptions.push(sub);
+        self.write("broker load", |tx| {
+            let label = tx.label();
+            let expired_sessions = tx
+                .execute(
+                    "DELETE FROM sessions WHERE disconnected_ms IS NOT NULL \
+                     AND expiry_interval_s <> ?1 \
+                     AND disconnected_ms + expiry_interval_s * 1000 <= ?2",
+                    params![NEVER_EXPIRES, now_unix_ms],
+                )
+                .ctx(label, "purge expired sessions")?;
+            let expired_retained = retained::purge_expired(tx, label, now_unix_ms)?;
+            let mut sessions = read_sessions(tx, label)?;
+            let index: HashMap<String, usize> = sessions
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.session.client_id.clone(), i))
+                .collect();
+            for sub in read_subscriptions(tx, label)? {
+                if let Some(s) = index.get(&sub.client_id).and_then(|&i| sessions.get_mut(i)) {
+                    s.subscriptions.push(sub);
+                }
             }
-        }
-        for msg in read_queue(&tx, &label)? {
-            if let Some(s) = index.get(&msg.client_id).and_then(|&i| sessions.get_mut(i)) {
-                s.queue.push(msg);
+            for msg in read_queue(tx, label)? {
+                if let Some(s) = index.get(&msg.client_id).and_then(|&i| sessions.get_mut(i)) {
+                    s.queue.push(msg);
+                }
             }
-        }
-        let retained = retained::read_all(&tx, &label)?;
-        tx.commit().ctx(&label, "commit broker load")?;
-        Ok(BrokerState {
-            sessions,
-            retained,
-            expired_sessions,
-            expired_retained,
+            let retained = retained::read_all(tx, label)?;
+            Ok(BrokerState {
+                sessions,
+                retained,
+                expired_sessions,
+                expired_retained,
+            })
         })
     }
 }

@@ -98,57 +98,57 @@ impl Store {
         now_unix_ms: i64,
     ) -> Result<Thing, StoreError> {
         check_attribute_count(&new.name, new.thing_type.is_some(), new.attributes.len())?;
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin create thing")?;
-        if let Some(existing) = read_thing(&tx, &label, &new.name)? {
-            if existing.thing_type == new.thing_type && existing.attributes == new.attributes {
-                return Ok(existing);
+        self.write("create thing", |tx| {
+            let label = tx.label();
+            if let Some(existing) = read_thing(tx, label, &new.name)? {
+                if existing.thing_type == new.thing_type && existing.attributes == new.attributes {
+                    return Ok(existing);
+                }
+                return Err(StoreError::AlreadyExists {
+                    kind: ResourceKind::Thing,
+                    id: new.name.clone(),
+                });
             }
-            return Err(StoreError::AlreadyExists {
-                kind: ResourceKind::Thing,
-                id: new.name.clone(),
-            });
-        }
-        let thing_id = thing_id_from_bytes(id_seed);
-        let holder: Option<String> = tx
-            .query_row(
-                "SELECT name FROM things WHERE thing_id = ?1",
-                [&thing_id],
-                |r| r.get(0),
+            let thing_id = thing_id_from_bytes(id_seed);
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM things WHERE thing_id = ?1",
+                    [&thing_id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .ctx(label, "check thing id")?;
+            if let Some(holder) = holder {
+                return Err(StoreError::InvalidRequest(format!(
+                    "thing id {thing_id} is already used by thing {holder}; \
+                     pass fresh random bytes as the id seed"
+                )));
+            }
+            let thing = Thing {
+                name: new.name.clone(),
+                thing_id,
+                thing_type: new.thing_type.clone(),
+                attributes: new.attributes.clone(),
+                version: 1,
+                created_ms: now_unix_ms,
+                modified_ms: now_unix_ms,
+            };
+            tx.execute(
+                "INSERT INTO things (name, thing_id, thing_type, attributes, version, created_ms, \
+                 modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    thing.name,
+                    thing.thing_id,
+                    thing.thing_type,
+                    attributes_to_json(&thing.attributes),
+                    thing.version,
+                    thing.created_ms,
+                    thing.modified_ms
+                ],
             )
-            .optional()
-            .ctx(&label, "check thing id")?;
-        if let Some(holder) = holder {
-            return Err(StoreError::InvalidRequest(format!(
-                "thing id {thing_id} is already used by thing {holder}; \
-                 pass fresh random bytes as the id seed"
-            )));
-        }
-        let thing = Thing {
-            name: new.name.clone(),
-            thing_id,
-            thing_type: new.thing_type.clone(),
-            attributes: new.attributes.clone(),
-            version: 1,
-            created_ms: now_unix_ms,
-            modified_ms: now_unix_ms,
-        };
-        tx.execute(
-            "INSERT INTO things (name, thing_id, thing_type, attributes, version, created_ms, \
-             modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                thing.name,
-                thing.thing_id,
-                thing.thing_type,
-                attributes_to_json(&thing.attributes),
-                thing.version,
-                thing.created_ms,
-                thing.modified_ms
-            ],
-        )
-        .ctx(&label, "insert thing")?;
-        tx.commit().ctx(&label, "commit create thing")?;
-        Ok(thing)
+            .ctx(label, "insert thing")?;
+            Ok(thing)
+        })
     }
 
     /// DescribeThing: the thing, or `None`.
@@ -212,46 +212,46 @@ impl Store {
                 "UpdateThing: give either thingTypeName or removeThingType, not both".into(),
             ));
         }
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin update thing")?;
-        let mut thing = read_thing(&tx, &label, name)?
-            .ok_or_else(|| StoreError::not_found(ResourceKind::Thing, name))?;
-        check_version(&thing, update.expected_version)?;
-        if update.remove_thing_type {
-            thing.thing_type = None;
-        } else if let Some(t) = &update.thing_type {
-            thing.thing_type = Some(t.clone());
-        }
-        match &update.attributes {
-            AttributeUpdate::Keep => {}
-            AttributeUpdate::Replace(map) => thing.attributes = map.clone(),
-            AttributeUpdate::Merge(map) => {
-                for (k, v) in map {
-                    if v.is_empty() {
-                        thing.attributes.remove(k);
-                    } else {
-                        thing.attributes.insert(k.clone(), v.clone());
+        self.write("update thing", |tx| {
+            let label = tx.label();
+            let mut thing = read_thing(tx, label, name)?
+                .ok_or_else(|| StoreError::not_found(ResourceKind::Thing, name))?;
+            check_version(&thing, update.expected_version)?;
+            if update.remove_thing_type {
+                thing.thing_type = None;
+            } else if let Some(t) = &update.thing_type {
+                thing.thing_type = Some(t.clone());
+            }
+            match &update.attributes {
+                AttributeUpdate::Keep => {}
+                AttributeUpdate::Replace(map) => thing.attributes = map.clone(),
+                AttributeUpdate::Merge(map) => {
+                    for (k, v) in map {
+                        if v.is_empty() {
+                            thing.attributes.remove(k);
+                        } else {
+                            thing.attributes.insert(k.clone(), v.clone());
+                        }
                     }
                 }
             }
-        }
-        check_attribute_count(name, thing.thing_type.is_some(), thing.attributes.len())?;
-        thing.version = thing.version.saturating_add(1);
-        thing.modified_ms = now_unix_ms;
-        tx.execute(
-            "UPDATE things SET thing_type = ?2, attributes = ?3, version = ?4, modified_ms = ?5 \
-             WHERE name = ?1",
-            params![
-                name,
-                thing.thing_type,
-                attributes_to_json(&thing.attributes),
-                thing.version,
-                thing.modified_ms
-            ],
-        )
-        .ctx(&label, "update thing")?;
-        tx.commit().ctx(&label, "commit update thing")?;
-        Ok(thing)
+            check_attribute_count(name, thing.thing_type.is_some(), thing.attributes.len())?;
+            thing.version = thing.version.saturating_add(1);
+            thing.modified_ms = now_unix_ms;
+            tx.execute(
+                "UPDATE things SET thing_type = ?2, attributes = ?3, version = ?4, \
+                 modified_ms = ?5 WHERE name = ?1",
+                params![
+                    name,
+                    thing.thing_type,
+                    attributes_to_json(&thing.attributes),
+                    thing.version,
+                    thing.modified_ms
+                ],
+            )
+            .ctx(label, "update thing")?;
+            Ok(thing)
+        })
     }
 
     /// DeleteThing. Returns `false` when there was no such thing (AWS answers success).
@@ -261,29 +261,29 @@ impl Store {
         name: &str,
         expected_version: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let label = self.label.clone();
-        let tx = self.conn.transaction().ctx(&label, "begin delete thing")?;
-        let Some(thing) = read_thing(&tx, &label, name)? else {
-            return Ok(false);
-        };
-        check_version(&thing, expected_version)?;
-        let attached: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM thing_principals WHERE thing_name = ?1",
-                [name],
-                |r| r.get(0),
-            )
-            .ctx(&label, "count thing principals")?;
-        if attached > 0 {
-            // AWS's wording (InvalidRequestException).
-            return Err(StoreError::InvalidRequest(format!(
-                "Cannot delete. Thing {name} is still attached to one or more principals"
-            )));
-        }
-        tx.execute("DELETE FROM things WHERE name = ?1", [name])
-            .ctx(&label, "delete thing")?;
-        tx.commit().ctx(&label, "commit delete thing")?;
-        Ok(true)
+        self.write("delete thing", |tx| {
+            let label = tx.label();
+            let Some(thing) = read_thing(tx, label, name)? else {
+                return Ok(false);
+            };
+            check_version(&thing, expected_version)?;
+            let attached: i64 = tx
+                .query_row(
+                    "SELECT count(*) FROM thing_principals WHERE thing_name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .ctx(label, "count thing principals")?;
+            if attached > 0 {
+                // AWS's wording (InvalidRequestException).
+                return Err(StoreError::InvalidRequest(format!(
+                    "Cannot delete. Thing {name} is still attached to one or more principals"
+                )));
+            }
+            tx.execute("DELETE FROM things WHERE name = ?1", [name])
+                .ctx(label, "delete thing")?;
+            Ok(true)
+        })
     }
 }
 

@@ -19,6 +19,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::error::StoreError;
 use crate::schema::{self, Durability};
 use crate::sessions::{WriteOp, apply_ops};
+use crate::transaction::Tx;
 
 /// Upper bound on batches per transaction, so one commit's latency and memory stay bounded.
 const MAX_BATCHES_PER_COMMIT: usize = 4096;
@@ -236,7 +237,7 @@ fn run(mut conn: Connection, label: &str, receiver: &mpsc::Receiver<Message>, co
 /// its error), commits once, then runs the completions.
 fn commit_group(conn: &mut Connection, label: &str, group: Vec<Batch>, counters: &Counters) {
     let count = u64::try_from(group.len()).unwrap_or(u64::MAX);
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let err = StoreError::sqlite(label, "begin group commit", e);
@@ -247,16 +248,10 @@ fn commit_group(conn: &mut Connection, label: &str, group: Vec<Batch>, counters:
             return;
         }
     };
+    let group_tx = Tx::new(&tx, label);
     let mut outcomes = Vec::with_capacity(group.len());
     for batch in group {
-        let result = tx
-            .savepoint()
-            .map_err(|e| StoreError::sqlite(label, "begin batch", e))
-            .and_then(|sp| {
-                apply_ops(&sp, label, &batch.ops)?;
-                sp.commit()
-                    .map_err(|e| StoreError::sqlite(label, "end batch", e))
-            });
+        let result = group_tx.savepoint("batch", |sp| apply_ops(sp, sp.label(), &batch.ops));
         outcomes.push((batch.done, result));
     }
     match tx.commit() {

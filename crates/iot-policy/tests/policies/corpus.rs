@@ -16,7 +16,7 @@ fn corpus_replays_cleanly() {
             continue;
         }
         let data = fs::read(&path).unwrap();
-        if let Err(broken) = iot_policy::fuzzing::policy_json(&data) {
+        if let Err(broken) = iot_policy::fuzz::policy_json(&data) {
             panic!("{}: {broken}", path.display());
         }
         replayed += 1;

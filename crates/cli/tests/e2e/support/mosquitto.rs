@@ -1,6 +1,6 @@
-//! A real mosquitto broker for the pub/sub tests: certificates made with `pki`, a generated
-//! config with a mutual-TLS listener (`require_certificate true`), a plain one and one that
-//! refuses everyone, free loopback ports (mosquitto cannot bind port 0) and a readiness poll
+//! A real mosquitto broker for the pub/sub and doctor tests: certificates made with `pki`, a
+//! generated config with a mutual-TLS listener (`require_certificate true`), a plain one and one
+//! that refuses everyone, free loopback ports (mosquitto cannot bind port 0) and a readiness poll
 //! with a deadline. It does not drive clients; the tests do.
 
 use std::net::{TcpListener, TcpStream};

@@ -1,21 +1,13 @@
 //! Integration tests of the MQTT codec through the public API: annotated hex fixtures for every
 //! packet in both versions (`codec/fixtures.rs`), a malformed-input corpus asserting the exact
 //! error (`codec/malformed.rs`), proptest round trips (`codec/roundtrip.rs`), incremental
-//! decoding, size limits, and replay of the fuzz corpora. Session behaviour is tested elsewhere.
-
-// Test helpers outside `#[test]` functions fail loudly on purpose; clippy.toml's test
-// allowances only cover the test functions themselves.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+//! decoding, size limits, and replay of the fuzz corpora. Session behaviour is tested in
+//! `session.rs`.
 
 /// Decodes `$hex` expecting the error `$pat`; also checks the message cites a spec rule.
 macro_rules! rejects {
     ($protocol:expr, $hex:expr, $pat:pat) => {{
-        let err = $crate::reject($hex, $protocol);
+        let err = $crate::codec::reject($hex, $protocol);
         assert!(
             matches!(err, $pat),
             "{} under {} gave {err:?}",
@@ -31,13 +23,9 @@ macro_rules! rejects {
     }};
 }
 
-#[path = "codec/fixtures.rs"]
 mod fixtures;
-#[path = "codec/malformed.rs"]
 mod malformed;
-#[path = "codec/malformed_packets.rs"]
 mod malformed_packets;
-#[path = "codec/roundtrip.rs"]
 mod roundtrip;
 
 use bytes::{Bytes, BytesMut};

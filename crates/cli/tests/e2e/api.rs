@@ -3,14 +3,8 @@
 //! `tether serve` with `--endpoint-url`, provisioning a device that `mosquitto_pub` then
 //! connects with; and `tether device`, which makes the same signed calls. No test skips when a
 //! client is missing: it fails and says to run scripts/setup.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -18,17 +12,7 @@ use std::time::Duration;
 use serde_json::Value;
 use test_support::process::Tether;
 
-const LOG_WAIT: Duration = Duration::from_secs(10);
-
-fn tether() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_tether"))
-}
-
-fn start() -> (tempfile::TempDir, Tether) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Tether::serve(tether(), dir.path(), &[]).unwrap();
-    (dir, server)
-}
+use crate::support::{LOG_WAIT, mosquitto_pub, read_until, start, tether, text};
 
 /// The venv's bin directory; fails (does not skip) when scripts/setup has not made it.
 fn venv_bin() -> PathBuf {
@@ -87,24 +71,9 @@ fn aws(server: &Tether, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-fn mosquitto_pub(args: &[String]) -> Output {
-    Command::new("mosquitto_pub")
-        .args(args)
-        .output()
-        .expect("mosquitto_pub is installed by scripts/setup")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn an_aws_cli_provisioning_script_provisions_a_device_that_mosquitto_pub_connects_with() {
-    let (dir, server) = start();
+    let (dir, server) = start(&[]);
     let endpoint = aws(
         &server,
         &[
@@ -207,7 +176,7 @@ fn an_aws_cli_provisioning_script_provisions_a_device_that_mosquitto_pub_connect
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let out = mosquitto_pub(&args);
+    let out = mosquitto_pub(&args, &[]);
     let log = text(&out);
     assert!(out.status.success(), "mosquitto_pub failed: {log}");
     assert!(log.contains("received CONNACK (0)"), "{log}");
@@ -225,7 +194,7 @@ fn an_aws_cli_provisioning_script_provisions_a_device_that_mosquitto_pub_connect
             "INACTIVE",
         ],
     );
-    let refused = mosquitto_pub(&args);
+    let refused = mosquitto_pub(&args, &[]);
     assert!(!refused.status.success(), "{}", text(&refused));
     server
         .wait_for_log(&cert_id[..10], LOG_WAIT)
@@ -234,7 +203,7 @@ fn an_aws_cli_provisioning_script_provisions_a_device_that_mosquitto_pub_connect
 
 #[test]
 fn the_aws_cli_gets_aws_error_shapes() {
-    let (_dir, server) = start();
+    let (_dir, server) = start(&[]);
     let wrong = aws_raw(&server, "not-the-secret", &["iot", "list-things"]);
     assert!(!wrong.status.success());
     let stderr = String::from_utf8_lossy(&wrong.stderr);
@@ -271,7 +240,7 @@ fn the_aws_cli_gets_aws_error_shapes() {
 
 #[test]
 fn boto3_drives_registry_pagination_data_plane_and_errors() {
-    let (dir, server) = start();
+    let (dir, server) = start(&[]);
     let work = dir.path().join("boto3");
     std::fs::create_dir_all(&work).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/boto3_flow.py");
@@ -297,7 +266,7 @@ fn boto3_drives_registry_pagination_data_plane_and_errors() {
 
 #[test]
 fn certificates_of_a_registered_ca_and_without_ca_are_registered_and_connect() {
-    let (dir, server) = start();
+    let (dir, server) = start(&[]);
     let path = |name: &str| dir.path().join(name);
     let write = |name: &str, pem: Vec<u8>| {
         std::fs::write(path(name), pem).unwrap();
@@ -403,7 +372,7 @@ fn certificates_of_a_registered_ca_and_without_ca_are_registered_and_connect() {
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    let out = mosquitto_pub(&args);
+    let out = mosquitto_pub(&args, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("received PUBACK"), "{}", text(&out));
 
@@ -497,7 +466,7 @@ fn sh(command: &str) -> Output {
 
 #[test]
 fn tether_device_creates_devices_whose_printed_commands_work_and_revokes_them() {
-    let (_dir, server) = start();
+    let (_dir, server) = start(&[]);
     for (name, key_type) in [("dev-rsa", "rsa2048"), ("dev-ec", "ec-p256")] {
         let created: Value = serde_json::from_str(&device(
             &server,
@@ -621,18 +590,4 @@ fn tether_device_creates_devices_whose_printed_commands_work_and_revokes_them() 
         !listed.contains("dev-rsa") && listed.contains("dev-ec"),
         "{listed}"
     );
-}
-
-/// Reads lines until one contains `needle`.
-fn read_until(out: &mut impl BufRead, needle: &str) -> String {
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "stream ended before {needle:?}; got:\n{seen}");
-        seen.push_str(&line);
-        if line.contains(needle) {
-            return seen;
-        }
-    }
 }

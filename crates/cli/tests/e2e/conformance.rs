@@ -5,10 +5,6 @@
 //! the list cannot rot. The sequence notation, loader and runner live in `test-support`; this
 //! file only starts the server, splits the cases and judges the results.
 
-// The server helper outside the test function fails loudly on purpose; clippy.toml's test
-// allowances only cover test functions themselves.
-#![allow(clippy::unwrap_used, clippy::panic)]
-
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -19,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use test_support::conformance::{Case, load_dir};
 use test_support::runner::{Pass, run_all};
+
+use crate::support::tether;
 
 const SEQUENCES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -467,7 +465,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("serve.log");
         let data_dir = dir.path().join("data");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
+        let mut child = Command::new(tether())
             .arg("serve")
             .arg("--data-dir")
             .arg(&data_dir)

@@ -3,20 +3,12 @@
 //! `tether serve` on port 0 under different TLS policies, checking exit statuses. No network
 //! beyond 127.0.0.1, no sleeps: the server's ready line and log lines are the synchronisation.
 
-// A test binary: its helper fails loudly like the tests do.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use test_support::process::Tether;
+
+use crate::support::mosquitto::Mosquitto;
+use crate::support::{run, run_with_stdin, start};
 
 fn fixture(name: &str) -> String {
     format!(
@@ -25,37 +17,9 @@ fn fixture(name: &str) -> String {
     )
 }
 
-// The mosquitto fixture of the pub/sub tests: certificates from `pki`, an mTLS listener with
-// `require_certificate true`, free ports, a readiness poll.
-// Only part of the fixture is used here.
-#[allow(dead_code)]
-#[path = "pubsub/mosquitto.rs"]
-mod mosquitto;
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
-}
-
-fn tether(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tether"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn forum_log_as_text() {
-    let out = tether(
-        &["doctor", "explain", &fixture("nonos_libssl_forum.log")],
-        None,
-    );
+    let out = run(&["doctor", "explain", &fixture("nonos_libssl_forum.log")]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -73,7 +37,7 @@ fn forum_log_as_text() {
 #[test]
 fn forum_log_as_json_on_stdin() {
     let log = std::fs::read(fixture("nonos_libssl_forum.log")).unwrap();
-    let out = tether(&["doctor", "explain", "-", "--json"], Some(&log));
+    let out = run_with_stdin(&["doctor", "explain", "-", "--json"], &log);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let rc = &v["root_cause"];
@@ -96,26 +60,20 @@ fn forum_log_as_json_on_stdin() {
 
 #[test]
 fn clean_log_exits_zero_and_missing_file_fails() {
-    let out = tether(&["doctor", "explain", &fixture("clean.log")], None);
+    let out = run(&["doctor", "explain", &fixture("clean.log")]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
             .contains("no TLS or connection messages")
     );
-    let out = tether(&["doctor", "explain", "/nonexistent/device.log"], None);
+    let out = run(&["doctor", "explain", "/nonexistent/device.log"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("cannot read log file /nonexistent/device.log"),
         "{err}"
     );
-}
-
-fn serve(args: &[&str]) -> (tempfile::TempDir, Tether) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Tether::serve(Path::new(env!("CARGO_BIN_EXE_tether")), dir.path(), args).unwrap();
-    (dir, server)
 }
 
 /// `tether doctor probe` against the server's mutual-TLS listener with the demo device.
@@ -136,7 +94,7 @@ fn probe(server: &Tether, extra: &[&str]) -> (Option<i32>, String) {
         key.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = tether(&args, None);
+    let out = run(&args);
     (
         out.status.code(),
         String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap(),
@@ -145,7 +103,7 @@ fn probe(server: &Tether, extra: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
-    let (dir, server) = serve(&[]);
+    let (dir, server) = start(&[]);
 
     // The TLS 1.1-only NONOS libssl offer, replayed byte for byte.
     let (code, json) = probe(&server, &["--profile", "esp8266-nonos-axtls", "--json"]);
@@ -165,7 +123,7 @@ fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
 
     // The same explanation as `doctor explain` gives for the forum log (there: alert 40).
     let log = std::fs::read(fixture("nonos_libssl_forum.log")).unwrap();
-    let out = tether(&["doctor", "explain", "-", "--json"], Some(&log));
+    let out = run_with_stdin(&["doctor", "explain", "-", "--json"], &log);
     let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = &explained["root_cause"];
     let head = |s: &str| s.split(" with fatal alert").next().unwrap().to_owned();
@@ -209,7 +167,7 @@ fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
         .wait_for_log("refused", Duration::from_secs(10))
         .unwrap();
     let data_dir = dir.path().to_str().unwrap();
-    let out = tether(&["doctor", "recent", "--data-dir", data_dir], None);
+    let out = run(&["doctor", "recent", "--data-dir", data_dir]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -221,25 +179,22 @@ fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
         text.contains("fix: give the device a TLS 1.2 stack"),
         "{text}"
     );
-    let out = tether(
-        &[
-            "doctor",
-            "recent",
-            "--data-dir",
-            data_dir,
-            "--json",
-            "--limit",
-            "1",
-        ],
-        None,
-    );
+    let out = run(&[
+        "doctor",
+        "recent",
+        "--data-dir",
+        data_dir,
+        "--json",
+        "--limit",
+        "1",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["findings"].as_array().unwrap().len(), 1);
 }
 
 #[test]
 fn a_tls_1_3_only_policy_refuses_every_tls_1_2_device() {
-    let (_dir, server) = serve(&["--tls-policy", "IoTSecurityPolicy_TLS13_1_3_2022_10"]);
+    let (_dir, server) = start(&["--tls-policy", "IoTSecurityPolicy_TLS13_1_3_2022_10"]);
     let (code, text) = probe(&server, &["--profile", "esp8266-nonos-mbedtls"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
@@ -268,13 +223,10 @@ fn a_tls_1_3_only_policy_refuses_every_tls_1_2_device() {
 
 #[test]
 fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
-    let (dir, server) = serve(&[]);
+    let (dir, server) = start(&[]);
     let addr = server.addr("mqtts").to_string();
     let ca = server.demo_file("root-ca.pem");
-    let out = tether(
-        &["doctor", "probe", &addr, "--cafile", ca.to_str().unwrap()],
-        None,
-    );
+    let out = run(&["doctor", "probe", &addr, "--cafile", ca.to_str().unwrap()]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -290,24 +242,21 @@ fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
 
     let cert = server.demo_file("certificate.pem.crt");
     let key = server.demo_file("private.pem.key");
-    let out = tether(
-        &[
-            "doctor",
-            "creds",
-            "--cafile",
-            ca.to_str().unwrap(),
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--endpoint",
-            &addr,
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-            "--json",
-        ],
-        None,
-    );
+    let out = run(&[
+        "doctor",
+        "creds",
+        "--cafile",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--endpoint",
+        &addr,
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--json",
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let whats: Vec<&str> = v["findings"]
         .as_array()
@@ -328,39 +277,30 @@ fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
 #[test]
 fn recent_on_a_quiet_data_dir_and_bad_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    let out = tether(
-        &[
-            "doctor",
-            "recent",
-            "--data-dir",
-            dir.path().to_str().unwrap(),
-        ],
-        None,
-    );
+    let out = run(&[
+        "doctor",
+        "recent",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
             .contains("no refused connections recorded")
     );
-    let out = tether(
-        &["doctor", "probe", "nohost", "--cafile", "/nonexistent.pem"],
-        None,
-    );
+    let out = run(&["doctor", "probe", "nohost", "--cafile", "/nonexistent.pem"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8(out.stderr).unwrap().contains("HOST:PORT"));
-    let out = tether(
-        &[
-            "doctor",
-            "probe",
-            "localhost:1",
-            "--cafile",
-            "/nonexistent.pem",
-            "--profile",
-            "esp32",
-        ],
-        None,
-    );
+    let out = run(&[
+        "doctor",
+        "probe",
+        "localhost:1",
+        "--cafile",
+        "/nonexistent.pem",
+        "--profile",
+        "esp32",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8(out.stderr)
@@ -371,29 +311,26 @@ fn recent_on_a_quiet_data_dir_and_bad_arguments() {
 
 #[test]
 fn probe_against_the_debian_mosquitto_broker_with_tls() {
-    let broker = mosquitto::Mosquitto::start();
+    let broker = Mosquitto::start();
     let addr = format!("localhost:{}", broker.tls);
     let (ca, cert, key) = (
         broker.file("ca.pem"),
         broker.file("client.pem"),
         broker.file("client.key"),
     );
-    let out = tether(
-        &[
-            "doctor",
-            "probe",
-            &addr,
-            "--cafile",
-            &ca,
-            "--cert",
-            &cert,
-            "--key",
-            &key,
-            "--topic",
-            "doctor/probe",
-        ],
-        None,
-    );
+    let out = run(&[
+        "doctor",
+        "probe",
+        &addr,
+        "--cafile",
+        &ca,
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--topic",
+        "doctor/probe",
+    ]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("handshake complete"), "{text}");
@@ -401,7 +338,7 @@ fn probe_against_the_debian_mosquitto_broker_with_tls() {
 
     // Without a client certificate mosquitto (require_certificate true) refuses, and the probe
     // says what to pass.
-    let out = tether(&["doctor", "probe", &addr, "--cafile", &ca], None);
+    let out = run(&["doctor", "probe", &addr, "--cafile", &ca]);
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("--cert"), "{text}");

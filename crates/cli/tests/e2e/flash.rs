@@ -1,27 +1,14 @@
 //! End-to-end tests of `tether flash`, running the built binary: pack → inspect round trip,
 //! layout refusing 0x7E000 on a 512 KB module, and refusals of EC keys and mismatched keys.
 
-// Helper functions outside #[test] bodies unwrap too; a failure there is a test failure.
-#![allow(clippy::unwrap_used, clippy::panic)]
-
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use crate::support::{lossy, run};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../device-image/tests/data")
         .join(name)
-}
-
-fn tether(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tether"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn pack_args<'a>(target: &'a str, cert: &'a Path, key: &'a Path, out: &'a Path) -> Vec<String> {
@@ -41,11 +28,6 @@ fn pack_args<'a>(target: &'a str, cert: &'a Path, key: &'a Path, out: &'a Path) 
     ]
 }
 
-fn run(args: &[String]) -> Output {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    tether(&refs)
-}
-
 #[test]
 fn pack_then_inspect_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -63,11 +45,11 @@ fn pack_then_inspect_round_trip() {
         "2".into(),
     ]);
     let output = run(&args);
-    let stdout = text(&output.stdout);
+    let stdout = lossy(&output.stdout);
     assert!(
         output.status.success(),
         "{stdout}\n{}",
-        text(&output.stderr)
+        lossy(&output.stderr)
     );
     assert!(
         stdout.contains(
@@ -96,12 +78,12 @@ fn pack_then_inspect_round_trip() {
         assert_eq!(mode, 0o600);
     }
 
-    let output = tether(&["flash", "inspect", client.to_str().unwrap()]);
-    let stdout = text(&output.stdout);
+    let output = run(&["flash", "inspect", client.to_str().unwrap()]);
+    let stdout = lossy(&output.stdout);
     assert!(
         output.status.success(),
         "{stdout}\n{}",
-        text(&output.stderr)
+        lossy(&output.stderr)
     );
     assert!(stdout.contains("DER certificate"), "{stdout}");
     assert!(
@@ -115,8 +97,8 @@ fn pack_then_inspect_round_trip() {
     assert!(!stdout.contains("warning:"), "{stdout}");
 
     let ca = out.join("esp_ca_cert.bin");
-    let output = tether(&["flash", "inspect", ca.to_str().unwrap()]);
-    let stdout = text(&output.stdout);
+    let output = run(&["flash", "inspect", ca.to_str().unwrap()]);
+    let stdout = lossy(&output.stdout);
     assert!(output.status.success());
     assert!(stdout.contains("TLS.ca_x509.cer"), "{stdout}");
     assert!(stdout.contains("CN=Tether Test Root CA"), "{stdout}");
@@ -132,7 +114,7 @@ fn pack_esp_idf_writes_pem_files_key_private() {
         dir.path(),
     );
     let output = run(&args);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(output.status.success(), "{}", lossy(&output.stderr));
     let key = std::fs::read_to_string(dir.path().join("client_key.pem")).unwrap();
     assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
     #[cfg(unix)]
@@ -149,13 +131,13 @@ fn pack_esp_idf_writes_pem_files_key_private() {
         assert_ne!(mode("client_cert.pem"), 0o600);
     }
     assert!(
-        text(&output.stdout).contains("EMBED_TXTFILES ca_cert.pem client_cert.pem client_key.pem")
+        lossy(&output.stdout).contains("EMBED_TXTFILES ca_cert.pem client_cert.pem client_key.pem")
     );
 }
 
 #[test]
 fn layout_refuses_0x7e000_on_512kb() {
-    let output = tether(&[
+    let output = run(&[
         "flash",
         "layout",
         "--chip",
@@ -166,7 +148,7 @@ fn layout_refuses_0x7e000_on_512kb() {
         "client=0x7E000",
     ]);
     assert!(!output.status.success());
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(
         stderr.contains(
             "client: 0x7E000 is inside the SDK system parameter area (0x7D000–0x7FFFF) on a 512 KB module"
@@ -174,7 +156,7 @@ fn layout_refuses_0x7e000_on_512kb() {
         "{stderr}"
     );
 
-    let output = tether(&[
+    let output = run(&[
         "flash",
         "layout",
         "--flash-size",
@@ -184,11 +166,11 @@ fn layout_refuses_0x7e000_on_512kb() {
         "--place",
         "ca=0x3A000",
     ]);
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("irom0 code region"), "{stderr}");
 
-    let output = tether(&[
+    let output = run(&[
         "flash",
         "layout",
         "--flash-size",
@@ -196,8 +178,8 @@ fn layout_refuses_0x7e000_on_512kb() {
         "--place",
         "ca=0xF9000",
     ]);
-    let stdout = text(&output.stdout);
-    assert!(output.status.success(), "{}", text(&output.stderr));
+    let stdout = lossy(&output.stdout);
+    assert!(output.status.success(), "{}", lossy(&output.stderr));
     assert!(stdout.contains("Free sectors:"), "{stdout}");
     assert!(stdout.contains("placement ok"), "{stdout}");
 }
@@ -214,7 +196,7 @@ fn pack_refuses_ec_keys_mismatches_and_bad_placement() {
     args.extend(["--flash-size".into(), "1MB".into()]);
     let output = run(&args);
     assert!(!output.status.success());
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(stderr.contains("has no elliptic-curve support"), "{stderr}");
     assert!(!dir.path().join("esp_cert_private_key.bin").exists());
 
@@ -226,7 +208,7 @@ fn pack_refuses_ec_keys_mismatches_and_bad_placement() {
     );
     let output = run(&args);
     assert!(!output.status.success());
-    assert!(text(&output.stderr).contains("does not match the certificate"));
+    assert!(lossy(&output.stderr).contains("does not match the certificate"));
 
     let mut args = pack_args(
         "esp8266-nonos",
@@ -244,7 +226,7 @@ fn pack_refuses_ec_keys_mismatches_and_bad_placement() {
     ]);
     let output = run(&args);
     assert!(!output.status.success());
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(stderr.contains("SDK system parameter area"), "{stderr}");
 
     let output = run(&pack_args(
@@ -254,7 +236,7 @@ fn pack_refuses_ec_keys_mismatches_and_bad_placement() {
         dir.path(),
     ));
     assert!(!output.status.success());
-    let stderr = text(&output.stderr);
+    let stderr = lossy(&output.stderr);
     assert!(
         stderr.contains("device_rsa.key: expected a certificate, found a private key"),
         "{stderr}"

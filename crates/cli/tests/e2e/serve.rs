@@ -1,16 +1,9 @@
 //! End-to-end tests of `tether serve`: the real binary on port-0 listeners, driven by the real
 //! mosquitto clients (Debian `mosquitto-clients`, installed by scripts/setup) and by raw TLS
 //! sockets speaking scripted MQTT bytes. Every wait is for a line or a packet, never a sleep.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
@@ -18,17 +11,7 @@ use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMod
 use test_support::notation::parse as bytes;
 use test_support::process::Tether;
 
-const LOG_WAIT: Duration = Duration::from_secs(10);
-
-fn tether() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_tether"))
-}
-
-fn start(args: &[&str]) -> (tempfile::TempDir, Tether) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Tether::serve(tether(), dir.path(), args).unwrap();
-    (dir, server)
-}
+use crate::support::{LOG_WAIT, mosquitto_pub, read_until, start, tether};
 
 /// Starts mosquitto_sub with -d and waits until it has its SUBACK. `stdbuf -oL` makes its
 /// stdout line-buffered, or the SUBACK line would only arrive when it exits.
@@ -45,28 +28,6 @@ fn subscriber(args: &[String], extra: &[&str]) -> (Child, BufReader<ChildStdout>
     let mut out = BufReader::new(child.stdout.take().unwrap());
     read_until(&mut out, "received SUBACK");
     (child, out)
-}
-
-/// Reads lines until one contains `needle`; returns everything read.
-fn read_until(out: &mut impl BufRead, needle: &str) -> String {
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "stream ended before {needle:?}; got:\n{seen}");
-        seen.push_str(&line);
-        if line.contains(needle) {
-            return seen;
-        }
-    }
-}
-
-fn mosquitto_pub(args: &[String], extra: &[&str]) -> std::process::Output {
-    Command::new("mosquitto_pub")
-        .args(args)
-        .args(extra)
-        .output()
-        .expect("mosquitto_pub is installed by scripts/setup")
 }
 
 /// An OpenSSL client set up with the demo device's credentials and the server's CA.

@@ -3,43 +3,12 @@
 //! broker that each test starts on free loopback ports with certificates made by `pki`, plus
 //! interop with mosquitto_pub/mosquitto_sub and every failure message of issue 5 item 3.
 //! Waits are for lines, exits or TCP readiness with deadlines, never sleeps.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 
-use test_support::process::Tether;
-
-#[path = "pubsub/mosquitto.rs"]
-mod mosquitto;
-
-use mosquitto::{Mosquitto, free_ports};
-
-fn tether() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_tether"))
-}
-
-/// Runs `tether ARGS…` to completion.
-fn run(args: &[String]) -> Output {
-    Command::new(tether()).args(args).output().unwrap()
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn strings(args: &[&str]) -> Vec<String> {
-    args.iter().map(|s| (*s).to_owned()).collect()
-}
+use crate::support::mosquitto::{Mosquitto, free_ports};
+use crate::support::{run, start, stdout_stderr, strings, tether};
 
 /// A long-running subscriber (tether sub or mosquitto_sub through stdbuf) whose stdout is
 /// read line by line; it has already received its SUBACK when this returns.
@@ -115,12 +84,6 @@ impl Drop for Subscriber {
 // ---------------------------------------------------------------------------------------------
 // tether serve
 
-fn serve(args: &[&str]) -> (tempfile::TempDir, Tether) {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Tether::serve(tether(), dir.path(), args).unwrap();
-    (dir, server)
-}
-
 fn with(base: &[String], extra: &[&str]) -> Vec<String> {
     let mut args = base.to_vec();
     args.extend(extra.iter().map(|s| (*s).to_owned()));
@@ -141,7 +104,7 @@ fn tether_pub(base: &[String], extra: &[&str]) -> Output {
 
 #[test]
 fn the_readme_command_works_against_tether_serve() {
-    let (_dir, server) = serve(&[]);
+    let (_dir, server) = start(&[]);
     let args = server.demo_tls_args();
     let mut sub = Subscriber::tether(&with(
         &args,
@@ -162,7 +125,7 @@ fn the_readme_command_works_against_tether_serve() {
             "hello world",
         ],
     );
-    let (out, err) = text(&publish);
+    let (out, err) = stdout_stderr(&publish);
     assert!(publish.status.success(), "{out}{err}");
     assert_eq!(
         out,
@@ -181,21 +144,25 @@ fn the_readme_command_works_against_tether_serve() {
 
 #[test]
 fn alpn_is_offered_on_request_for_the_port_443_listener() {
-    let (_dir, server) = serve(&["--mqtts-alpn", "127.0.0.1:0"]);
+    let (_dir, server) = start(&["--mqtts-alpn", "127.0.0.1:0"]);
     let mut args = server.demo_tls_args();
     let last = args.len() - 1;
     args[last] = server.addr("mqtts-alpn").port().to_string();
     let with_alpn = tether_pub(&args, &["--alpn", "x-amzn-mqtt-ca", "-t", "t", "-m", "443"]);
-    assert!(with_alpn.status.success(), "{:?}", text(&with_alpn));
+    assert!(
+        with_alpn.status.success(),
+        "{:?}",
+        stdout_stderr(&with_alpn)
+    );
     let without = tether_pub(&args, &["-t", "t", "-m", "443"]);
-    let (_, err) = text(&without);
+    let (_, err) = stdout_stderr(&without);
     assert_eq!(without.status.code(), Some(1), "{err}");
     assert!(err.contains("--alpn x-amzn-mqtt-ca"), "{err}");
 }
 
 #[test]
 fn qos_0_and_1_round_trip_on_both_versions_through_tether_serve() {
-    let (_dir, server) = serve(&[]);
+    let (_dir, server) = start(&[]);
     let args = server.demo_tls_args();
     for version in ["mqttv311", "mqttv5"] {
         for qos in ["0", "1"] {
@@ -212,7 +179,7 @@ fn qos_0_and_1_round_trip_on_both_versions_through_tether_serve() {
                 &args,
                 &["-V", version, "-t", &topic, "-q", qos, "-m", "payload"],
             );
-            assert!(publish.status.success(), "{:?}", text(&publish));
+            assert!(publish.status.success(), "{:?}", stdout_stderr(&publish));
             sub.read_until(&format!("{topic} {qos} payload"));
             let (code, _, err) = sub.finish();
             assert_eq!(code, Some(0), "{err}");
@@ -222,7 +189,7 @@ fn qos_0_and_1_round_trip_on_both_versions_through_tether_serve() {
 
 #[test]
 fn qos_2_round_trips_on_the_mqtt_profile_over_plain_tcp() {
-    let (_dir, server) = serve(&["--profile", "mqtt", "--mqtt", "127.0.0.1:0"]);
+    let (_dir, server) = start(&["--profile", "mqtt", "--mqtt", "127.0.0.1:0"]);
     let addr = server.addr("mqtt");
     let base = strings(&["-h", "127.0.0.1", "-p", &addr.port().to_string()]);
     for version in ["311", "5"] {
@@ -247,7 +214,7 @@ fn qos_2_round_trips_on_the_mqtt_profile_over_plain_tcp() {
                 "-d",
             ],
         );
-        let (out, err) = text(&publish);
+        let (out, err) = stdout_stderr(&publish);
         assert!(publish.status.success(), "{out}{err}");
         assert!(out.contains("received PUBREC (Mid: 1)"), "{out}");
         assert!(out.contains("sending PUBREL (m1)"), "{out}");
@@ -263,14 +230,14 @@ fn qos_2_round_trips_on_the_mqtt_profile_over_plain_tcp() {
 
 #[test]
 fn the_aws_profile_refusal_of_qos_2_is_explained() {
-    let (_dir, server) = serve(&[]);
+    let (_dir, server) = start(&[]);
     let args = server.demo_tls_args();
     let v5 = tether_pub(&args, &["-V", "mqttv5", "-t", "t", "-q", "2", "-m", "x"]);
-    let (_, err) = text(&v5);
+    let (_, err) = stdout_stderr(&v5);
     assert_eq!(v5.status.code(), Some(1));
     assert!(err.contains("exceeds the server's Maximum QoS 1"), "{err}");
     let v3 = tether_pub(&args, &["-t", "t", "-q", "2", "-m", "x"]);
-    let (_, err) = text(&v3);
+    let (_, err) = stdout_stderr(&v3);
     assert_eq!(v3.status.code(), Some(1));
     assert!(err.contains("closed the connection unexpectedly"), "{err}");
     assert!(err.contains("on QoS 2"), "{err}");
@@ -278,7 +245,7 @@ fn the_aws_profile_refusal_of_qos_2_is_explained() {
 
 #[test]
 fn mosquitto_clients_and_tether_interoperate_through_tether_serve() {
-    let (_dir, server) = serve(&[]);
+    let (_dir, server) = start(&[]);
     let args = server.demo_tls_args();
     // mosquitto_pub → tether sub
     let mut sub = Subscriber::tether(&with(
@@ -311,7 +278,7 @@ fn mosquitto_clients_and_tether_interoperate_through_tether_serve() {
         ])
         .output()
         .unwrap();
-    assert!(publish.status.success(), "{:?}", text(&publish));
+    assert!(publish.status.success(), "{:?}", stdout_stderr(&publish));
     sub.read_until("interop/a from mosquitto");
     assert_eq!(sub.finish().0, Some(0));
     // tether pub → mosquitto_sub
@@ -344,7 +311,7 @@ fn mosquitto_clients_and_tether_interoperate_through_tether_serve() {
             "from tether",
         ],
     );
-    assert!(publish.status.success(), "{:?}", text(&publish));
+    assert!(publish.status.success(), "{:?}", stdout_stderr(&publish));
     sub.read_until("interop/b from tether");
 }
 
@@ -365,7 +332,7 @@ fn every_qos_round_trips_on_both_versions_through_mosquitto_with_mutual_tls() {
                 ],
             ));
             let publish = tether_pub(&args, &["-V", version, "-t", &topic, "-q", qos, "-m", "m"]);
-            assert!(publish.status.success(), "{:?}", text(&publish));
+            assert!(publish.status.success(), "{:?}", stdout_stderr(&publish));
             sub.read_until(&format!("{qos} m"));
             assert_eq!(sub.finish().0, Some(0));
         }
@@ -404,7 +371,7 @@ fn mosquitto_clients_and_tether_interoperate_through_mosquitto() {
         .args(["-t", "i/json", "-q", "1", "-m", "{\"t\":21.5}"])
         .output()
         .unwrap();
-    assert!(publish.status.success(), "{:?}", text(&publish));
+    assert!(publish.status.success(), "{:?}", stdout_stderr(&publish));
     let line = sub.read_until("\"payloadlen\"");
     let value: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
     assert_eq!(value["topic"], "i/json");
@@ -418,11 +385,11 @@ fn retained_messages_and_their_flags() {
     let args = broker.plain_args();
     for (topic, payload) in [("r/1", "one"), ("r/2", "two")] {
         let publish = tether_pub(&args, &["-t", topic, "-m", payload, "-r", "-q", "1"]);
-        assert!(publish.status.success(), "{:?}", text(&publish));
+        assert!(publish.status.success(), "{:?}", stdout_stderr(&publish));
     }
     // -R hides stale messages; -W ends the wait with mosquitto's exit code 27.
     let fresh = tether_sub(&args, &["-t", "r/#", "-R", "-W", "1"]);
-    let (out, err) = text(&fresh);
+    let (out, err) = stdout_stderr(&fresh);
     assert_eq!(fresh.status.code(), Some(27), "{out}{err}");
     assert_eq!(out, "");
     assert!(err.contains("Timed out"), "{err}");
@@ -442,16 +409,16 @@ fn retained_messages_and_their_flags() {
             "10",
         ],
     );
-    assert_eq!(text(&filtered).0, "r/2=two r1\n");
+    assert_eq!(stdout_stderr(&filtered).0, "r/2=two r1\n");
     // --remove-retained clears them while printing them.
     let removed = tether_sub(
         &args,
         &["-t", "r/#", "--remove-retained", "-C", "2", "-W", "10"],
     );
-    assert_eq!(text(&removed).0, "one\ntwo\n");
+    assert_eq!(stdout_stderr(&removed).0, "one\ntwo\n");
     let gone = tether_sub(&args, &["-t", "r/#", "-W", "1"]);
     assert_eq!(gone.status.code(), Some(27));
-    assert_eq!(text(&gone).0, "");
+    assert_eq!(stdout_stderr(&gone).0, "");
 }
 
 #[test]
@@ -495,7 +462,7 @@ fn failures_are_explained_in_words() {
     };
     let fails = |args: &[String], code: i32, needles: &[&str]| {
         let output = tether_pub(args, &["-t", "t", "-m", "x"]);
-        let (out, err) = text(&output);
+        let (out, err) = stdout_stderr(&output);
         assert_eq!(output.status.code(), Some(code), "{out}{err}");
         for needle in needles {
             assert!(err.contains(needle), "{needle:?} missing from:\n{err}");
@@ -531,7 +498,7 @@ fn failures_are_explained_in_words() {
         },
         &["-t", "t", "-m", "x"],
     );
-    let (_, err) = text(&der);
+    let (_, err) = stdout_stderr(&der);
     assert!(der.status.success(), "{err}");
     assert!(
         err.contains("holds the certificate in DER (binary) form"),
@@ -585,7 +552,7 @@ fn failures_are_explained_in_words() {
         &with(&replace("-h", "127.0.0.1"), &["--insecure"]),
         &["-t", "t", "-m", "x"],
     );
-    assert!(insecure.status.success(), "{:?}", text(&insecure));
+    assert!(insecure.status.success(), "{:?}", stdout_stderr(&insecure));
     // CONNACK refusals exit with the code, as mosquitto does.
     let refuse = strings(&["-h", "127.0.0.1", "-p", &broker.refuse.to_string()]);
     fails(&refuse, 5, &["CONNACK return code 5 (not authorised)"]);
@@ -614,14 +581,14 @@ fn failures_are_explained_in_words() {
 #[test]
 fn a_server_disconnect_is_explained() {
     // tether serve tells an MQTT 5 client why (0x8E); mosquitto 2.0 just closes the socket.
-    let (_dir, server) = serve(&[]);
+    let (_dir, server) = start(&[]);
     let args = server.demo_tls_args();
     let sub = Subscriber::tether(&with(
         &args,
         &["-V", "mqttv5", "-i", "twin", "-t", "x", "-W", "20"],
     ));
     let twin = tether_pub(&args, &["-V", "mqttv5", "-i", "twin", "-t", "y", "-m", "m"]);
-    assert!(twin.status.success(), "{:?}", text(&twin));
+    assert!(twin.status.success(), "{:?}", stdout_stderr(&twin));
     let (code, _, err) = sub.finish();
     assert_eq!(code, Some(1), "{err}");
     assert!(
@@ -635,7 +602,7 @@ fn a_server_disconnect_is_explained() {
     let plain = broker.plain_args();
     let sub = Subscriber::tether(&with(&plain, &["-i", "twin", "-t", "x", "-W", "20"]));
     let twin = tether_pub(&plain, &["-i", "twin", "-t", "y", "-m", "m"]);
-    assert!(twin.status.success(), "{:?}", text(&twin));
+    assert!(twin.status.success(), "{:?}", stdout_stderr(&twin));
     let (code, _, err) = sub.finish();
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("closed the connection unexpectedly"), "{err}");
@@ -647,13 +614,17 @@ fn flags_are_checked_like_mosquitto() {
     let missing = run(&strings(&["pub", "-t", "t"]));
     assert_eq!(missing.status.code(), Some(1));
     assert!(
-        text(&missing)
+        stdout_stderr(&missing)
             .1
             .contains("Both topic and message must be supplied")
     );
     let no_id = run(&strings(&["pub", "-t", "t", "-m", "x", "-c"]));
-    assert!(text(&no_id).1.contains("You must provide a client id"));
+    assert!(
+        stdout_stderr(&no_id)
+            .1
+            .contains("You must provide a client id")
+    );
     let help = run(&strings(&["sub", "--help"]));
     assert!(help.status.success());
-    assert!(text(&help).0.contains("-h, --host"));
+    assert!(stdout_stderr(&help).0.contains("-h, --host"));
 }

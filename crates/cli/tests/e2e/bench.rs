@@ -1,22 +1,17 @@
 //! End-to-end test of `tether bench`: the real binary runs a tiny fan-in and a tiny connection
 //! storm against `tether serve` (demo device, mutual TLS, port 0) and its JSON must account for
 //! every message and report sane numbers.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 
-use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
 use test_support::process::Tether;
 
+use crate::support::tether;
+
 fn bench(server: &Tether, args: &[&str]) -> Value {
     let port = server.addr("mqtts").port().to_string();
-    let output = Command::new(env!("CARGO_BIN_EXE_tether"))
+    let output = Command::new(tether())
         .arg("bench")
         .args(args)
         .args(["--host", "localhost", "-p", &port, "--json", "--quiet"])
@@ -37,12 +32,7 @@ fn bench(server: &Tether, args: &[&str]) -> Value {
 #[test]
 fn fan_in_delivers_everything_and_connect_counts_handshakes() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Tether::serve(
-        Path::new(env!("CARGO_BIN_EXE_tether")),
-        &dir.path().join("data"),
-        &["--no-api"],
-    )
-    .unwrap();
+    let server = Tether::serve(tether(), &dir.path().join("data"), &["--no-api"]).unwrap();
 
     let fan_in = bench(
         &server,

@@ -3,10 +3,7 @@
 //! `ServerConnection`, in `session/server.rs`) packet by packet over real encoded bytes, with
 //! time passed in by hand. This file holds the shared helpers, a client wired to a server
 //! connection, and the replay of the `client_session` fuzz corpus. Codec details are tested in
-//! `tests/codec.rs`.
-
-// Test helpers may fail loudly: a panic is a test failure with the message it carries.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+//! `codec.rs`.
 
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
@@ -312,11 +309,8 @@ impl ServerSim {
     }
 }
 
-#[path = "session/client.rs"]
 mod client;
-#[path = "session/client_limits.rs"]
 mod client_limits;
-#[path = "session/server.rs"]
 mod server;
 
 // ---------------------------------------------------------------------------------------------

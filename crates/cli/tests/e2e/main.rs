@@ -1,0 +1,22 @@
+//! The end-to-end tests of the `tether` binary, one test binary: each module runs the real
+//! `tether` against real peers (mosquitto and its clients, the AWS CLI, boto3) on loopback
+//! ports, and `support` holds what they share. Waits are for lines, exits or packets with
+//! deadlines, never sleeps.
+
+// Helpers outside `#[test]` bodies fail loudly like the tests do: a panic is a test failure with
+// the message it carries.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod api;
+mod bench;
+mod conformance;
+mod doctor;
+mod flash;
+mod pubsub;
+mod serve;
+mod support;
