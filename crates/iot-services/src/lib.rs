@@ -6,5 +6,6 @@
 //! every request publish and every delivery of what a service publishes, as for any client.
 
 mod output;
+pub mod shadow;
 
 pub use output::{OutMessage, Output};
