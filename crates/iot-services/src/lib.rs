@@ -7,5 +7,6 @@
 
 pub mod lifecycle;
 mod output;
+pub mod shadow;
 
 pub use output::{OutMessage, Output};
