@@ -175,6 +175,25 @@ impl<A: Authorizer> Broker<A> {
         self.route(&message, None, now).delivered
     }
 
+    /// Delivers a message of the server's to connection `conn` alone (AWS answers Jobs and fleet
+    /// provisioning requests to the requesting client only, whatever it subscribed to), after
+    /// asking about `Receive` like any delivery. Returns whether it was delivered: not when the
+    /// connection is gone or `Receive` is denied.
+    pub fn handle_direct_delivery(&mut self, conn: ConnId, message: Message, now: Instant) -> bool {
+        let Ok((key, _)) = self.attached(conn) else {
+            return false;
+        };
+        let mut message = message;
+        let interval = self.clamp_message_expiry(message.properties.message_expiry_interval);
+        if message.expires_at.is_none() {
+            message.set_expiry(interval, now);
+        }
+        let qos = message.qos;
+        let message = Arc::new(message);
+        self.stats.published += 1;
+        self.deliver_to(key, &message, qos, false, Vec::new(), now)
+    }
+
     /// Hands `message` to every service whose route claims it. Returns whether subscribers
     /// get it too: not when a claiming route keeps it, nor for Basic Ingest topics where the
     /// profile has them (AWS: `$aws/rules/...` reaches the rules engine only).

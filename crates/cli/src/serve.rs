@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// any, only the development credential test:test works, and only on a loopback --api.
     #[arg(long = "api-credential", value_name = "KEY:SECRET")]
     api_credentials: Vec<String>,
+    /// Lowest keep-alive granted, in seconds, instead of AWS IoT's 30: lets tests of a
+    /// device's reconnection notice a silent client sooner (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS")]
+    min_keep_alive: Option<u16>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -100,6 +104,7 @@ pub struct FileConfig {
     account_id: Option<String>,
     #[serde(default)]
     api_credentials: Vec<String>,
+    min_keep_alive: Option<u16>,
 }
 
 /// Reads and checks a config file.
@@ -140,6 +145,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         config.max_connections = max;
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
+    config.min_keep_alive = args.min_keep_alive.or(file.min_keep_alive);
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }

@@ -7,6 +7,8 @@
 
 pub mod lifecycle;
 mod output;
+mod service;
 pub mod shadow;
 
 pub use output::{OutMessage, Output};
+pub use service::{Handled, Request, Route, SHADOW, Services, ServicesConfig, routes};

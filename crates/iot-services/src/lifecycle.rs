@@ -71,11 +71,19 @@ pub struct Client<'a> {
     pub ip: Option<IpAddr>,
 }
 
+/// What one connection's events share: its session identifier and version number. The server
+/// keeps it with the connection, so the disconnect event of a connection that was taken over
+/// still carries that connection's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket {
+    session: [u8; 16],
+    version: u64,
+}
+
 /// One client id's lifecycle state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ClientState {
-    session: [u8; 16],
-    version: u64,
+    ticket: Ticket,
     /// When its last connection ended; `None` while connected.
     away_since_ms: Option<i64>,
 }
@@ -89,14 +97,15 @@ pub struct Presence {
 impl Presence {
     /// A client connected. `resumed` says it resumed a persistent session (which keeps its
     /// session identifier); `fresh` is random material for a new identifier. Returns the
-    /// `connected` event, or `None` for client ids AWS gives no events.
+    /// connection's ticket and the `connected` event (`None` for client ids AWS gives no
+    /// events).
     pub fn connected(
         &mut self,
         client: &Client<'_>,
         resumed: bool,
         fresh: [u8; 16],
         now_ms: i64,
-    ) -> Option<OutMessage> {
+    ) -> (Ticket, Option<OutMessage>) {
         if self.clients.len() >= SWEEP_AT {
             self.sweep(now_ms);
         }
@@ -107,43 +116,56 @@ impl Presence {
                 let away_long = state
                     .away_since_ms
                     .is_some_and(|since| now_ms.saturating_sub(since) > VERSION_RESET_MS);
-                state.version = if away_long { 0 } else { state.version + 1 };
+                state.ticket.version = if away_long {
+                    0
+                } else {
+                    state.ticket.version + 1
+                };
                 if !resumed {
-                    state.session = fresh;
+                    state.ticket.session = fresh;
                 }
                 state.away_since_ms = None;
             })
             .or_insert(ClientState {
-                session: fresh,
-                version: 0,
+                ticket: Ticket {
+                    session: fresh,
+                    version: 0,
+                },
                 away_since_ms: None,
             });
-        let state = *state;
-        let mut event = base(client, "connected", &state, now_ms)?;
-        if let Some(ip) = client.ip {
-            event.insert("ipAddress".into(), json!(ip.to_string()));
-        }
-        event.insert("versionNumber".into(), json!(state.version));
-        Some(message("presence/connected", client.client_id, event))
+        let ticket = state.ticket;
+        let event = base(client, "connected", &ticket, now_ms).map(|mut event| {
+            if let Some(ip) = client.ip {
+                event.insert("ipAddress".into(), json!(ip.to_string()));
+            }
+            event.insert("versionNumber".into(), json!(ticket.version));
+            message("presence/connected", client.client_id, event)
+        });
+        (ticket, event)
     }
 
-    /// A connection of `client` ended. Returns the `disconnected` event.
+    /// The connection of `client` that got `ticket` ended. Returns the `disconnected` event.
     pub fn disconnected(
         &mut self,
         client: &Client<'_>,
+        ticket: Ticket,
         reason: DisconnectReason,
         now_ms: i64,
     ) -> Option<OutMessage> {
-        let state = self.clients.get_mut(client.client_id)?;
-        state.away_since_ms = Some(now_ms);
-        let state = *state;
-        let mut event = base(client, "disconnected", &state, now_ms)?;
+        // A connection taken over ends after its successor connected: the client is away only
+        // when this was its latest connection.
+        if let Some(state) = self.clients.get_mut(client.client_id)
+            && state.ticket == ticket
+        {
+            state.away_since_ms = Some(now_ms);
+        }
+        let mut event = base(client, "disconnected", &ticket, now_ms)?;
         event.insert(
             "clientInitiatedDisconnect".into(),
             json!(reason == DisconnectReason::ClientInitiated),
         );
         event.insert("disconnectReason".into(), json!(reason.as_str()));
-        event.insert("versionNumber".into(), json!(state.version));
+        event.insert("versionNumber".into(), json!(ticket.version));
         Some(message("presence/disconnected", client.client_id, event))
     }
 
@@ -155,12 +177,11 @@ impl Presence {
         fresh: [u8; 16],
         now_ms: i64,
     ) -> Option<OutMessage> {
-        let state = ClientState {
+        let ticket = Ticket {
             session: fresh,
             version: 0,
-            away_since_ms: None,
         };
-        let mut event = base(client, "connect_failed", &state, now_ms)?;
+        let mut event = base(client, "connect_failed", &ticket, now_ms)?;
         event.insert("connectFailureReason".into(), json!("AUTHORIZATION_FAILED"));
         if let Some(ip) = client.ip {
             event.insert("ipAddress".into(), json!(ip.to_string()));
@@ -168,44 +189,24 @@ impl Presence {
         Some(message("presence/connect_failed", client.client_id, event))
     }
 
-    /// `client` subscribed to `topics` (those the broker granted).
+    /// The connection of `client` that got `ticket` subscribed to `topics` (those granted).
     pub fn subscribed(
-        &self,
         client: &Client<'_>,
+        ticket: Ticket,
         topics: &[&str],
         now_ms: i64,
     ) -> Option<OutMessage> {
-        self.subscriptions(client, "subscribed", topics, now_ms)
+        subscriptions(client, ticket, "subscribed", topics, now_ms)
     }
 
-    /// `client` unsubscribed from `topics`.
+    /// The connection of `client` that got `ticket` unsubscribed from `topics`.
     pub fn unsubscribed(
-        &self,
         client: &Client<'_>,
+        ticket: Ticket,
         topics: &[&str],
         now_ms: i64,
     ) -> Option<OutMessage> {
-        self.subscriptions(client, "unsubscribed", topics, now_ms)
-    }
-
-    fn subscriptions(
-        &self,
-        client: &Client<'_>,
-        kind: &str,
-        topics: &[&str],
-        now_ms: i64,
-    ) -> Option<OutMessage> {
-        if topics.is_empty() {
-            return None;
-        }
-        let state = self.clients.get(client.client_id)?;
-        let mut event = base(client, kind, state, now_ms)?;
-        event.insert("topics".into(), json!(topics));
-        Some(message(
-            &format!("subscriptions/{kind}"),
-            client.client_id,
-            event,
-        ))
+        subscriptions(client, ticket, "unsubscribed", topics, now_ms)
     }
 
     /// Forgets clients away longer than the version reset: they start over at 0 anyway.
@@ -218,11 +219,30 @@ impl Presence {
     }
 }
 
+fn subscriptions(
+    client: &Client<'_>,
+    ticket: Ticket,
+    kind: &str,
+    topics: &[&str],
+    now_ms: i64,
+) -> Option<OutMessage> {
+    if topics.is_empty() {
+        return None;
+    }
+    let mut event = base(client, kind, &ticket, now_ms)?;
+    event.insert("topics".into(), json!(topics));
+    Some(message(
+        &format!("subscriptions/{kind}"),
+        client.client_id,
+        event,
+    ))
+}
+
 /// The fields every event has; `None` for client ids AWS gives no events.
 fn base(
     client: &Client<'_>,
     event_type: &str,
-    state: &ClientState,
+    ticket: &Ticket,
     now_ms: i64,
 ) -> Option<Map<String, Value>> {
     if client.client_id.contains(['#', '+']) {
@@ -234,7 +254,7 @@ fn base(
     event.insert("eventType".into(), json!(event_type));
     event.insert(
         "sessionIdentifier".into(),
-        json!(session_text(&state.session)),
+        json!(session_text(&ticket.session)),
     );
     event.insert("principalIdentifier".into(), json!(client.principal));
     Some(event)
@@ -272,7 +292,8 @@ mod tests {
     fn connect_and_disconnect_share_a_version_and_carry_awss_fields() {
         let mut presence = Presence::default();
         let c = client("sensor-1");
-        let connected = presence.connected(&c, false, [0xab; 16], 1_000).unwrap();
+        let (ticket, connected) = presence.connected(&c, false, [0xab; 16], 1_000);
+        let connected = connected.unwrap();
         assert_eq!(connected.topic, "$aws/events/presence/connected/sensor-1");
         assert_eq!(
             event(&connected),
@@ -287,7 +308,7 @@ mod tests {
             })
         );
         let gone = presence
-            .disconnected(&c, DisconnectReason::ClientInitiated, 2_000)
+            .disconnected(&c, ticket, DisconnectReason::ClientInitiated, 2_000)
             .unwrap();
         assert_eq!(gone.topic, "$aws/events/presence/disconnected/sensor-1");
         assert_eq!(
@@ -309,31 +330,47 @@ mod tests {
     fn versions_grow_per_connection_and_reset_after_an_hour_away() {
         let mut presence = Presence::default();
         let c = client("d");
-        let version = |m: &OutMessage| event(m)["versionNumber"].as_u64().unwrap();
-        let first = presence.connected(&c, false, [1; 16], 0).unwrap();
-        presence.disconnected(&c, DisconnectReason::ConnectionLost, 10);
-        let second = presence.connected(&c, false, [2; 16], 20).unwrap();
-        assert_eq!((version(&first), version(&second)), (0, 1));
+        let (first, _) = presence.connected(&c, false, [1; 16], 0);
+        presence.disconnected(&c, first, DisconnectReason::ConnectionLost, 10);
+        let (second, _) = presence.connected(&c, false, [2; 16], 20);
+        assert_eq!((first.version, second.version), (0, 1));
         let lost = presence
-            .disconnected(&c, DisconnectReason::ConnectionLost, 30)
+            .disconnected(&c, second, DisconnectReason::ConnectionLost, 30)
             .unwrap();
         assert_eq!(event(&lost)["clientInitiatedDisconnect"], json!(false));
-        let later = presence
-            .connected(&c, false, [3; 16], 30 + VERSION_RESET_MS + 1)
+        let (later, _) = presence.connected(&c, false, [3; 16], 30 + VERSION_RESET_MS + 1);
+        assert_eq!(later.version, 0);
+    }
+
+    #[test]
+    fn a_taken_over_connection_reports_its_own_numbers_and_leaves_the_client_connected() {
+        let mut presence = Presence::default();
+        let c = client("d");
+        let (old, _) = presence.connected(&c, false, [1; 16], 0);
+        let (new, _) = presence.connected(&c, false, [2; 16], 5);
+        let gone = presence
+            .disconnected(&c, old, DisconnectReason::DuplicateClientId, 6)
             .unwrap();
-        assert_eq!(version(&later), 0);
+        assert_eq!(event(&gone)["versionNumber"], json!(0));
+        assert_eq!(
+            event(&gone)["disconnectReason"],
+            json!("DUPLICATE_CLIENTID")
+        );
+        // The client is still connected through `new`: an hour later its next connection
+        // continues the count instead of starting over.
+        let (next, _) = presence.connected(&c, false, [3; 16], 6 + VERSION_RESET_MS + 1);
+        assert_eq!(next.version, new.version + 1);
     }
 
     #[test]
     fn a_resumed_session_keeps_its_identifier_and_a_clean_one_does_not() {
         let mut presence = Presence::default();
         let c = client("d");
-        let session = |m: &OutMessage| event(m)["sessionIdentifier"].clone();
-        let first = presence.connected(&c, false, [1; 16], 0).unwrap();
-        let resumed = presence.connected(&c, true, [2; 16], 1).unwrap();
-        let clean = presence.connected(&c, false, [3; 16], 2).unwrap();
-        assert_eq!(session(&first), session(&resumed));
-        assert_ne!(session(&resumed), session(&clean));
+        let (first, _) = presence.connected(&c, false, [1; 16], 0);
+        let (resumed, _) = presence.connected(&c, true, [2; 16], 1);
+        let (clean, _) = presence.connected(&c, false, [3; 16], 2);
+        assert_eq!(first.session, resumed.session);
+        assert_ne!(resumed.session, clean.session);
     }
 
     #[test]
@@ -342,11 +379,13 @@ mod tests {
         assert!(
             presence
                 .connected(&client("a+b"), false, [0; 16], 0)
+                .1
                 .is_none()
         );
         assert!(
             presence
                 .connected(&client("a#"), false, [0; 16], 0)
+                .1
                 .is_none()
         );
         assert!(presence.connect_failed(&client("x#"), [0; 16], 0).is_none());
@@ -356,13 +395,13 @@ mod tests {
     fn subscription_and_failure_events() {
         let mut presence = Presence::default();
         let c = client("d");
-        presence.connected(&c, false, [7; 16], 0);
-        let sub = presence.subscribed(&c, &["a/b", "c/#"], 5).unwrap();
+        let (ticket, _) = presence.connected(&c, false, [7; 16], 0);
+        let sub = Presence::subscribed(&c, ticket, &["a/b", "c/#"], 5).unwrap();
         assert_eq!(sub.topic, "$aws/events/subscriptions/subscribed/d");
         assert_eq!(event(&sub)["topics"], json!(["a/b", "c/#"]));
         assert_eq!(event(&sub)["eventType"], json!("subscribed"));
-        assert!(presence.unsubscribed(&c, &[], 6).is_none());
-        let unsub = presence.unsubscribed(&c, &["a/b"], 6).unwrap();
+        assert!(Presence::unsubscribed(&c, ticket, &[], 6).is_none());
+        let unsub = Presence::unsubscribed(&c, ticket, &["a/b"], 6).unwrap();
         assert_eq!(unsub.topic, "$aws/events/subscriptions/unsubscribed/d");
         let failed = presence.connect_failed(&client("e"), [9; 16], 7).unwrap();
         assert_eq!(failed.topic, "$aws/events/presence/connect_failed/e");
@@ -378,8 +417,8 @@ mod tests {
         for n in 0..SWEEP_AT {
             let id = format!("c{n}");
             let c = client(&id);
-            presence.connected(&c, false, [0; 16], 0);
-            presence.disconnected(&c, DisconnectReason::ConnectionLost, 0);
+            let (ticket, _) = presence.connected(&c, false, [0; 16], 0);
+            presence.disconnected(&c, ticket, DisconnectReason::ConnectionLost, 0);
         }
         presence.connected(&client("new"), false, [0; 16], VERSION_RESET_MS + 1);
         assert_eq!(presence.clients.len(), 1);

@@ -111,8 +111,10 @@ const DEV_POLICY: &str = "tether-dev-allow-all";
 const DEV_POLICY_DOCUMENT: &str =
     r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
 
-/// Registers the demo device's certificate as ACTIVE with the development policy attached, if
-/// the registry does not know it yet. `account` owns it; ARNs are in `region`.
+/// Registers the demo device: its certificate ACTIVE with the development policy attached (on
+/// the first start), and the thing `demo-device` with that certificate attached — also in data
+/// directories made before things were registered, as long as the certificate is ACTIVE and
+/// attached to no thing. `account` owns it; ARNs are in `region`.
 pub(crate) fn register_demo_device(
     store: &mut store::Store,
     data: &DataDir,
@@ -120,13 +122,45 @@ pub(crate) fn register_demo_device(
     account: &str,
     now_ms: i64,
 ) -> Result<(), crate::ServerError> {
-    if store.certificate(data.demo_device_id.as_str())?.is_some() {
-        return Ok(());
+    let id = data.demo_device_id.as_str();
+    let arn = format!("arn:aws:iot:{region}:{account}:cert/{id}");
+    let certificate = match store.certificate(id)? {
+        Some(certificate) => certificate,
+        None => {
+            let registered = register_demo_certificate(store, data, account, now_ms)?;
+            if store.policy(DEV_POLICY)?.is_none() {
+                store.create_policy(DEV_POLICY, DEV_POLICY_DOCUMENT, now_ms)?;
+            }
+            store.attach_policy(DEV_POLICY, &arn)?;
+            registered
+        }
+    };
+    let attached = store.list_principal_things(&arn, &store::PageRequest::first(1))?;
+    if certificate.status == store::CertificateStatus::Active
+        && attached.items.is_empty()
+        && store.thing(DEMO_DEVICE)?.is_none()
+    {
+        let thing = store::NewThing {
+            name: DEMO_DEVICE.to_owned(),
+            thing_type: None,
+            attributes: Default::default(),
+        };
+        store.create_thing(&thing, thing_id_seed(id), now_ms)?;
+        store.attach_thing_principal(DEMO_DEVICE, &arn, false)?;
     }
+    Ok(())
+}
+
+fn register_demo_certificate(
+    store: &mut store::Store,
+    data: &DataDir,
+    account: &str,
+    now_ms: i64,
+) -> Result<store::Certificate, crate::ServerError> {
     let cert = pki::load_certificate(data.demo_device_pem.as_bytes(), "demo device certificate")
         .map_err(BootstrapError::from)?;
     let summary = pki::summarize(&cert.certificate).map_err(BootstrapError::from)?;
-    store.register_certificate(
+    Ok(store.register_certificate(
         &store::NewCertificate {
             id: data.demo_device_id.as_str().to_owned(),
             pem: data.demo_device_pem.clone(),
@@ -138,16 +172,15 @@ pub(crate) fn register_demo_device(
             not_after_ms: summary.not_after.saturating_mul(1000),
         },
         now_ms,
-    )?;
-    if store.policy(DEV_POLICY)?.is_none() {
-        store.create_policy(DEV_POLICY, DEV_POLICY_DOCUMENT, now_ms)?;
-    }
-    let arn = format!(
-        "arn:aws:iot:{region}:{account}:cert/{}",
-        data.demo_device_id
-    );
-    store.attach_policy(DEV_POLICY, &arn)?;
-    Ok(())
+    )?)
+}
+
+/// Id material for the demo thing: derived from its certificate id, so it is stable.
+fn thing_id_seed(certificate_id: &str) -> [u8; 16] {
+    let digest = openssl::sha::sha256(format!("demo thing/{certificate_id}").as_bytes());
+    let mut seed = [0u8; 16];
+    seed.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+    seed
 }
 
 /// Prepares `root` for serving: creates what is missing, keeps what exists, and reissues server

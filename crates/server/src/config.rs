@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// Access key id and secret pairs the HTTP API accepts (besides the dev credential
     /// `test`/`test`, which only a loopback API listener accepts).
     pub api_credentials: Vec<(String, String)>,
+    /// Lowest keep-alive granted, in seconds, in place of the profile's (AWS: 30). A local
+    /// setting for tests of a device's reconnection, not an AWS behaviour.
+    pub min_keep_alive: Option<u16>,
 }
 
 impl ServerConfig {
@@ -57,7 +60,17 @@ impl ServerConfig {
             region: "us-east-1".to_owned(),
             max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
+            min_keep_alive: None,
         }
+    }
+
+    /// The broker's limits: the profile's, with the configured keep-alive minimum.
+    pub(crate) fn limits(&self) -> broker_core::Limits {
+        let mut limits = broker_core::Limits::for_profile(self.profile);
+        if let (Some(min), Some((_, max))) = (self.min_keep_alive, limits.keep_alive_clamp) {
+            limits.keep_alive_clamp = Some((min.min(max), max));
+        }
+        limits
     }
 
     /// The largest MQTT packet accepted: as configured, else by profile.

@@ -19,6 +19,7 @@ mod mqtt;
 mod persist;
 mod registry_watch;
 mod runtime;
+mod services;
 
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
 pub use config::{Listeners, Ready, ServerConfig, ServerError};

@@ -8,7 +8,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use broker_core::{Broker, BrokerConfig, Limits, Profile};
+use broker_core::{Broker, BrokerConfig, Profile, ServiceId, ServiceRoute};
+use mqtt_proto::TopicFilter;
 use refusals::RefusalLog;
 use store::Store;
 use tokio::sync::mpsc;
@@ -19,9 +20,9 @@ use crate::bootstrap::{self, DataDir};
 use crate::clock::Clock;
 use crate::config::{Listeners, Ready, ServerConfig, ServerError};
 use crate::metrics::Metrics;
-use crate::mqtt::router::{Command, Router};
+use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{self, Admission, ConnectionSettings, MqttListeners, Shared};
-use crate::{api, http, persist, registry_watch};
+use crate::{api, http, persist, registry_watch, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -50,16 +51,32 @@ pub async fn run(
     let store = Arc::new(Mutex::new(store));
     let metrics = Arc::new(Metrics::default());
 
+    let (router_tx, router_rx) = mpsc::channel(ROUTER_QUEUE);
     let mut broker = broker(&config)?;
     let live_floor = persist::restore(&mut broker, state, &clock);
+    // The AWS IoT services run under the aws profile: lifecycle events, and a worker on its
+    // own store connection for the services that answer reserved topics.
+    let (aws, services) = if config.profile == Profile::Aws {
+        let (link, worker) = services::start(
+            Store::open(data.database_path())?,
+            iot_services::Services::new(iot_services::ServicesConfig::default()),
+            clock,
+            router_tx.clone(),
+        )
+        .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
+        broker.set_service_routes(service_routes()?);
+        (Some(Aws::new(Some(link.clone()))), Some((link, worker)))
+    } else {
+        (None, None)
+    };
     let router = Router::new(
         broker,
         clock,
         writer.handle(),
         Arc::clone(&metrics),
         live_floor,
+        aws,
     );
-    let (router_tx, router_rx) = mpsc::channel(ROUTER_QUEUE);
     let router_task = tokio::spawn(router.run(router_rx));
 
     let admission = Arc::new(Admission {
@@ -92,9 +109,10 @@ pub async fn run(
         mqtt: listeners.mqtt,
     };
     let mut tasks = mqtt::start(&config, &data, mqtt_listeners, &admission, &mut ready)?;
+    let link = services.as_ref().map(|(link, _)| link.clone());
     if let Some(listener) = listeners.http {
         tasks.push(start_http(
-            &config, &data, listener, &metrics, &router_tx, &mut ready,
+            &config, &data, listener, &metrics, &router_tx, link, &mut ready,
         )?);
     }
     tasks.push(tokio::spawn(registry_watch::watch(
@@ -112,21 +130,48 @@ pub async fn run(
     let _ = router_tx.send(Command::Shutdown).await;
     drop(router_tx);
     drop(admission);
+    let abort = router_task.abort_handle();
     if tokio::time::timeout(Duration::from_secs(5), router_task)
         .await
         .is_err()
     {
         tracing::warn!("some connections did not close within 5 s");
+        abort.abort();
     }
-    tokio::task::spawn_blocking(move || writer.shutdown())
-        .await
-        .map_err(|e| ServerError::Config(format!("store writer thread: {e}")))??;
+    tokio::task::spawn_blocking(move || {
+        // The worker ends once every link to it is gone (the router's and the API's are).
+        if let Some((link, worker)) = services {
+            drop(link);
+            let _ = worker.join();
+        }
+        writer.shutdown()
+    })
+    .await
+    .map_err(|e| ServerError::Config(format!("store writer thread: {e}")))??;
     Ok(())
+}
+
+/// The broker's service routes: the request topics of every AWS IoT service.
+fn service_routes() -> Result<Vec<ServiceRoute>, ServerError> {
+    iot_services::routes()
+        .into_iter()
+        .map(|route| {
+            let filter = TopicFilter::new(route.filter).map_err(|e| {
+                ServerError::Config(format!("service route {:?}: {e}", route.filter))
+            })?;
+            Ok(ServiceRoute {
+                filter,
+                service: ServiceId(route.service),
+                to_subscribers: route.to_subscribers,
+            })
+        })
+        .collect()
 }
 
 /// The broker for the configured profile, with the AWS IoT policy authorizer.
 fn broker(config: &ServerConfig) -> Result<Broker<ServerAuthorizer>, ServerError> {
     let mut broker_config = BrokerConfig::for_profile(config.profile);
+    broker_config.limits = config.limits();
     broker_config.max_queued_per_session = config.max_queued_per_session;
     let authorizer = ServerAuthorizer::new(
         config.profile == Profile::Mqtt,
@@ -140,7 +185,7 @@ fn broker(config: &ServerConfig) -> Result<Broker<ServerAuthorizer>, ServerError
 fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
     ConnectionSettings {
         max_packet_size: config.packet_size_limit(),
-        limits: Limits::for_profile(config.profile),
+        limits: config.limits(),
         receive_maximum: 100,
         connect_timeout: config.connect_timeout,
     }
@@ -153,6 +198,7 @@ fn start_http(
     listener: std::net::TcpListener,
     metrics: &Arc<Metrics>,
     router: &mpsc::Sender<Command>,
+    services: Option<services::Link>,
     ready: &mut Ready,
 ) -> Result<JoinHandle<()>, ServerError> {
     let listener = mqtt::tokio_listener(listener, "http")?;
@@ -164,10 +210,10 @@ fn start_http(
         listener: ready.http,
         endpoint_host: api::endpoint_host(&config.hostnames),
         mqtts_port: ready.mqtts.map(|a| a.port()),
-        limits: Limits::for_profile(config.profile),
+        limits: config.limits(),
         database: data.database_path(),
     };
-    let api = api::Api::new(api_config, data.ca.clone(), router.clone())?;
+    let api = api::Api::new(api_config, data.ca.clone(), router.clone(), services)?;
     let app = http::routes(Arc::clone(metrics), Some(Arc::new(api)));
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {

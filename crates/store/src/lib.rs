@@ -1,6 +1,7 @@
 //! SQLite persistence for `tether serve`: the AWS IoT registry (things, certificates, CA
-//! certificates, policies and their attachments) and broker durability (persistent sessions,
-//! subscriptions, queued and retained messages), with a group-commit [`Writer`]. This is the only
+//! certificates, policies and their attachments), broker durability (persistent sessions,
+//! subscriptions, queued and retained messages) with a group-commit [`Writer`], and the
+//! services layer's records (Device Shadows) behind [`ServiceTx`]. This is the only
 //! crate that touches the database. It is synchronous (the server runs it on dedicated threads),
 //! reads no clock and draws no randomness: callers pass `now_unix_ms` and id material. It does
 //! not parse MQTT packets (message blobs are opaque), validate policy documents, or build ARNs.
@@ -17,6 +18,7 @@ mod policies;
 mod principals;
 mod retained;
 mod schema;
+mod services;
 mod sessions;
 mod things;
 mod transaction;
@@ -37,6 +39,7 @@ pub use policies::{MAX_POLICY_VERSIONS, Policy, PolicyVersion};
 pub use principals::{ThingPrincipal, certificate_id_of_principal};
 pub use retained::RetainedMessage;
 pub use schema::{Durability, SCHEMA_VERSION};
+pub use services::{ServiceTx, StoredShadow};
 pub use sessions::{
     BrokerState, PersistedSession, QueuedMessage, SessionRecord, SubscriptionRecord, WriteOp,
 };

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +52,23 @@ impl Durability {
 }
 
 /// Migration `n` (1-based) brings a database from `user_version = n - 1` to `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [V1_REGISTRY, V2_BROKER, V3_REGISTRY_VERSION];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
+    [V1_REGISTRY, V2_BROKER, V3_REGISTRY_VERSION, V4_SHADOWS];
+
+/// Version 4: Device Shadows, keyed by thing name and shadow name (`''` for the classic
+/// shadow). No foreign key to `things`: as in AWS, a shadow needs no registered thing and
+/// outlives its thing. A deleted shadow stays as a tombstone (`document` NULL) so its version
+/// continues when it is recreated within 48 hours.
+const V4_SHADOWS: &str = "
+CREATE TABLE shadows (
+    thing TEXT NOT NULL,
+    name TEXT NOT NULL,
+    document TEXT,
+    version INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    PRIMARY KEY (thing, name)
+) WITHOUT ROWID;
+";
 
 /// Version 3: a counter that every registry change bumps (triggers), so the broker can notice
 /// certificate, policy and attachment changes — made by any process — without re-reading the

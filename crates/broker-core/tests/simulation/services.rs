@@ -26,8 +26,11 @@ fn routed() -> Sim {
     Sim::with_config(config)
 }
 
-/// The (service, from, topic) of every `ToService` effect, and the deliveries.
-fn split(effects: Vec<Effect>) -> (Vec<(ServiceId, Option<ConnId>, String)>, Vec<Got>) {
+/// One `ToService` effect: which service, from which connection, on which topic.
+type Handed = (ServiceId, Option<ConnId>, String);
+
+/// Every `ToService` effect, and the deliveries.
+fn split(effects: Vec<Effect>) -> (Vec<Handed>, Vec<Got>) {
     let mut to_service = Vec::new();
     let mut delivered = Vec::new();
     for effect in effects {

@@ -12,64 +12,9 @@ use std::time::Duration;
 use serde_json::Value;
 use test_support::process::Tether;
 
-use crate::support::{LOG_WAIT, mosquitto_pub, read_until, start, tether, text};
-
-/// The venv's bin directory; fails (does not skip) when scripts/setup has not made it.
-fn venv_bin() -> PathBuf {
-    let venv = std::env::var_os("TETHER_VENV").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-        PathBuf::from,
-    );
-    let bin = venv.join("bin");
-    assert!(
-        bin.join("python").exists() && bin.join("aws").exists(),
-        "no Python venv with boto3 and the AWS CLI at {}: run scripts/setup (or set TETHER_VENV)",
-        venv.display()
-    );
-    bin
-}
-
-fn api_url(server: &Tether) -> String {
-    server.ready_value("api").unwrap().to_owned()
-}
-
-/// Runs `aws --endpoint-url API --region us-east-1 ARGS…` with the dev credential (or
-/// `secret`), isolated from any AWS configuration of the machine.
-fn aws_raw(server: &Tether, secret: &str, args: &[&str]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    Command::new(venv_bin().join("aws"))
-        .args(["--endpoint-url", &api_url(server), "--region", "us-east-1"])
-        .args(["--output", "json"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            home.path().join("credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .output()
-        .expect("the AWS CLI in the venv runs")
-}
-
-/// `aws …` that must succeed; its JSON output (`{}` when it prints nothing).
-fn aws(server: &Tether, args: &[&str]) -> Value {
-    let out = aws_raw(server, "test", args);
-    assert!(
-        out.status.success(),
-        "aws {} failed: {}\nserver log:\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr),
-        server.logs().join("\n")
-    );
-    if out.stdout.iter().all(u8::is_ascii_whitespace) {
-        return Value::Object(serde_json::Map::new());
-    }
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use crate::support::{
+    LOG_WAIT, api_url, aws, aws_raw, mosquitto_pub, read_until, start, tether, text, venv_bin,
+};
 
 #[test]
 fn an_aws_cli_provisioning_script_provisions_a_device_that_mosquitto_pub_connects_with() {

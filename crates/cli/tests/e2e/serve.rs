@@ -2,79 +2,19 @@
 //! mosquitto clients (Debian `mosquitto-clients`, installed by scripts/setup) and by raw TLS
 //! sockets speaking scripted MQTT bytes. Every wait is for a line or a packet, never a sleep.
 
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslStream, SslVerifyMode, SslVersion};
+use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode, SslVersion};
 use test_support::notation::parse as bytes;
 use test_support::process::Tether;
 
-use crate::support::{LOG_WAIT, mosquitto_pub, read_until, start, tether};
-
-/// Starts mosquitto_sub with -d and waits until it has its SUBACK. `stdbuf -oL` makes its
-/// stdout line-buffered, or the SUBACK line would only arrive when it exits.
-fn subscriber(args: &[String], extra: &[&str]) -> (Child, BufReader<ChildStdout>) {
-    let mut child = Command::new("stdbuf")
-        .args(["-oL", "mosquitto_sub"])
-        .args(args)
-        .args(["-d"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto_sub is installed by scripts/setup");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    read_until(&mut out, "received SUBACK");
-    (child, out)
-}
-
-/// An OpenSSL client set up with the demo device's credentials and the server's CA.
-fn demo_connector(server: &Tether) -> openssl::ssl::SslConnectorBuilder {
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    builder
-        .set_ca_file(server.demo_file("root-ca.pem"))
-        .unwrap();
-    builder
-        .set_certificate_chain_file(server.demo_file("certificate.pem.crt"))
-        .unwrap();
-    builder
-        .set_private_key_file(server.demo_file("private.pem.key"), SslFiletype::PEM)
-        .unwrap();
-    builder
-}
-
-/// A blocking TLS connection with the demo device's credentials.
-fn demo_tls(server: &Tether) -> SslStream<TcpStream> {
-    let connector = demo_connector(server).build();
-    let tcp = TcpStream::connect(server.addr("mqtts")).unwrap();
-    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
-    connector.connect("localhost", tcp).unwrap()
-}
-
-/// Reads one MQTT packet; `None` when the server closed the connection.
-fn read_packet(stream: &mut impl Read) -> Option<Vec<u8>> {
-    let mut first = [0u8; 1];
-    if stream.read_exact(&mut first).is_err() {
-        return None;
-    }
-    let mut packet = vec![first[0]];
-    let mut len = 0usize;
-    for shift in 0..4 {
-        let mut b = [0u8; 1];
-        stream.read_exact(&mut b).ok()?;
-        packet.push(b[0]);
-        len |= usize::from(b[0] & 0x7F) << (7 * shift);
-        if b[0] & 0x80 == 0 {
-            break;
-        }
-    }
-    let start = packet.len();
-    packet.resize(start + len, 0);
-    stream.read_exact(&mut packet[start..]).ok()?;
-    Some(packet)
-}
+use crate::support::{
+    LOG_WAIT, demo_connector, demo_tls, mosquitto_pub, read_packet, read_until, start, subscriber,
+    tether,
+};
 
 #[test]
 fn the_demo_device_publishes_and_subscribes_with_mosquitto_clients() {

@@ -1,16 +1,20 @@
 //! Helpers shared by the end-to-end tests: the built `tether` binary, `tether serve` on port-0
 //! listeners, running the binary to completion, output as text, waiting for a line, the
-//! mosquitto clients, and a real mosquitto broker (`support/mosquitto.rs`). They start, run and
+//! mosquitto clients, the AWS CLI and Python from the test venv, and a real mosquitto broker
+//! (`support/mosquitto.rs`). They start, run and
 //! read; what a test asserts stays in the test.
 
 pub mod mosquitto;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, Write};
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::time::Duration;
 
+use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslStream};
+use serde_json::Value;
 use test_support::process::Tether;
 
 /// How long a test waits for a log line or a packet it expects.
@@ -90,4 +94,124 @@ pub fn mosquitto_pub(args: &[String], extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .expect("mosquitto_pub is installed by scripts/setup")
+}
+
+/// The venv's bin directory; fails (does not skip) when scripts/setup has not made it.
+pub fn venv_bin() -> PathBuf {
+    let venv = std::env::var_os("TETHER_VENV").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
+        PathBuf::from,
+    );
+    let bin = venv.join("bin");
+    assert!(
+        bin.join("python").exists() && bin.join("aws").exists(),
+        "no Python venv with boto3 and the AWS CLI at {}: run scripts/setup (or set TETHER_VENV)",
+        venv.display()
+    );
+    bin
+}
+
+pub fn api_url(server: &Tether) -> String {
+    server.ready_value("api").unwrap().to_owned()
+}
+
+/// Runs `aws --endpoint-url API --region us-east-1 ARGS…` with the dev credential (or
+/// `secret`), isolated from any AWS configuration of the machine.
+pub fn aws_raw(server: &Tether, secret: &str, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    Command::new(venv_bin().join("aws"))
+        .args(["--endpoint-url", &api_url(server), "--region", "us-east-1"])
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .expect("the AWS CLI in the venv runs")
+}
+
+/// `aws …` that must succeed; its JSON output (`{}` when it prints nothing).
+pub fn aws(server: &Tether, args: &[&str]) -> Value {
+    let out = aws_raw(server, "test", args);
+    assert!(
+        out.status.success(),
+        "aws {} failed: {}\nserver log:\n{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr),
+        server.logs().join("\n")
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Value::Object(serde_json::Map::new());
+    }
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Starts mosquitto_sub with -d and waits until it has its SUBACK. `stdbuf -oL` makes its
+/// stdout line-buffered, or the SUBACK line would only arrive when it exits.
+pub fn subscriber(args: &[String], extra: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = Command::new("stdbuf")
+        .args(["-oL", "mosquitto_sub"])
+        .args(args)
+        .args(["-d"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto_sub is installed by scripts/setup");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    read_until(&mut out, "received SUBACK");
+    (child, out)
+}
+
+/// An OpenSSL client set up with the demo device's credentials and the server's CA.
+pub fn demo_connector(server: &Tether) -> openssl::ssl::SslConnectorBuilder {
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    builder
+        .set_ca_file(server.demo_file("root-ca.pem"))
+        .unwrap();
+    builder
+        .set_certificate_chain_file(server.demo_file("certificate.pem.crt"))
+        .unwrap();
+    builder
+        .set_private_key_file(server.demo_file("private.pem.key"), SslFiletype::PEM)
+        .unwrap();
+    builder
+}
+
+/// A blocking TLS connection with the demo device's credentials.
+pub fn demo_tls(server: &Tether) -> SslStream<TcpStream> {
+    let connector = demo_connector(server).build();
+    let tcp = TcpStream::connect(server.addr("mqtts")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    connector.connect("localhost", tcp).unwrap()
+}
+
+/// Reads one MQTT packet; `None` when the server closed the connection.
+pub fn read_packet(stream: &mut impl Read) -> Option<Vec<u8>> {
+    let mut first = [0u8; 1];
+    if stream.read_exact(&mut first).is_err() {
+        return None;
+    }
+    let mut packet = vec![first[0]];
+    let mut len = 0usize;
+    for shift in 0..4 {
+        let mut b = [0u8; 1];
+        stream.read_exact(&mut b).ok()?;
+        packet.push(b[0]);
+        len |= usize::from(b[0] & 0x7F) << (7 * shift);
+        if b[0] & 0x80 == 0 {
+            break;
+        }
+    }
+    let start = packet.len();
+    packet.resize(start + len, 0);
+    stream.read_exact(&mut packet[start..]).ok()?;
+    Some(packet)
 }

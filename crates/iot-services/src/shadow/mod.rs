@@ -13,6 +13,8 @@ mod limits;
 mod names;
 mod request;
 mod response;
+mod service;
+mod topic;
 
 pub use document::{
     Applied, ShadowDocument, ShadowMetadata, StoredDocumentError, apply_update,
@@ -23,3 +25,7 @@ pub use limits::Limits;
 pub use names::{check_shadow_name, check_thing_name};
 pub use request::{UpdateRequest, request_client_token};
 pub use response::{delete_response, error_response, get_response};
+pub use service::{
+    Deleted, Updated, delete, failed, get, handle_publish, list_named, rejected, update,
+};
+pub use topic::{Operation, REQUEST_FILTERS, ShadowId};

@@ -38,6 +38,16 @@ impl ApiError {
         }
     }
 
+    /// An error of any status and exception name (for services whose errors carry their own
+    /// HTTP status, such as Device Shadow).
+    pub fn with_status(
+        status: StatusCode,
+        kind: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError::new(status, kind, message)
+    }
+
     /// 400 InvalidRequestException: a parameter is missing or malformed.
     pub fn invalid_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "InvalidRequestException", message)

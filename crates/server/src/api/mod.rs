@@ -1,11 +1,12 @@
 //! The AWS-compatible HTTP API: the `iot` control plane (registry: things, certificates, CA
 //! certificates, policies, attachments; DescribeEndpoint) and the `iot-data` data plane
-//! (Publish, retained messages), wire-compatible with botocore's restJson1 models so the AWS
-//! CLI, boto3 and Terraform work with `--endpoint-url`. Every request is SigV4-verified first.
-//! Registry operations run on the API's own store connection (the store enforces AWS's rules);
-//! data-plane publishes go to the router as a command, like any other client of the broker.
+//! (Publish, retained messages, Device Shadows), wire-compatible with botocore's restJson1
+//! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
+//! SigV4-verified first. Registry operations run on the API's own store connection (the store
+//! enforces AWS's rules); data-plane publishes go to the router as a command, like any other
+//! client of the broker; shadow operations run on the services worker, like their MQTT form.
 //! It does not enforce IoT policies on API callers (AWS checks IAM there, not IoT policies) and
-//! serves no shadows, jobs or thing groups.
+//! serves no jobs or thing groups yet.
 
 mod attachments;
 mod ca_certificates;
@@ -14,6 +15,7 @@ mod data;
 mod endpoint;
 pub mod error;
 mod policies;
+mod shadows;
 mod things;
 
 use std::collections::BTreeMap;
@@ -34,6 +36,7 @@ use store::{Order, PageRequest, Store};
 use tokio::sync::mpsc;
 
 use crate::mqtt::router::Command;
+use crate::services;
 pub use error::ApiError;
 
 /// Largest request body read (policy documents may be up to 400 KB; publishes 128 KB).
@@ -78,6 +81,8 @@ pub struct Api {
     store: Mutex<Store>,
     ca: CertificateAuthority,
     router: mpsc::Sender<Command>,
+    /// The services worker (profile `aws`), for the shadow routes.
+    services: Option<services::Link>,
     verifier: Verifier,
 }
 
@@ -96,6 +101,7 @@ impl Api {
         config: ApiConfig,
         ca: CertificateAuthority,
         router: mpsc::Sender<Command>,
+        services: Option<services::Link>,
     ) -> Result<Api, store::StoreError> {
         let store = Store::open(&config.database)?;
         let verifier = Verifier::new(config.credentials.clone(), config.listener);
@@ -115,6 +121,7 @@ impl Api {
             store: Mutex::new(store),
             ca,
             router,
+            services,
             verifier,
         })
     }
@@ -403,6 +410,9 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
     {
         let topic = topic.clone();
         return data::publish(&api, &request, &topic).await.map(Reply::from);
+    }
+    if let Some(answer) = shadows::route(&api, &request).await {
+        return answer.map(Reply::from);
     }
     tokio::task::spawn_blocking(move || dispatch(&api, &request))
         .await

@@ -233,6 +233,7 @@ where
     let ended = Command::Disconnect {
         conn,
         kind,
+        reason: ending.server_reason,
         session_expiry: ending.session_expiry,
         session,
         inflight: ending.inflight,
@@ -245,11 +246,21 @@ where
 #[derive(Debug, Default)]
 struct Ending {
     kind: Option<DisconnectKind>,
+    /// Why the server closed the connection, when it did.
+    server_reason: Option<ReasonCode>,
     session_expiry: Option<u32>,
     /// Durable sequence numbers of deliveries in flight, by packet id.
     inflight: InFlightSeqs,
     /// Durable deliveries finished (acknowledged, or too large to send) and not yet reported.
     finished: Vec<u64>,
+}
+
+impl Ending {
+    /// The server is closing the connection for `reason` (the first reason wins).
+    fn server_closes(&mut self, reason: ReasonCode) {
+        self.kind.get_or_insert(DisconnectKind::ServerClose);
+        self.server_reason.get_or_insert(reason);
+    }
 }
 
 /// Writes everything the session wants to send.
@@ -357,7 +368,7 @@ fn relay_ready(
             ServerEvent::Auth(_) => {
                 // Enhanced authentication is not offered (no method accepted at CONNECT).
                 let _ = session.disconnect(Disconnect::new(ReasonCode::ProtocolError));
-                ending.kind.get_or_insert(DisconnectKind::ServerClose);
+                ending.server_closes(ReasonCode::ProtocolError);
                 continue;
             }
             ServerEvent::KeepAliveExpired => {
@@ -366,7 +377,7 @@ fn relay_ready(
             }
             ServerEvent::ProtocolError(violation) => {
                 tracing::debug!("closing after a protocol violation: {violation}");
-                ending.kind.get_or_insert(DisconnectKind::ServerClose);
+                ending.server_closes(ReasonCode::ProtocolError);
                 continue;
             }
         };
@@ -422,7 +433,7 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
         ToConn::PublishDone { packet_id, reason } => {
             if reason.is_error() && !session.protocol().is_v5() {
                 // MQTT 3.1.1 cannot refuse a PUBLISH in its PUBACK: close instead.
-                ending.kind.get_or_insert(DisconnectKind::ServerClose);
+                ending.server_closes(reason);
                 session.disconnect(Disconnect::new(reason))
             } else {
                 session.ack_publish(packet_id, reason)
@@ -439,7 +450,7 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
             reasons,
         }),
         ToConn::Close(reason) => {
-            ending.kind.get_or_insert(DisconnectKind::ServerClose);
+            ending.server_closes(reason);
             session.disconnect(Disconnect::new(reason))
         }
         ToConn::Batch(messages) => {

@@ -25,7 +25,8 @@ impl Router {
         if delivery.qos == QoS::AtMostOnce {
             return None;
         }
-        let client_id = self.conns.get(&conn)?.durable.as_ref()?.to_string();
+        let live = self.conns.get(&conn)?;
+        let client_id = live.durable.then(|| live.client_id.to_string())?;
         let seq = self.next_live_seq;
         self.next_live_seq += 1;
         writes.push(WriteOp::Enqueue(store::QueuedMessage {
@@ -66,6 +67,11 @@ impl Router {
                     ops.push(PersistOp::SessionDeleted { client_id });
                 }
                 Effect::Persist(op) => ops.push(op),
+                Effect::ToService {
+                    service,
+                    from,
+                    message,
+                } => self.hand_to_service(service, from, message),
                 Effect::Denied {
                     client_id,
                     action,

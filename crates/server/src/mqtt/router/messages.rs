@@ -112,6 +112,9 @@ pub enum Command {
         conn: ConnId,
         /// How it ended.
         kind: DisconnectKind,
+        /// Why the server closed it, when it did (DISCONNECT reason, or the reason it would
+        /// have sent to an MQTT 3.1.1 client).
+        reason: Option<ReasonCode>,
         /// MQTT 5 DISCONNECT's new session expiry, if any.
         session_expiry: Option<u32>,
         /// In-flight state to keep for a persistent session.
@@ -155,6 +158,8 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<usize>,
     },
+    /// What a service wants published after handling a request (from the services worker).
+    ServiceOutput(iot_services::Output),
     /// Close every connection and stop once they are gone.
     Shutdown,
 }

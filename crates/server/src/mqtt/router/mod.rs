@@ -6,6 +6,7 @@
 //! is on disk first. No lock is shared with the connection tasks: everything crosses a channel.
 //! It does no IO of its own and never waits on the store.
 
+mod aws;
 mod effects;
 mod messages;
 #[cfg(test)]
@@ -27,19 +28,24 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::{DevicePolicies, Principal, ServerAuthorizer};
 use crate::clock::Clock;
 use crate::metrics::Metrics;
+use iot_services::lifecycle::Ticket;
 
+pub(crate) use aws::Aws;
 pub(crate) use messages::{Command, ConnectReply, InFlightSeqs, ToConn};
 
 /// A connection the broker accepted.
 struct Live {
     to_conn: mpsc::UnboundedSender<ToConn>,
     principal: Principal,
+    client_id: MqttStr,
+    /// Its lifecycle events' session identifier and version (profile `aws`).
+    ticket: Option<Ticket>,
     /// Acknowledgements waiting for the writer: while there are any, later ones queue behind
     /// them so PUBACKs leave in PUBLISH order ([MQTT-4.6.0-2]).
     pending_acks: Arc<AtomicUsize>,
-    /// For a persistent session: its client id, and QoS 1/2 deliveries are kept on disk until
-    /// acknowledged, so an acknowledged publish survives a crash even while in flight.
-    durable: Option<MqttStr>,
+    /// A persistent session: QoS 1/2 deliveries are kept on disk until acknowledged, so an
+    /// acknowledged publish survives a crash even while in flight.
+    durable: bool,
 }
 
 /// The router's state.
@@ -57,6 +63,8 @@ pub(crate) struct Router {
     /// broker-core's offline queue, and go when the queue is handed to a connection.
     live_floor: u64,
     metrics: Arc<Metrics>,
+    /// The AWS IoT services (profile `aws`).
+    aws: Option<Aws>,
     shutting_down: bool,
 }
 
@@ -72,13 +80,15 @@ impl std::fmt::Debug for Router {
 
 impl Router {
     /// A router around `broker` (already holding the restored state), persisting through
-    /// `writer`; live deliveries are numbered from `live_floor` (see `persist::restore`).
+    /// `writer`; live deliveries are numbered from `live_floor` (see `persist::restore`). With
+    /// `aws`, lifecycle events are published and claimed publishes go to the services.
     pub(crate) fn new(
         broker: Broker<ServerAuthorizer>,
         clock: Clock,
         writer: WriterHandle,
         metrics: Arc<Metrics>,
         live_floor: u64,
+        aws: Option<Aws>,
     ) -> Router {
         Router {
             broker,
@@ -89,6 +99,7 @@ impl Router {
             next_live_seq: live_floor,
             live_floor,
             metrics,
+            aws,
             shutting_down: false,
         }
     }
@@ -141,7 +152,8 @@ impl Router {
                 session_expiry,
                 session,
                 inflight,
-            } => self.disconnect(conn, kind, session_expiry, session, inflight),
+                reason,
+            } => self.disconnect(conn, (kind, reason), session_expiry, session, inflight),
             Command::Acked { conn, seq } => self.acked(conn, seq),
             Command::LiveCertificates { reply } => self.live_certificates(reply),
             Command::SetPolicies {
@@ -154,6 +166,7 @@ impl Router {
                 }
             }
             Command::ServerPublish { message, reply } => self.server_publish(message, reply),
+            Command::ServiceOutput(output) => self.service_output(output),
             Command::Shutdown => self.shutdown(),
         }
     }
@@ -172,6 +185,7 @@ impl Router {
             let _ = reply.send(ConnectReply::Refused(ReasonCode::ServerUnavailable));
             return;
         }
+        let client_id = connect.client_id.clone();
         let request = ConnectRequest::from_connect(connect, principal.clone());
         match self.broker.handle_connect(conn, request, self.clock.now()) {
             ConnectOutcome::Accepted(connected) => {
@@ -180,28 +194,36 @@ impl Router {
                     Some(parked) if connected.session_present => parked,
                     _ => Default::default(),
                 };
-                let durable = (connected.session_expiry > 0).then(|| connected.client_id.clone());
-                self.conns.insert(
-                    conn,
-                    Live {
-                        to_conn,
-                        principal,
-                        pending_acks: Arc::default(),
-                        durable,
-                    },
-                );
+                let client_id = connected.client_id.clone();
+                let resumed = connected.session_present;
                 self.metrics.connections_accepted.inc();
                 // The CONNACK must precede queued deliveries: the task sends it as soon as it
                 // has this reply, before reading its channel.
+                let durable = connected.session_expiry > 0;
                 let _ = reply.send(ConnectReply::Accepted {
                     connected,
                     session,
                     inflight,
                 });
+                let ticket = self.announce_connected(&principal, &client_id, resumed);
+                self.conns.insert(
+                    conn,
+                    Live {
+                        to_conn,
+                        principal,
+                        client_id,
+                        ticket,
+                        pending_acks: Arc::default(),
+                        durable,
+                    },
+                );
             }
             ConnectOutcome::Refused(reason) => {
                 self.metrics.connections_refused.inc();
                 let _ = reply.send(ConnectReply::Refused(reason));
+                if reason == ReasonCode::NotAuthorized {
+                    self.announce_connect_failed(&principal, &client_id);
+                }
             }
         }
         self.carry_out_effects(None);
@@ -227,11 +249,25 @@ impl Router {
 
     fn subscribe(&mut self, conn: ConnId, subscribe: Subscribe) {
         let packet_id = subscribe.packet_id;
+        let filters: Vec<String> = subscribe
+            .filters
+            .iter()
+            .map(|(filter, _)| filter.to_string())
+            .collect();
         let answer = match self
             .broker
             .handle_subscribe(conn, subscribe, self.clock.now())
         {
-            SubscribeOutcome::SubAck(reasons) => ToConn::SubAck { packet_id, reasons },
+            SubscribeOutcome::SubAck(reasons) => {
+                let granted: Vec<&str> = filters
+                    .iter()
+                    .zip(&reasons)
+                    .filter(|(_, reason)| !reason.is_error())
+                    .map(|(filter, _)| filter.as_str())
+                    .collect();
+                self.announce_subscriptions(conn, true, &granted);
+                ToConn::SubAck { packet_id, reasons }
+            }
             SubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
         };
         self.send(conn, answer);
@@ -240,11 +276,25 @@ impl Router {
 
     fn unsubscribe(&mut self, conn: ConnId, unsubscribe: Unsubscribe) {
         let packet_id = unsubscribe.packet_id;
+        let filters: Vec<String> = unsubscribe
+            .filters
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let answer = match self
             .broker
             .handle_unsubscribe(conn, unsubscribe, self.clock.now())
         {
-            UnsubscribeOutcome::UnsubAck(reasons) => ToConn::UnsubAck { packet_id, reasons },
+            UnsubscribeOutcome::UnsubAck(reasons) => {
+                let removed: Vec<&str> = filters
+                    .iter()
+                    .zip(&reasons)
+                    .filter(|(_, reason)| !reason.is_error())
+                    .map(|(filter, _)| filter.as_str())
+                    .collect();
+                self.announce_subscriptions(conn, false, &removed);
+                ToConn::UnsubAck { packet_id, reasons }
+            }
             UnsubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
         };
         self.send(conn, answer);
@@ -256,13 +306,13 @@ impl Router {
     fn disconnect(
         &mut self,
         conn: ConnId,
-        kind: DisconnectKind,
+        (kind, reason): (DisconnectKind, Option<ReasonCode>),
         session_expiry: Option<u32>,
         session: ServerSession,
         inflight: InFlightSeqs,
     ) {
         let client_id = self.broker.client_id(conn).cloned();
-        self.conns.remove(&conn);
+        let live = self.conns.remove(&conn);
         self.broker
             .handle_disconnect(conn, kind, session_expiry, Vec::new(), self.clock.now());
         if let Some(client_id) = client_id
@@ -271,12 +321,25 @@ impl Router {
         {
             self.parked.insert(client_id, (session, inflight));
         }
+        if let Some(Live {
+            principal,
+            client_id,
+            ticket: Some(ticket),
+            ..
+        }) = live
+        {
+            self.announce_disconnected(&principal, &client_id, ticket, kind, reason);
+        }
         self.carry_out_effects(None);
     }
 
     /// A durable delivery was acknowledged (or will never be sent): drop it from disk.
     fn acked(&mut self, conn: ConnId, seq: u64) {
-        let Some(client_id) = self.conns.get(&conn).and_then(|l| l.durable.as_ref()) else {
+        let Some(client_id) = self
+            .conns
+            .get(&conn)
+            .and_then(|l| l.durable.then_some(&l.client_id))
+        else {
             return;
         };
         let ack = WriteOp::Ack {

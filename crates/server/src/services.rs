@@ -1,0 +1,203 @@
+//! The services worker: one thread with its own store connection that runs the AWS IoT
+//! services (`iot_services`) off the router task, so a store write never stalls delivery.
+//! Publishes a service claimed arrive from the router, HTTP calls from the API; the worker
+//! takes whatever is waiting, runs it in one write transaction (one fsync for the batch, each
+//! request in its own savepoint), and only after the commit hands the router what to publish
+//! and the API its answers. A service's answer is therefore never seen before its change is on
+//! disk.
+
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+
+use broker_core::{ConnId, Message, ServiceId};
+use iot_services::{Handled, Output, Request, Services};
+use store::{ServiceTx, Store, StoreError};
+use tokio::sync::mpsc as tokio_mpsc;
+
+use crate::clock::Clock;
+use crate::mqtt::router::Command;
+
+/// Requests taken into one batch at most.
+const BATCH: usize = 256;
+
+/// Who published a request a service claimed.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The publishing connection.
+    pub(crate) conn: ConnId,
+    /// Its client id.
+    pub(crate) client_id: String,
+    /// Its certificate id, for devices.
+    pub(crate) certificate_id: Option<String>,
+}
+
+/// An HTTP call run on the worker: it gets the transaction and the services, returns what to
+/// publish and what to do once the batch is committed (answer the API with the commit's
+/// outcome).
+pub(crate) type Call = Box<
+    dyn FnOnce(&ServiceTx<'_>, &mut Services, i64) -> (Output, Box<dyn FnOnce(bool) + Send>) + Send,
+>;
+
+/// One piece of work for the worker.
+enum Job {
+    /// A publish a service claimed.
+    Publish {
+        service: ServiceId,
+        origin: Option<Origin>,
+        message: Arc<Message>,
+    },
+    /// A call from the HTTP API.
+    Call(Call),
+}
+
+/// The way to the worker; cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    jobs: Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Job::Publish { service, .. } => write!(f, "Publish({service:?})"),
+            Job::Call(_) => f.write_str("Call"),
+        }
+    }
+}
+
+impl Link {
+    /// Hands a claimed publish to the worker (never waits).
+    pub(crate) fn publish(
+        &self,
+        service: ServiceId,
+        origin: Option<Origin>,
+        message: Arc<Message>,
+    ) {
+        let job = Job::Publish {
+            service,
+            origin,
+            message,
+        };
+        if self.jobs.send(job).is_err() {
+            tracing::warn!("the services worker has stopped; a service request was dropped");
+        }
+    }
+
+    /// Runs `call` on the worker; false when the worker has stopped.
+    pub(crate) fn call(&self, call: Call) -> bool {
+        self.jobs.send(Job::Call(call)).is_ok()
+    }
+}
+
+/// Starts the worker on its own store connection. It stops when every [`Link`] is gone.
+pub(crate) fn start(
+    store: Store,
+    services: Services,
+    clock: Clock,
+    router: tokio_mpsc::Sender<Command>,
+) -> std::io::Result<(Link, JoinHandle<()>)> {
+    let (jobs, queue) = mpsc::channel();
+    let worker = Worker {
+        store,
+        services,
+        clock,
+        router,
+    };
+    let thread = std::thread::Builder::new()
+        .name("tether-services".to_owned())
+        .spawn(move || worker.run(&queue))?;
+    Ok((Link { jobs }, thread))
+}
+
+struct Worker {
+    store: Store,
+    services: Services,
+    clock: Clock,
+    router: tokio_mpsc::Sender<Command>,
+}
+
+impl Worker {
+    fn run(mut self, queue: &Receiver<Job>) {
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            if !self.run_batch(batch) {
+                return;
+            }
+        }
+    }
+
+    /// Runs one batch in one transaction; after the commit, hands the router the output and
+    /// the API its answers. False when the router is gone.
+    fn run_batch(&mut self, batch: Vec<Job>) -> bool {
+        let now_ms = self.clock.wall_ms();
+        let services = &mut self.services;
+        let mut after_commit: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::new();
+        let mut in_flight: foldhash::HashMap<ConnId, usize> = Default::default();
+        let mut failure = Output::default();
+        let result = self.store.services("services batch", |tx| {
+            let mut output = Output::default();
+            for job in batch {
+                match job {
+                    Job::Publish {
+                        service,
+                        origin,
+                        message,
+                    } => {
+                        let earlier = origin.as_ref().map_or(0, |o| {
+                            let count = in_flight.entry(o.conn).or_default();
+                            *count += 1;
+                            *count - 1
+                        });
+                        let request = Request {
+                            service: service.0,
+                            conn: origin.as_ref().map(|o| o.conn.0),
+                            client_id: origin
+                                .as_ref()
+                                .map(|o| o.client_id.as_str())
+                                .or_else(|| message.publisher.as_ref().map(|p| p.as_str())),
+                            principal: origin.as_ref().and_then(|o| o.certificate_id.as_deref()),
+                            topic: message.topic.as_str(),
+                            payload: &message.payload,
+                            in_flight: earlier,
+                        };
+                        let handled: Handled = services.publish(tx, &request, now_ms);
+                        output.extend(handled.output);
+                        failure.extend(handled.failure);
+                    }
+                    Job::Call(call) => {
+                        let (out, done) = call(tx, services, now_ms);
+                        output.extend(out);
+                        after_commit.push(done);
+                    }
+                }
+            }
+            Ok::<_, StoreError>(output)
+        });
+        let (committed, output) = match result {
+            Ok(output) => (true, output),
+            Err(e) => {
+                tracing::error!("a batch of service requests could not be committed: {e}");
+                (false, failure)
+            }
+        };
+        if !output.is_empty()
+            && self
+                .router
+                .blocking_send(Command::ServiceOutput(output))
+                .is_err()
+        {
+            return false;
+        }
+        for done in after_commit {
+            done(committed);
+        }
+        true
+    }
+}
