@@ -7,6 +7,7 @@
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use sigv4::SigningKey;
@@ -126,6 +127,42 @@ impl Call {
     /// The operation's name for messages, e.g. `POST /things/x`.
     fn describe(&self) -> String {
         format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Where tether serve's API is and which region to sign for: the flags every API subcommand
+/// takes, with the AWS CLI's environment variables as defaults.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// The API of tether serve [default: $AWS_ENDPOINT_URL_IOT, $AWS_ENDPOINT_URL, else
+    /// http://127.0.0.1:4580]. Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+    /// else the loopback-only development credential test/test.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Region to sign for [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+}
+
+/// Where `tether serve` puts its API unless told otherwise.
+const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4580";
+
+impl ApiArgs {
+    /// A client for the API these flags (or the environment) name.
+    pub fn client(&self) -> Result<Client> {
+        let endpoint = self
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_IOT").ok())
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+        let region = self
+            .region
+            .clone()
+            .or_else(|| std::env::var("AWS_REGION").ok())
+            .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        Client::new(&endpoint, region)
     }
 }
 

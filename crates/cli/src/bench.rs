@@ -7,6 +7,7 @@
 mod flow;
 mod report;
 mod sessions;
+mod shadow;
 mod stats;
 
 use std::path::PathBuf;
@@ -125,6 +126,9 @@ pub enum Scenario {
     Idle,
     /// QoS 1 into an offline persistent session, then drain it: rates in and out, loss.
     Durable,
+    /// N things (-c, default 1000) update their own Device Shadow in a closed loop: updates/s
+    /// and update→delta latency, against plain QoS 1 round trips on the same connections.
+    Shadow,
 }
 
 impl Scenario {
@@ -137,6 +141,7 @@ impl Scenario {
             Scenario::P2p => "p2p",
             Scenario::Idle => "idle",
             Scenario::Durable => "durable",
+            Scenario::Shadow => "shadow",
         }
     }
 }
@@ -200,7 +205,7 @@ impl Plan {
                 (pairs, pairs)
             }
             Scenario::Durable => (1, 1),
-            Scenario::Connect | Scenario::Idle => (0, 0),
+            Scenario::Connect | Scenario::Idle | Scenario::Shadow => (0, 0),
         };
         if matches!(scenario, Scenario::FanIn | Scenario::FanOut | Scenario::P2p)
             && (publishers == 0 || subscribers == 0)
@@ -213,15 +218,24 @@ impl Plan {
         let stop = match (args.count, duration, scenario) {
             (Some(0), _, _) => bail!("--count 0 would publish nothing"),
             (Some(n), _, _) => Stop::Count(n),
-            (None, Some(d), Scenario::FanIn | Scenario::FanOut | Scenario::P2p) => Stop::After(d),
+            (
+                None,
+                Some(d),
+                Scenario::FanIn | Scenario::FanOut | Scenario::P2p | Scenario::Shadow,
+            ) => Stop::After(d),
             (None, _, Scenario::Durable) => Stop::Count(10_000),
             (None, _, _) => Stop::After(Duration::from_secs(10)),
         };
         let connections = args.connections.unwrap_or(match scenario {
             Scenario::Idle => 2_000,
+            Scenario::Shadow => 1_000,
             _ => 500,
         });
-        if matches!(scenario, Scenario::Connect | Scenario::Idle) && connections == 0 {
+        if matches!(
+            scenario,
+            Scenario::Connect | Scenario::Idle | Scenario::Shadow
+        ) && connections == 0
+        {
             bail!("--connections 0 would measure nothing");
         }
         Ok(Plan {
@@ -386,6 +400,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             Scenario::Connect => sessions::connect(&plan, &target, &progress).await,
             Scenario::Idle => sessions::idle(&plan, &target, &progress, args.broker_pid).await,
             Scenario::Durable => sessions::durable(&plan, &target, &progress, clock).await,
+            Scenario::Shadow => shadow::run(&plan, &target, &progress, clock).await,
             Scenario::FanIn | Scenario::FanOut | Scenario::P2p => {
                 flow::run(&plan, &target, &progress, clock).await
             }

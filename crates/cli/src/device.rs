@@ -12,24 +12,15 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::api_client::{Call, Client, is_aws_error};
-
-/// Where `tether serve` puts its API unless told otherwise.
-const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:4580";
+use crate::api_client::{ApiArgs, Call, Client, is_aws_error};
 
 /// Provision and manage devices through the AWS-compatible API of a running `tether serve`.
 #[derive(Debug, Args)]
 pub struct DeviceArgs {
     #[command(subcommand)]
     command: DeviceCommand,
-    /// The API of tether serve [default: $AWS_ENDPOINT_URL_IOT, $AWS_ENDPOINT_URL, else
-    /// http://127.0.0.1:4580]. Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
-    /// else the loopback-only development credential test/test.
-    #[arg(long, global = true, value_name = "URL")]
-    endpoint_url: Option<String>,
-    /// Region to sign for [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
-    #[arg(long, global = true)]
-    region: Option<String>,
+    #[command(flatten)]
+    api: ApiArgs,
     /// Data directory of tether serve (for the default --out). Default: as tether serve.
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -81,19 +72,7 @@ enum KeyType {
 }
 
 pub fn run(args: DeviceArgs) -> Result<ExitCode> {
-    let endpoint = args
-        .endpoint_url
-        .clone()
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL_IOT").ok())
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-    let region = args
-        .region
-        .clone()
-        .or_else(|| std::env::var("AWS_REGION").ok())
-        .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-        .unwrap_or_else(|| "us-east-1".to_owned());
-    let client = Client::new(&endpoint, region)?;
+    let client = args.api.client()?;
     match args.command {
         DeviceCommand::Create {
             ref name,

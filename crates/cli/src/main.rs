@@ -9,6 +9,7 @@ mod doctor;
 mod flash;
 mod pubsub;
 mod serve;
+mod shadow;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,8 @@ enum Command {
     /// Subscribe and print MQTT messages (mosquitto_sub's flags; -h is the host).
     #[command(disable_help_flag = true)]
     Sub(pubsub::SubArgs),
+    /// Read, change and follow Device Shadows through the API of a running tether serve.
+    Shadow(shadow::ShadowArgs),
     /// Measure a broker: connection storms, throughput, latency, idle memory, durable queues.
     Bench(bench::BenchArgs),
 }
@@ -61,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Device(args) => device::run(args),
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
+        Command::Shadow(args) => shadow::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+pub use connection::device_connection;
 pub use publish::PubArgs;
 pub use subscribe::SubArgs;
 

@@ -7,6 +7,7 @@
 
 pub mod lifecycle;
 mod output;
+pub mod registry_events;
 mod service;
 pub mod shadow;
 

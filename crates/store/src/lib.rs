@@ -13,6 +13,7 @@
 mod certificates;
 mod connection_auth;
 mod error;
+mod events;
 mod page;
 mod policies;
 mod principals;
@@ -34,6 +35,7 @@ pub use certificates::{
 };
 pub use connection_auth::{AttachedThing, ConnectionAuth};
 pub use error::{ResourceKind, StoreError};
+pub use events::EventConfigurationRecord;
 pub use page::{MAX_PAGE_SIZE, Order, Page, PageRequest};
 pub use policies::{MAX_POLICY_VERSIONS, Policy, PolicyVersion};
 pub use principals::{ThingPrincipal, certificate_id_of_principal};

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,8 +52,23 @@ impl Durability {
 }
 
 /// Migration `n` (1-based) brings a database from `user_version = n - 1` to `n`.
-const MIGRATIONS: [&str; SCHEMA_VERSION as usize] =
-    [V1_REGISTRY, V2_BROKER, V3_REGISTRY_VERSION, V4_SHADOWS];
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    V1_REGISTRY,
+    V2_BROKER,
+    V3_REGISTRY_VERSION,
+    V4_SHADOWS,
+    V5_EVENT_CONFIGURATIONS,
+];
+
+/// Version 5: which registry event types the account publishes (UpdateEventConfigurations);
+/// a type without a row is off, as in AWS.
+const V5_EVENT_CONFIGURATIONS: &str = "
+CREATE TABLE event_configurations (
+    event_type TEXT PRIMARY KEY,
+    enabled INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
 
 /// Version 4: Device Shadows, keyed by thing name and shadow name (`''` for the classic
 /// shadow). No foreign key to `things`: as in AWS, a shadow needs no registered thing and

@@ -47,6 +47,8 @@ pub struct Report {
     pub idle: Option<IdleFigures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub durable: Option<DurableFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowFigures>,
     pub generator: Generator,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker: Option<Broker>,
@@ -93,6 +95,25 @@ pub struct DurableFigures {
     pub out_seconds: f64,
     /// Whether the broker resumed the session (session present in CONNACK).
     pub session_present: bool,
+}
+
+/// Device Shadow figures: closed-loop shadow updates against plain QoS 1 round trips on the
+/// same connections.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ShadowFigures {
+    pub things: usize,
+    pub seconds_per_phase: f64,
+    /// Shadow updates whose delta came back.
+    pub updates: u64,
+    pub updates_per_s: f64,
+    /// From sending the update to receiving its `update/delta`.
+    pub update_to_delta: Percentiles,
+    /// Plain QoS 1 publishes whose copy came back.
+    pub publish_round_trips: u64,
+    pub publish_round_trips_per_s: f64,
+    pub publish_to_delivery: Percentiles,
+    /// updates_per_s / publish_round_trips_per_s.
+    pub ratio_to_publish: f64,
 }
 
 /// The load generator's own cost: if cpu_percent approaches 100 × cores, the generator and
@@ -254,7 +275,19 @@ impl Report {
                 d.in_rate, d.in_seconds, d.out_rate, d.out_seconds, d.session_present
             ));
         }
-        if let Some(latency) = &self.latency {
+        if let Some(s) = &self.shadow {
+            out.push_str(&format!(
+                "  shadow        {} things, {:.0} updates/s (update→delta {})\n  \
+                 plain QoS 1   {:.0} round trips/s (publish→delivery {})\n  \
+                 ratio         {:.2} of a plain publish\n",
+                s.things,
+                s.updates_per_s,
+                latency_line(&s.update_to_delta),
+                s.publish_round_trips_per_s,
+                latency_line(&s.publish_to_delivery),
+                s.ratio_to_publish
+            ));
+        } else if let Some(latency) = &self.latency {
             out.push_str(&format!("  latency       {}\n", latency_line(latency)));
         }
         let g = &self.generator;

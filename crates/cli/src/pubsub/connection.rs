@@ -278,6 +278,41 @@ impl ConnArgs {
     }
 }
 
+/// Connection options for a device over mutual TLS: `cafile` to trust, `cert`/`key` checked as
+/// `--cert`/`--key` are, MQTT 3.1.1 with a clean session. Used by commands that follow topics
+/// on a device's behalf (`tether shadow get --watch`).
+pub fn device_connection(
+    host: &str,
+    port: u16,
+    cafile: &Path,
+    cert: &Path,
+    key: &Path,
+    client_id: &str,
+) -> Result<ConnectOptions, Failure> {
+    let mut notes = Vec::new();
+    let trust = Trust::CaPem(load_cas(cafile, "--cafile", &mut notes)?);
+    let identity = load_identity(cert, key, &mut notes)?;
+    for note in notes {
+        eprintln!("{note}");
+    }
+    Ok(ConnectOptions {
+        host: host.to_owned(),
+        port,
+        tls: Some(TlsOptions {
+            trust,
+            trust_label: Some(format!("--cafile {}", cafile.display())),
+            identity: Some(identity),
+            ..TlsOptions::default()
+        }),
+        mqtt: ClientConfig {
+            client_id: mqtt_str(client_id, "client id")?,
+            ..ClientConfig::default()
+        },
+        connect_timeout: Duration::from_secs(30),
+        reconnect: None,
+    })
+}
+
 fn mqtt_str(text: &str, flag: &str) -> Result<MqttStr, Failure> {
     MqttStr::new(text).map_err(|e| Failure::usage(format!("{flag} {text:?} is not valid: {e}")))
 }

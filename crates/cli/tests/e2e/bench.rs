@@ -73,3 +73,24 @@ fn fan_in_delivers_everything_and_connect_counts_handshakes() {
     assert_eq!(figures["connack"]["count"], 10);
     assert!(figures["connack"]["p50_us"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn shadow_updates_are_measured_against_plain_publishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Tether::serve(tether(), &dir.path().join("data"), &["--no-api"]).unwrap();
+    let report = bench(&server, &["shadow", "-c", "4", "-d", "1"]);
+    let shadow = &report["shadow"];
+    assert_eq!(shadow["things"], 4, "{report}");
+    assert!(shadow["updates"].as_u64().unwrap() > 0, "{report}");
+    assert!(
+        shadow["publish_round_trips"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert_eq!(
+        shadow["update_to_delta"]["count"].as_u64(),
+        shadow["updates"].as_u64()
+    );
+    let ratio = shadow["ratio_to_publish"].as_f64().unwrap();
+    assert!(ratio > 0.0 && ratio.is_finite(), "{report}");
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+}

@@ -1,7 +1,8 @@
-//! Lifecycle events end to end: a `mosquitto_sub` on `$aws/events/#` sees what AWS IoT Core
-//! publishes when clients connect and go — a clean disconnect (mosquitto_pub), a keep-alive
-//! timeout, a takeover by a second connection with the same client id, a connection that just
-//! drops, and the subscriptions a client makes — with AWS's fields and reasons.
+//! Lifecycle and registry events end to end: a `mosquitto_sub` on `$aws/events/#` sees what AWS
+//! IoT Core publishes when clients connect and go — a clean disconnect (mosquitto_pub), a
+//! keep-alive timeout, a takeover by a second connection with the same client id, a connection
+//! that just drops, and the subscriptions a client makes — with AWS's fields and reasons; and,
+//! once enabled with the AWS CLI, the registry's thing events.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::ChildStdout;
@@ -9,21 +10,33 @@ use std::process::ChildStdout;
 use serde_json::Value;
 use test_support::notation::parse as bytes;
 
-use crate::support::{demo_tls, mosquitto_pub, read_packet, start, subscriber};
+use crate::support::{aws, demo_tls, mosquitto_pub, read_packet, start, subscriber};
 
-/// Reads the watcher's output until the event on `topic`; returns its JSON.
-fn event(out: &mut BufReader<ChildStdout>, topic: &str) -> Value {
-    let mut seen = String::new();
+/// The next event the watcher printed (`-v`: a topic, a space, the payload), skipping its
+/// `-d` packet lines.
+fn next_event(out: &mut BufReader<ChildStdout>) -> (String, Value) {
     loop {
         let mut line = String::new();
         let n = out.read_line(&mut line).unwrap();
-        assert!(n > 0, "the watcher ended before {topic}; it saw:\n{seen}");
-        seen.push_str(&line);
-        if let Some((got, payload)) = line.trim_end().split_once(' ')
-            && got == topic
+        assert!(n > 0, "the watcher ended before the next event");
+        if let Some((topic, payload)) = line.trim_end().split_once(' ')
+            && topic.starts_with("$aws/events/")
         {
-            return serde_json::from_str(payload).unwrap();
+            return (topic.to_owned(), serde_json::from_str(payload).unwrap());
         }
+    }
+}
+
+/// Reads events until the one on `topic`; returns its JSON.
+fn event(out: &mut BufReader<ChildStdout>, topic: &str) -> Value {
+    let mut seen = Vec::new();
+    loop {
+        let (got, payload) = next_event(out);
+        if got == topic {
+            return payload;
+        }
+        seen.push(got);
+        assert!(seen.len() < 100, "no event on {topic}; saw {seen:?}");
     }
 }
 
@@ -122,4 +135,67 @@ fn lifecycle_events_reach_a_subscriber_with_awss_fields_and_reasons() {
     let lost = event(&mut out, "$aws/events/presence/disconnected/dev-t");
     assert_eq!(lost["disconnectReason"], "CONNECTION_LOST");
     assert_eq!(lost["versionNumber"], second_up["versionNumber"]);
+}
+
+#[test]
+fn registry_events_are_off_until_enabled_then_follow_every_thing_change() {
+    let (_dir, server) = start(&[]);
+    let tls = server.demo_tls_args();
+    let (_watcher, mut out) = subscriber(
+        &tls,
+        &["-i", "registry-watcher", "-v", "-t", "$aws/events/thing/#"],
+    );
+    let described = aws(&server, &["iot", "describe-event-configurations"]);
+    assert_eq!(
+        described["eventConfigurations"]["THING"]["Enabled"], false,
+        "{described}"
+    );
+    // Off: this thing makes no event.
+    aws(&server, &["iot", "create-thing", "--thing-name", "quiet"]);
+    aws(
+        &server,
+        &[
+            "iot",
+            "update-event-configurations",
+            "--event-configurations",
+            r#"{"THING":{"Enabled":true}}"#,
+        ],
+    );
+    let described = aws(&server, &["iot", "describe-event-configurations"]);
+    assert_eq!(described["eventConfigurations"]["THING"]["Enabled"], true);
+    assert_eq!(described["eventConfigurations"]["JOB"]["Enabled"], false);
+
+    let created = aws(&server, &["iot", "create-thing", "--thing-name", "lamp"]);
+    let (topic, event_created) = next_event(&mut out);
+    assert_eq!(
+        topic, "$aws/events/thing/lamp/created",
+        "no event while THING was off"
+    );
+    assert_eq!(event_created["eventType"], "THING_EVENT");
+    assert_eq!(event_created["operation"], "CREATED");
+    assert_eq!(event_created["thingId"], created["thingId"]);
+    assert_eq!(event_created["versionNumber"], 1);
+    assert_eq!(event_created["accountId"], "123456789012");
+    assert!(event_created["thingTypeName"].is_null());
+    aws(
+        &server,
+        &[
+            "iot",
+            "update-thing",
+            "--thing-name",
+            "lamp",
+            "--attribute-payload",
+            r#"{"attributes":{"room":"kitchen"}}"#,
+        ],
+    );
+    let updated = event(&mut out, "$aws/events/thing/lamp/updated");
+    assert_eq!(updated["versionNumber"], 2);
+    assert_eq!(
+        updated["attributes"],
+        serde_json::json!({"room": "kitchen"})
+    );
+    aws(&server, &["iot", "delete-thing", "--thing-name", "lamp"]);
+    let deleted = event(&mut out, "$aws/events/thing/lamp/deleted");
+    assert_eq!(deleted["operation"], "DELETED");
+    assert_ne!(deleted["eventId"], updated["eventId"]);
 }

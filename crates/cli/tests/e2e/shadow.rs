@@ -211,3 +211,65 @@ fn an_accepted_shadow_update_survives_sigkill() {
     assert_eq!(got["state"]["reported"], json!({"temp": 61}));
     assert_eq!(got["version"], 1);
 }
+
+#[test]
+fn tether_shadow_reads_writes_and_watches_a_shadow() {
+    let (_dir, server) = start(&[]);
+    let api = crate::support::api_url(&server);
+    let data_dir = server.data_dir().display().to_string();
+    let shadow = |args: &[&str]| {
+        let out = Command::new(crate::support::tether())
+            .arg("shadow")
+            .args(args)
+            .args(["--endpoint-url", &api])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "tether shadow {args:?}: {}",
+            text(&out)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let accepted: Value = serde_json::from_str(&shadow(&[
+        "update",
+        "heater",
+        "--reported",
+        r#"{"on":false}"#,
+    ]))
+    .unwrap();
+    assert_eq!(accepted["state"]["reported"], json!({"on": false}));
+
+    let mut watch = Command::new(crate::support::tether())
+        .args([
+            "shadow",
+            "get",
+            "heater",
+            "--watch",
+            "--data-dir",
+            &data_dir,
+        ])
+        .args(["--endpoint-url", &api])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(watch.stderr.take().unwrap());
+    read_until(
+        &mut stderr,
+        "watching $aws/things/heater/shadow/update/delta",
+    );
+    shadow(&["update", "heater", "--desired", r#"{"on":true}"#]);
+    let mut stdout = std::io::BufReader::new(watch.stdout.take().unwrap());
+    let seen = read_until(&mut stdout, "delta: ");
+    assert!(seen.contains(r#""version":2"#), "{seen}");
+    let seen = read_until(&mut stdout, "documents: ");
+    assert!(seen.contains(r#""previous""#), "{seen}");
+    watch.kill().unwrap();
+    let _ = watch.wait();
+
+    let listed: Value = serde_json::from_str(&shadow(&["list", "heater"])).unwrap();
+    assert_eq!(listed["results"], json!([]));
+    let deleted: Value = serde_json::from_str(&shadow(&["delete", "heater"])).unwrap();
+    assert_eq!(deleted["version"], 2);
+}

@@ -14,6 +14,7 @@ mod certificates;
 mod data;
 mod endpoint;
 pub mod error;
+mod events;
 mod policies;
 mod shadows;
 mod things;
@@ -446,6 +447,11 @@ fn dispatch(api: &Api, req: &Request) -> Result<Reply, ApiError> {
     }
     let value = match segments.as_slice() {
         ["registrationcode"] if m == Method::GET => Ok(ca_certificates::registration_code(api)),
+        ["event-configurations"] => match *m {
+            Method::GET => events::describe(api),
+            Method::PATCH => events::update(api, req),
+            _ => unknown(req),
+        },
         ["things"] if m == Method::GET => things::list(api, req),
         ["things", name] => match *m {
             Method::POST => things::create(api, req, name),

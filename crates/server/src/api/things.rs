@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use iot_services::registry_events::Operation;
 use serde_json::{Map, Value, json};
 use store::{AttributeUpdate, NewThing, Order, Thing, ThingFilter, ThingUpdate};
 
-use super::{Api, ApiError, Request, put_opt, random_16, str_member, string_map};
+use super::{Api, ApiError, Request, events, put_opt, random_16, str_member, string_map};
 
 /// CreateThing: `POST /things/{thingName}`.
 pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiError> {
@@ -34,7 +35,13 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
         thing_type,
         attributes,
     };
-    let thing = api.registry(|s| s.create_thing(&new, random_16(), super::now_ms()))?;
+    let now = super::now_ms();
+    let thing = api.registry(|s| s.create_thing(&new, random_16(), now))?;
+    // An identical thing that already existed is returned unchanged, with no event (AWS's
+    // CreateThing is idempotent).
+    if thing.created_ms == now {
+        events::thing_changed(api, Operation::Created, &thing);
+    }
     Ok(json!({
         "thingName": thing.name,
         "thingArn": api.arns.thing(&thing.name),
@@ -135,14 +142,19 @@ pub(super) fn update(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
         attributes,
         expected_version,
     };
-    api.registry(|s| s.update_thing(name, &update, super::now_ms()))?;
+    let thing = api.registry(|s| s.update_thing(name, &update, super::now_ms()))?;
+    events::thing_changed(api, Operation::Updated, &thing);
     Ok(json!({}))
 }
 
 /// DeleteThing: `DELETE /things/{thingName}?expectedVersion=` (a missing thing is success).
 pub(super) fn delete(api: &Api, req: &Request, name: &str) -> Result<Value, ApiError> {
     let expected = req.query_int("expectedVersion", i64::MIN, i64::MAX)?;
-    api.registry(|s| s.delete_thing(name, expected))?;
+    let (before, deleted) =
+        api.registry(|s| Ok((s.thing(name)?, s.delete_thing(name, expected)?)))?;
+    if let (Some(thing), true) = (before, deleted) {
+        events::thing_changed(api, Operation::Deleted, &thing);
+    }
     Ok(json!({}))
 }
 
