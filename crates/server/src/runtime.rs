@@ -54,21 +54,7 @@ pub async fn run(
     let (router_tx, router_rx) = mpsc::channel(ROUTER_QUEUE);
     let mut broker = broker(&config)?;
     let live_floor = persist::restore(&mut broker, state, &clock);
-    // The AWS IoT services run under the aws profile: lifecycle events, and a worker on its
-    // own store connection for the services that answer reserved topics.
-    let (aws, services) = if config.profile == Profile::Aws {
-        let (link, worker) = services::start(
-            Store::open(data.database_path())?,
-            iot_services::Services::new(iot_services::ServicesConfig::default()),
-            clock,
-            router_tx.clone(),
-        )
-        .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
-        broker.set_service_routes(service_routes()?);
-        (Some(Aws::new(Some(link.clone()))), Some((link, worker)))
-    } else {
-        (None, None)
-    };
+    let (aws, services) = start_services(&config, &data, clock, &mut broker, &router_tx)?;
     let router = Router::new(
         broker,
         clock,
@@ -109,7 +95,7 @@ pub async fn run(
         mqtt: listeners.mqtt,
     };
     let mut tasks = mqtt::start(&config, &data, mqtt_listeners, &admission, &mut ready)?;
-    let link = services.as_ref().map(|(link, _)| link.clone());
+    let link = services.as_ref().map(services::Running::link);
     if let Some(listener) = listeners.http {
         tasks.push(start_http(
             &config, &data, listener, &metrics, &router_tx, link, &mut ready,
@@ -127,9 +113,20 @@ pub async fn run(
     for task in &tasks {
         task.abort();
     }
-    let _ = router_tx.send(Command::Shutdown).await;
-    drop(router_tx);
     drop(admission);
+    stop(router_tx, router_task, services, writer).await
+}
+
+/// Closes every client (the router ends once they are gone, or after 5 s), then lets the
+/// services worker finish its batch and the store writer flush.
+async fn stop(
+    router: mpsc::Sender<Command>,
+    router_task: JoinHandle<()>,
+    services: Option<services::Running>,
+    writer: store::Writer,
+) -> Result<(), ServerError> {
+    let _ = router.send(Command::Shutdown).await;
+    drop(router);
     let abort = router_task.abort_handle();
     if tokio::time::timeout(Duration::from_secs(5), router_task)
         .await
@@ -139,16 +136,38 @@ pub async fn run(
         abort.abort();
     }
     tokio::task::spawn_blocking(move || {
-        // The worker ends once every link to it is gone (the router's and the API's are).
-        if let Some((link, worker)) = services {
-            drop(link);
-            let _ = worker.join();
+        if let Some(services) = services {
+            services.stop();
         }
         writer.shutdown()
     })
     .await
     .map_err(|e| ServerError::Config(format!("store writer thread: {e}")))??;
     Ok(())
+}
+
+/// The AWS IoT services run under the aws profile: lifecycle events (the router's `Aws`), and a
+/// worker on its own store connection for the services that answer reserved topics, whose
+/// request topics become the broker's service routes.
+fn start_services(
+    config: &ServerConfig,
+    data: &DataDir,
+    clock: Clock,
+    broker: &mut Broker<ServerAuthorizer>,
+    router: &mpsc::Sender<Command>,
+) -> Result<(Option<Aws>, Option<services::Running>), ServerError> {
+    if config.profile != Profile::Aws {
+        return Ok((None, None));
+    }
+    let running = services::start(
+        Store::open(data.database_path())?,
+        iot_services::Services::new(iot_services::ServicesConfig::default()),
+        clock,
+        router.clone(),
+    )
+    .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
+    broker.set_service_routes(service_routes()?);
+    Ok((Some(Aws::new(Some(running.link()))), Some(running)))
 }
 
 /// The broker's service routes: the request topics of every AWS IoT service.

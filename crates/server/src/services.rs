@@ -90,13 +90,36 @@ impl Link {
     }
 }
 
+/// The running worker: the server's own link to it, and its thread.
+#[derive(Debug)]
+pub(crate) struct Running {
+    link: Link,
+    thread: JoinHandle<()>,
+}
+
+impl Running {
+    /// Another way to the worker.
+    pub(crate) fn link(&self) -> Link {
+        self.link.clone()
+    }
+
+    /// Waits for the worker to finish its batch and stop. It stops once every other link is
+    /// gone too (the router's and the API's go with their tasks).
+    pub(crate) fn stop(self) {
+        drop(self.link);
+        if self.thread.join().is_err() {
+            tracing::error!("the services worker thread panicked");
+        }
+    }
+}
+
 /// Starts the worker on its own store connection. It stops when every [`Link`] is gone.
 pub(crate) fn start(
     store: Store,
     services: Services,
     clock: Clock,
     router: tokio_mpsc::Sender<Command>,
-) -> std::io::Result<(Link, JoinHandle<()>)> {
+) -> std::io::Result<Running> {
     let (jobs, queue) = mpsc::channel();
     let worker = Worker {
         store,
@@ -107,7 +130,10 @@ pub(crate) fn start(
     let thread = std::thread::Builder::new()
         .name("tether-services".to_owned())
         .spawn(move || worker.run(&queue))?;
-    Ok((Link { jobs }, thread))
+    Ok(Running {
+        link: Link { jobs },
+        thread,
+    })
 }
 
 struct Worker {

@@ -16,6 +16,7 @@ mod endpoint;
 pub mod error;
 mod events;
 mod policies;
+mod routes;
 mod shadows;
 mod things;
 
@@ -405,19 +406,32 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         headers: parts.headers,
         body,
     };
-    if request.method == Method::POST
-        && let [first, topic] = request.segments.as_slice()
-        && first == "topics"
-    {
-        let topic = topic.clone();
-        return data::publish(&api, &request, &topic).await.map(Reply::from);
+    let Some((route, labels)) = routes::find(&request.method, &request.segments) else {
+        return Err(ApiError::unknown_operation(
+            request.method.as_str(),
+            &request.path,
+        ));
+    };
+    tracing::debug!(
+        service = route.service,
+        operation = route.operation,
+        path = %request.path,
+        "API request"
+    );
+    match route.handler {
+        routes::Handler::Blocking(handler) => {
+            tokio::task::spawn_blocking(move || handler(&api, &request, &labels))
+                .await
+                .map_err(ApiError::internal)?
+        }
+        routes::Handler::Publish => {
+            let topic = labels.first().map_or("", String::as_str);
+            data::publish(&api, &request, topic).await.map(Reply::from)
+        }
+        routes::Handler::Shadow(op) => shadows::run(&api, &request, op, &labels)
+            .await
+            .map(Reply::from),
     }
-    if let Some(answer) = shadows::route(&api, &request).await {
-        return answer.map(Reply::from);
-    }
-    tokio::task::spawn_blocking(move || dispatch(&api, &request))
-        .await
-        .map_err(ApiError::internal)?
 }
 
 /// Splits the path on `/` first, then percent-decodes each segment (labels carry `%2F`).
@@ -436,114 +450,6 @@ fn decode_segments(path: &str) -> Result<Vec<String>, ApiError> {
                 })
         })
         .collect()
-}
-
-/// Routes a verified request to its operation (method and path as in botocore's models).
-fn dispatch(api: &Api, req: &Request) -> Result<Reply, ApiError> {
-    let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    let m = &req.method;
-    if segments.as_slice() == ["endpoint"] && m == Method::GET {
-        return endpoint::describe(api, req);
-    }
-    let value = match segments.as_slice() {
-        ["registrationcode"] if m == Method::GET => Ok(ca_certificates::registration_code(api)),
-        ["event-configurations"] => match *m {
-            Method::GET => events::describe(api),
-            Method::PATCH => events::update(api, req),
-            _ => unknown(req),
-        },
-        ["things"] if m == Method::GET => things::list(api, req),
-        ["things", name] => match *m {
-            Method::POST => things::create(api, req, name),
-            Method::GET => things::describe(api, name),
-            Method::PATCH => things::update(api, req, name),
-            Method::DELETE => things::delete(api, req, name),
-            _ => unknown(req),
-        },
-        ["things", name, "principals"] => match *m {
-            Method::PUT => attachments::attach_thing_principal(api, req, name),
-            Method::DELETE => attachments::detach_thing_principal(api, req, name),
-            Method::GET => attachments::list_thing_principals(api, req, name),
-            _ => unknown(req),
-        },
-        ["principals", "things"] if m == Method::GET => {
-            attachments::list_principal_things(api, req)
-        }
-        ["keys-and-certificate"] if m == Method::POST => {
-            certificates::create_keys_and_certificate(api, req)
-        }
-        ["certificates"] => match *m {
-            Method::POST => certificates::create_from_csr(api, req),
-            Method::GET => certificates::list(api, req),
-            _ => unknown(req),
-        },
-        ["certificates", id] => match *m {
-            Method::GET => certificates::describe(api, id),
-            Method::PUT => certificates::update(api, req, id),
-            Method::DELETE => certificates::delete(api, req, id),
-            _ => unknown(req),
-        },
-        ["certificate", "register"] if m == Method::POST => certificates::register(api, req),
-        ["certificate", "register-no-ca"] if m == Method::POST => {
-            certificates::register_without_ca(api, req)
-        }
-        ["cacertificate"] if m == Method::POST => ca_certificates::register_ca(api, req),
-        ["cacertificate", id] => match *m {
-            Method::GET => ca_certificates::describe_ca(api, id),
-            Method::PUT => ca_certificates::update_ca(api, req, id),
-            Method::DELETE => ca_certificates::delete_ca(api, id),
-            _ => unknown(req),
-        },
-        ["cacertificates"] if m == Method::GET => ca_certificates::list_ca(api, req),
-        ["certificates-by-ca", ca_id] if m == Method::GET => {
-            certificates::list_by_ca(api, req, ca_id)
-        }
-        ["policies"] if m == Method::GET => policies::list(api, req),
-        ["policies", name] => match *m {
-            Method::POST => policies::create(api, req, name),
-            Method::GET => policies::get(api, name),
-            Method::DELETE => policies::delete(api, name),
-            _ => unknown(req),
-        },
-        ["policies", name, "version"] => match *m {
-            Method::POST => policies::create_version(api, req, name),
-            Method::GET => policies::list_versions(api, name),
-            _ => unknown(req),
-        },
-        ["policies", name, "version", version] => match *m {
-            Method::GET => policies::get_version(api, name, version),
-            Method::PATCH => policies::set_default_version(api, name, version),
-            Method::DELETE => policies::delete_version(api, name, version),
-            _ => unknown(req),
-        },
-        ["target-policies", policy] => match *m {
-            Method::PUT => attachments::attach_policy(api, req, policy),
-            Method::POST => attachments::detach_policy(api, req, policy),
-            _ => unknown(req),
-        },
-        ["attached-policies", target] if m == Method::POST => {
-            attachments::list_attached_policies(api, req, target)
-        }
-        ["policy-targets", policy] if m == Method::POST => {
-            attachments::list_targets_for_policy(api, req, policy)
-        }
-        ["principal-policies", policy] => match *m {
-            Method::PUT => attachments::attach_principal_policy(api, req, policy),
-            Method::DELETE => attachments::detach_principal_policy(api, req, policy),
-            _ => unknown(req),
-        },
-        ["principal-policies"] if m == Method::GET => {
-            attachments::list_principal_policies(api, req)
-        }
-        ["retainedMessage"] if m == Method::GET => data::list_retained(api, req),
-        ["retainedMessage", topic] if m == Method::GET => data::get_retained(api, topic),
-        _ => unknown(req),
-    }?;
-    Ok(Reply::Json(value))
-}
-
-fn unknown(req: &Request) -> Result<Value, ApiError> {
-    Err(ApiError::unknown_operation(req.method.as_str(), &req.path))
 }
 
 #[cfg(test)]

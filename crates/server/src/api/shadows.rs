@@ -5,67 +5,62 @@
 //! services worker, and answers once its change is committed; updates and deletes publish
 //! their notifications as in AWS. A shadow error becomes the HTTP error AWS's model names.
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use iot_services::Services;
 use iot_services::shadow::{self, ShadowError, ShadowId};
 use serde_json::Value;
 use store::ServiceTx;
 use tokio::sync::oneshot;
 
+use super::routes::ShadowOp;
 use super::{Api, ApiError, Request};
 use crate::services::Call;
 
 /// AWS's default and largest page of ListNamedShadowsForThing.
 const MAX_PAGE: i64 = 100;
 
-/// Whether `segments` is a shadow route; dispatches it.
-pub(super) async fn route(api: &Api, req: &Request) -> Option<Result<Value, ApiError>> {
-    let segments: Vec<&str> = req.segments.iter().map(String::as_str).collect();
-    let answer = match (segments.as_slice(), &req.method) {
-        (["things", thing, "shadow"], method) => {
-            let id = ShadowId {
-                thing: (*thing).to_owned(),
-                name: req.query("name").map(str::to_owned),
-            };
-            match *method {
-                Method::GET => run(api, move |tx, _, now| shadow::get(tx, &id, None, now)).await,
-                Method::POST => {
-                    let body = req.body.to_vec();
-                    run_publishing(api, move |tx, services, now| {
-                        let limits = &services.config().shadow;
-                        shadow::update(tx, &id, &body, limits, now).map(|u| (u.body, u.output))
-                    })
-                    .await
-                }
-                Method::DELETE => {
-                    run_publishing(api, move |tx, _, now| {
-                        shadow::delete(tx, &id, None, now).map(|d| (d.body, d.output))
-                    })
-                    .await
-                }
-                _ => return None,
-            }
+/// Runs a shadow route: `labels` holds the thing name.
+pub(super) async fn run(
+    api: &Api,
+    req: &Request,
+    op: ShadowOp,
+    labels: &[String],
+) -> Result<Value, ApiError> {
+    let thing = labels.first().cloned().unwrap_or_default();
+    let id = ShadowId {
+        thing: thing.clone(),
+        name: req.query("name").map(str::to_owned),
+    };
+    match op {
+        ShadowOp::Get => run_simple(api, move |tx, _, now| shadow::get(tx, &id, None, now)).await,
+        ShadowOp::Update => {
+            let body = req.body.to_vec();
+            run_publishing(api, move |tx, services, now| {
+                let limits = &services.config().shadow;
+                shadow::update(tx, &id, &body, limits, now).map(|u| (u.body, u.output))
+            })
+            .await
         }
-        (["api", "things", "shadow", "ListNamedShadowsForThing", thing], &Method::GET) => {
-            let thing = (*thing).to_owned();
-            let size = match req.query_int("pageSize", 1, MAX_PAGE) {
-                Ok(size) => size.unwrap_or(MAX_PAGE),
-                Err(e) => return Some(Err(e)),
-            };
-            let token = req.query("nextToken").map(str::to_owned);
+        ShadowOp::Delete => {
+            run_publishing(api, move |tx, _, now| {
+                shadow::delete(tx, &id, None, now).map(|d| (d.body, d.output))
+            })
+            .await
+        }
+        ShadowOp::ListNamed => {
+            let size = req.query_int("pageSize", 1, MAX_PAGE)?.unwrap_or(MAX_PAGE);
             let size = usize::try_from(size).unwrap_or(1);
-            run(api, move |tx, _, now| {
+            let token = req.query("nextToken").map(str::to_owned);
+            run_simple(api, move |tx, _, now| {
                 shadow::list_named(tx, &thing, size, token, now)
             })
             .await
         }
-        _ => return None,
-    };
-    Some(answer)
+    }
 }
 
 /// Runs a shadow operation that publishes nothing.
-async fn run(
+async fn run_simple(
     api: &Api,
     operation: impl FnOnce(&ServiceTx<'_>, &Services, i64) -> Result<Value, ShadowError>
     + Send

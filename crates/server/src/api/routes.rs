@@ -1,0 +1,231 @@
+//! The route table: every operation the API answers, as data — HTTP method, path pattern (as in
+//! botocore's service models, `{label}` for a path label), AWS operation and service name, and
+//! the handler. `handle_inner` finds the route and runs it; `docs/aws-api-coverage.md` is
+//! generated from this table. The handlers live in one file per resource group; nothing here
+//! decides anything about a request.
+
+use axum::http::Method;
+
+use super::{
+    Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
+    events, policies, things,
+};
+
+/// What runs a route.
+#[derive(Clone, Copy)]
+pub(super) enum Handler {
+    /// A registry operation on the API's store connection, run on the blocking pool. Gets the
+    /// request and the path labels in order.
+    Blocking(fn(&Api, &Request, &[String]) -> Result<Reply, ApiError>),
+    /// iot-data Publish: the message goes to the router.
+    Publish,
+    /// A Device Shadow operation, run on the services worker.
+    Shadow(ShadowOp),
+}
+
+/// The Device Shadow operations of the `iot-data` plane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ShadowOp {
+    Get,
+    Update,
+    Delete,
+    ListNamed,
+}
+
+/// One operation.
+pub(super) struct Route {
+    pub(super) method: Method,
+    /// The path pattern, e.g. `/things/{thingName}/principals`.
+    pub(super) path: &'static str,
+    /// AWS's operation name, e.g. `ListThingPrincipals`.
+    pub(super) operation: &'static str,
+    /// The AWS service: `iot`, `iot-data` or `iot-jobs-data`.
+    pub(super) service: &'static str,
+    pub(super) handler: Handler,
+}
+
+/// Path label `i` of a matched route (always present: the route pattern has it).
+fn label(labels: &[String], i: usize) -> &str {
+    labels.get(i).map_or("", String::as_str)
+}
+
+macro_rules! route {
+    ($method:ident $path:literal $operation:ident $service:literal => |$api:ident, $req:ident, $l:ident| $body:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            operation: stringify!($operation),
+            service: $service,
+            handler: Handler::Blocking(|$api, $req, $l| {
+                let _ = (&$req, &$l);
+                $body.map(Reply::from)
+            }),
+        }
+    };
+    ($method:ident $path:literal $operation:ident $service:literal => $handler:expr) => {
+        Route {
+            method: Method::$method,
+            path: $path,
+            operation: stringify!($operation),
+            service: $service,
+            handler: $handler,
+        }
+    };
+}
+
+/// Every route, in the order they are tried.
+pub(super) static ROUTES: &[Route] = &[
+    route!(GET "/endpoint" DescribeEndpoint "iot" => |a, r, l| endpoint::describe(a, r)),
+    route!(GET "/registrationcode" GetRegistrationCode "iot" =>
+        |a, r, l| Ok::<_, ApiError>(ca_certificates::registration_code(a))),
+    route!(GET "/event-configurations" DescribeEventConfigurations "iot" =>
+        |a, r, l| events::describe(a)),
+    route!(PATCH "/event-configurations" UpdateEventConfigurations "iot" =>
+        |a, r, l| events::update(a, r)),
+    route!(GET "/things" ListThings "iot" => |a, r, l| things::list(a, r)),
+    route!(POST "/things/{thingName}" CreateThing "iot" =>
+        |a, r, l| things::create(a, r, label(l, 0))),
+    route!(GET "/things/{thingName}" DescribeThing "iot" =>
+        |a, r, l| things::describe(a, label(l, 0))),
+    route!(PATCH "/things/{thingName}" UpdateThing "iot" =>
+        |a, r, l| things::update(a, r, label(l, 0))),
+    route!(DELETE "/things/{thingName}" DeleteThing "iot" =>
+        |a, r, l| things::delete(a, r, label(l, 0))),
+    route!(PUT "/things/{thingName}/principals" AttachThingPrincipal "iot" =>
+        |a, r, l| attachments::attach_thing_principal(a, r, label(l, 0))),
+    route!(DELETE "/things/{thingName}/principals" DetachThingPrincipal "iot" =>
+        |a, r, l| attachments::detach_thing_principal(a, r, label(l, 0))),
+    route!(GET "/things/{thingName}/principals" ListThingPrincipals "iot" =>
+        |a, r, l| attachments::list_thing_principals(a, r, label(l, 0))),
+    route!(GET "/principals/things" ListPrincipalThings "iot" =>
+        |a, r, l| attachments::list_principal_things(a, r)),
+    route!(POST "/keys-and-certificate" CreateKeysAndCertificate "iot" =>
+        |a, r, l| certificates::create_keys_and_certificate(a, r)),
+    route!(POST "/certificates" CreateCertificateFromCsr "iot" =>
+        |a, r, l| certificates::create_from_csr(a, r)),
+    route!(GET "/certificates" ListCertificates "iot" => |a, r, l| certificates::list(a, r)),
+    route!(GET "/certificates/{certificateId}" DescribeCertificate "iot" =>
+        |a, r, l| certificates::describe(a, label(l, 0))),
+    route!(PUT "/certificates/{certificateId}" UpdateCertificate "iot" =>
+        |a, r, l| certificates::update(a, r, label(l, 0))),
+    route!(DELETE "/certificates/{certificateId}" DeleteCertificate "iot" =>
+        |a, r, l| certificates::delete(a, r, label(l, 0))),
+    route!(POST "/certificate/register" RegisterCertificate "iot" =>
+        |a, r, l| certificates::register(a, r)),
+    route!(POST "/certificate/register-no-ca" RegisterCertificateWithoutCA "iot" =>
+        |a, r, l| certificates::register_without_ca(a, r)),
+    route!(GET "/certificates-by-ca/{caCertificateId}" ListCertificatesByCA "iot" =>
+        |a, r, l| certificates::list_by_ca(a, r, label(l, 0))),
+    route!(POST "/cacertificate" RegisterCACertificate "iot" =>
+        |a, r, l| ca_certificates::register_ca(a, r)),
+    route!(GET "/cacertificate/{caCertificateId}" DescribeCACertificate "iot" =>
+        |a, r, l| ca_certificates::describe_ca(a, label(l, 0))),
+    route!(PUT "/cacertificate/{caCertificateId}" UpdateCACertificate "iot" =>
+        |a, r, l| ca_certificates::update_ca(a, r, label(l, 0))),
+    route!(DELETE "/cacertificate/{caCertificateId}" DeleteCACertificate "iot" =>
+        |a, r, l| ca_certificates::delete_ca(a, label(l, 0))),
+    route!(GET "/cacertificates" ListCACertificates "iot" =>
+        |a, r, l| ca_certificates::list_ca(a, r)),
+    route!(GET "/policies" ListPolicies "iot" => |a, r, l| policies::list(a, r)),
+    route!(POST "/policies/{policyName}" CreatePolicy "iot" =>
+        |a, r, l| policies::create(a, r, label(l, 0))),
+    route!(GET "/policies/{policyName}" GetPolicy "iot" =>
+        |a, r, l| policies::get(a, label(l, 0))),
+    route!(DELETE "/policies/{policyName}" DeletePolicy "iot" =>
+        |a, r, l| policies::delete(a, label(l, 0))),
+    route!(POST "/policies/{policyName}/version" CreatePolicyVersion "iot" =>
+        |a, r, l| policies::create_version(a, r, label(l, 0))),
+    route!(GET "/policies/{policyName}/version" ListPolicyVersions "iot" =>
+        |a, r, l| policies::list_versions(a, label(l, 0))),
+    route!(GET "/policies/{policyName}/version/{policyVersionId}" GetPolicyVersion "iot" =>
+        |a, r, l| policies::get_version(a, label(l, 0), label(l, 1))),
+    route!(PATCH "/policies/{policyName}/version/{policyVersionId}" SetDefaultPolicyVersion "iot" =>
+        |a, r, l| policies::set_default_version(a, label(l, 0), label(l, 1))),
+    route!(DELETE "/policies/{policyName}/version/{policyVersionId}" DeletePolicyVersion "iot" =>
+        |a, r, l| policies::delete_version(a, label(l, 0), label(l, 1))),
+    route!(PUT "/target-policies/{policyName}" AttachPolicy "iot" =>
+        |a, r, l| attachments::attach_policy(a, r, label(l, 0))),
+    route!(POST "/target-policies/{policyName}" DetachPolicy "iot" =>
+        |a, r, l| attachments::detach_policy(a, r, label(l, 0))),
+    route!(POST "/attached-policies/{target}" ListAttachedPolicies "iot" =>
+        |a, r, l| attachments::list_attached_policies(a, r, label(l, 0))),
+    route!(POST "/policy-targets/{policyName}" ListTargetsForPolicy "iot" =>
+        |a, r, l| attachments::list_targets_for_policy(a, r, label(l, 0))),
+    route!(PUT "/principal-policies/{policyName}" AttachPrincipalPolicy "iot" =>
+        |a, r, l| attachments::attach_principal_policy(a, r, label(l, 0))),
+    route!(DELETE "/principal-policies/{policyName}" DetachPrincipalPolicy "iot" =>
+        |a, r, l| attachments::detach_principal_policy(a, r, label(l, 0))),
+    route!(GET "/principal-policies" ListPrincipalPolicies "iot" =>
+        |a, r, l| attachments::list_principal_policies(a, r)),
+    route!(POST "/topics/{topic}" Publish "iot-data" => Handler::Publish),
+    route!(GET "/retainedMessage" ListRetainedMessages "iot-data" =>
+        |a, r, l| data::list_retained(a, r)),
+    route!(GET "/retainedMessage/{topic}" GetRetainedMessage "iot-data" =>
+        |a, r, l| data::get_retained(a, label(l, 0))),
+    route!(GET "/things/{thingName}/shadow" GetThingShadow "iot-data" =>
+        Handler::Shadow(ShadowOp::Get)),
+    route!(POST "/things/{thingName}/shadow" UpdateThingShadow "iot-data" =>
+        Handler::Shadow(ShadowOp::Update)),
+    route!(DELETE "/things/{thingName}/shadow" DeleteThingShadow "iot-data" =>
+        Handler::Shadow(ShadowOp::Delete)),
+    route!(GET "/api/things/shadow/ListNamedShadowsForThing/{thingName}" ListNamedShadowsForThing "iot-data" =>
+        Handler::Shadow(ShadowOp::ListNamed)),
+];
+
+/// The route for `method` and the decoded path `segments`, with its path labels in order.
+pub(super) fn find(method: &Method, segments: &[String]) -> Option<(&'static Route, Vec<String>)> {
+    ROUTES.iter().find_map(|route| {
+        if route.method != method {
+            return None;
+        }
+        let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+        if pattern.len() != segments.len() {
+            return None;
+        }
+        let mut labels = Vec::new();
+        for (part, segment) in pattern.iter().zip(segments) {
+            if part.starts_with('{') {
+                labels.push(segment.clone());
+            } else if part != segment {
+                return None;
+            }
+        }
+        Some((route, labels))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segments(path: &str) -> Vec<String> {
+        path.trim_start_matches('/')
+            .split('/')
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn routes_are_found_with_their_labels_and_unknown_ones_are_not() {
+        let (route, labels) = find(&Method::GET, &segments("/policies/p/version/3")).unwrap();
+        assert_eq!(route.operation, "GetPolicyVersion");
+        assert_eq!(labels, ["p", "3"]);
+        let (route, _) = find(&Method::POST, &segments("/target-policies/p")).unwrap();
+        assert_eq!(route.operation, "DetachPolicy");
+        assert!(find(&Method::PATCH, &segments("/policies/p")).is_none());
+        assert!(find(&Method::GET, &segments("/no/such/route")).is_none());
+    }
+
+    #[test]
+    fn every_operation_appears_once_and_every_pattern_is_a_path() {
+        let mut seen = std::collections::BTreeSet::new();
+        for route in ROUTES {
+            assert!(
+                seen.insert((route.service, route.operation)),
+                "{}",
+                route.operation
+            );
+            assert!(route.path.starts_with('/'), "{}", route.path);
+        }
+    }
+}
