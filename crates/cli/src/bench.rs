@@ -342,29 +342,15 @@ impl Target {
     }
 }
 
+/// The client certificate and key, checked as `tether pub` checks `--cert`/`--key`.
 fn load_identity(cert: &std::path::Path, key: &std::path::Path) -> Result<Identity> {
-    let cert_bytes =
-        std::fs::read(cert).with_context(|| format!("cannot read --cert {}", cert.display()))?;
-    let key_bytes =
-        std::fs::read(key).with_context(|| format!("cannot read --key {}", key.display()))?;
-    let cert_name = format!("--cert {}", cert.display());
-    let mut chain = pki::load_certificate_chain(&cert_bytes, &cert_name)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-        .0;
-    let key = pki::load_private_key(&key_bytes, &format!("--key {}", key.display()))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    if chain.is_empty() {
-        bail!("{cert_name} holds no certificate");
+    let mut notes = Vec::new();
+    let identity =
+        crate::pubsub::load_identity(cert, key, &mut notes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for note in notes {
+        eprintln!("{note}");
     }
-    let certificate = chain.remove(0);
-    if !pki::key_matches_certificate(&key.key, &certificate) {
-        bail!("the --key does not belong to {cert_name}; use the key created with it");
-    }
-    Ok(Identity {
-        certificate,
-        chain,
-        key: key.key,
-    })
+    Ok(identity)
 }
 
 /// Counters shared by the tasks of a run, read by the progress line.

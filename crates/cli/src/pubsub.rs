@@ -14,7 +14,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-pub use connection::device_connection;
+pub use connection::{device_connection, load_identity};
 pub use publish::PubArgs;
 pub use subscribe::SubArgs;
 

@@ -385,7 +385,7 @@ fn load_ca_dir(dir: &Path) -> Result<Vec<u8>, Failure> {
     Ok(pem)
 }
 
-fn load_identity(
+pub fn load_identity(
     cert_path: &Path,
     key_path: &Path,
     notes: &mut Vec<String>,

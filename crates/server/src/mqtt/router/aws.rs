@@ -11,7 +11,7 @@ use broker_core::{ConnId, DisconnectKind, Message};
 use bytes::Bytes;
 use iot_services::lifecycle::{Client, DisconnectReason, Presence, Ticket};
 use iot_services::{OutMessage, Output};
-use mqtt_proto::{MqttStr, QoS, ReasonCode, TopicName};
+use mqtt_proto::{MqttStr, QoS, ReasonCode, TopicFilter, TopicName};
 
 use super::Router;
 use crate::auth::{Identity, Principal};
@@ -142,25 +142,43 @@ impl Router {
         self.publish_event(event);
     }
 
-    /// A subscribe or unsubscribe took effect on these filters.
+    /// The filters of a SUBSCRIBE or UNSUBSCRIBE, kept for its event when events are published.
+    pub(super) fn event_filters<'a>(
+        &self,
+        filters: impl Iterator<Item = &'a TopicFilter>,
+    ) -> Option<Vec<String>> {
+        self.aws
+            .as_ref()
+            .map(|_| filters.map(ToString::to_string).collect())
+    }
+
+    /// A subscribe or unsubscribe was answered: its event names the filters whose reason code
+    /// is not an error.
     pub(super) fn announce_subscriptions(
         &mut self,
         conn: ConnId,
         subscribed: bool,
-        filters: &[&str],
+        filters: Option<Vec<String>>,
+        reasons: &[ReasonCode],
     ) {
         let now_ms = self.clock.wall_ms();
-        let Some(live) = self.conns.get(&conn) else {
+        let (Some(filters), Some(live)) = (filters, self.conns.get(&conn)) else {
             return;
         };
-        let (Some(ticket), Some(_)) = (live.ticket, self.aws.as_ref()) else {
+        let Some(ticket) = live.ticket else {
             return;
         };
+        let taken: Vec<&str> = filters
+            .iter()
+            .zip(reasons)
+            .filter(|(_, reason)| !reason.is_error())
+            .map(|(filter, _)| filter.as_str())
+            .collect();
         let client = who(&live.principal, &live.client_id);
         let event = if subscribed {
-            Presence::subscribed(&client, ticket, filters, now_ms)
+            Presence::subscribed(&client, ticket, &taken, now_ms)
         } else {
-            Presence::unsubscribed(&client, ticket, filters, now_ms)
+            Presence::unsubscribed(&client, ticket, &taken, now_ms)
         };
         self.publish_event(event);
     }

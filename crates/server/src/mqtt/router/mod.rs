@@ -249,23 +249,13 @@ impl Router {
 
     fn subscribe(&mut self, conn: ConnId, subscribe: Subscribe) {
         let packet_id = subscribe.packet_id;
-        let filters: Vec<String> = subscribe
-            .filters
-            .iter()
-            .map(|(filter, _)| filter.to_string())
-            .collect();
+        let filters = self.event_filters(subscribe.filters.iter().map(|(filter, _)| filter));
         let answer = match self
             .broker
             .handle_subscribe(conn, subscribe, self.clock.now())
         {
             SubscribeOutcome::SubAck(reasons) => {
-                let granted: Vec<&str> = filters
-                    .iter()
-                    .zip(&reasons)
-                    .filter(|(_, reason)| !reason.is_error())
-                    .map(|(filter, _)| filter.as_str())
-                    .collect();
-                self.announce_subscriptions(conn, true, &granted);
+                self.announce_subscriptions(conn, true, filters, &reasons);
                 ToConn::SubAck { packet_id, reasons }
             }
             SubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
@@ -276,23 +266,13 @@ impl Router {
 
     fn unsubscribe(&mut self, conn: ConnId, unsubscribe: Unsubscribe) {
         let packet_id = unsubscribe.packet_id;
-        let filters: Vec<String> = unsubscribe
-            .filters
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let filters = self.event_filters(unsubscribe.filters.iter());
         let answer = match self
             .broker
             .handle_unsubscribe(conn, unsubscribe, self.clock.now())
         {
             UnsubscribeOutcome::UnsubAck(reasons) => {
-                let removed: Vec<&str> = filters
-                    .iter()
-                    .zip(&reasons)
-                    .filter(|(_, reason)| !reason.is_error())
-                    .map(|(filter, _)| filter.as_str())
-                    .collect();
-                self.announce_subscriptions(conn, false, &removed);
+                self.announce_subscriptions(conn, false, filters, &reasons);
                 ToConn::UnsubAck { packet_id, reasons }
             }
             UnsubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
