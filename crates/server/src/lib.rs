@@ -21,6 +21,7 @@ mod registry_watch;
 mod runtime;
 mod services;
 
+pub use api::{Operation as ApiOperation, operations as api_operations};
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
 pub use config::{Listeners, Ready, ServerConfig, ServerError};
 pub use runtime::run;

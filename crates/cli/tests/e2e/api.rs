@@ -210,6 +210,27 @@ fn boto3_drives_registry_pagination_data_plane_and_errors() {
 }
 
 #[test]
+fn boto3_drives_the_rest_of_the_registry_with_awss_shapes_and_errors() {
+    let (dir, server) = start(&[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/registry_ops.py");
+    let out = Command::new(venv_bin().join("python"))
+        .arg(&script)
+        .arg(api_url(&server))
+        .arg(dir.path())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the venv's python runs");
+    let log = text(&out);
+    assert!(
+        out.status.success(),
+        "registry_ops.py failed:\n{log}\nserver log:\n{}",
+        server.logs().join("\n")
+    );
+    assert!(log.contains("checks passed"), "{log}");
+}
+
+#[test]
 fn certificates_of_a_registered_ca_and_without_ca_are_registered_and_connect() {
     let (dir, server) = start(&[]);
     let path = |name: &str| dir.path().join(name);

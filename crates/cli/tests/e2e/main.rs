@@ -15,6 +15,7 @@
 mod api;
 mod bench;
 mod conformance;
+mod coverage;
 mod doctor;
 mod events;
 mod flash;

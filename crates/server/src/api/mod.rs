@@ -40,6 +40,7 @@ use tokio::sync::mpsc;
 use crate::mqtt::router::Command;
 use crate::services;
 pub use error::ApiError;
+pub use routes::{Operation, operations};
 
 /// Largest request body read (policy documents may be up to 400 KB; publishes 128 KB).
 const MAX_BODY: usize = 1024 * 1024;

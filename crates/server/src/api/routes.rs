@@ -172,6 +172,32 @@ pub(super) static ROUTES: &[Route] = &[
         Handler::Shadow(ShadowOp::ListNamed)),
 ];
 
+/// One operation the API answers, for documentation (`docs/aws-api-coverage.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    /// The AWS service: `iot`, `iot-data` or `iot-jobs-data`.
+    pub service: &'static str,
+    /// AWS's operation name.
+    pub name: &'static str,
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The path pattern, `{label}` for path labels.
+    pub path: &'static str,
+}
+
+/// Every operation of the route table.
+pub fn operations() -> Vec<Operation> {
+    ROUTES
+        .iter()
+        .map(|route| Operation {
+            service: route.service,
+            name: route.operation,
+            method: route.method.as_str(),
+            path: route.path,
+        })
+        .collect()
+}
+
 /// The route for `method` and the decoded path `segments`, with its path labels in order.
 pub(super) fn find(method: &Method, segments: &[String]) -> Option<(&'static Route, Vec<String>)> {
     ROUTES.iter().find_map(|route| {
