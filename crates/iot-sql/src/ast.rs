@@ -25,6 +25,32 @@ pub enum Select {
     Value(Expr),
 }
 
+impl Select {
+    /// Calls `visit` on every expression of the SELECT clause (see [`Expr::walk`]).
+    pub fn walk(&self, visit: &mut dyn FnMut(&Expr)) {
+        match self {
+            Select::Value(expr) => expr.walk(visit),
+            Select::Items(items) => {
+                for item in items {
+                    if let SelectItem::Expr { expr, .. } = item {
+                        expr.walk(visit);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Query {
+    /// Calls `visit` on every expression of the statement (see [`Expr::walk`]).
+    pub fn walk(&self, visit: &mut dyn FnMut(&Expr)) {
+        self.select.walk(visit);
+        if let Some(condition) = &self.condition {
+            condition.walk(visit);
+        }
+    }
+}
+
 /// One item of a SELECT list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelectItem {
@@ -164,6 +190,39 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Calls `visit` on this expression and every expression inside it (nested queries
+    /// included), parents first.
+    pub fn walk(&self, visit: &mut dyn FnMut(&Expr)) {
+        visit(self);
+        match self {
+            Expr::Literal(_) | Expr::Payload | Expr::Field(_) => {}
+            Expr::Member(base, _) | Expr::Unary(_, base) | Expr::Cast(base, _) => base.walk(visit),
+            Expr::Index(base, index) | Expr::Binary(_, base, index) => {
+                base.walk(visit);
+                index.walk(visit);
+            }
+            Expr::Call(_, items) | Expr::Array(items) => items.iter().for_each(|e| e.walk(visit)),
+            Expr::Object(members) => members.iter().for_each(|(_, e)| e.walk(visit)),
+            Expr::Case(case) => {
+                case.value.walk(visit);
+                for (test, result) in &case.when {
+                    test.walk(visit);
+                    result.walk(visit);
+                }
+                if let Some(otherwise) = &case.otherwise {
+                    otherwise.walk(visit);
+                }
+            }
+            Expr::Subquery(query) => {
+                query.select.walk(visit);
+                query.from.walk(visit);
+                if let Some(condition) = &query.condition {
+                    condition.walk(visit);
+                }
+            }
+        }
+    }
+
     /// The output key AWS gives this expression when the SELECT item has no alias: the last
     /// field name of a path, or the function's name. Other expressions get none, and the
     /// evaluator names them by position (`_1`, `_2`, ...): tether's choice, AWS documents no

@@ -133,10 +133,11 @@ impl Display for Expr {
             }
             Expr::Unary(UnaryOp::Neg, operand) => {
                 f.write_str("-")?;
-                if matches!(**operand, Expr::Unary(..)) {
-                    write!(f, "({operand})")
-                } else {
-                    child(f, operand, 7)
+                match **operand {
+                    // `- -x`: two minus tokens, no parentheses (which would cost nesting).
+                    Expr::Unary(UnaryOp::Neg, _) => write!(f, " {operand}"),
+                    Expr::Unary(UnaryOp::Not, _) => write!(f, "({operand})"),
+                    _ => child(f, operand, 7),
                 }
             }
             Expr::Binary(op, left, right) => {

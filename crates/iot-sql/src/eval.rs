@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json};
 use crate::ast::{Case, Expr, Literal, Select, SelectItem, Subquery};
 use crate::context::{Context, Payload};
 use crate::error::EvalError;
-use crate::functions;
+use crate::functions::{self, Regexes};
 use crate::operators;
 use crate::value::Value;
 use crate::version::SqlVersion;
@@ -29,14 +29,21 @@ pub(crate) struct Evaluator<'a> {
     pub ctx: &'a Context<'a>,
     pub payload: &'a Payload<'a>,
     pub version: SqlVersion,
+    pub regexes: &'a Regexes,
 }
 
 impl<'a> Evaluator<'a> {
-    pub fn new(ctx: &'a Context<'a>, payload: &'a Payload<'a>, version: SqlVersion) -> Self {
+    pub fn new(
+        ctx: &'a Context<'a>,
+        payload: &'a Payload<'a>,
+        version: SqlVersion,
+        regexes: &'a Regexes,
+    ) -> Self {
         Evaluator {
             ctx,
             payload,
             version,
+            regexes,
         }
     }
 

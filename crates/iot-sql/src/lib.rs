@@ -93,6 +93,8 @@
 //! `parse_time` letters: `G C Y y M d D E e a H k K h m s S z Z` and `'quoted text'`; zones
 //! `UTC`, `GMT`, `Z` and fixed offsets such as `+01:00` (named zones are Undefined).
 
+#![warn(missing_docs)]
+
 mod ast;
 mod catalog;
 mod context;

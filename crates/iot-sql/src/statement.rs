@@ -11,6 +11,7 @@ use crate::ast::{Expr, Query, Select, SelectItem};
 use crate::context::{Context, Payload};
 use crate::error::{EvalError, ParseError};
 use crate::eval::{Doc, Evaluator};
+use crate::functions::Regexes;
 use crate::parser::Parser;
 use crate::value::Value;
 use crate::version::SqlVersion;
@@ -57,6 +58,7 @@ pub struct Statement {
     query: Query,
     /// The first expression that reads a payload field, which a non-JSON payload cannot answer.
     field_reader: Option<String>,
+    regexes: Regexes,
 }
 
 /// What a statement produced for a message that fired it.
@@ -88,10 +90,12 @@ impl Statement {
     pub fn parse(sql: &str, version: SqlVersion) -> Result<Statement, ParseError> {
         let query = Parser::new(sql, 0, version).statement()?;
         let field_reader = first_field_reader(&query).map(ToString::to_string);
+        let regexes = Regexes::collect(|visit| query.walk(visit));
         Ok(Statement {
             version,
             query,
             field_reader,
+            regexes,
         })
     }
 
@@ -137,7 +141,7 @@ impl Statement {
         ctx: &Context<'_>,
         payload: &Payload<'_>,
     ) -> Result<Option<Output>, EvalError> {
-        let evaluator = Evaluator::new(ctx, payload, self.version);
+        let evaluator = Evaluator::new(ctx, payload, self.version, &self.regexes);
         let root = evaluator.root();
         if let (Doc::Binary, Some(field)) = (root, &self.field_reader) {
             return Err(EvalError::NotJson {

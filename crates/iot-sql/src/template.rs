@@ -11,6 +11,7 @@ use crate::ast::Expr;
 use crate::context::{Context, Payload};
 use crate::error::{EvalError, ParseError, ParseErrorKind};
 use crate::eval::Evaluator;
+use crate::functions::Regexes;
 use crate::lexer::Tok;
 use crate::parser::Parser;
 use crate::version::SqlVersion;
@@ -28,6 +29,7 @@ use crate::version::SqlVersion;
 pub struct Template {
     version: SqlVersion,
     parts: Vec<Part>,
+    regexes: Regexes,
 }
 
 /// A piece of a template.
@@ -72,7 +74,18 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Text(literal));
         }
-        Ok(Template { version, parts })
+        let regexes = Regexes::collect(|visit| {
+            for part in &parts {
+                if let Part::Expr(expr) = part {
+                    expr.walk(visit);
+                }
+            }
+        });
+        Ok(Template {
+            version,
+            parts,
+            regexes,
+        })
     }
 
     /// The parts, in order.
@@ -90,7 +103,7 @@ impl Template {
     /// Undefined and Null write nothing (Null has no string conversion, and "Undefined is
     /// converted to an empty string").
     pub fn render(&self, ctx: &Context<'_>, payload: &Payload<'_>) -> Result<String, EvalError> {
-        let evaluator = Evaluator::new(ctx, payload, self.version);
+        let evaluator = Evaluator::new(ctx, payload, self.version, &self.regexes);
         let root = evaluator.root();
         let mut out = String::new();
         for part in &self.parts {

@@ -24,6 +24,7 @@ use crate::eval::{Doc, Evaluator};
 use crate::value::{Value, parse_decimal};
 
 pub(crate) use cast::cast;
+pub(crate) use strings::Regexes;
 
 /// Evaluates `function(args)`.
 pub(crate) fn call<'b>(
@@ -91,7 +92,7 @@ pub(crate) fn call<'b>(
         }
         Function::Sha384 | Function::Sha512 => hash(function, values.first()),
         Function::ParseTime => time::parse_time(&values),
-        other => match strings::call(other, &values) {
+        other => match strings::call(other, &values, ev.regexes) {
             Some(value) => value,
             None => math::call(other, &values, ev.version),
         },

@@ -9,14 +9,58 @@
 //! Java; `regexp_substr` with no match is Undefined.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder};
 
+use crate::ast::{Expr, Literal};
 use crate::catalog::Function;
 use crate::value::{Num, Value};
 
+/// The regular expressions a statement or template spells as string literals, compiled once
+/// when it is parsed rather than at every message. Patterns computed at evaluation time are
+/// compiled when used.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Regexes(HashMap<String, Regex>);
+
+impl PartialEq for Regexes {
+    fn eq(&self, other: &Regexes) -> bool {
+        self.0.len() == other.0.len() && self.0.keys().all(|k| other.0.contains_key(k))
+    }
+}
+
+impl Regexes {
+    /// Compiles the literal patterns of the regexp_* calls in `visit_all`'s expressions.
+    pub fn collect(visit_all: impl FnOnce(&mut dyn FnMut(&Expr))) -> Regexes {
+        let mut patterns = HashMap::new();
+        visit_all(&mut |expr| {
+            if let Expr::Call(
+                Function::RegexpMatches | Function::RegexpReplace | Function::RegexpSubstr,
+                args,
+            ) = expr
+                && let Some(Expr::Literal(Literal::String(pattern))) = args.get(1)
+                && let Some(re) = compile(pattern)
+            {
+                patterns.insert(pattern.clone(), re);
+            }
+        });
+        Regexes(patterns)
+    }
+
+    fn get(&self, pattern: &str) -> Option<Cow<'_, Regex>> {
+        match self.0.get(pattern) {
+            Some(re) => Some(Cow::Borrowed(re)),
+            None => compile(pattern).map(Cow::Owned),
+        }
+    }
+}
+
 /// Evaluates the string function `function`, or `None` if it is not one.
-pub(super) fn call(function: Function, args: &[Value<'_>]) -> Option<Value<'static>> {
+pub(super) fn call(
+    function: Function,
+    args: &[Value<'_>],
+    regexes: &Regexes,
+) -> Option<Value<'static>> {
     let text = |i: usize| args.get(i).and_then(Value::to_text);
     let owned = |s: String| Value::String(Cow::Owned(s));
     Some(match function {
@@ -55,11 +99,11 @@ pub(super) fn call(function: Function, args: &[Value<'_>]) -> Option<Value<'stat
             }
             _ => Value::Undefined,
         },
-        Function::RegexpMatches => match (text(0), text(1).and_then(|p| compile(&p))) {
+        Function::RegexpMatches => match (text(0), text(1).and_then(|p| regexes.get(&p))) {
             (Some(s), Some(re)) => Value::Bool(re.is_match(&s)),
             _ => Value::Undefined,
         },
-        Function::RegexpSubstr => match (text(0), text(1).and_then(|p| compile(&p))) {
+        Function::RegexpSubstr => match (text(0), text(1).and_then(|p| regexes.get(&p))) {
             (Some(s), Some(re)) => re
                 .find(&s)
                 .map_or(Value::Undefined, |m| owned(m.as_str().to_owned())),
@@ -67,7 +111,7 @@ pub(super) fn call(function: Function, args: &[Value<'_>]) -> Option<Value<'stat
         },
         Function::RegexpReplace => {
             let replacement = text(2).and_then(|r| java_replacement(&r));
-            match (text(0), text(1).and_then(|p| compile(&p)), replacement) {
+            match (text(0), text(1).and_then(|p| regexes.get(&p)), replacement) {
                 (Some(s), Some(re), Some(rep)) => {
                     owned(re.replace_all(&s, rep.as_str()).into_owned())
                 }

@@ -17,9 +17,14 @@ use crate::error::{ParseError, ParseErrorKind};
 use crate::lexer::{Lexer, Tok, Token};
 use crate::version::SqlVersion;
 
-/// How deep a statement may nest (parentheses, calls, operators, nested queries). Deeper
+/// How deep a statement's tree may be (operators, calls, members, nested queries). Deeper
 /// statements are refused rather than risking the evaluator's stack; no real rule comes near.
-pub const MAX_DEPTH: usize = 128;
+pub const MAX_DEPTH: usize = 64;
+
+/// How deeply the parser may recurse. Parentheses recurse without deepening the tree, and the
+/// printed form of a tree may spend one pair of parentheses per level, so this is twice
+/// [`MAX_DEPTH`] (and a little): whatever parses, prints to text that parses again.
+const MAX_NESTING: usize = 2 * MAX_DEPTH + 8;
 
 /// Words that cannot be field names.
 const RESERVED: &[&str] = &[
@@ -130,7 +135,7 @@ impl<'t> Parser<'t> {
     /// Enters one level of nesting, failing past [`MAX_DEPTH`].
     pub fn enter(&mut self, at: usize) -> Result<(), ParseError> {
         self.nesting += 1;
-        if self.nesting > MAX_DEPTH {
+        if self.nesting > MAX_NESTING {
             Err(self.too_deep(at))
         } else {
             Ok(())
@@ -369,6 +374,7 @@ fn operator_hint(word: &str) -> Option<&'static str> {
         "LIKE" => "AWS IoT SQL has no LIKE operator; use regexp_matches(x, 'pattern')",
         "BETWEEN" => "AWS IoT SQL has no BETWEEN operator; use x >= a AND x <= b",
         "IN" => "tether does not support the IN operator yet; use x = a OR x = b",
+        "SET" => "tether does not support the SET clause (variables) yet; repeat the expression",
         "LIMIT" | "ORDER" | "GROUP" | "HAVING" | "JOIN" => {
             "AWS IoT SQL has no such clause: a rule is SELECT, FROM and WHERE"
         }

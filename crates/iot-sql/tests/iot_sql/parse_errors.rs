@@ -368,6 +368,15 @@ fn deep_statements_are_refused_not_overflowed() {
     );
     let nots = format!("SELECT * FROM 'x' WHERE {}true", "NOT ".repeat(10_000));
     assert_eq!(Statement::parse(&nots, V1).unwrap_err().kind(), TooDeep);
+    // Parentheses do not deepen the tree: twice MAX_DEPTH of them still parse (in a test
+    // thread's 2 MiB stack, unoptimized).
+    let parens = iot_sql::MAX_DEPTH * 2;
+    let wrapped = format!(
+        "SELECT {}1{} FROM 'x'",
+        "(".repeat(parens),
+        ")".repeat(parens)
+    );
+    assert!(Statement::parse(&wrapped, V1).is_ok());
     // A long but shallow statement is fine.
     let wide = format!(
         "SELECT {} FROM 'x'",
