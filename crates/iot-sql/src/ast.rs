@@ -223,10 +223,10 @@ impl Expr {
         }
     }
 
-    /// The output key AWS gives this expression when the SELECT item has no alias: the last
-    /// field name of a path, or the function's name. Other expressions get none, and the
-    /// evaluator names them by position (`_1`, `_2`, ...): tether's choice, AWS documents no
-    /// rule for them.
+    /// The output key of this expression when its SELECT item has no alias: the field name
+    /// for a field (AWS's `SELECT color` gives `{"color": ...}`), the last field name of a
+    /// path, or the function's name. AWS documents no rule beyond the plain field; the rest is
+    /// tether's choice, and other expressions are named by position (`_1`, `_2`, ...).
     pub fn implicit_name(&self) -> Option<&str> {
         match self {
             Expr::Field(name) | Expr::Member(_, name) => Some(name),

@@ -113,13 +113,13 @@ impl<'a> Evaluator<'a> {
         })
     }
 
-    fn literal(&self, literal: &Literal) -> Value<'static> {
+    fn literal<'b>(&self, literal: &'b Literal) -> Value<'b> {
         match literal {
             Literal::Null => Value::Null,
             Literal::Bool(b) => Value::Bool(*b),
             Literal::Int(i) => Value::Int(*i),
             Literal::Decimal(d) => Value::decimal(*d, self.version),
-            Literal::String(s) => Value::String(Cow::Owned(s.clone())),
+            Literal::String(s) => Value::String(Cow::Borrowed(s)),
         }
     }
 
