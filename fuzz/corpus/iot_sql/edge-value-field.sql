@@ -1,0 +1,1 @@
+SELECT value[0], VALUE FROM 'x' WHERE value <> 1

@@ -1,0 +1,1 @@
+SELECT {'latitude': get(lat_long, 0),'longitude':get(lat_long, 1)} as lat_long, [lat, long] AS pair FROM 'topic/subtopic'

@@ -1,0 +1,1 @@
+SELECT parse_time("yyyy.MM.dd G 'at' HH:mm:ss z", 100000000, "+01:00") as ts FROM 'A/B'

@@ -1,0 +1,1 @@
+SELECT * from 'topic/subtopic' WHERE get_thing_shadow("t","MyThingShadow","arn:aws:iam::123456789012:role/R").state.reported.alarm = 'ON'
