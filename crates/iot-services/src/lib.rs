@@ -5,10 +5,11 @@
 //! Nothing here opens a socket, reads a clock or decides authorization: the broker authorizes
 //! every request publish and every delivery of what a service publishes, as for any client.
 
+pub mod jobs;
 pub mod lifecycle;
 mod output;
 mod service;
 pub mod shadow;
 
 pub use output::{OutMessage, Output};
-pub use service::{Handled, Request, Route, SHADOW, Services, ServicesConfig, routes};
+pub use service::{Handled, JOBS, Request, Route, SHADOW, Services, ServicesConfig, routes};

@@ -59,7 +59,7 @@ pub async fn run(
     let (aws, services) = if config.profile == Profile::Aws {
         let (link, worker) = services::start(
             Store::open(data.database_path())?,
-            iot_services::Services::new(iot_services::ServicesConfig::default()),
+            iot_services::Services::new(config.services()),
             clock,
             router_tx.clone(),
         )

@@ -18,6 +18,7 @@ mod conformance;
 mod doctor;
 mod events;
 mod flash;
+mod jobs;
 mod pubsub;
 mod serve;
 mod shadow;

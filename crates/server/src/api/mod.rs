@@ -4,9 +4,10 @@
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
 //! SigV4-verified first. Registry operations run on the API's own store connection (the store
 //! enforces AWS's rules); data-plane publishes go to the router as a command, like any other
-//! client of the broker; shadow operations run on the services worker, like their MQTT form.
-//! It does not enforce IoT policies on API callers (AWS checks IAM there, not IoT policies) and
-//! serves no jobs or thing groups yet.
+//! client of the broker; shadow and Jobs operations run on the services worker, like their MQTT
+//! form (Jobs' device plane, `iot-jobs-data`, shares the control plane's paths and is told apart
+//! by the signature's service name). It does not enforce IoT policies on API callers (AWS
+//! checks IAM there, not IoT policies) and serves no thing groups yet.
 
 mod attachments;
 mod ca_certificates;
@@ -14,6 +15,8 @@ mod certificates;
 mod data;
 mod endpoint;
 pub mod error;
+mod jobs;
+mod jobs_data;
 mod policies;
 mod shadows;
 mod things;
@@ -178,6 +181,8 @@ impl Arns {
 /// One API request after signature verification: decoded path segments, query, headers, body.
 #[derive(Debug)]
 pub(crate) struct Request {
+    /// The signing name of the signature (`iot`, `iotdata`, `iot-jobs-data`, ...).
+    service: String,
     method: Method,
     path: String,
     segments: Vec<String>,
@@ -385,7 +390,7 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
     if parts.method == Method::GET && path == "/_tether/root-ca.pem" {
         return endpoint::root_ca(&api);
     }
-    api.verifier.verify(
+    let caller = api.verifier.verify(
         parts.method.as_str(),
         &path_and_query,
         &parts.headers,
@@ -393,6 +398,7 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         SystemTime::now(),
     )?;
     let request = Request {
+        service: caller.service,
         segments: decode_segments(&path)?,
         query: parts
             .uri
@@ -412,6 +418,9 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         return data::publish(&api, &request, &topic).await.map(Reply::from);
     }
     if let Some(answer) = shadows::route(&api, &request).await {
+        return answer.map(Reply::from);
+    }
+    if let Some(answer) = jobs::route(&api, &request).await {
         return answer.map(Reply::from);
     }
     tokio::task::spawn_blocking(move || dispatch(&api, &request))
