@@ -71,6 +71,17 @@ impl StoredExecution {
     }
 }
 
+/// One job template as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredJobTemplate {
+    /// The template id (unique).
+    pub template_id: String,
+    /// When it was created, milliseconds since the epoch.
+    pub created_ms: i64,
+    /// Everything else, as JSON text the store does not interpret.
+    pub body: String,
+}
+
 /// Which jobs a list returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
@@ -460,6 +471,83 @@ impl ServiceTx<'_> {
             .ctx(self.tx().label(), "read the next job timer")
     }
 
+    /// The job template `template_id`.
+    pub fn job_template(&self, template_id: &str) -> Result<Option<StoredJobTemplate>, StoreError> {
+        self.tx()
+            .prepare_cached(
+                "SELECT template_id, created_ms, body FROM job_templates WHERE template_id = ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row(params![template_id], |row| {
+                    Ok(StoredJobTemplate {
+                        template_id: row.get(0)?,
+                        created_ms: row.get(1)?,
+                        body: row.get(2)?,
+                    })
+                })
+                .optional()
+            })
+            .ctx(self.tx().label(), "read job template")
+    }
+
+    /// Writes a new job template; `AlreadyExists` when the id is taken.
+    pub fn insert_job_template(&self, template: &StoredJobTemplate) -> Result<(), StoreError> {
+        let n = self
+            .tx()
+            .prepare_cached(
+                "INSERT INTO job_templates (template_id, created_ms, body) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (template_id) DO NOTHING",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![
+                    template.template_id,
+                    template.created_ms,
+                    template.body
+                ])
+            })
+            .ctx(self.tx().label(), "write job template")?;
+        if n == 0 {
+            return Err(StoreError::InvalidRequest(format!(
+                "job template {} already exists",
+                template.template_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Deletes a job template. Returns whether it existed.
+    pub fn delete_job_template(&self, template_id: &str) -> Result<bool, StoreError> {
+        let n = self
+            .tx()
+            .prepare_cached("DELETE FROM job_templates WHERE template_id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![template_id]))
+            .ctx(self.tx().label(), "delete job template")?;
+        Ok(n > 0)
+    }
+
+    /// One page of job templates, sorted by id.
+    pub fn job_templates(&self, page: &PageRequest) -> Result<Page<StoredJobTemplate>, StoreError> {
+        let after = page.token.as_deref().unwrap_or("");
+        let rows = self
+            .tx()
+            .prepare_cached(
+                "SELECT template_id, created_ms, body FROM job_templates WHERE template_id > ?1 \
+                 ORDER BY template_id LIMIT ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map(params![after, page.probe_limit()], |row| {
+                    Ok(StoredJobTemplate {
+                        template_id: row.get(0)?,
+                        created_ms: row.get(1)?,
+                        body: row.get(2)?,
+                    })
+                })
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            })
+            .ctx(self.tx().label(), "list job templates")?;
+        Ok(Page::from_probe(rows, page, |t| t.template_id.clone()))
+    }
+
     /// Whether the registry holds a thing named `name`.
     pub fn thing_exists(&self, name: &str) -> Result<bool, StoreError> {
         self.tx()
@@ -622,6 +710,31 @@ mod tests {
                 tx.put_execution(&e)?;
                 assert_eq!(tx.next_job_deadline()?, Some(500));
                 assert!(!tx.thing_exists("t")?);
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn job_templates_are_written_once_listed_by_id_and_deleted() {
+        let mut store = Store::open_in_memory().unwrap();
+        store
+            .services("test", |tx| {
+                let template = |id: &str| StoredJobTemplate {
+                    template_id: id.to_owned(),
+                    created_ms: 1,
+                    body: "{}".to_owned(),
+                };
+                tx.insert_job_template(&template("b"))?;
+                tx.insert_job_template(&template("a"))?;
+                assert!(tx.insert_job_template(&template("a")).is_err());
+                let first = tx.job_templates(&PageRequest::first(1))?;
+                assert_eq!(first.items[0].template_id, "a");
+                let next = PageRequest::first(1).after(&first).unwrap();
+                assert_eq!(tx.job_templates(&next)?.items[0].template_id, "b");
+                assert!(tx.delete_job_template("a")?);
+                assert_eq!(tx.job_template("a")?, None);
+                assert!(tx.job_template("b")?.is_some());
                 Ok(())
             })
             .unwrap();

@@ -35,7 +35,7 @@ pub use certificates::{
 };
 pub use connection_auth::{AttachedThing, ConnectionAuth};
 pub use error::{ResourceKind, StoreError};
-pub use jobs::{JobFilter, StoredExecution, StoredJob};
+pub use jobs::{JobFilter, StoredExecution, StoredJob, StoredJobTemplate};
 pub use page::{MAX_PAGE_SIZE, Order, Page, PageRequest};
 pub use policies::{MAX_POLICY_VERSIONS, Policy, PolicyVersion};
 pub use principals::{ThingPrincipal, certificate_id_of_principal};

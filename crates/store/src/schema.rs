@@ -64,7 +64,8 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
 /// step) beside a JSON body the store does not read; an execution per (job, thing, number) with
 /// its two timers and the earlier of them (`deadline_ms`, indexed, so the services worker finds
 /// the next timeout without a scan). Executions of a thing are read in queue order. No foreign
-/// key to `things`: an execution outlives a deleted thing, as a shadow does.
+/// key to `things`: an execution outlives a deleted thing, as a shadow does. Job templates are
+/// an id, a creation time and a JSON body.
 const V5_JOBS: &str = "
 CREATE TABLE jobs (
     job_id TEXT PRIMARY KEY NOT NULL,
@@ -96,6 +97,11 @@ CREATE TABLE job_executions (
 CREATE INDEX job_executions_by_thing ON job_executions(thing, queued_ms, job_id);
 CREATE INDEX job_executions_by_deadline ON job_executions(deadline_ms)
     WHERE deadline_ms IS NOT NULL;
+CREATE TABLE job_templates (
+    template_id TEXT PRIMARY KEY NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 ";
 
 /// Version 4: Device Shadows, keyed by thing name and shadow name (`''` for the classic
@@ -396,6 +402,7 @@ mod tests {
                 "shadows",
                 "jobs",
                 "job_executions",
+                "job_templates",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),

@@ -2,7 +2,8 @@
 //! client (awsiotsdk's IotJobsClientV2 over MQTT 5 with mutual TLS) through a job's whole life,
 //! paho-mqtt on the raw topics for every refusal while another client watching the thing's
 //! Jobs topics sees no answer, the AWS CLI's `iot` and `iot-jobs-data` commands (a
-//! `documentSource` read from a file and from a local HTTP server, S3 refused), acknowledged
+//! `documentSource` read from a file and from a local HTTP server, S3 refused, job templates),
+//! acknowledged
 //! transitions and timers surviving `kill -9`, and `tether jobs`.
 
 use std::io::BufReader;
@@ -419,6 +420,75 @@ fn the_aws_cli_drives_the_control_plane_and_the_device_plane_over_http() {
     aws(&server, &["iot", "delete-job", "--job-id", "file-job"]);
     let deleted = aws_refused(&server, &["iot", "describe-job", "--job-id", "file-job"]);
     assert!(deleted.contains("ResourceNotFoundException"), "{deleted}");
+
+    // Job templates: a job made from one takes its document and configurations.
+    let template = aws(
+        &server,
+        &[
+            "iot",
+            "create-job-template",
+            "--job-template-id",
+            "fw",
+            "--description",
+            "Firmware",
+            "--document",
+            r#"{"op":"fw"}"#,
+            "--timeout-config",
+            "inProgressTimeoutInMinutes=9",
+        ],
+    );
+    let template_arn = template["jobTemplateArn"].as_str().unwrap().to_owned();
+    assert_eq!(
+        template_arn,
+        "arn:aws:iot:us-east-1:123456789012:jobtemplate/fw"
+    );
+    let twice = aws_refused(
+        &server,
+        &[
+            "iot",
+            "create-job-template",
+            "--job-template-id",
+            "fw",
+            "--description",
+            "again",
+            "--document",
+            "{}",
+        ],
+    );
+    assert!(twice.contains("ConflictException"), "{twice}");
+    create_job(
+        &server,
+        "from-template",
+        &["--job-template-arn", &template_arn],
+    );
+    let job = aws(
+        &server,
+        &["iot", "describe-job", "--job-id", "from-template"],
+    )["job"]
+        .clone();
+    assert_eq!(
+        (job["description"].as_str(), job["jobTemplateArn"].as_str()),
+        (Some("Firmware"), Some(template_arn.as_str()))
+    );
+    assert_eq!(job["timeoutConfig"]["inProgressTimeoutInMinutes"], 9);
+    let listed = aws(&server, &["iot", "list-job-templates"]);
+    assert_eq!(listed["jobTemplates"][0]["jobTemplateId"], "fw");
+    assert_eq!(
+        aws(
+            &server,
+            &["iot", "describe-job-template", "--job-template-id", "fw"]
+        )["document"],
+        r#"{"op":"fw"}"#
+    );
+    aws(
+        &server,
+        &["iot", "delete-job-template", "--job-template-id", "fw"],
+    );
+    let gone = aws_refused(
+        &server,
+        &["iot", "describe-job-template", "--job-template-id", "fw"],
+    );
+    assert!(gone.contains("ResourceNotFoundException"), "{gone}");
 }
 
 /// Starts `mosquitto_sub` on the demo device's notify-next topic, exiting after 20 s.

@@ -29,6 +29,8 @@ pub enum DocumentInput {
     Inline(String),
     /// `documentSource`: a location the server reads.
     Source(SourceLocation),
+    /// Neither: the document of the job template (`jobTemplateArn`).
+    Template,
 }
 
 /// A `documentSource` tether can read.
@@ -80,6 +82,8 @@ pub struct CreateJob {
     pub in_progress_timeout_minutes: Option<i64>,
     /// `tags`.
     pub tags: Vec<(String, Option<String>)>,
+    /// The job template (`jobTemplateArn`) it starts from, by id.
+    pub job_template: Option<String>,
 }
 
 /// UpdateJob, parsed: each member present replaces the job's.
@@ -182,6 +186,9 @@ pub fn document_source(url: &str) -> Result<SourceLocation, JobsError> {
     }
     if let Some(rest) = url.strip_prefix("http://") {
         let authority = rest.split('/').next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(gap("names a user, which tether does not fetch"));
+        }
         let host = match authority.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or_default(),
             None => authority.split(':').next().unwrap_or_default(),
@@ -214,12 +221,9 @@ pub fn create_job(
 ) -> Result<CreateJob, JobsError> {
     check_job_id(job_id)?;
     refuse_gaps(body)?;
-    if body.get("jobTemplateArn").is_some_and(|v| !v.is_null()) {
-        return Err(gap(
-            "jobTemplateArn",
-            "job templates are not served yet; give the document and configurations in CreateJob",
-        ));
-    }
+    let job_template = string(body, "jobTemplateArn")?
+        .map(|arn| settings.template_id(arn))
+        .transpose()?;
     let arns = match body.get("targets") {
         Some(Value::Array(list)) if !list.is_empty() => list,
         _ => {
@@ -253,9 +257,10 @@ pub fn create_job(
                 "give either document or documentSource, not both",
             ));
         }
+        (None, None) if job_template.is_some() => DocumentInput::Template,
         (None, None) => {
             return Err(JobsError::invalid_request(
-                "a job needs a document: give document or documentSource",
+                "a job needs a document: give document, documentSource or jobTemplateArn",
             ));
         }
     };
@@ -291,6 +296,7 @@ pub fn create_job(
             .transpose()?
             .flatten(),
         tags: tags(body.get("tags"))?,
+        job_template,
     })
 }
 
@@ -353,7 +359,7 @@ fn gap(member: &str, why: &str) -> JobsError {
 }
 
 /// Members of features tether does not have.
-fn refuse_gaps(body: &Map<String, Value>) -> Result<(), JobsError> {
+pub(super) fn refuse_gaps(body: &Map<String, Value>) -> Result<(), JobsError> {
     let gaps = [
         (
             "presignedUrlConfig",
@@ -580,6 +586,7 @@ mod tests {
                 "is in Amazon S3",
             ),
             ("http://192.0.2.1/doc", "loopback"),
+            ("http://localhost:80@example.com/doc", "names a user"),
             ("https://localhost/doc", "https"),
             ("file://relative/doc", "absolute"),
             ("doc.json", "not a URL"),

@@ -150,6 +150,9 @@ pub struct Job {
     pub abort: Vec<AbortCriteria>,
     /// `timeoutConfig.inProgressTimeoutInMinutes`.
     pub in_progress_timeout_minutes: Option<i64>,
+    /// The job template it was created from.
+    #[serde(default)]
+    pub job_template_arn: Option<String>,
     /// Tags given at creation (kept; tether serves no tagging API yet).
     pub tags: Vec<(String, Option<String>)>,
     /// When it was created (epoch milliseconds).
@@ -341,6 +344,7 @@ mod tests {
             rollout: None,
             abort: Vec::new(),
             in_progress_timeout_minutes: None,
+            job_template_arn: None,
             tags: Vec::new(),
             created_ms: 0,
             updated_ms: 0,

@@ -28,6 +28,7 @@ use super::records::{
 use super::settings::JobsSettings;
 use super::shapes;
 use super::status::{ExecutionStatus, JobStatus};
+use super::template;
 use crate::Output;
 
 /// Most executions timed out, and jobs rolled out, per tick; the rest wait for the next one.
@@ -46,16 +47,27 @@ fn published(body: Value, notes: Vec<crate::OutMessage>) -> Answer {
     )
 }
 
-/// CreateJob, with its document resolved (inline, or read from its `documentSource`).
+/// CreateJob, with its document resolved (inline, or read from its `documentSource`; `None`
+/// when it comes from the job template).
 pub fn create_job(
     tx: &ServiceTx<'_>,
     settings: &JobsSettings,
     req: &CreateJob,
-    document: &str,
+    document: Option<&str>,
     document_source: Option<&str>,
     now_ms: i64,
 ) -> Result<Answer, JobsError> {
     atomically(tx, "create a job", |tx| {
+        let template = req
+            .job_template
+            .as_deref()
+            .map(|id| template::existing(tx, id))
+            .transpose()?;
+        let (document, document_source) = match (document, &template) {
+            (Some(text), _) => (text.to_owned(), document_source.map(str::to_owned)),
+            (None, Some(t)) => (t.document.clone(), t.document_source.clone()),
+            (None, None) => return Err(JobsError::invalid_request("a job needs a document")),
+        };
         if load_job(tx, &req.job_id)?.is_some() {
             return Err(JobsError::new(
                 ErrorCode::ResourceAlreadyExists,
@@ -98,17 +110,34 @@ pub fn create_job(
             job_id: req.job_id.clone(),
             target_arns: req.target_arns.clone(),
             targets: req.targets.clone(),
-            document: document.to_owned(),
-            document_source: document_source.map(str::to_owned),
-            description: req.description.clone(),
+            document,
+            document_source,
+            description: req
+                .description
+                .clone()
+                .or_else(|| template.as_ref().map(|t| t.description.clone())),
             target_selection: req.target_selection.as_str().to_owned(),
             status: JobStatus::InProgress.as_str().to_owned(),
             force_canceled: false,
             reason_code: None,
             comment: None,
-            rollout: req.rollout.clone(),
-            abort: req.abort.clone(),
-            in_progress_timeout_minutes: req.in_progress_timeout_minutes,
+            rollout: req
+                .rollout
+                .clone()
+                .or_else(|| template.as_ref().and_then(|t| t.rollout.clone())),
+            abort: match (&template, req.abort.is_empty()) {
+                (Some(t), true) => t.abort.clone(),
+                _ => req.abort.clone(),
+            },
+            in_progress_timeout_minutes: req.in_progress_timeout_minutes.or_else(|| {
+                template
+                    .as_ref()
+                    .and_then(|t| t.in_progress_timeout_minutes)
+            }),
+            job_template_arn: req
+                .job_template
+                .as_deref()
+                .map(|id| settings.template_arn(id)),
             tags: req.tags.clone(),
             created_ms: now_ms,
             updated_ms: now_ms,

@@ -5,10 +5,11 @@
 //! documents (`topic.rs`, `request.rs`, `response.rs`), the control plane's bodies,
 //! configurations and shapes (`control.rs`, `configs.rs`, `shapes.rs`) — then the service over
 //! the store: the device side over MQTT and `iot-jobs-data` HTTP (`device.rs`), the control
-//! plane and the timers (`manage.rs`), and the bookkeeping they share (`records.rs`).
+//! plane and the timers (`manage.rs`), job templates (`template.rs`), and the bookkeeping they
+//! share (`records.rs`).
 //!
 //! Targets are things today; thing groups have their place in [`Target`] and are refused until
-//! the registry has them. Job templates, retries, scheduling, presigned URLs and job events
+//! the registry has them. Retries, scheduling, presigned URLs and job events
 //! (`$aws/events/job...`) are not served (docs/aws-differences.md).
 
 mod configs;
@@ -26,6 +27,7 @@ mod response;
 mod settings;
 mod shapes;
 mod status;
+mod template;
 mod topic;
 
 #[cfg(test)]
@@ -56,4 +58,8 @@ pub use request::{start_next as parse_start_next, update as parse_update};
 pub use response::DocumentForm;
 pub use settings::JobsSettings;
 pub use status::{ExecutionStatus, JobStatus, TargetSelection};
+pub use template::{
+    CreateTemplate, JobTemplate, create as create_template, delete as delete_template,
+    describe as describe_template, list as list_templates, parse_create as parse_create_template,
+};
 pub use topic::ROUTES;

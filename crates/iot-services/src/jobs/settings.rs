@@ -48,6 +48,36 @@ impl JobsSettings {
         self.arn(&format!("thing/{thing}"))
     }
 
+    /// `arn:aws:iot:REGION:ACCOUNT:jobtemplate/ID`.
+    pub fn template_arn(&self, template_id: &str) -> String {
+        self.arn(&format!("jobtemplate/{template_id}"))
+    }
+
+    /// The id a job template ARN (or, with `kind` `job`, a job ARN) of this account names.
+    pub fn resource_id(&self, arn: &str, kind: &str) -> Result<String, JobsError> {
+        let id = arn
+            .strip_prefix(&self.arn(""))
+            .and_then(|rest| rest.strip_prefix(kind))
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|id| {
+                (1..=64).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+            });
+        id.map(str::to_owned).ok_or_else(|| {
+            JobsError::invalid_request(format!(
+                "{arn:?} is not the ARN of a {kind} of this account and region: give {}",
+                self.arn(&format!("{kind}/ID"))
+            ))
+        })
+    }
+
+    /// The id of a job template ARN of this account.
+    pub fn template_id(&self, arn: &str) -> Result<String, JobsError> {
+        self.resource_id(arn, "jobtemplate")
+    }
+
     /// The thing or thing group a target ARN names. An ARN of another account or region, or of
     /// another kind of resource, is `InvalidRequest`.
     pub fn target(&self, arn: &str) -> Result<Target, JobsError> {
@@ -104,6 +134,13 @@ mod tests {
         assert_eq!(
             s.target("arn:aws:iot:us-east-1:123456789012:thinggroup/fleet"),
             Ok(Target::ThingGroup("fleet".into()))
+        );
+        assert_eq!(s.template_id(&s.template_arn("t-1")).as_deref(), Ok("t-1"));
+        assert_eq!(s.resource_id(&s.job_arn("j"), "job").as_deref(), Ok("j"));
+        assert!(s.template_id(&s.job_arn("j")).is_err());
+        assert!(
+            s.template_id("arn:aws:iot:eu-west-1:123456789012:jobtemplate/t")
+                .is_err()
         );
         for bad in [
             "arn:aws:iot:eu-west-1:123456789012:thing/lamp",

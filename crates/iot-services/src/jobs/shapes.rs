@@ -78,6 +78,11 @@ pub fn job(job: &Job, counts: &Counts, settings: &JobsSettings) -> Value {
             json!({ "inProgressTimeoutInMinutes": minutes }),
         );
     }
+    put(
+        &mut map,
+        "jobTemplateArn",
+        job.job_template_arn.as_ref().map(|v| json!(v)),
+    );
     map.insert("isConcurrent".into(), json!(job.rolling_out()));
     Value::Object(map)
 }

@@ -55,11 +55,13 @@ fn create(
         _ => panic!("body"),
     };
     let req = parse_create_job(job_id, &body, &settings())?;
-    let DocumentInput::Inline(document) = req.document.clone() else {
-        panic!("inline documents only here");
+    let document = match req.document.clone() {
+        DocumentInput::Inline(text) => Some(text),
+        DocumentInput::Template => None,
+        DocumentInput::Source(_) => panic!("no document sources here"),
     };
     with(store, |tx| {
-        create_job(tx, &settings(), &req, &document, None, now)
+        create_job(tx, &settings(), &req, document.as_deref(), None, now)
     })
 }
 
@@ -695,4 +697,94 @@ fn the_http_device_plane_writes_the_document_as_text() {
     })
     .unwrap();
     assert_eq!(described["execution"]["jobId"], "job-1");
+}
+
+#[test]
+fn a_job_template_gives_a_job_its_document_and_configurations() {
+    let mut store = store_with_things(&["a"]);
+    let body = |v: Value| v.as_object().unwrap().clone();
+    let req = parse_create_template(
+        "fw-template",
+        &body(
+            json!({"description": "Firmware", "document": "{\"op\":\"fw\"}",
+            "timeoutConfig": {"inProgressTimeoutInMinutes": 7}}),
+        ),
+        &settings(),
+    )
+    .unwrap();
+    let created = with(&mut store, |tx| {
+        create_template(tx, &settings(), &req, Some(("{\"op\":\"fw\"}", None)), 5)
+    })
+    .unwrap();
+    assert_eq!(
+        created["jobTemplateArn"],
+        settings().template_arn("fw-template")
+    );
+    let again = with(&mut store, |tx| {
+        create_template(tx, &settings(), &req, Some(("{}", None)), 6)
+    })
+    .unwrap_err();
+    assert_eq!(again.code, ErrorCode::Conflict);
+    let arn = settings().template_arn("fw-template");
+    create(
+        &mut store,
+        "from-template",
+        json!({"targets": targets(&["a"]), "jobTemplateArn": arn}),
+        10,
+    )
+    .unwrap();
+    let job = with(&mut store, |tx| {
+        describe_job(tx, &settings(), "from-template")
+    })
+    .unwrap()["job"]
+        .clone();
+    assert_eq!(job["description"], "Firmware");
+    assert_eq!(job["timeoutConfig"]["inProgressTimeoutInMinutes"], 7);
+    assert_eq!(job["jobTemplateArn"], arn.as_str());
+    let doc = with(&mut store, |tx| job_document(tx, "from-template")).unwrap();
+    assert_eq!(doc["document"], r#"{"op":"fw"}"#);
+    // A template made from that job copies its document and configurations.
+    let from_job = parse_create_template(
+        "copy",
+        &body(json!({"description": "Copy", "jobArn": settings().job_arn("from-template")})),
+        &settings(),
+    )
+    .unwrap();
+    with(&mut store, |tx| {
+        create_template(tx, &settings(), &from_job, None, 20)
+    })
+    .unwrap();
+    let copy = with(&mut store, |tx| describe_template(tx, &settings(), "copy")).unwrap();
+    assert_eq!(copy["document"], r#"{"op":"fw"}"#);
+    assert_eq!(copy["timeoutConfig"]["inProgressTimeoutInMinutes"], 7);
+    let listed = with(&mut store, |tx| {
+        list_templates(tx, &settings(), &PageRequest::first(10))
+    })
+    .unwrap();
+    let ids: Vec<_> = listed["jobTemplates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["jobTemplateId"].clone())
+        .collect();
+    assert_eq!(ids, [json!("copy"), json!("fw-template")]);
+    with(&mut store, |tx| delete_template(tx, "copy")).unwrap();
+    let gone = with(&mut store, |tx| delete_template(tx, "copy")).unwrap_err();
+    assert_eq!(gone.code, ErrorCode::ResourceNotFound);
+    let missing = create(
+        &mut store,
+        "x",
+        json!({"targets": targets(&["a"]), "jobTemplateArn": settings().template_arn("nope")}),
+        30,
+    )
+    .unwrap_err();
+    assert_eq!(missing.code, ErrorCode::ResourceNotFound);
+    assert!(
+        parse_create_template("t", &body(json!({"document": "{}"})), &settings()).is_err(),
+        "description is required"
+    );
+    assert!(
+        parse_create_template("t", &body(json!({"description": "d"})), &settings()).is_err(),
+        "a document is required"
+    );
 }

@@ -1,7 +1,7 @@
 //! The AWS IoT Jobs control plane (botocore's `iot` model): CreateJob (`PUT /jobs/{jobId}`),
 //! DescribeJob, ListJobs, UpdateJob, CancelJob, DeleteJob, GetJobDocument, DescribeJobExecution,
-//! ListJobExecutionsForJob, ListJobExecutionsForThing, CancelJobExecution and
-//! DeleteJobExecution, as the AWS CLI and boto3 call them. Each runs the service's function on
+//! ListJobExecutionsForJob, ListJobExecutionsForThing, CancelJobExecution, DeleteJobExecution,
+//! and Create/Describe/List/DeleteJobTemplate, as the AWS CLI and boto3 call them. Each runs the service's function on
 //! the services worker, like the device side's MQTT form, and answers once its change is
 //! committed; what it changes notifies the things concerned. A `documentSource` is read here
 //! (a `file://` path, or an `http://` URL on loopback), because reading is IO the services
@@ -58,6 +58,35 @@ pub(super) async fn route(api: &Api, req: &Request) -> Option<Result<Value, ApiE
             _ => return None,
         },
         ["jobs", job, "cancel"] if m == Method::PUT => cancel_job(api, req, job).await,
+        ["job-templates"] if m == Method::GET => {
+            let page = match req.page("nextToken", "maxResults", MAX_PAGE, Order::Ascending) {
+                Ok(page) => page,
+                Err(e) => return Some(Err(e)),
+            };
+            run(api, Plane::Control, move |tx, s, _| {
+                jobs::list_templates(tx, &s.config().jobs, &page).map(quiet)
+            })
+            .await
+        }
+        ["job-templates", id] => {
+            let id = (*id).to_owned();
+            match *m {
+                Method::PUT => create_template(api, req, &id).await,
+                Method::GET => {
+                    run(api, Plane::Control, move |tx, s, _| {
+                        jobs::describe_template(tx, &s.config().jobs, &id).map(quiet)
+                    })
+                    .await
+                }
+                Method::DELETE => {
+                    run(api, Plane::Control, move |tx, _, _| {
+                        jobs::delete_template(tx, &id).map(quiet)
+                    })
+                    .await
+                }
+                _ => return None,
+            }
+        }
         ["jobs", job, "job-document"] if m == Method::GET => {
             let job = (*job).to_owned();
             run(api, Plane::Control, move |tx, _, _| {
@@ -126,22 +155,15 @@ async fn create_job(api: &Api, req: &Request, job_id: &str) -> Result<Value, Api
     let settings = api_settings(api);
     let create = jobs::parse_create_job(job_id, &body, &settings)
         .map_err(|e| jobs_error(&e, Plane::Control))?;
-    let (document, source) = match &create.document {
-        DocumentInput::Inline(text) => (text.clone(), None),
-        DocumentInput::Source(location) => (
-            read_source(location)
-                .await
-                .map_err(|e| jobs_error(&e, Plane::Control))?,
-            Some(location.url().to_owned()),
-        ),
-    };
+    let (document, source) = resolve(&create.document).await?;
     let job_id = job_id.to_owned();
     run(api, Plane::Control, move |tx, s, now| {
+        let document = document.as_deref();
         jobs::create_job(
             tx,
             &s.config().jobs,
             &create,
-            &document,
+            document,
             source.as_deref(),
             now,
         )
@@ -154,6 +176,41 @@ async fn create_job(api: &Api, req: &Request, job_id: &str) -> Result<Value, Api
         }
         e
     })
+}
+
+/// A document given inline or read from its source, with the source's URL; `None` when it
+/// comes from a job template.
+async fn resolve(input: &DocumentInput) -> Result<(Option<String>, Option<String>), ApiError> {
+    match input {
+        DocumentInput::Inline(text) => Ok((Some(text.clone()), None)),
+        DocumentInput::Source(location) => Ok((
+            Some(
+                read_source(location)
+                    .await
+                    .map_err(|e| jobs_error(&e, Plane::Control))?,
+            ),
+            Some(location.url().to_owned()),
+        )),
+        DocumentInput::Template => Ok((None, None)),
+    }
+}
+
+/// CreateJobTemplate: from a document, a `documentSource` (read now) or a job.
+async fn create_template(api: &Api, req: &Request, template_id: &str) -> Result<Value, ApiError> {
+    let body = req.json()?;
+    let create = jobs::parse_create_template(template_id, &body, &api_settings(api))
+        .map_err(|e| jobs_error(&e, Plane::Control))?;
+    let resolved = match &create.document {
+        Some(input) => Some(resolve(input).await?),
+        None => None,
+    };
+    run(api, Plane::Control, move |tx, s, now| {
+        let document = resolved
+            .as_ref()
+            .and_then(|(text, source)| Some((text.as_deref()?, source.as_deref())));
+        jobs::create_template(tx, &s.config().jobs, &create, document, now).map(quiet)
+    })
+    .await
 }
 
 /// The Jobs settings the API knows (its ARNs match the worker's).
