@@ -53,34 +53,7 @@ pub struct JobsArgs {
 #[derive(Debug, Subcommand)]
 enum JobsCommand {
     /// Create a job for one or more things.
-    Create {
-        /// Job id: 1 to 64 of a-z, A-Z, 0-9, '_' and '-'.
-        job_id: String,
-        /// A thing to run it on (repeatable).
-        #[arg(long = "thing", value_name = "NAME", required = true)]
-        things: Vec<String>,
-        /// The job document, as JSON text.
-        #[arg(long, value_name = "JSON", conflicts_with_all = ["document_file", "document_source"])]
-        document: Option<String>,
-        /// A file holding the job document.
-        #[arg(long, value_name = "PATH", conflicts_with = "document_source")]
-        document_file: Option<PathBuf>,
-        /// Where tether serve reads the document: file:///PATH or http://127.0.0.1:PORT/...
-        #[arg(long, value_name = "URL")]
-        document_source: Option<String>,
-        /// A description.
-        #[arg(long)]
-        description: Option<String>,
-        /// Keep the job running for things that become targets later (CONTINUOUS).
-        #[arg(long)]
-        continuous: bool,
-        /// Time out executions in progress for longer than this (timeoutConfig).
-        #[arg(long, value_name = "MINUTES")]
-        timeout_minutes: Option<u32>,
-        /// Notify at most this many things a minute (jobExecutionsRolloutConfig).
-        #[arg(long, value_name = "N")]
-        max_per_minute: Option<u32>,
-    },
+    Create(CreateArgs),
     /// List jobs, newest first.
     List {
         /// Only jobs with this status (IN_PROGRESS, CANCELED, COMPLETED).
@@ -117,6 +90,37 @@ enum JobsCommand {
     },
 }
 
+/// `tether jobs create`.
+#[derive(Debug, Args)]
+struct CreateArgs {
+    /// Job id: 1 to 64 of a-z, A-Z, 0-9, '_' and '-'.
+    job_id: String,
+    /// A thing to run it on (repeatable).
+    #[arg(long = "thing", value_name = "NAME", required = true)]
+    things: Vec<String>,
+    /// The job document, as JSON text.
+    #[arg(long, value_name = "JSON", conflicts_with_all = ["document_file", "document_source"])]
+    document: Option<String>,
+    /// A file holding the job document.
+    #[arg(long, value_name = "PATH", conflicts_with = "document_source")]
+    document_file: Option<PathBuf>,
+    /// Where tether serve reads the document: file:///PATH or http://127.0.0.1:PORT/...
+    #[arg(long, value_name = "URL")]
+    document_source: Option<String>,
+    /// A description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Keep the job running for things that become targets later (CONTINUOUS).
+    #[arg(long)]
+    continuous: bool,
+    /// Time out executions in progress for longer than this (timeoutConfig).
+    #[arg(long, value_name = "MINUTES")]
+    timeout_minutes: Option<u32>,
+    /// Notify at most this many things a minute (jobExecutionsRolloutConfig).
+    #[arg(long, value_name = "N")]
+    max_per_minute: Option<u32>,
+}
+
 pub fn run(args: JobsArgs) -> Result<ExitCode> {
     let endpoint = args
         .endpoint_url
@@ -132,71 +136,7 @@ pub fn run(args: JobsArgs) -> Result<ExitCode> {
         .unwrap_or_else(|| "us-east-1".to_owned());
     let client = Client::new(&endpoint, region)?;
     match args.command {
-        JobsCommand::Create {
-            job_id,
-            things,
-            document,
-            document_file,
-            document_source,
-            description,
-            continuous,
-            timeout_minutes,
-            max_per_minute,
-        } => {
-            let mut body = Map::new();
-            let mut targets = Vec::new();
-            for thing in &things {
-                let described = client
-                    .call(Call::iot("GET", &["things", thing]))
-                    .with_context(|| format!("thing {thing} cannot be targeted"))?;
-                targets.push(text(&described, "thingArn")?);
-            }
-            body.insert("targets".into(), json!(targets));
-            match (document, document_file, document_source) {
-                (Some(doc), None, None) => {
-                    body.insert("document".into(), json!(doc));
-                }
-                (None, Some(path), None) => {
-                    let doc = std::fs::read_to_string(&path).with_context(|| {
-                        format!("cannot read the job document {}", path.display())
-                    })?;
-                    body.insert("document".into(), json!(doc));
-                }
-                (None, None, Some(url)) => {
-                    body.insert("documentSource".into(), json!(url));
-                }
-                _ => bail!(
-                    "give the job document with --document, --document-file or --document-source"
-                ),
-            }
-            if let Some(d) = description {
-                body.insert("description".into(), json!(d));
-            }
-            if continuous {
-                body.insert("targetSelection".into(), json!("CONTINUOUS"));
-            }
-            if let Some(m) = timeout_minutes {
-                body.insert(
-                    "timeoutConfig".into(),
-                    json!({ "inProgressTimeoutInMinutes": m }),
-                );
-            }
-            if let Some(n) = max_per_minute {
-                body.insert(
-                    "jobExecutionsRolloutConfig".into(),
-                    json!({ "maximumPerMinute": n }),
-                );
-            }
-            let created =
-                client.call(Call::iot("PUT", &["jobs", &job_id]).json(Value::Object(body)))?;
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&created)?);
-            } else {
-                println!("created job {job_id} for {}", things.join(", "));
-                println!("follow it with: tether jobs watch {job_id}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        JobsCommand::Create(create_args) => create(&client, create_args, args.json),
         JobsCommand::List { status } => list(&client, status.as_deref(), args.json),
         JobsCommand::Show { job_id } => show(&client, &job_id, args.json),
         JobsCommand::Cancel {
@@ -239,6 +179,70 @@ pub fn run(args: JobsArgs) -> Result<ExitCode> {
             args.json,
         ),
     }
+}
+
+/// CreateJob for things named on the command line (their ARNs from DescribeThing).
+fn create(client: &Client, args: CreateArgs, json_out: bool) -> Result<ExitCode> {
+    let CreateArgs {
+        job_id,
+        things,
+        document,
+        document_file,
+        document_source,
+        description,
+        continuous,
+        timeout_minutes,
+        max_per_minute,
+    } = args;
+    let mut body = Map::new();
+    let mut targets = Vec::new();
+    for thing in &things {
+        let described = client
+            .call(Call::iot("GET", &["things", thing]))
+            .with_context(|| format!("thing {thing} cannot be targeted"))?;
+        targets.push(text(&described, "thingArn")?);
+    }
+    body.insert("targets".into(), json!(targets));
+    match (document, document_file, document_source) {
+        (Some(doc), None, None) => {
+            body.insert("document".into(), json!(doc));
+        }
+        (None, Some(path), None) => {
+            let doc = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the job document {}", path.display()))?;
+            body.insert("document".into(), json!(doc));
+        }
+        (None, None, Some(url)) => {
+            body.insert("documentSource".into(), json!(url));
+        }
+        _ => bail!("give the job document with --document, --document-file or --document-source"),
+    }
+    if let Some(d) = description {
+        body.insert("description".into(), json!(d));
+    }
+    if continuous {
+        body.insert("targetSelection".into(), json!("CONTINUOUS"));
+    }
+    if let Some(m) = timeout_minutes {
+        body.insert(
+            "timeoutConfig".into(),
+            json!({ "inProgressTimeoutInMinutes": m }),
+        );
+    }
+    if let Some(n) = max_per_minute {
+        body.insert(
+            "jobExecutionsRolloutConfig".into(),
+            json!({ "maximumPerMinute": n }),
+        );
+    }
+    let created = client.call(Call::iot("PUT", &["jobs", &job_id]).json(Value::Object(body)))?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&created)?);
+    } else {
+        println!("created job {job_id} for {}", things.join(", "));
+        println!("follow it with: tether jobs watch {job_id}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The member `name` of `value` (`null` when absent).

@@ -28,7 +28,7 @@ use super::records::{
 use super::settings::JobsSettings;
 use super::shapes;
 use super::status::{ExecutionStatus, JobStatus};
-use super::template;
+use super::template::{self, JobTemplate};
 use crate::Output;
 
 /// Most executions timed out, and jobs rolled out, per tick; the rest wait for the next one.
@@ -63,7 +63,7 @@ pub fn create_job(
             .as_deref()
             .map(|id| template::existing(tx, id))
             .transpose()?;
-        let (document, document_source) = match (document, &template) {
+        let document = match (document, &template) {
             (Some(text), _) => (text.to_owned(), document_source.map(str::to_owned)),
             (None, Some(t)) => (t.document.clone(), t.document_source.clone()),
             (None, None) => return Err(JobsError::invalid_request("a job needs a document")),
@@ -85,69 +85,8 @@ pub fn create_job(
                 ),
             ));
         }
-        let mut things = Vec::new();
-        for target in &req.targets {
-            match target {
-                Target::Thing(name) => {
-                    if !tx.thing_exists(name).map_err(internal)? {
-                        return Err(JobsError::not_found(format!(
-                            "Thing {name} does not exist; create it (aws iot create-thing) or \
-                             remove it from the targets"
-                        )));
-                    }
-                    things.push(name.clone());
-                }
-                Target::ThingGroup(name) => {
-                    return Err(JobsError::invalid_request(format!(
-                        "target thing group {name}: thing groups are not supported by tether \
-                         yet; target each thing by its ARN ({})",
-                        settings.thing_arn("THING_NAME")
-                    )));
-                }
-            }
-        }
-        let mut job = Job {
-            job_id: req.job_id.clone(),
-            target_arns: req.target_arns.clone(),
-            targets: req.targets.clone(),
-            document,
-            document_source,
-            description: req
-                .description
-                .clone()
-                .or_else(|| template.as_ref().map(|t| t.description.clone())),
-            target_selection: req.target_selection.as_str().to_owned(),
-            status: JobStatus::InProgress.as_str().to_owned(),
-            force_canceled: false,
-            reason_code: None,
-            comment: None,
-            rollout: req
-                .rollout
-                .clone()
-                .or_else(|| template.as_ref().and_then(|t| t.rollout.clone())),
-            abort: match (&template, req.abort.is_empty()) {
-                (Some(t), true) => t.abort.clone(),
-                _ => req.abort.clone(),
-            },
-            in_progress_timeout_minutes: req.in_progress_timeout_minutes.or_else(|| {
-                template
-                    .as_ref()
-                    .and_then(|t| t.in_progress_timeout_minutes)
-            }),
-            job_template_arn: req
-                .job_template
-                .as_deref()
-                .map(|id| settings.template_arn(id)),
-            tags: req.tags.clone(),
-            created_ms: now_ms,
-            updated_ms: now_ms,
-            completed_ms: None,
-            things,
-            rolled_out: 0,
-            window_start_ms: now_ms,
-            window_count: 0,
-            next_rollout_ms: None,
-        };
+        let things = target_things(tx, settings, &req.targets)?;
+        let mut job = new_job(settings, req, template.as_ref(), document, things, now_ms);
         // Save first: executions refer to their job.
         save_job(tx, &job)?;
         let mut watch = Watch::default();
@@ -159,6 +98,88 @@ pub fn create_job(
         }
         Ok(published(body, watch.notifications(tx, now_ms)?))
     })
+}
+
+/// The things a job's targets name: registered things; thing groups are refused until tether
+/// has them.
+fn target_things(
+    tx: &ServiceTx<'_>,
+    settings: &JobsSettings,
+    targets: &[Target],
+) -> Result<Vec<String>, JobsError> {
+    let mut things = Vec::new();
+    for target in targets {
+        match target {
+            Target::Thing(name) => {
+                if !tx.thing_exists(name).map_err(internal)? {
+                    return Err(JobsError::not_found(format!(
+                        "Thing {name} does not exist; create it (aws iot create-thing) or \
+                         remove it from the targets"
+                    )));
+                }
+                things.push(name.clone());
+            }
+            Target::ThingGroup(name) => {
+                return Err(JobsError::invalid_request(format!(
+                    "target thing group {name}: thing groups are not supported by tether \
+                     yet; target each thing by its ARN ({})",
+                    settings.thing_arn("THING_NAME")
+                )));
+            }
+        }
+    }
+    Ok(things)
+}
+
+/// A new job IN_PROGRESS: the request's members, else its template's.
+fn new_job(
+    settings: &JobsSettings,
+    req: &CreateJob,
+    template: Option<&JobTemplate>,
+    (document, document_source): (String, Option<String>),
+    things: Vec<String>,
+    now_ms: i64,
+) -> Job {
+    Job {
+        job_id: req.job_id.clone(),
+        target_arns: req.target_arns.clone(),
+        targets: req.targets.clone(),
+        document,
+        document_source,
+        description: req
+            .description
+            .clone()
+            .or_else(|| template.map(|t| t.description.clone())),
+        target_selection: req.target_selection.as_str().to_owned(),
+        status: JobStatus::InProgress.as_str().to_owned(),
+        force_canceled: false,
+        reason_code: None,
+        comment: None,
+        rollout: req
+            .rollout
+            .clone()
+            .or_else(|| template.and_then(|t| t.rollout.clone())),
+        abort: match (template, req.abort.is_empty()) {
+            (Some(t), true) => t.abort.clone(),
+            _ => req.abort.clone(),
+        },
+        in_progress_timeout_minutes: req
+            .in_progress_timeout_minutes
+            .or_else(|| template.and_then(|t| t.in_progress_timeout_minutes)),
+        job_template_arn: req
+            .job_template
+            .as_deref()
+            .map(|id| settings.template_arn(id)),
+        tags: req.tags.clone(),
+        created_ms: now_ms,
+        updated_ms: now_ms,
+        completed_ms: None,
+        things,
+        rolled_out: 0,
+        window_start_ms: now_ms,
+        window_count: 0,
+        next_rollout_ms: None,
+    }
 }
 
 /// DescribeJob.
