@@ -122,7 +122,8 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, queue: &Receiver<Job>) {
-        // The first batch only ticks: timers that fell due while tether was stopped fire now.
+        // The first batch runs at once, with whatever is already waiting: its tick fires the
+        // timers that fell due while tether was stopped.
         let mut batch = Vec::new();
         loop {
             while batch.len() < BATCH {
