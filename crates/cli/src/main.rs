@@ -7,6 +7,7 @@ mod bench;
 mod device;
 mod doctor;
 mod flash;
+mod jobs;
 mod pubsub;
 mod serve;
 mod shadow;
@@ -33,6 +34,8 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Provision devices through the API of a running tether serve (things, certificates, policies).
     Device(device::DeviceArgs),
+    /// Create, list, show, cancel and watch AWS IoT Jobs through the API of a running tether serve.
+    Jobs(jobs::JobsArgs),
     /// Publish MQTT messages (mosquitto_pub's flags; -h is the host, --help the help).
     #[command(disable_help_flag = true)]
     Pub(pubsub::PubArgs),
@@ -62,6 +65,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flash(args) => flash::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Device(args) => device::run(args),
+        Command::Jobs(args) => jobs::run(args),
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Shadow(args) => shadow::run(args),

@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// device's reconnection notice a silent client sooner (a local setting, not AWS's).
     #[arg(long, value_name = "SECONDS")]
     min_keep_alive: Option<u16>,
+    /// How many seconds a minute lasts for AWS IoT Jobs timers (in-progress and step
+    /// timeouts) and rollout rates, instead of 60: lets tests see a job execution time out in
+    /// seconds (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u16).range(1..=60))]
+    jobs_minute: Option<u16>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -105,6 +110,7 @@ pub struct FileConfig {
     #[serde(default)]
     api_credentials: Vec<String>,
     min_keep_alive: Option<u16>,
+    jobs_minute: Option<u16>,
 }
 
 /// Reads and checks a config file.
@@ -146,6 +152,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
     config.min_keep_alive = args.min_keep_alive.or(file.min_keep_alive);
+    if let Some(seconds) = args.jobs_minute.or(file.jobs_minute) {
+        if !(1..=60).contains(&seconds) {
+            bail!("jobs-minute {seconds}: give 1 to 60 seconds");
+        }
+        config.jobs_minute = Some(Duration::from_secs(u64::from(seconds)));
+    }
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }

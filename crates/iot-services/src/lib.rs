@@ -5,6 +5,7 @@
 //! Nothing here opens a socket, reads a clock or decides authorization: the broker authorizes
 //! every request publish and every delivery of what a service publishes, as for any client.
 
+pub mod jobs;
 pub mod lifecycle;
 mod output;
 pub mod registry_events;
@@ -12,4 +13,4 @@ mod service;
 pub mod shadow;
 
 pub use output::{OutMessage, Output};
-pub use service::{Handled, Request, Route, SHADOW, Services, ServicesConfig, routes};
+pub use service::{Handled, JOBS, Request, Route, SHADOW, Services, ServicesConfig, routes};

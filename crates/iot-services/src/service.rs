@@ -1,14 +1,18 @@
 //! The services' common face to the server: which topics each service answers ([`routes`]),
 //! a claimed publish as a typed [`Request`], and [`Services`], which dispatches a request to its
-//! service inside the caller's store transaction. A new service adds its id, its routes and a
-//! dispatch arm here, and its own module beside `shadow/`.
+//! service inside the caller's store transaction, and runs the services' timers ([`Services::tick`]).
+//! A new service adds its id, its routes and a dispatch arm here, and its own module beside
+//! `shadow/` and `jobs/`.
 
 use store::ServiceTx;
 
-use crate::{Output, shadow};
+use crate::{Output, jobs, shadow};
 
 /// The Device Shadow service's id in [`Route::service`] and [`Request::service`].
 pub const SHADOW: u16 = 1;
+
+/// The Jobs service's id.
+pub const JOBS: u16 = 2;
 
 /// A service's claim on request topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,14 +27,17 @@ pub struct Route {
 
 /// Every route of every service.
 pub fn routes() -> Vec<Route> {
-    shadow::REQUEST_FILTERS
-        .iter()
-        .map(|filter| Route {
-            filter,
-            service: SHADOW,
-            to_subscribers: true,
-        })
-        .collect()
+    let shadows = shadow::REQUEST_FILTERS.iter().map(|filter| Route {
+        filter,
+        service: SHADOW,
+        to_subscribers: true,
+    });
+    let jobs = jobs::ROUTES.iter().map(|&(filter, to_subscribers)| Route {
+        filter,
+        service: JOBS,
+        to_subscribers,
+    });
+    shadows.chain(jobs).collect()
 }
 
 /// A publish a service claimed, with who sent it.
@@ -60,6 +67,8 @@ pub struct ServicesConfig {
     /// Requests one connection may have in flight; beyond them AWS answers 429 (Device Shadow:
     /// "more than 10 in-flight requests on one connection", device-shadow-error-messages.md).
     pub max_in_flight: usize,
+    /// Jobs: ARNs and timers.
+    pub jobs: jobs::JobsSettings,
 }
 
 impl Default for ServicesConfig {
@@ -67,6 +76,7 @@ impl Default for ServicesConfig {
         ServicesConfig {
             shadow: shadow::Limits::default(),
             max_in_flight: 10,
+            jobs: jobs::JobsSettings::default(),
         }
     }
 }
@@ -81,16 +91,64 @@ pub struct Handled {
     pub failure: Output,
 }
 
-/// Every service, with its settings.
+/// Every service, with its settings and the next time one of their timers is due.
 #[derive(Debug, Default)]
 pub struct Services {
     config: ServicesConfig,
+    /// The earliest timer (epoch milliseconds), as last read by [`Services::tick`].
+    next_deadline: Option<i64>,
+    /// Whether [`Services::tick`] ran once (the first fires whatever was due before a restart).
+    ticked: bool,
 }
 
 impl Services {
     /// The services with these settings.
     pub fn new(config: ServicesConfig) -> Services {
-        Services { config }
+        Services {
+            config,
+            next_deadline: None,
+            ticked: false,
+        }
+    }
+
+    /// When [`Services::tick`] must run next (epoch milliseconds), if a timer is set. Known
+    /// after the first tick: the services worker ticks once at start-up, so timers set before a
+    /// restart fire.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.next_deadline
+    }
+
+    /// Fires every timer due at `now_ms` (Jobs timeouts and rollout windows) inside `tx`, and
+    /// reads when the next one is due. The services worker calls it at the end of every batch
+    /// and when the next deadline passes.
+    pub fn tick(&mut self, tx: &ServiceTx<'_>, now_ms: i64) -> Output {
+        let due = !self.ticked
+            || self
+                .next_deadline
+                .is_some_and(|deadline| deadline <= now_ms);
+        self.ticked = true;
+        let mut failed = false;
+        let output = if due {
+            jobs::tick(tx, &self.config.jobs, now_ms).unwrap_or_else(|e| {
+                tracing::error!("firing job timers failed: {e}");
+                failed = true;
+                Output::default()
+            })
+        } else {
+            Output::default()
+        };
+        match jobs::next_deadline(tx) {
+            // After a failure, try again in a second rather than at once.
+            Ok(next) if failed => {
+                self.next_deadline = next.map(|d| d.max(now_ms.saturating_add(1000)))
+            }
+            Ok(next) => self.next_deadline = next,
+            Err(e) => {
+                tracing::error!("reading the next job timer failed: {e}");
+                self.next_deadline = Some(now_ms.saturating_add(1000));
+            }
+        }
+        output
     }
 
     /// The services' settings.
@@ -113,6 +171,23 @@ impl Services {
                         now_ms,
                     ),
                     failure: shadow::failed(request.topic, request.payload, limits, now_ms)
+                        .unwrap_or_default(),
+                }
+            }
+            JOBS => {
+                let throttle = (request.in_flight >= self.config.max_in_flight)
+                    .then_some(self.config.max_in_flight);
+                Handled {
+                    output: jobs::handle_publish(
+                        tx,
+                        &self.config.jobs,
+                        request.conn,
+                        request.topic,
+                        request.payload,
+                        throttle,
+                        now_ms,
+                    ),
+                    failure: jobs::failed(request.conn, request.topic, request.payload, now_ms)
                         .unwrap_or_default(),
                 }
             }

@@ -42,6 +42,10 @@ pub struct ServerConfig {
     /// Lowest keep-alive granted, in seconds, in place of the profile's (AWS: 30). A local
     /// setting for tests of a device's reconnection, not an AWS behaviour.
     pub min_keep_alive: Option<u16>,
+    /// How long a minute lasts for AWS IoT Jobs timers (in-progress and step timeouts) and
+    /// rollout rates, in place of 60 seconds. A local setting for tests that need a job
+    /// execution to time out in seconds, not an AWS behaviour.
+    pub jobs_minute: Option<Duration>,
 }
 
 impl ServerConfig {
@@ -61,6 +65,7 @@ impl ServerConfig {
             max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
             min_keep_alive: None,
+            jobs_minute: None,
         }
     }
 
@@ -71,6 +76,22 @@ impl ServerConfig {
             limits.keep_alive_clamp = Some((min.min(max), max));
         }
         limits
+    }
+
+    /// The AWS IoT services' settings: ARNs of this account and region, the Jobs minute.
+    pub(crate) fn services(&self) -> iot_services::ServicesConfig {
+        let jobs = iot_services::jobs::JobsSettings {
+            account: self.account_id.clone(),
+            region: self.region.clone(),
+            minute_ms: self.jobs_minute.map_or(60_000, |minute| {
+                i64::try_from(minute.as_millis()).unwrap_or(i64::MAX).max(1)
+            }),
+            ..iot_services::jobs::JobsSettings::default()
+        };
+        iot_services::ServicesConfig {
+            jobs,
+            ..iot_services::ServicesConfig::default()
+        }
     }
 
     /// The largest MQTT packet accepted: as configured, else by profile.

@@ -161,7 +161,7 @@ fn start_services(
     }
     let running = services::start(
         Store::open(data.database_path())?,
-        iot_services::Services::new(iot_services::ServicesConfig::default()),
+        iot_services::Services::new(config.services()),
         clock,
         router.clone(),
     )

@@ -4,11 +4,14 @@
 //! takes whatever is waiting, runs it in one write transaction (one fsync for the batch, each
 //! request in its own savepoint), and only after the commit hands the router what to publish
 //! and the API its answers. A service's answer is therefore never seen before its change is on
-//! disk.
+//! disk. The services' timers (Jobs timeouts and rollouts) run on the same thread: every batch
+//! ends with [`Services::tick`], and the worker waits for work no longer than the next timer,
+//! then runs a batch of its own; its first batch fires what fell due while tether was stopped.
 
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use broker_core::{ConnId, Message, ServiceId};
 use iot_services::{Handled, Output, Request, Services};
@@ -145,17 +148,38 @@ struct Worker {
 
 impl Worker {
     fn run(mut self, queue: &Receiver<Job>) {
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
+        // The first batch runs at once, with whatever is already waiting: its tick fires the
+        // timers that fell due while tether was stopped.
+        let mut batch = Vec::new();
+        loop {
             while batch.len() < BATCH {
                 match queue.try_recv() {
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
             }
-            if !self.run_batch(batch) {
+            if !self.run_batch(std::mem::take(&mut batch)) {
                 return;
             }
+            match self.wait(queue) {
+                Ok(Some(job)) => batch.push(job),
+                Ok(None) => {}
+                Err(()) => return,
+            }
+        }
+    }
+
+    /// Waits for the next job, or until the next timer is due (`None`). `Err` when every link
+    /// is gone.
+    fn wait(&self, queue: &Receiver<Job>) -> Result<Option<Job>, ()> {
+        let Some(deadline) = self.services.next_deadline() else {
+            return queue.recv().map(Some).map_err(|_| ());
+        };
+        let left = deadline.saturating_sub(self.clock.wall_ms()).max(0);
+        match queue.recv_timeout(Duration::from_millis(u64::try_from(left).unwrap_or(0))) {
+            Ok(job) => Ok(Some(job)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(()),
         }
     }
 
@@ -204,6 +228,7 @@ impl Worker {
                     }
                 }
             }
+            output.extend(services.tick(tx, now_ms));
             Ok::<_, StoreError>(output)
         });
         let (committed, output) = match result {

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,6 +58,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V3_REGISTRY_VERSION,
     V4_SHADOWS,
     V5_EVENT_CONFIGURATIONS,
+    V6_JOBS,
 ];
 
 /// Version 5: which registry event types the account publishes (UpdateEventConfigurations);
@@ -68,6 +69,50 @@ CREATE TABLE event_configurations (
     enabled INTEGER NOT NULL,
     modified_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Version 6: AWS IoT Jobs. A job's listing columns and its timer (`deadline_ms`, a rollout
+/// step) beside a JSON body the store does not read; an execution per (job, thing, number) with
+/// its two timers and the earlier of them (`deadline_ms`, indexed, so the services worker finds
+/// the next timeout without a scan). Executions of a thing are read in queue order. No foreign
+/// key to `things`: an execution outlives a deleted thing, as a shadow does. Job templates are
+/// an id, a creation time and a JSON body.
+const V6_JOBS: &str = "
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY NOT NULL,
+    status TEXT NOT NULL,
+    target_selection TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    deadline_ms INTEGER,
+    body TEXT NOT NULL
+);
+CREATE INDEX jobs_by_created ON jobs(created_ms, job_id);
+CREATE INDEX jobs_by_deadline ON jobs(deadline_ms) WHERE deadline_ms IS NOT NULL;
+CREATE TABLE job_executions (
+    job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+    thing TEXT NOT NULL,
+    execution_number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    queued_ms INTEGER NOT NULL,
+    started_ms INTEGER,
+    updated_ms INTEGER NOT NULL,
+    status_details TEXT NOT NULL,
+    step_deadline_ms INTEGER,
+    progress_deadline_ms INTEGER,
+    force_canceled INTEGER NOT NULL,
+    deadline_ms INTEGER,
+    PRIMARY KEY (job_id, thing, execution_number)
+) WITHOUT ROWID;
+CREATE INDEX job_executions_by_thing ON job_executions(thing, queued_ms, job_id);
+CREATE INDEX job_executions_by_deadline ON job_executions(deadline_ms)
+    WHERE deadline_ms IS NOT NULL;
+CREATE TABLE job_templates (
+    template_id TEXT PRIMARY KEY NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 ";
 
 /// Version 4: Device Shadows, keyed by thing name and shadow name (`''` for the classic
@@ -360,7 +405,16 @@ mod tests {
             let conn = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap();
             assert_eq!(user_version(&conn, &label).unwrap(), SCHEMA_VERSION);
             let tables = table_names(&conn);
-            for t in ["things", "certificates", "sessions", "retained_messages"] {
+            for t in [
+                "things",
+                "certificates",
+                "sessions",
+                "retained_messages",
+                "shadows",
+                "jobs",
+                "job_executions",
+                "job_templates",
+            ] {
                 assert!(
                     tables.iter().any(|n| n == t),
                     "v{old}: {t} missing in {tables:?}"

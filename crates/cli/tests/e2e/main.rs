@@ -19,6 +19,7 @@ mod coverage;
 mod doctor;
 mod events;
 mod flash;
+mod jobs;
 mod pubsub;
 mod serve;
 mod shadow;

@@ -4,9 +4,10 @@
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
 //! SigV4-verified first. Registry operations run on the API's own store connection (the store
 //! enforces AWS's rules); data-plane publishes go to the router as a command, like any other
-//! client of the broker; shadow operations run on the services worker, like their MQTT form.
-//! It does not enforce IoT policies on API callers (AWS checks IAM there, not IoT policies) and
-//! serves no jobs or thing groups yet.
+//! client of the broker; shadow and Jobs operations run on the services worker, like their MQTT
+//! form (Jobs' device plane, `iot-jobs-data`, shares the control plane's paths and is told apart
+//! by the signature's service name). It does not enforce IoT policies on API callers (AWS
+//! checks IAM there, not IoT policies) and serves no thing groups yet.
 
 mod attachments;
 mod ca_certificates;
@@ -15,6 +16,8 @@ mod data;
 mod endpoint;
 pub mod error;
 mod events;
+mod jobs;
+mod jobs_data;
 mod policies;
 mod routes;
 mod shadows;
@@ -181,6 +184,8 @@ impl Arns {
 /// One API request after signature verification: decoded path segments, query, headers, body.
 #[derive(Debug)]
 pub(crate) struct Request {
+    /// The signing name of the signature (`iot`, `iotdata`, `iot-jobs-data`, ...).
+    service: String,
     method: Method,
     path: String,
     segments: Vec<String>,
@@ -388,7 +393,7 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
     if parts.method == Method::GET && path == "/_tether/root-ca.pem" {
         return endpoint::root_ca(&api);
     }
-    api.verifier.verify(
+    let caller = api.verifier.verify(
         parts.method.as_str(),
         &path_and_query,
         &parts.headers,
@@ -396,6 +401,7 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         SystemTime::now(),
     )?;
     let request = Request {
+        service: caller.service,
         segments: decode_segments(&path)?,
         query: parts
             .uri
@@ -407,7 +413,8 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         headers: parts.headers,
         body,
     };
-    let Some((route, labels)) = routes::find(&request.method, &request.segments) else {
+    let Some((route, labels)) = routes::find(&request.method, &request.segments, &request.service)
+    else {
         return Err(ApiError::unknown_operation(
             request.method.as_str(),
             &request.path,
@@ -432,6 +439,13 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         routes::Handler::Shadow(op) => shadows::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
+        routes::Handler::Jobs => match jobs::route(&api, &request).await {
+            Some(answer) => answer.map(Reply::from),
+            None => Err(ApiError::unknown_operation(
+                request.method.as_str(),
+                &request.path,
+            )),
+        },
     }
 }
 

@@ -21,6 +21,9 @@ pub(super) enum Handler {
     Publish,
     /// A Device Shadow operation, run on the services worker.
     Shadow(ShadowOp),
+    /// A Jobs operation (control plane, or the device plane when signed for `iot-jobs-data`),
+    /// run on the services worker (`jobs.rs`, `jobs_data.rs`).
+    Jobs,
 }
 
 /// The Device Shadow operations of the `iot-data` plane.
@@ -170,7 +173,39 @@ pub(super) static ROUTES: &[Route] = &[
         Handler::Shadow(ShadowOp::Delete)),
     route!(GET "/api/things/shadow/ListNamedShadowsForThing/{thingName}" ListNamedShadowsForThing "iot-data" =>
         Handler::Shadow(ShadowOp::ListNamed)),
+    route!(GET "/jobs" ListJobs "iot" => Handler::Jobs),
+    route!(PUT "/jobs/{jobId}" CreateJob "iot" => Handler::Jobs),
+    route!(GET "/jobs/{jobId}" DescribeJob "iot" => Handler::Jobs),
+    route!(PATCH "/jobs/{jobId}" UpdateJob "iot" => Handler::Jobs),
+    route!(DELETE "/jobs/{jobId}" DeleteJob "iot" => Handler::Jobs),
+    route!(PUT "/jobs/{jobId}/cancel" CancelJob "iot" => Handler::Jobs),
+    route!(GET "/jobs/{jobId}/job-document" GetJobDocument "iot" => Handler::Jobs),
+    route!(GET "/jobs/{jobId}/things" ListJobExecutionsForJob "iot" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs" ListJobExecutionsForThing "iot" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs/{jobId}" DescribeJobExecution "iot" => Handler::Jobs),
+    route!(PUT "/things/{thingName}/jobs/{jobId}/cancel" CancelJobExecution "iot" => Handler::Jobs),
+    route!(DELETE "/things/{thingName}/jobs/{jobId}/executionNumber/{executionNumber}" DeleteJobExecution "iot" =>
+        Handler::Jobs),
+    route!(GET "/job-templates" ListJobTemplates "iot" => Handler::Jobs),
+    route!(PUT "/job-templates/{jobTemplateId}" CreateJobTemplate "iot" => Handler::Jobs),
+    route!(GET "/job-templates/{jobTemplateId}" DescribeJobTemplate "iot" => Handler::Jobs),
+    route!(DELETE "/job-templates/{jobTemplateId}" DeleteJobTemplate "iot" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs" GetPendingJobExecutions "iot-jobs-data" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs/{jobId}" DescribeJobExecution "iot-jobs-data" => Handler::Jobs),
+    route!(PUT "/things/{thingName}/jobs/$next" StartNextPendingJobExecution "iot-jobs-data" =>
+        Handler::Jobs),
+    route!(POST "/things/{thingName}/jobs/{jobId}" UpdateJobExecution "iot-jobs-data" => Handler::Jobs),
 ];
+
+/// The service whose routes a request signed for `signing_name` prefers where two services share
+/// a path (the control plane and the Jobs data plane do).
+fn plane(signing_name: &str) -> &'static str {
+    match signing_name {
+        "iot-jobs-data" => "iot-jobs-data",
+        "iotdata" | "iotdevicegateway" => "iot-data",
+        _ => "iot",
+    }
+}
 
 /// One operation the API answers, for documentation (`docs/aws-api-coverage.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,26 +233,50 @@ pub fn operations() -> Vec<Operation> {
         .collect()
 }
 
-/// The route for `method` and the decoded path `segments`, with its path labels in order.
-pub(super) fn find(method: &Method, segments: &[String]) -> Option<(&'static Route, Vec<String>)> {
-    ROUTES.iter().find_map(|route| {
-        if route.method != method {
+/// The route for `method` and the decoded path `segments`, with its path labels in order; of two
+/// routes on the same path, the one of the plane `signing_name` names.
+pub(super) fn find(
+    method: &Method,
+    segments: &[String],
+    signing_name: &str,
+) -> Option<(&'static Route, Vec<String>)> {
+    let wanted = plane(signing_name);
+    let mut found = ROUTES
+        .iter()
+        .filter_map(|route| matches(route, method, segments));
+    let first = found.next()?;
+    if first.0.service == wanted {
+        return Some(first);
+    }
+    Some(
+        found
+            .find(|(route, _)| route.service == wanted)
+            .unwrap_or(first),
+    )
+}
+
+/// The path labels of `segments` when `route` answers `method` on them.
+fn matches(
+    route: &'static Route,
+    method: &Method,
+    segments: &[String],
+) -> Option<(&'static Route, Vec<String>)> {
+    if route.method != method {
+        return None;
+    }
+    let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+    if pattern.len() != segments.len() {
+        return None;
+    }
+    let mut labels = Vec::new();
+    for (part, segment) in pattern.iter().zip(segments) {
+        if part.starts_with('{') {
+            labels.push(segment.clone());
+        } else if part != segment {
             return None;
         }
-        let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
-        if pattern.len() != segments.len() {
-            return None;
-        }
-        let mut labels = Vec::new();
-        for (part, segment) in pattern.iter().zip(segments) {
-            if part.starts_with('{') {
-                labels.push(segment.clone());
-            } else if part != segment {
-                return None;
-            }
-        }
-        Some((route, labels))
-    })
+    }
+    Some((route, labels))
 }
 
 #[cfg(test)]
@@ -233,13 +292,20 @@ mod tests {
 
     #[test]
     fn routes_are_found_with_their_labels_and_unknown_ones_are_not() {
-        let (route, labels) = find(&Method::GET, &segments("/policies/p/version/3")).unwrap();
+        let (route, labels) =
+            find(&Method::GET, &segments("/policies/p/version/3"), "iot").unwrap();
         assert_eq!(route.operation, "GetPolicyVersion");
         assert_eq!(labels, ["p", "3"]);
-        let (route, _) = find(&Method::POST, &segments("/target-policies/p")).unwrap();
+        let (route, _) = find(&Method::POST, &segments("/target-policies/p"), "iot").unwrap();
         assert_eq!(route.operation, "DetachPolicy");
-        assert!(find(&Method::PATCH, &segments("/policies/p")).is_none());
-        assert!(find(&Method::GET, &segments("/no/such/route")).is_none());
+        assert!(find(&Method::PATCH, &segments("/policies/p"), "iot").is_none());
+        assert!(find(&Method::GET, &segments("/no/such/route"), "iot").is_none());
+        // The control plane and the Jobs data plane share a path; the signature tells them apart.
+        let jobs = segments("/things/t/jobs/j");
+        let (control, _) = find(&Method::GET, &jobs, "iot").unwrap();
+        assert_eq!(control.service, "iot");
+        let (device, _) = find(&Method::GET, &jobs, "iot-jobs-data").unwrap();
+        assert_eq!(device.service, "iot-jobs-data");
     }
 
     #[test]
