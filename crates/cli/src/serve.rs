@@ -72,6 +72,10 @@ pub struct ServeArgs {
     /// device's reconnection notice a silent client sooner (a local setting, not AWS's).
     #[arg(long, value_name = "SECONDS")]
     min_keep_alive: Option<u16>,
+    /// Seconds after its deprecation before a thing type may be deleted, instead of AWS IoT's
+    /// 300: lets tests delete a type at once (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS")]
+    thing_type_delete_delay: Option<u64>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -105,6 +109,7 @@ pub struct FileConfig {
     #[serde(default)]
     api_credentials: Vec<String>,
     min_keep_alive: Option<u16>,
+    thing_type_delete_delay: Option<u64>,
 }
 
 /// Reads and checks a config file.
@@ -146,6 +151,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
     config.min_keep_alive = args.min_keep_alive.or(file.min_keep_alive);
+    if let Some(seconds) = args
+        .thing_type_delete_delay
+        .or(file.thing_type_delete_delay)
+    {
+        config.thing_type_delete_delay = std::time::Duration::from_secs(seconds);
+    }
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }

@@ -42,6 +42,9 @@ pub struct ServerConfig {
     /// Lowest keep-alive granted, in seconds, in place of the profile's (AWS: 30). A local
     /// setting for tests of a device's reconnection, not an AWS behaviour.
     pub min_keep_alive: Option<u16>,
+    /// How long after its deprecation a thing type may be deleted (AWS: five minutes). A
+    /// local setting so that tests need not wait, like `min_keep_alive`.
+    pub thing_type_delete_delay: Duration,
 }
 
 impl ServerConfig {
@@ -61,6 +64,9 @@ impl ServerConfig {
             max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
             min_keep_alive: None,
+            thing_type_delete_delay: Duration::from_millis(
+                u64::try_from(store::AWS_DELETE_DELAY_MS).unwrap_or(300_000),
+            ),
         }
     }
 
