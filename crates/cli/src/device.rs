@@ -42,6 +42,13 @@ enum DeviceCommand {
         /// Attach this policy to the certificate (e.g. tether-dev-allow-all).
         #[arg(long, value_name = "NAME")]
         policy: Option<String>,
+        /// Give the thing this thing type (it must exist and not be deprecated).
+        #[arg(long = "type", value_name = "TYPE")]
+        thing_type: Option<String>,
+        /// Add the thing to this static thing group (repeatable); the group's policies then
+        /// apply when the device connects with the thing's name as client id.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
         /// Directory for the files [default: DATA_DIR/devices/NAME].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
@@ -78,6 +85,8 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
             ref name,
             key_type,
             ref policy,
+            ref thing_type,
+            ref groups,
             ref out,
         } => {
             let out = match out {
@@ -86,7 +95,12 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
                     .join("devices")
                     .join(name),
             };
-            create(&client, name, key_type, policy.as_deref(), &out, args.json)
+            let registry = Registry {
+                policy: policy.as_deref(),
+                thing_type: thing_type.as_deref(),
+                groups,
+            };
+            create(&client, name, key_type, &registry, &out, args.json)
         }
         DeviceCommand::List => list(&client, args.json),
         DeviceCommand::Show { ref name } => show(&client, name, args.json),
@@ -95,14 +109,22 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
     }
 }
 
+/// What `create` puts the new device in: a policy on its certificate, a thing type, groups.
+struct Registry<'a> {
+    policy: Option<&'a str>,
+    thing_type: Option<&'a str>,
+    groups: &'a [String],
+}
+
 fn create(
     client: &Client,
     name: &str,
     key_type: KeyType,
-    policy: Option<&str>,
+    registry: &Registry<'_>,
     out: &Path,
     json_out: bool,
 ) -> Result<ExitCode> {
+    let policy = registry.policy;
     let files = server::DeviceFiles::in_dir(out);
     if files.certificate.exists() || files.private_key.exists() {
         bail!(
@@ -122,7 +144,21 @@ fn create(
                 )
             })?;
     }
-    let thing = client.call(Call::iot("POST", &["things", name]).json(json!({})))?;
+    // So are a missing group; a missing or deprecated type refuses CreateThing itself.
+    for group in registry.groups {
+        client
+            .call(Call::iot("GET", &["thing-groups", group]))
+            .with_context(|| {
+                format!("thing group {group} is not usable; create it first (aws iot create-thing-group)")
+            })?;
+    }
+    let body = match registry.thing_type {
+        Some(thing_type) => json!({ "thingTypeName": thing_type }),
+        None => json!({}),
+    };
+    let thing = client
+        .call(Call::iot("POST", &["things", name]).json(body))
+        .with_context(|| format!("cannot create thing {name}"))?;
     let (certificate, private_pem, public_pem) = match key_type {
         KeyType::Rsa2048 => {
             let created = client
@@ -157,6 +193,12 @@ fn create(
                 .json(json!({ "target": certificate_arn })),
         )?;
     }
+    for group in registry.groups {
+        client.call(
+            Call::iot("PUT", &["thing-groups", "addThingToThingGroup"])
+                .json(json!({ "thingGroupName": group, "thingName": name })),
+        )?;
+    }
     let root_ca = client.raw_get("/_tether/root-ca.pem")?;
     let (host, port) = client.endpoint()?;
 
@@ -187,6 +229,8 @@ fn create(
             "certificateId": certificate_id,
             "certificateArn": certificate_arn,
             "policy": policy,
+            "thingTypeName": registry.thing_type,
+            "thingGroups": registry.groups,
             "files": {
                 "certificate": files.certificate,
                 "privateKey": files.private_key,
@@ -204,8 +248,21 @@ fn create(
     println!("  private key  {} (mode 0600)", files.private_key.display());
     println!("  public key   {}", files.public_key.display());
     println!("  root CA      {}", files.root_ca.display());
+    if let Some(thing_type) = registry.thing_type {
+        println!("Thing type: {thing_type}.");
+    }
+    if !registry.groups.is_empty() {
+        println!(
+            "Thing groups: {} (their policies apply to client id {name}).",
+            registry.groups.join(", ")
+        );
+    }
     match policy {
         Some(policy) => println!("Policy {policy} is attached to the certificate."),
+        None if !registry.groups.is_empty() => println!(
+            "No policy is attached to the certificate: the device may do what its thing groups' \
+             policies allow."
+        ),
         None => println!(
             "No policy is attached: the broker refuses the device until one allows it, e.g.\n  \
              tether device create {name} --policy tether-dev-allow-all  (for development), or\n  \

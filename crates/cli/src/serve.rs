@@ -77,6 +77,10 @@ pub struct ServeArgs {
     /// seconds (a local setting, not AWS's).
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u16).range(1..=60))]
     jobs_minute: Option<u16>,
+    /// Seconds after its deprecation before a thing type may be deleted, instead of AWS IoT's
+    /// 300: lets tests delete a type at once (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS")]
+    thing_type_delete_delay: Option<u64>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -111,6 +115,7 @@ pub struct FileConfig {
     api_credentials: Vec<String>,
     min_keep_alive: Option<u16>,
     jobs_minute: Option<u16>,
+    thing_type_delete_delay: Option<u64>,
 }
 
 /// Reads and checks a config file.
@@ -157,6 +162,12 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             bail!("jobs-minute {seconds}: give 1 to 60 seconds");
         }
         config.jobs_minute = Some(Duration::from_secs(u64::from(seconds)));
+    }
+    if let Some(seconds) = args
+        .thing_type_delete_delay
+        .or(file.thing_type_delete_delay)
+    {
+        config.thing_type_delete_delay = std::time::Duration::from_secs(seconds);
     }
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;

@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// rollout rates, in place of 60 seconds. A local setting for tests that need a job
     /// execution to time out in seconds, not an AWS behaviour.
     pub jobs_minute: Option<Duration>,
+    /// How long after its deprecation a thing type may be deleted (AWS: five minutes). A
+    /// local setting so that tests need not wait, like `min_keep_alive`.
+    pub thing_type_delete_delay: Duration,
 }
 
 impl ServerConfig {
@@ -66,6 +69,9 @@ impl ServerConfig {
             api_credentials: Vec::new(),
             min_keep_alive: None,
             jobs_minute: None,
+            thing_type_delete_delay: Duration::from_millis(
+                u64::try_from(store::AWS_DELETE_DELAY_MS).unwrap_or(300_000),
+            ),
         }
     }
 

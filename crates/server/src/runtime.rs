@@ -231,6 +231,7 @@ fn start_http(
         mqtts_port: ready.mqtts.map(|a| a.port()),
         limits: config.limits(),
         database: data.database_path(),
+        thing_type_delete_delay: config.thing_type_delete_delay,
     };
     let api = api::Api::new(api_config, data.ca.clone(), router.clone(), services)?;
     let app = http::routes(Arc::clone(metrics), Some(Arc::new(api)));

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,7 +59,82 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V4_SHADOWS,
     V5_EVENT_CONFIGURATIONS,
     V6_JOBS,
+    V7_THING_GROUPS_AND_TYPES,
 ];
+
+/// Version 7: thing types and static thing groups as records of their own, group membership,
+/// and policy attachments resolved to thing groups (`policy_targets.thing_group`, like
+/// `certificate_id` for certificate ARNs) so that a group's policies reach the broker and go
+/// with the group when it is deleted. Every change to the new tables bumps `registry_version`,
+/// as changes to things and attachments do.
+///
+/// Thing types used to be only a name on a thing. Each name in use becomes a type record (not
+/// deprecated, created when its first thing was, no description or searchable attributes), so
+/// that CreateThing and UpdateThing, which now require the type to exist, keep working for those
+/// things. The store draws no randomness, so these types get ids derived from their order:
+/// `00000000-0000-4000-8000-00000000000N`.
+const V7_THING_GROUPS_AND_TYPES: &str = "
+CREATE TABLE thing_types (
+    name                  TEXT PRIMARY KEY NOT NULL,
+    type_id               TEXT NOT NULL UNIQUE,
+    description           TEXT,
+    searchable_attributes TEXT NOT NULL,
+    mqtt5_configuration   TEXT,
+    deprecated            INTEGER NOT NULL,
+    deprecated_ms         INTEGER,
+    created_ms            INTEGER NOT NULL
+);
+INSERT INTO thing_types (name, type_id, description, searchable_attributes, mqtt5_configuration,
+                         deprecated, deprecated_ms, created_ms)
+SELECT thing_type,
+       '00000000-0000-4000-8000-' || printf('%012x', row_number() OVER (ORDER BY thing_type)),
+       NULL, '[]', NULL, 0, NULL, min(created_ms)
+FROM things WHERE thing_type IS NOT NULL GROUP BY thing_type;
+
+CREATE TABLE thing_groups (
+    name        TEXT PRIMARY KEY NOT NULL,
+    group_id    TEXT NOT NULL UNIQUE,
+    parent      TEXT REFERENCES thing_groups(name),
+    description TEXT,
+    attributes  TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL
+);
+CREATE INDEX thing_groups_by_parent ON thing_groups(parent, name);
+
+CREATE TABLE thing_group_members (
+    group_name    TEXT NOT NULL REFERENCES thing_groups(name) ON DELETE CASCADE,
+    thing_name    TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,
+    membership_id TEXT NOT NULL,
+    added_ms      INTEGER NOT NULL,
+    PRIMARY KEY (group_name, thing_name)
+) WITHOUT ROWID;
+CREATE INDEX thing_group_members_by_thing ON thing_group_members(thing_name, group_name);
+
+ALTER TABLE policy_targets
+    ADD COLUMN thing_group TEXT REFERENCES thing_groups(name) ON DELETE CASCADE;
+CREATE INDEX policy_targets_by_thing_group ON policy_targets(thing_group, policy_name);
+
+CREATE TRIGGER thing_types_insert_bumps_registry AFTER INSERT ON thing_types
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_types_update_bumps_registry AFTER UPDATE ON thing_types
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_types_delete_bumps_registry AFTER DELETE ON thing_types
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_groups_insert_bumps_registry AFTER INSERT ON thing_groups
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_groups_update_bumps_registry AFTER UPDATE ON thing_groups
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_groups_delete_bumps_registry AFTER DELETE ON thing_groups
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_group_members_insert_bumps_registry AFTER INSERT ON thing_group_members
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_group_members_update_bumps_registry AFTER UPDATE ON thing_group_members
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_group_members_delete_bumps_registry AFTER DELETE ON thing_group_members
+BEGIN UPDATE registry_version SET version = version + 1; END;
+";
 
 /// Version 5: which registry event types the account publishes (UpdateEventConfigurations);
 /// a type without a row is off, as in AWS.
@@ -396,7 +471,9 @@ mod tests {
                 // A row written at the old version must survive the upgrade.
                 if old >= 1 {
                     conn.execute(
-                        "INSERT INTO things VALUES ('keep', 'id', NULL, '{}', 1, 0, 0)",
+                        "INSERT INTO things VALUES ('keep', 'id', NULL, '{}', 1, 0, 0), \
+                         ('lamp-1', 'id-1', 'lamp', '{}', 1, 7, 7), \
+                         ('lamp-2', 'id-2', 'lamp', '{}', 1, 5, 5)",
                         [],
                     )
                     .unwrap();
@@ -427,6 +504,15 @@ mod tests {
                     })
                     .unwrap();
                 assert_eq!(n, 1, "row written at v{old} lost");
+                // A type name in use became a type record, created with its first thing.
+                let lamp: (String, i64) = conn
+                    .query_row(
+                        "SELECT type_id, created_ms FROM thing_types WHERE name = 'lamp'",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .unwrap();
+                assert_eq!(lamp, ("00000000-0000-4000-8000-000000000001".to_owned(), 5));
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Things in the registry: create (idempotent for identical configuration), read, list with
-//! filters, update with attribute merge and optimistic `expectedVersion`, delete. It does not
-//! validate name or attribute syntax (the control plane does, with AWS's messages) and knows no
-//! thing types or groups as records of their own; the type is a name on the thing.
+//! filters, update with attribute merge and optimistic `expectedVersion`, delete (which ends the
+//! thing's group memberships). A thing's type must be a thing type record that is not
+//! deprecated when it is given (`thing_types.rs` checks). It does not validate name or attribute
+//! syntax (the control plane does, with AWS's messages).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest};
+use crate::thing_types::check_assignable;
 use crate::{Store, attributes_from_json, attributes_to_json};
 
 /// AWS: at most 3 attributes on a thing without a type, 50 with one (§4.1).
@@ -90,7 +92,8 @@ const THING_COLUMNS: &str =
 
 impl Store {
     /// CreateThing. An existing thing with the same type and attributes is returned unchanged
-    /// (AWS is idempotent here); a different configuration is `AlreadyExists`.
+    /// (AWS is idempotent here); a different configuration is `AlreadyExists`. A type must
+    /// exist (`NotFound`) and not be deprecated (`InvalidRequest`), as in AWS.
     pub fn create_thing(
         &mut self,
         new: &NewThing,
@@ -108,6 +111,9 @@ impl Store {
                     kind: ResourceKind::Thing,
                     id: new.name.clone(),
                 });
+            }
+            if let Some(thing_type) = &new.thing_type {
+                check_assignable(tx, thing_type, None, true)?;
             }
             let thing_id = thing_id_from_bytes(id_seed);
             let holder: Option<String> = tx
@@ -200,7 +206,9 @@ impl Store {
         Ok(Page::from_probe(things, page, |t| t.name.clone()))
     }
 
-    /// UpdateThing. Returns the thing as stored afterwards (version incremented).
+    /// UpdateThing. Returns the thing as stored afterwards (version incremented). A new type
+    /// must exist and not be deprecated; giving a thing the type it has is not a new
+    /// association and is allowed even when that type is deprecated.
     pub fn update_thing(
         &mut self,
         name: &str,
@@ -220,6 +228,7 @@ impl Store {
             if update.remove_thing_type {
                 thing.thing_type = None;
             } else if let Some(t) = &update.thing_type {
+                check_assignable(tx, t, thing.thing_type.as_deref(), false)?;
                 thing.thing_type = Some(t.clone());
             }
             match &update.attributes {

@@ -1,5 +1,5 @@
-//! The AWS-compatible HTTP API: the `iot` control plane (registry: things, certificates, CA
-//! certificates, policies, attachments; DescribeEndpoint) and the `iot-data` data plane
+//! The AWS-compatible HTTP API: the `iot` control plane (registry: things, thing types, static
+//! thing groups, certificates, CA certificates, policies, attachments; DescribeEndpoint) and the `iot-data` data plane
 //! (Publish, retained messages, Device Shadows), wire-compatible with botocore's restJson1
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
 //! SigV4-verified first. Registry operations run on the API's own store connection (the store
@@ -7,7 +7,7 @@
 //! client of the broker; shadow and Jobs operations run on the services worker, like their MQTT
 //! form (Jobs' device plane, `iot-jobs-data`, shares the control plane's paths and is told apart
 //! by the signature's service name). It does not enforce IoT policies on API callers (AWS
-//! checks IAM there, not IoT policies) and serves no thing groups yet.
+//! checks IAM there, not IoT policies) and serves no dynamic thing groups.
 
 mod attachments;
 mod ca_certificates;
@@ -21,6 +21,8 @@ mod jobs_data;
 mod policies;
 mod routes;
 mod shadows;
+mod thing_groups;
+mod thing_types;
 mod things;
 
 use std::collections::BTreeMap;
@@ -67,6 +69,8 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// The SQLite database of the data directory.
     pub database: PathBuf,
+    /// How long after its deprecation a thing type may be deleted (AWS: five minutes).
+    pub thing_type_delete_delay: std::time::Duration,
 }
 
 /// The host DescribeEndpoint answers: the first DNS name among the server certificates' extra
@@ -178,6 +182,16 @@ impl Arns {
     /// `…:policy/NAME`.
     pub fn policy(&self, name: &str) -> String {
         self.arn(&format!("policy/{name}"))
+    }
+
+    /// `…:thinggroup/NAME`.
+    pub fn thing_group(&self, name: &str) -> String {
+        self.arn(&format!("thinggroup/{name}"))
+    }
+
+    /// `…:thingtype/NAME`.
+    pub fn thing_type(&self, name: &str) -> String {
+        self.arn(&format!("thingtype/{name}"))
     }
 }
 

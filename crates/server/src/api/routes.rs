@@ -8,7 +8,7 @@ use axum::http::Method;
 
 use super::{
     Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
-    events, policies, things,
+    events, policies, thing_groups, thing_types, things,
 };
 
 /// What runs a route.
@@ -102,6 +102,42 @@ pub(super) static ROUTES: &[Route] = &[
         |a, r, l| attachments::list_thing_principals(a, r, label(l, 0))),
     route!(GET "/principals/things" ListPrincipalThings "iot" =>
         |a, r, l| attachments::list_principal_things(a, r)),
+    route!(GET "/things/{thingName}/thing-groups" ListThingGroupsForThing "iot" =>
+        |a, r, l| thing_groups::groups_for_thing(a, r, label(l, 0))),
+    route!(GET "/thing-groups" ListThingGroups "iot" => |a, r, l| thing_groups::list(a, r)),
+    route!(POST "/thing-groups/{thingGroupName}" CreateThingGroup "iot" =>
+        |a, r, l| thing_groups::create(a, r, label(l, 0))),
+    route!(GET "/thing-groups/{thingGroupName}" DescribeThingGroup "iot" =>
+        |a, r, l| thing_groups::describe(a, label(l, 0))),
+    route!(PATCH "/thing-groups/{thingGroupName}" UpdateThingGroup "iot" =>
+        |a, r, l| thing_groups::update(a, r, label(l, 0))),
+    route!(DELETE "/thing-groups/{thingGroupName}" DeleteThingGroup "iot" =>
+        |a, r, l| thing_groups::delete(a, r, label(l, 0))),
+    route!(PUT "/thing-groups/addThingToThingGroup" AddThingToThingGroup "iot" =>
+        |a, r, l| thing_groups::add_thing(a, r)),
+    route!(PUT "/thing-groups/removeThingFromThingGroup" RemoveThingFromThingGroup "iot" =>
+        |a, r, l| thing_groups::remove_thing(a, r)),
+    route!(PUT "/thing-groups/updateThingGroupsForThing" UpdateThingGroupsForThing "iot" =>
+        |a, r, l| thing_groups::update_groups_for_thing(a, r)),
+    route!(GET "/thing-groups/{thingGroupName}/things" ListThingsInThingGroup "iot" =>
+        |a, r, l| thing_groups::list_things(a, r, label(l, 0))),
+    route!(POST "/dynamic-thing-groups/{thingGroupName}" CreateDynamicThingGroup "iot" =>
+        |_a, r, l| thing_groups::dynamic_refused(label(l, 0))),
+    route!(PATCH "/dynamic-thing-groups/{thingGroupName}" UpdateDynamicThingGroup "iot" =>
+        |_a, r, l| thing_groups::dynamic_refused(label(l, 0))),
+    route!(DELETE "/dynamic-thing-groups/{thingGroupName}" DeleteDynamicThingGroup "iot" =>
+        |_a, r, l| thing_groups::dynamic_refused(label(l, 0))),
+    route!(GET "/thing-types" ListThingTypes "iot" => |a, r, l| thing_types::list(a, r)),
+    route!(POST "/thing-types/{thingTypeName}" CreateThingType "iot" =>
+        |a, r, l| thing_types::create(a, r, label(l, 0))),
+    route!(GET "/thing-types/{thingTypeName}" DescribeThingType "iot" =>
+        |a, r, l| thing_types::describe(a, label(l, 0))),
+    route!(PATCH "/thing-types/{thingTypeName}" UpdateThingType "iot" =>
+        |a, r, l| thing_types::update(a, r, label(l, 0))),
+    route!(POST "/thing-types/{thingTypeName}/deprecate" DeprecateThingType "iot" =>
+        |a, r, l| thing_types::deprecate(a, r, label(l, 0))),
+    route!(DELETE "/thing-types/{thingTypeName}" DeleteThingType "iot" =>
+        |a, r, l| thing_types::delete(a, label(l, 0))),
     route!(POST "/keys-and-certificate" CreateKeysAndCertificate "iot" =>
         |a, r, l| certificates::create_keys_and_certificate(a, r)),
     route!(POST "/certificates" CreateCertificateFromCsr "iot" =>
@@ -306,6 +342,19 @@ mod tests {
         assert_eq!(control.service, "iot");
         let (device, _) = find(&Method::GET, &jobs, "iot-jobs-data").unwrap();
         assert_eq!(device.service, "iot-jobs-data");
+        let (route, labels) =
+            find(&Method::GET, &segments("/thing-groups/g/things"), "iot").unwrap();
+        assert_eq!(
+            (route.operation, labels),
+            ("ListThingsInThingGroup", vec!["g".to_owned()])
+        );
+        let (route, _) = find(
+            &Method::PUT,
+            &segments("/thing-groups/addThingToThingGroup"),
+            "iot",
+        )
+        .unwrap();
+        assert_eq!(route.operation, "AddThingToThingGroup");
     }
 
     #[test]
