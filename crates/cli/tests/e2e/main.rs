@@ -14,8 +14,10 @@
 
 mod api;
 mod bench;
+mod completions;
 mod conformance;
 mod doctor;
+mod ephemeral;
 mod events;
 mod flash;
 mod pubsub;
