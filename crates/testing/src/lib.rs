@@ -60,8 +60,8 @@
 //! # Start-up cost
 //!
 //! Each server creates a CA, two server certificates and the demo device on start (three RSA
-//! 2048 keys and one P-256 key), which takes about a tenth of a second; the rest of start-up is
-//! a few milliseconds.
+//! 2048 keys and one P-256 key): 0.2–0.3 s on a busy 2-core machine, 90–95 % of it key
+//! generation; the rest of start-up is 10–20 ms.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

@@ -85,7 +85,7 @@ impl Builder {
 
     /// Starts the server and waits until every listener accepts. The first start of a data
     /// directory creates a CA, server certificates and the demo device (RSA keys included),
-    /// which takes about a tenth of a second.
+    /// which takes 0.2–0.3 s on a busy 2-core machine (docs/benchmarks.md).
     pub async fn start(self) -> Result<TestServer, Error> {
         let dir = tempfile::Builder::new()
             .prefix("tether-test-")

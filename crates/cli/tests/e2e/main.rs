@@ -24,3 +24,4 @@ mod pubsub;
 mod serve;
 mod shadow;
 mod support;
+mod testing;
