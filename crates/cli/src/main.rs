@@ -4,21 +4,27 @@
 
 mod api_client;
 mod bench;
+mod completions;
 mod device;
 mod doctor;
 mod flash;
 mod jobs;
+mod man;
 mod pubsub;
 mod serve;
 mod shadow;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The version `tether --version` prints: the package version and the git revision it was
+/// built from (build.rs), e.g. `0.1.0 (git 1a2b3c4d5e6f)`.
+pub const VERSION: &str = env!("TETHER_VERSION");
 
 /// Connect IoT devices to AWS IoT Core or any MQTT broker over mutual TLS.
 #[derive(Debug, Parser)]
-#[command(name = "tether", version, about, long_about = None)]
+#[command(name = "tether", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,6 +52,10 @@ enum Command {
     Shadow(shadow::ShadowArgs),
     /// Measure a broker: connection storms, throughput, latency, idle memory, durable queues.
     Bench(bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page tether(1), or write one page per subcommand into a directory.
+    Man(man::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,5 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Shadow(args) => shadow::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => man::run(args, Cli::command()),
     }
 }

@@ -1,7 +1,15 @@
 //! `tether serve`: flags and an optional TOML config file into `server::ServerConfig`, bound
 //! listeners, logging, signals, and the ready line. The ready line is the contract tests and
 //! scripts wait for: exactly one stdout line `tether ready key=value…` once every listener
-//! accepts; friendly instructions for a human follow it.
+//! accepts; friendly instructions for a human follow it. `--ready-file` writes the same facts
+//! as JSON just before that line (ready_file.rs); `--ephemeral` runs on a throwaway data
+//! directory with port-0 listeners (ephemeral.rs); `--exit-with-parent` ends the server with
+//! the process that started it (parent.rs).
+
+mod ephemeral;
+#[cfg(unix)]
+mod parent;
+mod ready_file;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -84,6 +92,22 @@ pub struct ServeArgs {
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Serve from a fresh data directory in $TMPDIR, removed at exit (unless --keep), with
+    /// every listener on a free loopback port unless a flag names an address: for test suites
+    /// and CI.
+    #[arg(long, conflicts_with = "data_dir")]
+    ephemeral: bool,
+    /// With --ephemeral: leave the data directory in place at exit.
+    #[arg(long, requires = "ephemeral")]
+    keep: bool,
+    /// Once ready, write a JSON record of the endpoints, API URL and credentials, root CA,
+    /// demo device files, data directory and pid to FILE (mode 0600; removed at exit).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+    /// Shut down cleanly when the process that started tether exits (noticed within 200 ms),
+    /// so a crashed test run leaves no server behind.
+    #[arg(long)]
+    exit_with_parent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -131,13 +155,21 @@ pub fn load_config(path: &Path) -> Result<FileConfig> {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    // Read first, so that the window in which a dying parent goes unnoticed is as short as it
+    // can be.
+    let parent = watch_parent(args.exit_with_parent)?;
     let file = match &args.config {
         Some(path) => load_config(path)?,
         None => FileConfig::default(),
     };
-    let data_dir = match args.data_dir.or(file.data_dir) {
-        Some(dir) => dir,
-        None => default_data_dir()?,
+    let ephemeral = args
+        .ephemeral
+        .then(|| ephemeral::EphemeralDir::create(args.keep))
+        .transpose()?;
+    let data_dir = match (&ephemeral, args.data_dir.or(file.data_dir)) {
+        (Some(dir), _) => dir.path().to_owned(),
+        (None, Some(dir)) => dir,
+        (None, None) => default_data_dir()?,
     };
     let mut config = ServerConfig::new(data_dir);
     config.profile = match args.profile.or(file.profile).unwrap_or(ProfileArg::Aws) {
@@ -195,8 +227,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .push((key.to_owned(), secret.to_owned()));
     }
 
-    let default_mqtts: SocketAddr = ([127, 0, 0, 1], 8883).into();
-    let default_api: SocketAddr = ([127, 0, 0, 1], 4580).into();
+    let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral.is_some() {
+        (ephemeral::ANY_PORT, ephemeral::ANY_PORT)
+    } else {
+        (([127, 0, 0, 1], 8883).into(), ([127, 0, 0, 1], 4580).into())
+    };
     let listeners = Listeners {
         mqtts: Some(bind(
             args.mqtts.or(file.mqtts).unwrap_or(default_mqtts),
@@ -220,19 +255,61 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     };
 
     init_logging();
+    let settings = ready_file::Settings::of(&config, ephemeral.is_some());
+    let announcer = ready_file::Announcer::new(args.ready_file, settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tether")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let shutdown = shutdown_signal().context("cannot install the SIGINT/SIGTERM handlers")?;
-        server::run(config, listeners, print_ready, shutdown)
+    runtime.block_on(async {
+        let signals = shutdown_signal().context("cannot install the SIGINT/SIGTERM handlers")?;
+        let shutdown = async {
+            tokio::select! {
+                () = signals => {},
+                () = parent_exited(parent) => {},
+                () = announcer.failed() => {},
+            }
+        };
+        let on_ready = |ready: &Ready| {
+            announcer.announce(ready);
+            print_ready(ready);
+        };
+        server::run(config, listeners, on_ready, shutdown)
             .await
             .map_err(anyhow::Error::from)
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
+    announcer.finish()?;
+    drop(ephemeral);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+type Parent = parent::Parent;
+#[cfg(not(unix))]
+type Parent = std::convert::Infallible;
+
+/// The parent to watch for `--exit-with-parent`.
+fn watch_parent(exit_with_parent: bool) -> Result<Option<Parent>> {
+    if !exit_with_parent {
+        return Ok(None);
+    }
+    #[cfg(unix)]
+    return Ok(Some(parent::Parent::current()));
+    #[cfg(not(unix))]
+    bail!("--exit-with-parent works on Unix only; stop the server with Ctrl-C instead")
+}
+
+/// Completes when the watched parent exits; never without `--exit-with-parent`.
+async fn parent_exited(parent: Option<Parent>) {
+    match parent {
+        #[cfg(unix)]
+        Some(parent) => parent.exited().await,
+        #[cfg(not(unix))]
+        Some(never) => match never {},
+        None => std::future::pending().await,
+    }
 }
 
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
@@ -266,6 +343,9 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (stderr closed because the process reading it is
+        // gone, as under --exit-with-parent) is dropped; reporting it on stderr would panic.
+        .log_internal_errors(false)
         .try_init();
 }
 

@@ -14,9 +14,11 @@
 
 mod api;
 mod bench;
+mod completions;
 mod conformance;
 mod coverage;
 mod doctor;
+mod ephemeral;
 mod events;
 mod flash;
 mod group_policies;
@@ -26,3 +28,4 @@ mod registry;
 mod serve;
 mod shadow;
 mod support;
+mod testing;
