@@ -96,8 +96,15 @@ struct CreateArgs {
     /// Job id: 1 to 64 of a-z, A-Z, 0-9, '_' and '-'.
     job_id: String,
     /// A thing to run it on (repeatable).
-    #[arg(long = "thing", value_name = "NAME", required = true)]
+    #[arg(
+        long = "thing",
+        value_name = "NAME",
+        required_unless_present = "groups"
+    )]
     things: Vec<String>,
+    /// A thing group to run it on: its things and its child groups' things (repeatable).
+    #[arg(long = "group", value_name = "NAME")]
+    groups: Vec<String>,
     /// The job document, as JSON text.
     #[arg(long, value_name = "JSON", conflicts_with_all = ["document_file", "document_source"])]
     document: Option<String>,
@@ -181,11 +188,13 @@ pub fn run(args: JobsArgs) -> Result<ExitCode> {
     }
 }
 
-/// CreateJob for things named on the command line (their ARNs from DescribeThing).
+/// CreateJob for things and thing groups named on the command line (their ARNs from
+/// DescribeThing and DescribeThingGroup).
 fn create(client: &Client, args: CreateArgs, json_out: bool) -> Result<ExitCode> {
     let CreateArgs {
         job_id,
         things,
+        groups,
         document,
         document_file,
         document_source,
@@ -201,6 +210,12 @@ fn create(client: &Client, args: CreateArgs, json_out: bool) -> Result<ExitCode>
             .call(Call::iot("GET", &["things", thing]))
             .with_context(|| format!("thing {thing} cannot be targeted"))?;
         targets.push(text(&described, "thingArn")?);
+    }
+    for group in &groups {
+        let described = client
+            .call(Call::iot("GET", &["thing-groups", group]))
+            .with_context(|| format!("thing group {group} cannot be targeted"))?;
+        targets.push(text(&described, "thingGroupArn")?);
     }
     body.insert("targets".into(), json!(targets));
     match (document, document_file, document_source) {
@@ -239,7 +254,12 @@ fn create(client: &Client, args: CreateArgs, json_out: bool) -> Result<ExitCode>
     if json_out {
         println!("{}", serde_json::to_string_pretty(&created)?);
     } else {
-        println!("created job {job_id} for {}", things.join(", "));
+        let named: Vec<String> = things
+            .iter()
+            .cloned()
+            .chain(groups.iter().map(|g| format!("thing group {g}")))
+            .collect();
+        println!("created job {job_id} for {}", named.join(", "));
         println!("follow it with: tether jobs watch {job_id}");
     }
     Ok(ExitCode::SUCCESS)

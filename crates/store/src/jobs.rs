@@ -89,6 +89,8 @@ pub struct JobFilter {
     pub status: Option<String>,
     /// Only jobs with this target selection.
     pub target_selection: Option<String>,
+    /// Only jobs that target this thing group (by name).
+    pub thing_group: Option<String>,
 }
 
 const JOB_COLUMNS: &str =
@@ -174,9 +176,30 @@ impl ServiceTx<'_> {
         Ok(())
     }
 
+    /// Records the thing groups `job_id` targets (for ListJobs' `thingGroupName`), replacing
+    /// what was recorded.
+    pub fn set_job_thing_groups(&self, job_id: &str, groups: &[String]) -> Result<(), StoreError> {
+        let tx = self.tx();
+        tx.prepare_cached("DELETE FROM job_thing_groups WHERE job_id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![job_id]))
+            .ctx(tx.label(), "forget a job's thing groups")?;
+        for group in groups {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO job_thing_groups (thing_group, job_id) VALUES (?1, ?2)",
+            )
+            .and_then(|mut stmt| stmt.execute(params![group, job_id]))
+            .ctx(tx.label(), "record a job's thing group")?;
+        }
+        Ok(())
+    }
+
     /// Deletes a job and every execution of it. Returns whether it existed.
     pub fn delete_job(&self, job_id: &str) -> Result<bool, StoreError> {
         let label = self.tx().label();
+        self.tx()
+            .prepare_cached("DELETE FROM job_thing_groups WHERE job_id = ?1")
+            .and_then(|mut stmt| stmt.execute(params![job_id]))
+            .ctx(label, "delete job thing groups")?;
         self.tx()
             .prepare_cached("DELETE FROM job_executions WHERE job_id = ?1")
             .and_then(|mut stmt| stmt.execute(params![job_id]))
@@ -210,9 +233,18 @@ impl ServiceTx<'_> {
             "SELECT {JOB_COLUMNS} FROM jobs \
              WHERE (?1 IS NULL OR (created_ms, job_id) {cmp} (?1, ?2)) \
              AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR target_selection = ?5) \
+             AND (?6 IS NULL OR job_id IN \
+                  (SELECT job_id FROM job_thing_groups WHERE thing_group = ?6)) \
              ORDER BY created_ms {dir}, job_id {dir} LIMIT ?3"
         );
-        let values: [&dyn ToSql; 5] = [&ms, &id, &limit, &filter.status, &filter.target_selection];
+        let values: [&dyn ToSql; 6] = [
+            &ms,
+            &id,
+            &limit,
+            &filter.status,
+            &filter.target_selection,
+            &filter.thing_group,
+        ];
         let rows = self
             .tx()
             .prepare_cached(&sql)
@@ -621,12 +653,27 @@ mod tests {
                 assert_eq!(second.next_token, None);
                 let filter = JobFilter {
                     status: Some("IN_PROGRESS".to_owned()),
-                    target_selection: None,
+                    ..JobFilter::default()
                 };
                 let active = tx.jobs(&filter, &PageRequest::first(10))?;
                 assert_eq!(active.items.len(), 2);
                 assert_eq!(tx.job_count("IN_PROGRESS")?, 2);
+                tx.set_job_thing_groups("a", &["fleet".to_owned(), "lab".to_owned()])?;
+                tx.set_job_thing_groups("b", &["fleet".to_owned()])?;
+                tx.set_job_thing_groups("b", &["lab".to_owned()])?;
+                let of_group = |group: &str| {
+                    let filter = JobFilter {
+                        thing_group: Some(group.to_owned()),
+                        ..JobFilter::default()
+                    };
+                    let page = tx.jobs(&filter, &PageRequest::first(10)).unwrap();
+                    page.items.into_iter().map(|j| j.job_id).collect::<Vec<_>>()
+                };
+                assert_eq!(of_group("fleet"), ["a"]);
+                assert_eq!(of_group("lab"), ["a", "b"]);
+                assert_eq!(of_group("ghost"), Vec::<String>::new());
                 assert!(tx.delete_job("a")?);
+                assert_eq!(of_group("lab"), ["b"]);
                 assert!(!tx.delete_job("a")?);
                 assert_eq!(tx.execution("a", "t1", None)?, None);
                 Ok(())

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,7 +60,19 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V5_EVENT_CONFIGURATIONS,
     V6_JOBS,
     V7_THING_GROUPS_AND_TYPES,
+    V8_JOB_THING_GROUPS,
 ];
+
+/// Version 8: the thing groups each job targets, so that ListJobs can filter by group. Jobs
+/// stored before had no group targets (they were refused), so nothing is filled in.
+const V8_JOB_THING_GROUPS: &str = "
+CREATE TABLE job_thing_groups (
+    thing_group TEXT NOT NULL,
+    job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+    PRIMARY KEY (thing_group, job_id)
+) WITHOUT ROWID;
+CREATE INDEX job_thing_groups_by_job ON job_thing_groups(job_id);
+";
 
 /// Version 7: thing types and static thing groups as records of their own, group membership,
 /// and policy attachments resolved to thing groups (`policy_targets.thing_group`, like
@@ -491,6 +503,7 @@ mod tests {
                 "jobs",
                 "job_executions",
                 "job_templates",
+                "job_thing_groups",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),
@@ -504,6 +517,8 @@ mod tests {
                     })
                     .unwrap();
                 assert_eq!(n, 1, "row written at v{old} lost");
+            }
+            if (1..7).contains(&old) {
                 // A type name in use became a type record, created with its first thing.
                 let lamp: (String, i64) = conn
                     .query_row(

@@ -185,6 +185,32 @@ impl ServiceTx<'_> {
         })
         .ctx(tx.label(), "list things in thing group")
     }
+
+    /// The name of the thing group whose `thingGroupId` is `group_id`, if there is one.
+    pub fn thing_group_named_by_id(&self, group_id: &str) -> Result<Option<String>, StoreError> {
+        let tx = self.tx;
+        tx.prepare_cached("SELECT name FROM thing_groups WHERE group_id = ?1")
+            .and_then(|mut stmt| stmt.query_row(params![group_id], |r| r.get(0)).optional())
+            .ctx(tx.label(), "find a thing group by id")
+    }
+
+    /// The groups `thing` is in and all their ancestors, sorted by name: the thing-group
+    /// targets that reach it. Empty for a thing in no group or one that does not exist.
+    pub fn thing_groups_reaching(&self, thing: &str) -> Result<Vec<String>, StoreError> {
+        let tx = self.tx;
+        tx.prepare_cached(
+            "WITH RECURSIVE up(name) AS (
+                SELECT group_name FROM thing_group_members WHERE thing_name = ?1
+                UNION SELECT g.parent FROM thing_groups g JOIN up ON g.name = up.name
+                      WHERE g.parent IS NOT NULL)
+             SELECT name FROM up ORDER BY name",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map(params![thing], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+        })
+        .ctx(tx.label(), "list the thing groups of a thing")
+    }
 }
 
 /// `sub(name)`: group `?1` and, when `?2` is true, all its descendants.
@@ -380,6 +406,14 @@ mod tests {
             .services("jobs", |tx| tx.things_in_thing_group("root", true))
             .unwrap();
         assert_eq!(via_service, ["t1", "t2", "t3"]);
+        let mut reaching = |thing: &str| {
+            s.services("jobs", |tx| tx.thing_groups_reaching(thing))
+                .unwrap()
+        };
+        assert_eq!(reaching("t1"), ["a", "a1", "root"]);
+        assert_eq!(reaching("t3"), ["b", "b1", "root"]);
+        assert_eq!(reaching("t4"), Vec::<String>::new());
+        assert_eq!(reaching("ghost"), Vec::<String>::new());
         assert!(matches!(
             s.services("jobs", |tx| tx.things_in_thing_group("ghost", true)),
             Err(StoreError::NotFound {

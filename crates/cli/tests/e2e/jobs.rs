@@ -3,8 +3,8 @@
 //! paho-mqtt on the raw topics for every refusal while another client watching the thing's
 //! Jobs topics sees no answer, the AWS CLI's `iot` and `iot-jobs-data` commands (a
 //! `documentSource` read from a file and from a local HTTP server, S3 refused, job templates),
-//! acknowledged
-//! transitions and timers surviving `kill -9`, and `tether jobs`.
+//! acknowledged transitions and timers surviving `kill -9`, `tether jobs`, and a continuous
+//! job on a thing group that a device joins, leaves and rejoins (AssociateTargetsWithJob too).
 
 use std::io::BufReader;
 use std::path::Path;
@@ -229,7 +229,7 @@ fn the_aws_cli_drives_the_control_plane_and_the_device_plane_over_http() {
         ],
     );
     assert!(
-        group.contains("InvalidRequestException") && group.contains("thing groups"),
+        group.contains("ResourceNotFoundException") && group.contains("Thing group fleet"),
         "{group}"
     );
     let again = aws_refused(
@@ -726,4 +726,139 @@ fn tether_jobs_creates_lists_shows_watches_and_cancels() {
     let out = jobs(&["--json", "show", "to-cancel"]);
     let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(shown["job"]["reasonCode"], "OPERATOR_1");
+}
+
+#[test]
+fn a_continuous_group_job_reaches_things_that_join_the_group_later() {
+    let (_dir, server) = start(&[]);
+    let group_arn = aws(
+        &server,
+        &["iot", "create-thing-group", "--thing-group-name", "fleet"],
+    )["thingGroupArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let api = crate::support::api_url(&server);
+    let out = run(&[
+        "jobs",
+        "--endpoint-url",
+        api.as_str(),
+        "create",
+        "fleet-update",
+        "--group",
+        "fleet",
+        "--continuous",
+        "--document",
+        r#"{"op":"update"}"#,
+    ]);
+    assert!(
+        out.status.success() && text(&out).contains("for thing group fleet"),
+        "{}",
+        text(&out)
+    );
+    // No thing is in the group yet: no execution, and the job waits.
+    let listed = aws(
+        &server,
+        &[
+            "iot",
+            "list-job-executions-for-job",
+            "--job-id",
+            "fleet-update",
+        ],
+    );
+    assert_eq!(listed["executionSummaries"], json!([]), "{listed}");
+
+    // The device watches its next job; joining the group hands it the job.
+    let mut tls = server.demo_tls_args();
+    tls.extend(["-i".to_owned(), "group-watcher".to_owned()]);
+    let topic = format!("$aws/things/{THING}/jobs/notify-next");
+    let (mut watcher, mut lines) = subscriber(&tls, &["-v", "-W", "120", "-t", &topic]);
+    aws(
+        &server,
+        &[
+            "iot",
+            "add-thing-to-thing-group",
+            "--thing-group-name",
+            "fleet",
+            "--thing-name",
+            THING,
+        ],
+    );
+    let next = read_until(&mut lines, "fleet-update");
+    assert!(next.contains(r#""status":"QUEUED""#), "{next}");
+    assert_eq!(execution(&server, "fleet-update")["status"], "QUEUED");
+    let by_group = aws(
+        &server,
+        &["iot", "list-jobs", "--thing-group-name", "fleet"],
+    );
+    assert_eq!(by_group["jobs"][0]["jobId"], "fleet-update", "{by_group}");
+    let other = aws(&server, &["iot", "list-jobs", "--thing-group-name", "lab"]);
+    assert_eq!(other["jobs"], json!([]), "{other}");
+
+    // Leaving the group takes the pending execution away: REMOVED, and notify-next empties.
+    aws(
+        &server,
+        &[
+            "iot",
+            "remove-thing-from-thing-group",
+            "--thing-group-arn",
+            &group_arn,
+            "--thing-name",
+            THING,
+        ],
+    );
+    let emptied = read_until(&mut lines, "timestamp");
+    assert!(!emptied.contains("fleet-update"), "{emptied}");
+    assert_eq!(execution(&server, "fleet-update")["status"], "REMOVED");
+
+    // AssociateTargetsWithJob adds a second group; its member gets execution number 2.
+    aws(
+        &server,
+        &["iot", "create-thing-group", "--thing-group-name", "lab"],
+    );
+    aws(
+        &server,
+        &[
+            "iot",
+            "add-thing-to-thing-group",
+            "--thing-group-name",
+            "lab",
+            "--thing-name",
+            THING,
+        ],
+    );
+    let lab_arn = group_arn.replace("thinggroup/fleet", "thinggroup/lab");
+    let associated = aws(
+        &server,
+        &[
+            "iot",
+            "associate-targets-with-job",
+            "--job-id",
+            "fleet-update",
+            "--targets",
+            &lab_arn,
+        ],
+    );
+    assert_eq!(associated["jobId"], "fleet-update", "{associated}");
+    let again = read_until(&mut lines, "fleet-update");
+    assert!(again.contains(r#""executionNumber":2"#), "{again}");
+    let snapshot = create_job(&server, "once", &["--document", "{}"]);
+    assert_eq!(snapshot["jobId"], "once");
+    let refused = aws_refused(
+        &server,
+        &[
+            "iot",
+            "associate-targets-with-job",
+            "--job-id",
+            "once",
+            "--targets",
+            &lab_arn,
+        ],
+    );
+    assert!(
+        refused.contains("InvalidRequestException") && refused.contains("SNAPSHOT"),
+        "{refused}"
+    );
+    let _ = watcher.kill();
+    let _ = watcher.wait();
 }

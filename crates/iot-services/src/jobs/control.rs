@@ -228,7 +228,7 @@ pub fn create_job(
         Some(Value::Array(list)) if !list.is_empty() => list,
         _ => {
             return Err(JobsError::invalid_request(
-                "targets is required: a list of at least one thing ARN",
+                "targets is required: a list of at least one thing or thing group ARN",
             ));
         }
     };

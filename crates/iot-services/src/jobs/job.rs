@@ -34,7 +34,7 @@ pub const MAX_PER_MINUTE: u32 = 1000;
 pub enum Target {
     /// One thing, by name.
     Thing(String),
-    /// Every thing of a thing group, by name (refused until thing groups exist).
+    /// Every thing of a thing group and of its descendant groups, by name.
     ThingGroup(String),
 }
 

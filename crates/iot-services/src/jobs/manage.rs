@@ -7,8 +7,8 @@
 //! adapter parses the request (`control.rs`), reads a `documentSource`, and maps a
 //! [`JobsError`] to AWS's exception.
 //!
-//! Where AWS is silent: a thing target must be a registered thing (`ResourceNotFound`
-//! otherwise); a thing-group target is refused until thing groups exist; ListJobs and
+//! Where AWS is silent: a thing target must be a registered thing and a thing-group target an
+//! existing group (`ResourceNotFound` otherwise; `targets.rs` expands groups); ListJobs and
 //! ListJobExecutionsForThing list newest jobs first and executions by job id; an unknown thing
 //! has no executions (an empty list, not 404).
 
@@ -19,7 +19,7 @@ use super::control::{
     CancelExecution, CancelJob, CreateJob, JobUpdate, check_job_id, check_thing_name,
 };
 use super::error::{ErrorCode, JobsError};
-use super::job::{Job, Target};
+use super::job::Job;
 use super::records::{
     Watch, atomically, cancel_executions, counts, executions_from, existing_job, internal,
     jobs_from, load_execution, load_job, pending_of_job, roll_out, save_execution, save_job,
@@ -28,6 +28,7 @@ use super::records::{
 use super::settings::JobsSettings;
 use super::shapes;
 use super::status::{ExecutionStatus, JobStatus};
+use super::targets::target_things;
 use super::template::{self, JobTemplate};
 use crate::Output;
 
@@ -85,7 +86,7 @@ pub fn create_job(
                 ),
             ));
         }
-        let things = target_things(tx, settings, &req.targets)?;
+        let things = target_things(tx, &req.targets)?;
         let mut job = new_job(settings, req, template.as_ref(), document, things, now_ms);
         // Save first: executions refer to their job.
         save_job(tx, &job)?;
@@ -98,37 +99,6 @@ pub fn create_job(
         }
         Ok(published(body, watch.notifications(tx, now_ms)?))
     })
-}
-
-/// The things a job's targets name: registered things; thing groups are refused until tether
-/// has them.
-fn target_things(
-    tx: &ServiceTx<'_>,
-    settings: &JobsSettings,
-    targets: &[Target],
-) -> Result<Vec<String>, JobsError> {
-    let mut things = Vec::new();
-    for target in targets {
-        match target {
-            Target::Thing(name) => {
-                if !tx.thing_exists(name).map_err(internal)? {
-                    return Err(JobsError::not_found(format!(
-                        "Thing {name} does not exist; create it (aws iot create-thing) or \
-                         remove it from the targets"
-                    )));
-                }
-                things.push(name.clone());
-            }
-            Target::ThingGroup(name) => {
-                return Err(JobsError::invalid_request(format!(
-                    "target thing group {name}: thing groups are not supported by tether \
-                     yet; target each thing by its ARN ({})",
-                    settings.thing_arn("THING_NAME")
-                )));
-            }
-        }
-    }
-    Ok(things)
 }
 
 /// A new job IN_PROGRESS: the request's members, else its template's.

@@ -6,10 +6,10 @@
 //! configurations and shapes (`control.rs`, `configs.rs`, `shapes.rs`) — then the service over
 //! the store: the device side over MQTT and `iot-jobs-data` HTTP (`device.rs`), the control
 //! plane and the timers (`manage.rs`), job templates (`template.rs`), and the bookkeeping they
-//! share (`records.rs`).
+//! share (`records.rs`), and what a job targets (`targets.rs`).
 //!
-//! Targets are things today; thing groups have their place in [`Target`] and are refused until
-//! the registry has them. Retries, scheduling, presigned URLs and job events
+//! Targets are things and thing groups (`targets.rs`: a group reaches the things of its
+//! descendant groups too, and a continuous job follows its groups' membership). Retries, scheduling, presigned URLs and job events
 //! (`$aws/events/job...`) are not served (docs/aws-differences.md).
 
 mod configs;
@@ -27,6 +27,7 @@ mod response;
 mod settings;
 mod shapes;
 mod status;
+mod targets;
 mod template;
 mod topic;
 
@@ -58,6 +59,7 @@ pub use request::{start_next as parse_start_next, update as parse_update};
 pub use response::DocumentForm;
 pub use settings::JobsSettings;
 pub use status::{ExecutionStatus, JobStatus, TargetSelection};
+pub use targets::{MAX_TARGETS, associate_targets, membership_changed};
 pub use template::{
     CreateTemplate, JobTemplate, create as create_template, delete as delete_template,
     describe as describe_template, list as list_templates, parse_create as parse_create_template,

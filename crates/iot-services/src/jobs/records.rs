@@ -11,7 +11,7 @@ use store::{ServiceTx, StoreError, StoredExecution, StoredJob};
 
 use super::error::JobsError;
 use super::execution::{Execution, StatusDetails, Timers};
-use super::job::{Counts, Job};
+use super::job::{Counts, Job, Target};
 use super::notify;
 use super::settings::JobsSettings;
 use super::status::ExecutionStatus;
@@ -122,7 +122,17 @@ pub(crate) fn save_job(tx: &ServiceTx<'_>, job: &Job) -> Result<(), JobsError> {
         deadline_ms: job.next_rollout_ms,
         body,
     })
-    .map_err(internal)
+    .map_err(internal)?;
+    let groups: Vec<String> = job
+        .targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::ThingGroup(name) => Some(name.clone()),
+            Target::Thing(_) => None,
+        })
+        .collect();
+    tx.set_job_thing_groups(&job.job_id, &groups)
+        .map_err(internal)
 }
 
 /// Jobs from stored rows.

@@ -477,18 +477,226 @@ fn create_job_refuses_missing_things_and_thing_groups() {
     let e = create(&mut store, "j", simple(&["a", "ghost"]), 0).unwrap_err();
     assert_eq!(e.code, ErrorCode::ResourceNotFound);
     assert!(e.message.contains("ghost"), "{}", e.message);
-    let group = json!({ "targets": ["arn:aws:iot:us-east-1:123456789012:thinggroup/fleet"], "document": "{}" });
+    let group = json!({ "targets": [group_arn("fleet")], "document": "{}" });
     let e = create(&mut store, "j", group, 0).unwrap_err();
-    assert_eq!(e.code, ErrorCode::InvalidRequest);
-    assert!(
-        e.message.contains("thing groups are not supported"),
-        "{}",
-        e.message
-    );
+    assert_eq!(e.code, ErrorCode::ResourceNotFound);
+    assert!(e.message.contains("Thing group fleet"), "{}", e.message);
     assert_eq!(
         with(&mut store, load_nothing),
         0,
         "a refused create leaves nothing"
+    );
+}
+
+fn group_arn(name: &str) -> String {
+    format!("arn:aws:iot:us-east-1:123456789012:thinggroup/{name}")
+}
+
+/// Things `a b c d`, groups `fleet ─ lab` and `spare`; `a` in fleet, `b` in lab.
+fn fleet_store() -> Store {
+    let mut store = store_with_things(&["a", "b", "c", "d"]);
+    for (i, (name, parent)) in [("fleet", None), ("lab", Some("fleet")), ("spare", None)]
+        .into_iter()
+        .enumerate()
+    {
+        let new = store::NewThingGroup {
+            name: name.into(),
+            parent: parent.map(str::to_owned),
+            ..Default::default()
+        };
+        store
+            .create_thing_group(&new, [u8::try_from(i + 50).unwrap(); 16], 0)
+            .unwrap();
+    }
+    store
+        .add_thing_to_thing_group("fleet", "a", [1; 16], 0)
+        .unwrap();
+    store
+        .add_thing_to_thing_group("lab", "b", [2; 16], 0)
+        .unwrap();
+    store
+}
+
+/// (status, executionNumber) of the latest execution of `job` on `thing`, if any.
+fn execution_of(store: &mut Store, job: &str, thing: &str) -> Option<(String, i64)> {
+    let answer = with(store, |tx| {
+        describe_execution(tx, &settings(), job, thing, None, 0)
+    });
+    answer.ok().map(|v| {
+        let e = &v["execution"];
+        (
+            e["status"].as_str().unwrap().to_owned(),
+            e["executionNumber"].as_i64().unwrap(),
+        )
+    })
+}
+
+fn follow(store: &mut Store, things: &[&str], now: i64) -> Output {
+    let things: Vec<String> = things.iter().map(|t| (*t).to_owned()).collect();
+    with(store, |tx| {
+        membership_changed(tx, &settings(), &things, now)
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_group_target_reaches_the_things_of_its_descendant_groups_once() {
+    let mut store = fleet_store();
+    let body = json!({
+        "targets": [group_arn("fleet"), settings().thing_arn("a"), group_arn("spare")],
+        "document": "{}"
+    });
+    let (_, out) = create(&mut store, "j", body, 0).unwrap();
+    assert_eq!(
+        topics(&out.publish),
+        [
+            "$aws/things/a/jobs/notify",
+            "$aws/things/a/jobs/notify-next",
+            "$aws/things/b/jobs/notify",
+            "$aws/things/b/jobs/notify-next"
+        ]
+    );
+    assert_eq!(
+        execution_of(&mut store, "j", "a"),
+        Some(("QUEUED".into(), 1))
+    );
+    assert_eq!(
+        execution_of(&mut store, "j", "b"),
+        Some(("QUEUED".into(), 1))
+    );
+    assert_eq!(execution_of(&mut store, "j", "c"), None);
+    // A snapshot job keeps its things: c joining the fleet changes nothing.
+    store
+        .add_thing_to_thing_group("lab", "c", [3; 16], 0)
+        .unwrap();
+    let out = follow(&mut store, &["c"], 10);
+    assert!(out.publish.is_empty(), "{out:?}");
+    assert_eq!(execution_of(&mut store, "j", "c"), None);
+}
+
+#[test]
+fn a_continuous_job_follows_its_groups_membership() {
+    let mut store = fleet_store();
+    let body = json!({
+        "targets": [group_arn("fleet")], "document": "{}", "targetSelection": "CONTINUOUS"
+    });
+    create(&mut store, "j", body, 0).unwrap();
+    // Both things finish: the job stays IN_PROGRESS, waiting for new things.
+    for thing in ["a", "b"] {
+        let topic = format!("$aws/things/{thing}/jobs/j/update");
+        publish(&mut store, &topic, json!({"status": "SUCCEEDED"}), 5);
+    }
+    assert_eq!(job_status(&mut store, "j"), "IN_PROGRESS");
+    // c joins a group under the target: it gets the job, and is told so.
+    store
+        .add_thing_to_thing_group("lab", "c", [3; 16], 0)
+        .unwrap();
+    let out = follow(&mut store, &["c"], 10);
+    assert_eq!(
+        topics(&out.publish),
+        [
+            "$aws/things/c/jobs/notify",
+            "$aws/things/c/jobs/notify-next"
+        ]
+    );
+    assert_eq!(
+        execution_of(&mut store, "j", "c"),
+        Some(("QUEUED".into(), 1))
+    );
+    // Asked again (no change), nothing happens.
+    assert!(follow(&mut store, &["c"], 11).publish.is_empty());
+    // c leaves: its pending execution is REMOVED and its list empties.
+    store.remove_thing_from_thing_group("lab", "c").unwrap();
+    let out = follow(&mut store, &["c"], 20);
+    assert_eq!(
+        execution_of(&mut store, "j", "c"),
+        Some(("REMOVED".into(), 1))
+    );
+    let notify = out
+        .publish
+        .iter()
+        .find(|m| m.topic == "$aws/things/c/jobs/notify")
+        .expect("c is told its list changed");
+    assert_eq!(payload(notify)["jobs"], json!({}));
+    // c comes back: a new execution, numbered after the removed one.
+    store
+        .add_thing_to_thing_group("fleet", "c", [4; 16], 0)
+        .unwrap();
+    follow(&mut store, &["c"], 30);
+    assert_eq!(
+        execution_of(&mut store, "j", "c"),
+        Some(("QUEUED".into(), 2))
+    );
+    // b leaves after succeeding: its finished execution stays as it was.
+    store.remove_thing_from_thing_group("lab", "b").unwrap();
+    follow(&mut store, &["b"], 40);
+    assert_eq!(
+        execution_of(&mut store, "j", "b"),
+        Some(("SUCCEEDED".into(), 1))
+    );
+    let counts = with(&mut store, |tx| describe_job(tx, &settings(), "j")).unwrap();
+    let details = &counts["job"]["jobProcessDetails"];
+    assert_eq!(details["numberOfRemovedThings"], 1, "{details}");
+    assert_eq!(details["numberOfQueuedThings"], 1, "{details}");
+    assert_eq!(details["numberOfSucceededThings"], 2, "{details}");
+}
+
+#[test]
+fn associate_targets_adds_groups_to_continuous_jobs_only() {
+    let mut store = fleet_store();
+    store
+        .add_thing_to_thing_group("spare", "d", [5; 16], 0)
+        .unwrap();
+    create(&mut store, "snap", simple(&["a"]), 0).unwrap();
+    let body = json!({
+        "targets": [group_arn("lab")], "document": "{}", "targetSelection": "CONTINUOUS"
+    });
+    create(&mut store, "cont", body, 0).unwrap();
+    let associate = |store: &mut Store, job: &str, arns: Vec<String>| {
+        with(store, |tx| {
+            associate_targets(tx, &settings(), job, &arns, Some("more"), 10)
+        })
+    };
+    let e = associate(&mut store, "snap", vec![group_arn("spare")]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert!(e.message.contains("SNAPSHOT"), "{}", e.message);
+    let e = associate(&mut store, "cont", vec![settings().thing_arn("d")]).unwrap_err();
+    assert!(e.message.contains("not a thing group ARN"), "{}", e.message);
+    let e = associate(&mut store, "cont", vec![group_arn("ghost")]).unwrap_err();
+    assert_eq!(e.code, ErrorCode::ResourceNotFound);
+    let too_many: Vec<String> = (0..MAX_TARGETS)
+        .map(|i| group_arn(&format!("g{i}")))
+        .collect();
+    let e = associate(&mut store, "cont", too_many).unwrap_err();
+    assert_eq!(e.code, ErrorCode::LimitExceeded);
+    assert_eq!(
+        execution_of(&mut store, "cont", "d"),
+        None,
+        "refusals change nothing"
+    );
+    let (body, out) = associate(&mut store, "cont", vec![group_arn("spare")]).unwrap();
+    assert_eq!(body["jobId"], "cont");
+    assert_eq!(
+        topics(&out.publish),
+        [
+            "$aws/things/d/jobs/notify",
+            "$aws/things/d/jobs/notify-next"
+        ]
+    );
+    let job = with(&mut store, |tx| describe_job(tx, &settings(), "cont")).unwrap();
+    assert_eq!(
+        job["job"]["targets"],
+        json!([group_arn("lab"), group_arn("spare")])
+    );
+    assert_eq!(job["job"]["comment"], "more");
+    // Later members of the new group get the job too.
+    store
+        .add_thing_to_thing_group("spare", "c", [6; 16], 0)
+        .unwrap();
+    follow(&mut store, &["c"], 20);
+    assert_eq!(
+        execution_of(&mut store, "cont", "c"),
+        Some(("QUEUED".into(), 1))
     );
 }
 

@@ -1,9 +1,11 @@
 //! The AWS IoT Jobs control plane (botocore's `iot` model): CreateJob (`PUT /jobs/{jobId}`),
-//! DescribeJob, ListJobs, UpdateJob, CancelJob, DeleteJob, GetJobDocument, DescribeJobExecution,
-//! ListJobExecutionsForJob, ListJobExecutionsForThing, CancelJobExecution, DeleteJobExecution,
-//! and Create/Describe/List/DeleteJobTemplate, as the AWS CLI and boto3 call them. Each runs the service's function on
-//! the services worker, like the device side's MQTT form, and answers once its change is
-//! committed; what it changes notifies the things concerned. A `documentSource` is read here
+//! DescribeJob, ListJobs, UpdateJob, CancelJob, DeleteJob, AssociateTargetsWithJob,
+//! GetJobDocument, DescribeJobExecution, ListJobExecutionsForJob, ListJobExecutionsForThing,
+//! CancelJobExecution, DeleteJobExecution and Create/Describe/List/DeleteJobTemplate, as the
+//! AWS CLI and boto3 call them. Each runs the service's function on the services worker, like
+//! the device side's MQTT form, and answers once its change is committed; what it changes
+//! notifies the things concerned. Thing group membership changes reach continuous jobs
+//! through [`membership_changed`]. A `documentSource` is read here
 //! (a `file://` path, or an `http://` URL on loopback), because reading is IO the services
 //! layer does not do. The `iot-jobs-data` routes share these paths and are told apart by the
 //! signature's service name (`jobs_data.rs`).
@@ -58,6 +60,7 @@ pub(super) async fn route(api: &Api, req: &Request) -> Option<Result<Value, ApiE
             _ => return None,
         },
         ["jobs", job, "cancel"] if m == Method::PUT => cancel_job(api, req, job).await,
+        ["jobs", job, "targets"] if m == Method::POST => associate_targets(api, req, job).await,
         ["job-templates"] if m == Method::GET => {
             let page = match req.page("nextToken", "maxResults", MAX_PAGE, Order::Ascending) {
                 Ok(page) => page,
@@ -125,6 +128,33 @@ pub(super) async fn route(api: &Api, req: &Request) -> Option<Result<Value, ApiE
     Some(answer)
 }
 
+/// `things` joined or left thing groups (committed already): continuous jobs follow, on the
+/// services worker, before any later Jobs request is served. Nothing waits for the answer; a
+/// failure is logged.
+pub(super) fn membership_changed(api: &Api, things: Vec<String>) {
+    let Some(link) = api.services.as_ref() else {
+        return;
+    };
+    if things.is_empty() {
+        return;
+    }
+    let call: Call = Box::new(move |tx, services, now| {
+        let output = jobs::membership_changed(tx, &services.config().jobs, &things, now)
+            .unwrap_or_else(|e| {
+                tracing::warn!(
+                    things = ?things,
+                    error = %e.message,
+                    "continuous jobs could not follow a thing group membership change"
+                );
+                iot_services::Output::default()
+            });
+        (output, Box::new(|_| ()) as Box<dyn FnOnce(bool) + Send>)
+    });
+    if !link.call(call) {
+        tracing::warn!("the services worker has stopped; continuous jobs miss a membership change");
+    }
+}
+
 /// An answer that publishes nothing.
 fn quiet(body: Value) -> (Value, iot_services::Output) {
     (body, iot_services::Output::default())
@@ -176,6 +206,36 @@ async fn create_job(api: &Api, req: &Request, job_id: &str) -> Result<Value, Api
         }
         e
     })
+}
+
+/// AssociateTargetsWithJob: `{"targets": [thing group ARNs], "comment"}`.
+async fn associate_targets(api: &Api, req: &Request, job_id: &str) -> Result<Value, ApiError> {
+    let body = req.json()?;
+    let targets = match body.get("targets") {
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| ApiError::invalid_request("targets must be a list of ARN strings"))?,
+        _ => {
+            return Err(ApiError::invalid_request(
+                "targets is required: a list of at least one thing group ARN",
+            ));
+        }
+    };
+    let comment = super::str_member(&body, "comment")?.map(str::to_owned);
+    let job_id = job_id.to_owned();
+    run(api, Plane::Control, move |tx, s, now| {
+        jobs::associate_targets(
+            tx,
+            &s.config().jobs,
+            &job_id,
+            &targets,
+            comment.as_deref(),
+            now,
+        )
+    })
+    .await
 }
 
 /// A document given inline or read from its source, with the source's URL; `None` when it
@@ -272,10 +332,8 @@ async fn list_jobs(api: &Api, req: &Request) -> Result<Value, ApiError> {
     let page = req.page("nextToken", "maxResults", MAX_PAGE, Order::Descending)?;
     let selection = req.query("targetSelection").map(str::to_owned);
     let status = req.query("status").map(str::to_owned);
-    let group_filter = req
-        .query("thingGroupName")
-        .or(req.query("thingGroupId"))
-        .is_some();
+    let group_name = req.query("thingGroupName").map(str::to_owned);
+    let group_id = req.query("thingGroupId").map(str::to_owned);
     if req.query("namespaceId").is_some() {
         return Err(jobs_error(
             &JobsError::invalid_request(
@@ -301,13 +359,23 @@ async fn list_jobs(api: &Api, req: &Request) -> Result<Value, ApiError> {
                 "targetSelection {text:?} must be SNAPSHOT or CONTINUOUS"
             )));
         }
-        if group_filter {
-            // No job targets a thing group while tether has none.
-            return Ok(quiet(serde_json::json!({ "jobs": [] })));
-        }
+        let thing_group = match (group_name, group_id) {
+            (Some(name), _) => Some(name),
+            (None, Some(id)) => match tx.thing_group_named_by_id(&id) {
+                Ok(Some(name)) => Some(name),
+                // No group has this id, so no job targets it.
+                Ok(None) => return Ok(quiet(serde_json::json!({ "jobs": [] }))),
+                Err(e) => {
+                    tracing::error!("jobs store: {e}");
+                    return Err(JobsError::internal());
+                }
+            },
+            (None, None) => None,
+        };
         let filter = JobFilter {
             status,
             target_selection: selection,
+            thing_group,
         };
         jobs::list_jobs(tx, &s.config().jobs, &filter, &page).map(quiet)
     })

@@ -215,6 +215,7 @@ pub(super) static ROUTES: &[Route] = &[
     route!(PATCH "/jobs/{jobId}" UpdateJob "iot" => Handler::Jobs),
     route!(DELETE "/jobs/{jobId}" DeleteJob "iot" => Handler::Jobs),
     route!(PUT "/jobs/{jobId}/cancel" CancelJob "iot" => Handler::Jobs),
+    route!(POST "/jobs/{jobId}/targets" AssociateTargetsWithJob "iot" => Handler::Jobs),
     route!(GET "/jobs/{jobId}/job-document" GetJobDocument "iot" => Handler::Jobs),
     route!(GET "/jobs/{jobId}/things" ListJobExecutionsForJob "iot" => Handler::Jobs),
     route!(GET "/things/{thingName}/jobs" ListJobExecutionsForThing "iot" => Handler::Jobs),

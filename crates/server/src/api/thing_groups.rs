@@ -2,7 +2,8 @@
 //! (`expectedVersion`), DeleteThingGroup, ListThingGroups (`parentGroup`, `namePrefixFilter`,
 //! `recursive`), AddThingToThingGroup and RemoveThingFromThingGroup (by name or ARN),
 //! ListThingsInThingGroup (`recursive`), ListThingGroupsForThing and UpdateThingGroupsForThing,
-//! with their registry events (THING_GROUP, THING_GROUP_HIERARCHY, THING_GROUP_MEMBERSHIP).
+//! with their registry events (THING_GROUP, THING_GROUP_HIERARCHY, THING_GROUP_MEMBERSHIP);
+//! membership changes reach continuous jobs that target groups.
 //! Dynamic thing groups are refused with InvalidRequestException: they are defined by a fleet
 //! indexing query, and tether has no fleet index. Checks AWS's syntax here; the store applies
 //! the rules (hierarchy, limits, one group per hierarchy). Tags are accepted and not kept, and
@@ -15,7 +16,7 @@ use store::{AttributeUpdate, NewThingGroup, Order, Page, ThingGroupFilter, Thing
 
 use super::thing_types::check_description;
 use super::things::{attribute_payload, check_name};
-use super::{Api, ApiError, Request, events, put_opt, random_16, str_member, timestamp};
+use super::{Api, ApiError, Request, events, jobs, put_opt, random_16, str_member, timestamp};
 
 /// CreateThingGroup: `POST /thing-groups/{thingGroupName}`.
 pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiError> {
@@ -141,6 +142,7 @@ pub(super) fn delete(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
         for membership in &deleted.members {
             events::membership_changed(api, Change::Removed, membership);
         }
+        jobs::membership_changed(api, things_of(&deleted.members));
         if let Some(parent) = ancestors.last() {
             events::hierarchy_changed(api, Change::Removed, parent, &deleted.group);
         }
@@ -170,6 +172,7 @@ pub(super) fn add_thing(api: &Api, req: &Request) -> Result<Value, ApiError> {
         api.registry(|s| s.add_thing_to_thing_group(&group, &thing, random_16(), super::now_ms()))?;
     if let Some(membership) = added {
         events::membership_changed(api, Change::Added, &membership);
+        jobs::membership_changed(api, vec![membership.thing]);
     }
     Ok(json!({}))
 }
@@ -182,6 +185,7 @@ pub(super) fn remove_thing(api: &Api, req: &Request) -> Result<Value, ApiError> 
     let removed = api.registry(|s| s.remove_thing_from_thing_group(&group, &thing))?;
     if let Some(membership) = removed {
         events::membership_changed(api, Change::Removed, &membership);
+        jobs::membership_changed(api, vec![membership.thing]);
     }
     Ok(json!({}))
 }
@@ -226,6 +230,9 @@ pub(super) fn update_groups_for_thing(api: &Api, req: &Request) -> Result<Value,
     for membership in &changes.added {
         events::membership_changed(api, Change::Added, membership);
     }
+    if !changes.added.is_empty() || !changes.removed.is_empty() {
+        jobs::membership_changed(api, vec![thing.to_owned()]);
+    }
     Ok(json!({}))
 }
 
@@ -235,6 +242,14 @@ pub(super) fn dynamic_refused(name: &str) -> Result<Value, ApiError> {
         "dynamic thing group {name}: tether has no fleet indexing, which dynamic thing groups \
          query; use a static thing group (aws iot create-thing-group) and add things to it"
     )))
+}
+
+/// The things of `memberships`, each once.
+fn things_of(memberships: &[store::Membership]) -> Vec<String> {
+    let mut things: Vec<String> = memberships.iter().map(|m| m.thing.clone()).collect();
+    things.sort();
+    things.dedup();
+    things
 }
 
 fn name_and_arn(api: &Api, name: &str) -> Value {
