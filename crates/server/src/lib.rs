@@ -14,6 +14,7 @@ mod bootstrap;
 mod clock;
 mod config;
 mod http;
+mod lock;
 mod metrics;
 mod mqtt;
 mod persist;
@@ -23,4 +24,5 @@ mod services;
 
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
 pub use config::{Listeners, Ready, ServerConfig, ServerError};
+pub use lock::{LOCK_FILE, LockError};
 pub use runtime::run;

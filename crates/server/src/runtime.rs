@@ -22,7 +22,7 @@ use crate::config::{Listeners, Ready, ServerConfig, ServerError};
 use crate::metrics::Metrics;
 use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{self, Admission, ConnectionSettings, MqttListeners, Shared};
-use crate::{api, http, persist, registry_watch, services};
+use crate::{api, http, lock, persist, registry_watch, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -35,6 +35,8 @@ pub async fn run(
     on_ready: impl FnOnce(&Ready),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    // Before anything in the directory is touched: one server per data directory.
+    let _lock = lock::lock(&config.data_dir)?;
     let clock = Clock::start();
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, clock.wall_ms() / 1000)?;
     let mut store = Store::open(data.database_path())?;

@@ -367,6 +367,34 @@ fn acknowledged_messages_for_offline_sessions_survive_sigkill() {
     }
 }
 
+#[test]
+fn a_second_serve_on_the_same_data_directory_refuses_naming_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    let second = Command::new(tether())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--mqtts", "127.0.0.1:0", "--api", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    assert!(second.stdout.is_empty(), "no ready line from the second");
+    assert!(err.contains(&format!("pid {}", first.pid())), "{err}");
+    assert!(err.contains("--data-dir"), "{err}");
+    // The first is unharmed, and the lock goes with its process: after SIGKILL a new server
+    // starts on the directory (acknowledged_messages_for_offline_sessions_survive_sigkill
+    // relies on that too).
+    let args = first.demo_tls_args();
+    let publish = mosquitto_pub(&args, &["-t", "still/here", "-m", "x", "-q", "1"]);
+    assert!(publish.status.success());
+    first.kill9();
+    let again = Tether::serve(tether(), dir.path(), &[]).unwrap();
+    drop(again);
+}
+
 fn http_get(addr: SocketAddr, path: &str) -> String {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
