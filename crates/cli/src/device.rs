@@ -1,9 +1,10 @@
-//! `tether device create|list|show|revoke|delete`: provisioning through the AWS-compatible HTTP
-//! API of a running `tether serve`, with the same SigV4-signed calls a user's AWS CLI or boto3
-//! script makes (CreateThing, CreateKeysAndCertificate or CreateCertificateFromCsr,
-//! AttachThingPrincipal, AttachPolicy, …). `create` writes the device's four files and prints
-//! commands that connect with them. It never touches the database directly; its calls go
-//! through `api_client` (plain HTTP to a local tether, not a general AWS client).
+//! `tether device create|list|show|attach-policy|revoke|delete`: provisioning through the
+//! AWS-compatible HTTP API of a running `tether serve`, with the same SigV4-signed calls a
+//! user's AWS CLI or boto3 script makes (CreateThing, CreateKeysAndCertificate or
+//! CreateCertificateFromCsr, AttachThingPrincipal, AttachPolicy, …). `create` writes the
+//! device's four files and prints commands that connect with them, and says when the thing
+//! already existed. It never touches the database directly; its calls go through `api_client`
+//! (plain HTTP to a local tether, not a general AWS client).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -62,6 +63,14 @@ enum DeviceCommand {
         /// Thing name.
         name: String,
     },
+    /// Attach a policy to every certificate of a thing (AttachPolicy).
+    AttachPolicy {
+        /// Thing name.
+        name: String,
+        /// The policy (e.g. tether-dev-allow-all).
+        #[arg(long, value_name = "NAME")]
+        policy: String,
+    },
     /// Set every certificate of a thing to REVOKED (live connections are closed).
     Revoke {
         /// Thing name.
@@ -93,7 +102,7 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
         .or_else(|| std::env::var("AWS_REGION").ok())
         .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
         .unwrap_or_else(|| "us-east-1".to_owned());
-    let client = Client::new(&endpoint, region)?;
+    let client = Client::new(&endpoint, region.clone())?;
     match args.command {
         DeviceCommand::Create {
             ref name,
@@ -107,8 +116,24 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
                     .join("devices")
                     .join(name),
             };
-            create(&client, name, key_type, policy.as_deref(), &out, args.json)
+            let endpoint = Endpoint {
+                url: endpoint,
+                explicit: args.endpoint_url.is_some(),
+                region,
+            };
+            let request = CreateRequest {
+                name,
+                key_type,
+                policy: policy.as_deref(),
+                out: &out,
+                endpoint: &endpoint,
+            };
+            create(&client, &request, args.json)
         }
+        DeviceCommand::AttachPolicy {
+            ref name,
+            ref policy,
+        } => attach_policy(&client, name, policy, args.json),
         DeviceCommand::List => list(&client, args.json),
         DeviceCommand::Show { ref name } => show(&client, name, args.json),
         DeviceCommand::Revoke { ref name } => revoke(&client, name, args.json),
@@ -116,16 +141,64 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
     }
 }
 
-fn create(
-    client: &Client,
-    name: &str,
+/// The API endpoint as the user gave it, for commands printed back to them.
+struct Endpoint {
+    url: String,
+    /// Given with --endpoint-url (else from the environment or the default).
+    explicit: bool,
+    /// The region the calls were signed for.
+    region: String,
+}
+
+impl Endpoint {
+    /// `--endpoint-url URL ` when a printed `tether device` command needs it to reach this API.
+    fn flag(&self) -> String {
+        if self.explicit || self.url != DEFAULT_ENDPOINT {
+            format!("--endpoint-url {} ", self.url)
+        } else {
+            String::new()
+        }
+    }
+}
+
+struct CreateRequest<'a> {
+    name: &'a str,
     key_type: KeyType,
-    policy: Option<&str>,
-    out: &Path,
-    json_out: bool,
-) -> Result<ExitCode> {
+    policy: Option<&'a str>,
+    out: &'a Path,
+    endpoint: &'a Endpoint,
+}
+
+fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Result<ExitCode> {
+    let CreateRequest {
+        name,
+        key_type,
+        policy,
+        out,
+        endpoint,
+    } = *request;
     let files = server::DeviceFiles::in_dir(out);
+    // AWS's CreateThing answers an existing thing like a new one; say which it was.
+    let existed = match client.call(Call::iot("GET", &["things", name])) {
+        Ok(_) => true,
+        Err(e) if is_aws_error(&e, "ResourceNotFoundException") => false,
+        Err(e) => return Err(e),
+    };
     if files.certificate.exists() || files.private_key.exists() {
+        let attach = format!(
+            "tether device {}attach-policy {name} --policy tether-dev-allow-all",
+            endpoint.flag()
+        );
+        if existed {
+            bail!(
+                "thing {name} already exists and {} already holds its certificate and key, so \
+                 nothing was created. To let it connect, attach a policy to its certificate: \
+                 `{attach}` (tether device show {name} lists its certificates and policies). \
+                 To give it new credentials instead, delete those files or choose another \
+                 --out DIR",
+                out.display()
+            );
+        }
         bail!(
             "{} already holds a device's certificate or key; delete those files or choose \
              another --out DIR",
@@ -204,6 +277,7 @@ fn create(
     if json_out {
         let out = json!({
             "thingName": name,
+            "thingExisted": existed,
             "thingArn": at(&thing, "thingArn"),
             "certificateId": certificate_id,
             "certificateArn": certificate_arn,
@@ -220,7 +294,13 @@ fn create(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    if existed {
+        println!(
+            "Thing {name} already existed; created a new ACTIVE certificate {certificate_id} for it"
+        );
+    } else {
+        println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    }
     println!("  certificate  {}", files.certificate.display());
     println!("  private key  {} (mode 0600)", files.private_key.display());
     println!("  public key   {}", files.public_key.display());
@@ -228,9 +308,15 @@ fn create(
     match policy {
         Some(policy) => println!("Policy {policy} is attached to the certificate."),
         None => println!(
-            "No policy is attached: the broker refuses the device until one allows it, e.g.\n  \
-             tether device create {name} --policy tether-dev-allow-all  (for development), or\n  \
-             aws iot attach-policy --policy-name NAME --target {certificate_arn}"
+            "No policy is attached: the broker refuses the device until one allows it. Attach \
+             one to this certificate, e.g. the development policy:\n  \
+             tether device {}attach-policy {name} --policy tether-dev-allow-all\n\
+             or with the AWS CLI (any policy you created):\n  \
+             aws --endpoint-url {} --region {} iot attach-policy --policy-name \
+             tether-dev-allow-all --target {certificate_arn}",
+            endpoint.flag(),
+            endpoint.url,
+            endpoint.region
         ),
     }
     println!();
@@ -338,6 +424,42 @@ fn show(client: &Client, name: &str, json_out: bool) -> Result<ExitCode> {
             policies.join(", ")
         };
         println!("  policies   {policies}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn attach_policy(client: &Client, name: &str, policy: &str, json_out: bool) -> Result<ExitCode> {
+    client
+        .call(Call::iot("GET", &["policies", policy]))
+        .with_context(|| {
+            format!(
+                "policy {policy} is not usable; create it first (aws iot create-policy) or use \
+                 tether-dev-allow-all for development"
+            )
+        })?;
+    let certificates = certificates_of(client, name)?;
+    if certificates.is_empty() {
+        bail!(
+            "thing {name} has no certificate to attach {policy} to; create one with tether \
+             device create {name} --policy {policy}"
+        );
+    }
+    let mut attached = Vec::new();
+    for c in &certificates {
+        let arn = text(c, "certificateArn")?;
+        client
+            .call(Call::iot("PUT", &["target-policies", policy]).json(json!({ "target": arn })))?;
+        attached.push(text(c, "certificateId")?);
+    }
+    if json_out {
+        println!(
+            "{}",
+            json!({ "thingName": name, "policy": policy, "certificates": attached })
+        );
+    } else {
+        for id in &attached {
+            println!("Attached policy {policy} to certificate {id} of thing {name}.");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
