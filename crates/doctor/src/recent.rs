@@ -62,6 +62,14 @@ pub fn advice(kind: RefusalKind) -> Advice {
             why: "the certificate is registered but not ACTIVE (INACTIVE, REVOKED, PENDING_*); only ACTIVE certificates connect",
             fix: "aws iot update-certificate --certificate-id ID --new-status ACTIVE",
         },
+        RefusalKind::CertificateExpired => Advice {
+            why: "the client certificate's validity period ended (notAfter has passed); tether refuses it at the TLS handshake with alert 45 certificate_expired whether or not it is registered, and closes a connection whose certificate expires while it is connected (AWS IoT's own behaviour for an expired ACTIVE certificate is not documented)",
+            fix: "give the device a new certificate and key (tether device create NAME --policy …, or aws iot create-keys-and-certificate --set-as-active and attach-policy) and retire the old one; if the certificate should still be valid, check this machine's clock (date -u)",
+        },
+        RefusalKind::CertificateNotYetValid => Advice {
+            why: "the client certificate's validity period has not begun (notBefore is in the future): it was issued with a future start, or the clock of this machine is behind the issuer's; tether refuses it at the TLS handshake with alert 42 bad_certificate",
+            fix: "check this machine's clock (date -u; enable NTP); otherwise reissue the certificate with a notBefore in the past (openssl x509 -startdate shows it)",
+        },
         RefusalKind::Registry => Advice {
             why: "the server could not read its registry to check the client certificate, so it refused the connection rather than guess",
             fix: "check tether serve's log for the database error (disk full, permissions on DATA_DIR/tether.db, another process holding a lock) and retry",

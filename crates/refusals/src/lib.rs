@@ -52,6 +52,11 @@ pub enum RefusalKind {
     NotRegistered,
     /// The client certificate is registered but not ACTIVE.
     NotActive,
+    /// The client certificate's notAfter has passed (refused at the TLS handshake, registered
+    /// or not), or it expired while connected.
+    CertificateExpired,
+    /// The client certificate's notBefore is still to come.
+    CertificateNotYetValid,
     /// The registry could not be read to check the certificate.
     Registry,
     /// A kind this version does not know (written by a newer tether).
@@ -61,7 +66,7 @@ pub enum RefusalKind {
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 14] = [
+    pub const ALL: [RefusalKind; 16] = [
         RefusalKind::NotTls,
         RefusalKind::Timeout,
         RefusalKind::Version,
@@ -74,6 +79,8 @@ impl RefusalKind {
         RefusalKind::Other,
         RefusalKind::NotRegistered,
         RefusalKind::NotActive,
+        RefusalKind::CertificateExpired,
+        RefusalKind::CertificateNotYetValid,
         RefusalKind::Registry,
         RefusalKind::Unknown,
     ];
@@ -93,6 +100,8 @@ impl RefusalKind {
             RefusalKind::Other => "other",
             RefusalKind::NotRegistered => "not_registered",
             RefusalKind::NotActive => "not_active",
+            RefusalKind::CertificateExpired => "certificate_expired",
+            RefusalKind::CertificateNotYetValid => "certificate_not_yet_valid",
             RefusalKind::Registry => "registry",
             RefusalKind::Unknown => "unknown",
         }

@@ -19,6 +19,7 @@ mod doctor;
 mod events;
 mod flash;
 mod pubsub;
+mod refusals;
 mod serve;
 mod shadow;
 mod support;

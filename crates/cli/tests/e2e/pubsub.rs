@@ -4,103 +4,15 @@
 //! interop with mosquitto_pub/mosquitto_sub and every failure message of issue 5 item 3.
 //! Waits are for lines, exits or TCP readiness with deadlines, never sleeps.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use crate::support::mosquitto::{Mosquitto, free_ports};
-use crate::support::{run, start, stdout_stderr, strings, tether};
-
-/// A long-running subscriber (tether sub or mosquitto_sub through stdbuf) whose stdout is
-/// read line by line; it has already received its SUBACK when this returns.
-struct Subscriber {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
-impl Subscriber {
-    fn tether(args: &[String]) -> Subscriber {
-        let mut command = Command::new(tether());
-        command.arg("sub").args(args).arg("-d");
-        Subscriber::start(command, "Subscribed (mid:")
-    }
-
-    fn mosquitto(args: &[String]) -> Subscriber {
-        let mut command = Command::new("stdbuf");
-        command.args(["-oL", "mosquitto_sub"]).args(args).arg("-d");
-        Subscriber::start(command, "received SUBACK")
-    }
-
-    fn start(mut command: Command, ready: &str) -> Subscriber {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let mut sub = Subscriber { child, out };
-        sub.read_until(ready);
-        sub
-    }
-
-    /// Reads lines until one contains `needle`; returns everything read.
-    fn read_until(&mut self, needle: &str) -> String {
-        let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            if self.out.read_line(&mut line).unwrap() == 0 {
-                let mut err = String::new();
-                if let Some(mut stderr) = self.child.stderr.take() {
-                    std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
-                }
-                panic!("subscriber ended before {needle:?}; stdout:\n{seen}\nstderr:\n{err}");
-            }
-            seen.push_str(&line);
-            if line.contains(needle) {
-                return seen;
-            }
-        }
-    }
-
-    /// Waits for the exit; returns the exit code and the rest of stdout and stderr.
-    fn finish(mut self) -> (Option<i32>, String, String) {
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
-        let mut err = String::new();
-        if let Some(mut stderr) = self.child.stderr.take() {
-            std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
-        }
-        let status = self.child.wait().unwrap();
-        (status.code(), rest, err)
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{
+    Subscriber, run, start, stdout_stderr, strings, tether, tether_pub, tether_sub, with,
+};
 
 // ---------------------------------------------------------------------------------------------
 // tether serve
-
-fn with(base: &[String], extra: &[&str]) -> Vec<String> {
-    let mut args = base.to_vec();
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    args
-}
-
-fn tether_sub(base: &[String], extra: &[&str]) -> Output {
-    let mut args = vec!["sub".to_owned()];
-    args.extend(with(base, extra));
-    run(&args)
-}
-
-fn tether_pub(base: &[String], extra: &[&str]) -> Output {
-    let mut args = vec!["pub".to_owned()];
-    args.extend(with(base, extra));
-    run(&args)
-}
 
 #[test]
 fn the_readme_command_works_against_tether_serve() {

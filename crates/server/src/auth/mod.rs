@@ -39,6 +39,9 @@ pub enum Identity {
         peer: SocketAddr,
         /// Names from its certificate, for `iot:Certificate.*` variables.
         certificate: CertificateInfo,
+        /// When its certificate expires, wall-clock milliseconds (the connection is closed
+        /// then).
+        not_after_ms: i64,
     },
     /// A client on the plain listener of the `mqtt` profile (no certificate).
     Anonymous {
@@ -253,6 +256,7 @@ impl Authorizer for ServerAuthorizer {
                 certificate_id,
                 peer,
                 certificate,
+                ..
             } => {
                 let cacheable = match action {
                     Action::Publish {
@@ -440,6 +444,7 @@ mod tests {
             certificate_id: certificate_id.to_owned(),
             peer: ([127, 0, 0, 1], 4000).into(),
             certificate: CertificateInfo::default(),
+            not_after_ms: i64::MAX,
         })
     }
 

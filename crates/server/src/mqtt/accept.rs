@@ -116,7 +116,7 @@ async fn serve_tls(
                 reason: refused.reason.clone(),
                 offered: refused.hello.as_deref().map(handshake::offer_summary),
                 client_certificate: refused.certificate_sent,
-                certificate_id: None,
+                certificate_id: refused.certificate_id.clone(),
             });
             // Logged after the record, so whoever reads the log line finds the record.
             tracing::warn!("{refused}");
@@ -146,10 +146,15 @@ async fn serve_tls(
     let Some(certificate) = peer_certificate else {
         return;
     };
+    // The handshake refused a certificate outside its validity period; one that expires while
+    // connected is closed by the router at this moment.
+    let not_after_ms = pki::validity_period(&certificate)
+        .map_or(i64::MAX, |(_, not_after)| not_after.saturating_mul(1000));
     let principal = Principal::new(Identity::Device {
         certificate_id: id.as_str().to_owned(),
         peer,
         certificate: auth::certificate_info(&certificate),
+        not_after_ms,
     });
     drop((hello, certificate, alpn));
     connection::serve(stream, conn, principal, admission.shared.clone()).await;

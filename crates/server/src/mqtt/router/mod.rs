@@ -8,11 +8,12 @@
 
 mod aws;
 mod effects;
+mod expiry;
 mod messages;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -46,6 +47,8 @@ struct Live {
     /// A persistent session: QoS 1/2 deliveries are kept on disk until acknowledged, so an
     /// acknowledged publish survives a crash even while in flight.
     durable: bool,
+    /// When its client certificate expires (devices), as kept in `Router::expiries`.
+    expires: Option<mqtt_proto::time::Instant>,
 }
 
 /// The router's state.
@@ -65,6 +68,8 @@ pub(crate) struct Router {
     metrics: Arc<Metrics>,
     /// The AWS IoT services (profile `aws`).
     aws: Option<Aws>,
+    /// Live device connections by the moment their certificate expires (`expiry.rs`).
+    expiries: BTreeSet<(mqtt_proto::time::Instant, ConnId)>,
     shutting_down: bool,
 }
 
@@ -100,6 +105,7 @@ impl Router {
             live_floor,
             metrics,
             aws,
+            expiries: BTreeSet::new(),
             shutting_down: false,
         }
     }
@@ -107,10 +113,11 @@ impl Router {
     /// Runs until shutdown completes or every command sender is gone.
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         loop {
-            let deadline = self
-                .broker
-                .next_deadline()
-                .map(|at| self.clock.deadline(at));
+            let next = match (self.broker.next_deadline(), self.next_expiry()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let deadline = next.map(|at| self.clock.deadline(at));
             let tick = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -124,6 +131,7 @@ impl Router {
                 },
                 () = tick => {
                     let now = self.clock.now();
+                    self.close_expired(now);
                     self.broker.handle_tick(now);
                     self.carry_out_effects(None);
                 }
@@ -206,6 +214,7 @@ impl Router {
                     inflight,
                 });
                 let ticket = self.announce_connected(&principal, &client_id, resumed);
+                let expires = self.track_expiry(conn, &principal);
                 self.conns.insert(
                     conn,
                     Live {
@@ -215,6 +224,7 @@ impl Router {
                         ticket,
                         pending_acks: Arc::default(),
                         durable,
+                        expires,
                     },
                 );
             }
@@ -313,6 +323,9 @@ impl Router {
     ) {
         let client_id = self.broker.client_id(conn).cloned();
         let live = self.conns.remove(&conn);
+        if let Some(live) = &live {
+            self.untrack_expiry(conn, live.expires);
+        }
         self.broker
             .handle_disconnect(conn, kind, session_expiry, Vec::new(), self.clock.now());
         if let Some(client_id) = client_id
