@@ -63,26 +63,21 @@ impl<A: Authorizer> Broker<A> {
             Ok(found) => found,
             Err(reason) => return PublishOutcome::Disconnect(reason),
         };
-        let limits = &self.config.limits;
         let qos = publish.delivery.qos();
-        if qos > limits.maximum_qos {
-            // AWS: QoS 2 is not supported at all (MQTT 5 DISCONNECT 0x9B, [MQTT-3.3.1-4]).
-            return PublishOutcome::Disconnect(ReasonCode::QosNotSupported);
-        }
-        if limits
-            .max_payload
-            .is_some_and(|max| publish.payload.len() > max)
-        {
-            return PublishOutcome::Disconnect(ReasonCode::PacketTooLarge);
-        }
         if publish.topic.is_empty() {
             // An unresolved topic alias reached the broker.
             return PublishOutcome::Disconnect(ReasonCode::TopicAliasInvalid);
         }
-        let retain_refused =
-            publish.retain && publish.topic.is_reserved() && !limits.retain_on_reserved_topics;
-        if retain_refused || !profile::topic_allowed(limits, &publish.topic) {
-            return refuse(protocol, ReasonCode::TopicNameInvalid);
+        if let Some((limit, outcome)) = self.publish_limit(&publish, protocol) {
+            let client_id = self.sessions.get(&key).map(|s| s.client_id.clone());
+            let reason = match outcome {
+                PublishOutcome::Accepted(r)
+                | PublishOutcome::Refused(r)
+                | PublishOutcome::Disconnect(r) => r,
+            };
+            let resource = ("PUBLISH", publish.topic.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return outcome;
         }
         let Some(session) = self.sessions.get(&key) else {
             return PublishOutcome::Disconnect(ReasonCode::SessionTakenOver);
@@ -97,12 +92,13 @@ impl<A: Authorizer> Broker<A> {
             .authorize(&session.principal, &client_id, action)
         {
             Decision::Allow => true,
-            Decision::Deny(explanation) => {
+            Decision::Deny(denial) => {
                 self.effects.push_back(Effect::Denied {
+                    conn: Some(conn),
                     client_id: client_id.clone(),
                     action: action.aws_name(),
                     resource: action.resource(&client_id),
-                    explanation,
+                    denial,
                 });
                 false
             }
@@ -153,6 +149,48 @@ impl<A: Authorizer> Broker<A> {
         } else {
             PublishOutcome::Accepted(ReasonCode::Success)
         }
+    }
+
+    /// The limit of the profile a PUBLISH breaks, if any, with what the client gets.
+    fn publish_limit(
+        &self,
+        publish: &Publish,
+        protocol: Protocol,
+    ) -> Option<(String, PublishOutcome)> {
+        let limits = &self.config.limits;
+        let qos = publish.delivery.qos();
+        if qos > limits.maximum_qos {
+            // AWS: QoS 2 is not supported at all (MQTT 5 DISCONNECT 0x9B, [MQTT-3.3.1-4]).
+            let limit = format!(
+                "the maximum QoS {} (this PUBLISH has QoS {})",
+                limits.maximum_qos as u8, qos as u8
+            );
+            return Some((
+                limit,
+                PublishOutcome::Disconnect(ReasonCode::QosNotSupported),
+            ));
+        }
+        if let Some(max) = limits.max_payload
+            && publish.payload.len() > max
+        {
+            let limit = format!(
+                "the maximum payload of {max} bytes (this one has {} bytes)",
+                publish.payload.len()
+            );
+            return Some((
+                limit,
+                PublishOutcome::Disconnect(ReasonCode::PacketTooLarge),
+            ));
+        }
+        if !profile::topic_allowed(limits, &publish.topic) {
+            let limit = profile::topic_limit(limits);
+            return Some((limit, refuse(protocol, ReasonCode::TopicNameInvalid)));
+        }
+        if publish.retain && publish.topic.is_reserved() && !limits.retain_on_reserved_topics {
+            let limit = "no retained messages on reserved ($) topics".to_owned();
+            return Some((limit, refuse(protocol, ReasonCode::TopicNameInvalid)));
+        }
+        None
     }
 
     /// Publishes a message the server originates (lifecycle events, shadow responses, the HTTP
@@ -230,16 +268,37 @@ impl<A: Authorizer> Broker<A> {
         };
         let limits = self.config.limits.clone();
         let subscription_id = subscribe.properties.subscription_identifier;
+        let first = subscribe
+            .filters
+            .first()
+            .map_or_else(String::new, |(f, _)| f.to_string());
+        let client_id = self.sessions.get(&key).map(|s| s.client_id.clone());
         if subscription_id.is_some() && !limits.subscription_identifiers {
-            return SubscribeOutcome::Disconnect(ReasonCode::SubscriptionIdentifiersNotSupported);
+            let reason = ReasonCode::SubscriptionIdentifiersNotSupported;
+            let limit = "no subscription identifiers".to_owned();
+            self.limited(
+                conn,
+                client_id.as_ref(),
+                ("SUBSCRIBE", &first),
+                limit,
+                reason,
+            );
+            return SubscribeOutcome::Disconnect(reason);
         }
-        if subscribe
+        if let Some((filter, options)) = subscribe
             .filters
             .iter()
-            .any(|(_, o)| o.qos > limits.maximum_qos)
+            .find(|(_, o)| o.qos > limits.maximum_qos)
         {
             // AWS sends no SUBACK for QoS 2 requests; we close with 0x9B rather than hang.
-            return SubscribeOutcome::Disconnect(ReasonCode::QosNotSupported);
+            let reason = ReasonCode::QosNotSupported;
+            let limit = format!(
+                "the maximum QoS {} (this subscription asks for QoS {})",
+                limits.maximum_qos as u8, options.qos as u8
+            );
+            let resource = ("SUBSCRIBE", filter.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return SubscribeOutcome::Disconnect(reason);
         }
         if subscribe
             .filters
@@ -258,11 +317,19 @@ impl<A: Authorizer> Broker<A> {
         // half-applied SUBSCRIBE behind.
         let mut verdicts: Vec<Result<(), ReasonCode>> = Vec::with_capacity(subscribe.filters.len());
         for (i, (filter, _)) in subscribe.filters.iter().enumerate() {
-            let verdict = if limits.max_filters_per_subscribe.is_some_and(|max| i >= max) {
-                Err(ReasonCode::QuotaExceeded)
+            let resource = ("SUBSCRIBE", filter.as_str());
+            let verdict = if let Some(max) = limits.max_filters_per_subscribe.filter(|m| i >= *m) {
+                let reason = ReasonCode::QuotaExceeded;
+                let limit = format!("at most {max} topic filters per SUBSCRIBE");
+                self.limited(conn, Some(&client_id), resource, limit, reason);
+                Err(reason)
             } else if !profile::filter_allowed(&limits, filter) {
-                Err(ReasonCode::TopicFilterInvalid)
+                let reason = ReasonCode::TopicFilterInvalid;
+                let limit = profile::filter_limit(&limits);
+                self.limited(conn, Some(&client_id), resource, limit, reason);
+                Err(reason)
             } else if !self.authorize(
+                Some(conn),
                 &principal,
                 &client_id,
                 Action::Subscribe {
@@ -291,11 +358,15 @@ impl<A: Authorizer> Broker<A> {
             };
             let existed = session.subscriptions.contains_key(&filter);
             if !existed
-                && limits
+                && let Some(max) = limits
                     .max_subscriptions_per_session
-                    .is_some_and(|max| session.subscriptions.len() >= max)
+                    .filter(|max| session.subscriptions.len() >= *max)
             {
-                reasons.push(ReasonCode::QuotaExceeded);
+                let reason = ReasonCode::QuotaExceeded;
+                let limit = format!("at most {max} subscriptions per session");
+                let resource = ("SUBSCRIBE", filter.as_str());
+                self.limited(conn, Some(&client_id), resource, limit, reason);
+                reasons.push(reason);
                 continue;
             }
             let granted = options.qos.min(limits.maximum_qos);
@@ -498,16 +569,17 @@ impl<A: Authorizer> Broker<A> {
         let action = Action::Receive {
             topic: message.topic.as_str(),
         };
-        if let Decision::Deny(explanation) =
+        if let Decision::Deny(denial) =
             self.authorizer
                 .authorize(&session.principal, &session.client_id, action)
         {
             self.stats.receive_denied += 1;
             self.effects.push_back(Effect::Denied {
+                conn: session.conn,
                 client_id: session.client_id.clone(),
                 action: action.aws_name(),
                 resource: action.resource(&session.client_id),
-                explanation,
+                denial,
             });
             return false;
         }

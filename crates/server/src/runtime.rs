@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use broker_core::{Broker, BrokerConfig, Profile, ServiceId, ServiceRoute};
 use mqtt_proto::TopicFilter;
-use refusals::RefusalLog;
+use refusals::Recorder;
 use store::Store;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -71,6 +71,9 @@ pub async fn run(
     } else {
         (None, None)
     };
+    let refusals = Recorder::start(&data.root).map_err(|e| {
+        ServerError::Config(format!("cannot start the refusal log's writer thread: {e}"))
+    })?;
     let router = Router::new(
         broker,
         clock,
@@ -78,6 +81,7 @@ pub async fn run(
         Arc::clone(&metrics),
         live_floor,
         aws,
+        refusals.clone(),
     );
     let router_task = tokio::spawn(router.run(router_rx));
 
@@ -87,10 +91,11 @@ pub async fn run(
             clock,
             settings: Arc::new(connection_settings(&config)),
             metrics: Arc::clone(&metrics),
+            refusals: refusals.clone(),
         },
         store: Arc::clone(&store),
         registry: Arc::default(),
-        refusals: RefusalLog::new(&data.root),
+        refusals,
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
     });

@@ -184,7 +184,7 @@ fn refusals_are_explained_in_the_log() {
         ["client_certificate", "not_registered", "not_tls"],
         "{recent:#?}"
     );
-    assert_eq!(recent[1].certificate_id.as_deref(), Some(id.as_str()));
+    assert_eq!(recent[1].principal.as_deref(), Some(id.as_str()));
     assert!(
         recent[0]
             .offered
@@ -476,7 +476,10 @@ fn attached_policies_decide_what_a_device_may_do() {
     let wrong_id = mosquitto_pub(&args, &["-t", "allowed/x", "-m", "m", "-i", "sensor-2"]);
     assert!(!wrong_id.status.success());
     let line = server
-        .wait_for_log("denied iot:Connect on client/sensor-2", LOG_WAIT)
+        .wait_for_log(
+            "denied iot:Connect on arn:aws:iot:us-east-1:123456789012:client/sensor-2",
+            LOG_WAIT,
+        )
         .unwrap();
     assert!(line.contains("IMPLICIT_DENY"), "{line}");
 
@@ -500,7 +503,10 @@ fn attached_policies_decide_what_a_device_may_do() {
     let out = String::from_utf8_lossy(&v5.stdout);
     assert!(out.contains("received PUBACK (Mid: 1, RC:135)"), "{out}");
     let line = server
-        .wait_for_log("denied iot:Publish on topic/forbidden/x", LOG_WAIT)
+        .wait_for_log(
+            "denied iot:Publish on arn:aws:iot:us-east-1:123456789012:topic/forbidden/x",
+            LOG_WAIT,
+        )
         .unwrap();
     assert!(line.contains("sensor-policy"), "{line}");
 

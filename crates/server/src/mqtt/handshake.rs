@@ -124,6 +124,43 @@ pub fn offer_summary(hello: &ClientHello) -> String {
     )
 }
 
+/// What a refusal record keeps of the ClientHello: versions, the number of suites, SNI and
+/// ALPN; the suites by name only when they decided (`cipher`), so a record stays small.
+pub fn offer_record(hello: &ClientHello, kind: RefusalKind) -> String {
+    if kind == RefusalKind::Cipher {
+        return offer_summary(hello);
+    }
+    let versions: Vec<String> = [
+        tls::ProtocolVersion::TLS13,
+        tls::ProtocolVersion::TLS12,
+        tls::ProtocolVersion::TLS11,
+        tls::ProtocolVersion::TLS10,
+    ]
+    .into_iter()
+    .filter(|v| hello.offers(*v))
+    .map(|v| v.to_string())
+    .collect();
+    let suites = hello.real_suites().count();
+    let sni = hello
+        .server_name
+        .as_deref()
+        .map_or("no SNI".to_owned(), |n| format!("SNI {n}"));
+    let alpn = if hello.alpn.is_empty() {
+        "no ALPN".to_owned()
+    } else {
+        format!("ALPN {}", hello.alpn.join(","))
+    };
+    format!(
+        "{} with {suites} suite{}; {sni}; {alpn}",
+        if versions.is_empty() {
+            "no known TLS version".to_owned()
+        } else {
+            versions.join("/")
+        },
+        if suites == 1 { "" } else { "s" }
+    )
+}
+
 /// Runs the TLS side of accepting `stream`: ClientHello capture, then the handshake, all within
 /// the edge's timeout.
 pub async fn accept(

@@ -12,6 +12,7 @@ use mqtt_proto::time::Instant;
 
 use super::{Router, ToConn};
 use crate::auth::{Identity, Principal};
+use crate::mqtt::record;
 
 impl Router {
     /// Remembers when `conn`'s certificate expires; returns that instant for its `Live`.
@@ -46,12 +47,8 @@ impl Router {
             let Some(live) = self.conns.get(&conn) else {
                 continue;
             };
-            let certificate = live.principal.certificate_id().unwrap_or_default();
-            tracing::warn!(
-                client_id = %live.client_id,
-                "closing the connection of certificate {certificate}: the certificate expired \
-                 while it was connected"
-            );
+            let (refusal, log) = record::expired(&live.principal, &live.client_id);
+            self.refusals.record(refusal, Some(log));
             self.send(conn, ToConn::Close(ReasonCode::NotAuthorized));
         }
     }

@@ -70,6 +70,10 @@ pub(crate) struct Router {
     aws: Option<Aws>,
     /// Live device connections by the moment their certificate expires (`expiry.rs`).
     expiries: BTreeSet<(mqtt_proto::time::Instant, ConnId)>,
+    /// The refusal record's writer (its own thread: the router never writes the file).
+    refusals: refusals::Recorder,
+    /// The connection whose CONNECT is being decided, for records of its refusal.
+    connecting: Option<(ConnId, Principal)>,
     shutting_down: bool,
 }
 
@@ -94,6 +98,7 @@ impl Router {
         metrics: Arc<Metrics>,
         live_floor: u64,
         aws: Option<Aws>,
+        refusals: refusals::Recorder,
     ) -> Router {
         Router {
             broker,
@@ -106,6 +111,8 @@ impl Router {
             metrics,
             aws,
             expiries: BTreeSet::new(),
+            refusals,
+            connecting: None,
             shutting_down: false,
         }
     }
@@ -161,7 +168,13 @@ impl Router {
                 session,
                 inflight,
                 reason,
-            } => self.disconnect(conn, (kind, reason), session_expiry, session, inflight),
+                violation,
+            } => {
+                if let Some(violation) = violation {
+                    self.record_violation(conn, &violation, reason);
+                }
+                self.disconnect(conn, (kind, reason), session_expiry, session, inflight);
+            }
             Command::Acked { conn, seq } => self.acked(conn, seq),
             Command::LiveCertificates { reply } => self.live_certificates(reply),
             Command::SetPolicies {
@@ -195,6 +208,7 @@ impl Router {
         }
         let client_id = connect.client_id.clone();
         let request = ConnectRequest::from_connect(connect, principal.clone());
+        self.connecting = Some((conn, principal.clone()));
         match self.broker.handle_connect(conn, request, self.clock.now()) {
             ConnectOutcome::Accepted(connected) => {
                 let parked = self.parked.remove(&connected.client_id);
@@ -237,6 +251,7 @@ impl Router {
             }
         }
         self.carry_out_effects(None);
+        self.connecting = None;
     }
 
     /// A client published: route it, then acknowledge (after the commit when it changed
