@@ -14,6 +14,7 @@
 
 mod api;
 mod bench;
+mod compat;
 mod conformance;
 mod doctor;
 mod events;

@@ -66,10 +66,14 @@ fn alpn_is_offered_on_request_for_the_port_443_listener() {
         "{:?}",
         stdout_stderr(&with_alpn)
     );
+    // Without ALPN the broker closes the connection after the handshake: exit 7, as
+    // mosquitto_pub's.
     let without = tether_pub(&args, &["-t", "t", "-m", "443"]);
     let (_, err) = stdout_stderr(&without);
-    assert_eq!(without.status.code(), Some(1), "{err}");
+    assert_eq!(without.status.code(), Some(7), "{err}");
     assert!(err.contains("--alpn x-amzn-mqtt-ca"), "{err}");
+    let theirs = crate::support::mosquitto_pub(&args, &["-t", "t", "-m", "443"]);
+    assert_eq!(theirs.status.code(), Some(7));
 }
 
 #[test]
@@ -144,15 +148,23 @@ fn qos_2_round_trips_on_the_mqtt_profile_over_plain_tcp() {
 fn the_aws_profile_refusal_of_qos_2_is_explained() {
     let (_dir, server) = start(&[]);
     let args = server.demo_tls_args();
-    let v5 = tether_pub(&args, &["-V", "mqttv5", "-t", "t", "-q", "2", "-m", "x"]);
+    // MQTT 5: the client does not send it; exit 0 with the reason, as mosquitto_pub.
+    let v5_args = ["-V", "mqttv5", "-t", "t", "-q", "2", "-m", "x"];
+    let v5 = tether_pub(&args, &v5_args);
     let (_, err) = stdout_stderr(&v5);
-    assert_eq!(v5.status.code(), Some(1));
+    assert_eq!(v5.status.code(), Some(0));
     assert!(err.contains("exceeds the server's Maximum QoS 1"), "{err}");
-    let v3 = tether_pub(&args, &["-t", "t", "-q", "2", "-m", "x"]);
+    let theirs = crate::support::mosquitto_pub(&args, &v5_args);
+    assert_eq!(theirs.status.code(), Some(0));
+    // MQTT 3.1.1: the broker closes the connection; exit 7, as mosquitto_pub.
+    let v3_args = ["-t", "t", "-q", "2", "-m", "x"];
+    let v3 = tether_pub(&args, &v3_args);
     let (_, err) = stdout_stderr(&v3);
-    assert_eq!(v3.status.code(), Some(1));
+    assert_eq!(v3.status.code(), Some(7));
     assert!(err.contains("closed the connection unexpectedly"), "{err}");
     assert!(err.contains("on QoS 2"), "{err}");
+    let theirs = crate::support::mosquitto_pub(&args, &v3_args);
+    assert_eq!(theirs.status.code(), Some(7));
 }
 
 #[test]
@@ -420,30 +432,42 @@ fn failures_are_explained_in_words() {
         err.contains("holds the private key in DER (binary) form"),
         "{err}"
     );
-    // TLS alerts from mosquitto when no client certificate is sent.
+    // TLS alerts from mosquitto when no client certificate is sent: right after the handshake
+    // in TLS 1.3, so the connection is lost: 7, as mosquitto_pub's code (compat.rs runs both
+    // side by side).
     let no_cert: Vec<String> = tls[..2].iter().chain(&tls[6..]).cloned().collect();
     fails(
         &no_cert,
-        1,
+        7,
         &[
             "TLS alert 116 certificate_required",
             "need --cert and --key",
         ],
     );
+    // --tls-version is the lowest version (mosquitto's meaning): tlsv1.2 still negotiates
+    // TLS 1.3 with this broker.
     fails(
         &with(&no_cert, &["--tls-version", "tlsv1.2"]),
-        1,
+        7,
         &[
-            "TLS alert 40 handshake_failure",
-            "Most likely: no common TLS version",
-            "need --cert and --key",
+            "TLS alert 116 certificate_required (the server required a client certificate and got none (TLS 1.3))",
         ],
     );
-    // The server's certificate is not trusted: which CA file, who issued it.
+    // The server's certificate is not trusted: which CA file, who issued it. mosquitto_pub
+    // exits 8 (a TLS error) for both of these.
     let other = broker.file("other-ca.pem");
+    for args in [replace("--cafile", &other), replace("-h", "127.0.0.1")] {
+        let theirs = crate::support::mosquitto_pub(&args, &["-t", "t", "-m", "x"]);
+        assert_eq!(
+            theirs.status.code(),
+            Some(8),
+            "{:?}",
+            stdout_stderr(&theirs)
+        );
+    }
     fails(
         &replace("--cafile", &other),
-        1,
+        8,
         &[
             "is not trusted",
             "issued by \"CN=pubsub test CA\"",
@@ -453,7 +477,7 @@ fn failures_are_explained_in_words() {
     // The certificate does not name 127.0.0.1; --insecure skips only that check.
     fails(
         &replace("-h", "127.0.0.1"),
-        1,
+        8,
         &[
             "is not trusted",
             "DNS:localhost, not 127.0.0.1",
@@ -501,22 +525,24 @@ fn a_server_disconnect_is_explained() {
     ));
     let twin = tether_pub(&args, &["-V", "mqttv5", "-i", "twin", "-t", "y", "-m", "m"]);
     assert!(twin.status.success(), "{:?}", stdout_stderr(&twin));
+    // mosquitto_sub exits 0 after the server's DISCONNECT (compat.rs runs both side by side).
     let (code, _, err) = sub.finish();
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(0), "{err}");
     assert!(
         err.contains("the server disconnected this client: 0x8E Session taken over"),
         "{err}"
     );
     assert!(err.contains("same client id"), "{err}");
 
-    // MQTT 3.1.1 has no reason to give; the message says what it usually is.
+    // MQTT 3.1.1 has no reason to give; the message says what it usually is. Without -W
+    // (mosquitto_sub would reconnect forever) tether sub stops: the connection was lost, 7.
     let broker = Mosquitto::start();
     let plain = broker.plain_args();
-    let sub = Subscriber::tether(&with(&plain, &["-i", "twin", "-t", "x", "-W", "20"]));
+    let sub = Subscriber::tether(&with(&plain, &["-i", "twin", "-t", "x"]));
     let twin = tether_pub(&plain, &["-i", "twin", "-t", "y", "-m", "m"]);
     assert!(twin.status.success(), "{:?}", stdout_stderr(&twin));
     let (code, _, err) = sub.finish();
-    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(code, Some(7), "{err}");
     assert!(err.contains("closed the connection unexpectedly"), "{err}");
     assert!(err.contains("same client id (-i)"), "{err}");
 }

@@ -96,6 +96,15 @@ pub fn mosquitto_pub(args: &[String], extra: &[&str]) -> Output {
         .expect("mosquitto_pub is installed by scripts/setup")
 }
 
+/// Runs `mosquitto_sub ARGS… EXTRA…` to completion.
+pub fn mosquitto_sub(args: &[String], extra: &[&str]) -> Output {
+    Command::new("mosquitto_sub")
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("mosquitto_sub is installed by scripts/setup")
+}
+
 /// The venv's bin directory; fails (does not skip) when scripts/setup has not made it.
 pub fn venv_bin() -> PathBuf {
     let venv = std::env::var_os("TETHER_VENV").map_or_else(
