@@ -20,6 +20,7 @@ mod doctor;
 mod events;
 mod flash;
 mod pubsub;
+mod readme;
 mod refusals;
 mod serve;
 mod shadow;
