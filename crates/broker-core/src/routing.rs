@@ -6,7 +6,10 @@
 use std::sync::Arc;
 
 use mqtt_proto::time::Instant;
-use mqtt_proto::{Protocol, Publish, QoS, ReasonCode, RetainHandling, Subscribe, Unsubscribe};
+use mqtt_proto::{
+    MqttStr, Protocol, Publish, QoS, ReasonCode, RetainHandling, Subscribe, TopicFilter,
+    Unsubscribe,
+};
 
 use crate::auth::{Action, Authorizer, Decision};
 use crate::broker::{Broker, Timer, TimerSlot};
@@ -268,44 +271,8 @@ impl<A: Authorizer> Broker<A> {
         };
         let limits = self.config.limits.clone();
         let subscription_id = subscribe.properties.subscription_identifier;
-        let first = subscribe
-            .filters
-            .first()
-            .map_or_else(String::new, |(f, _)| f.to_string());
-        let client_id = self.sessions.get(&key).map(|s| s.client_id.clone());
-        if subscription_id.is_some() && !limits.subscription_identifiers {
-            let reason = ReasonCode::SubscriptionIdentifiersNotSupported;
-            let limit = "no subscription identifiers".to_owned();
-            self.limited(
-                conn,
-                client_id.as_ref(),
-                ("SUBSCRIBE", &first),
-                limit,
-                reason,
-            );
-            return SubscribeOutcome::Disconnect(reason);
-        }
-        if let Some((filter, options)) = subscribe
-            .filters
-            .iter()
-            .find(|(_, o)| o.qos > limits.maximum_qos)
-        {
-            // AWS sends no SUBACK for QoS 2 requests; we close with 0x9B rather than hang.
-            let reason = ReasonCode::QosNotSupported;
-            let limit = format!(
-                "the maximum QoS {} (this subscription asks for QoS {})",
-                limits.maximum_qos as u8, options.qos as u8
-            );
-            let resource = ("SUBSCRIBE", filter.as_str());
-            self.limited(conn, client_id.as_ref(), resource, limit, reason);
-            return SubscribeOutcome::Disconnect(reason);
-        }
-        if subscribe
-            .filters
-            .iter()
-            .any(|(f, o)| f.is_shared() && o.no_local)
-        {
-            return SubscribeOutcome::Disconnect(ReasonCode::ProtocolError); // [MQTT-3.8.3-4]
+        if let Some(refused) = self.subscribe_limit(conn, key, &subscribe) {
+            return refused;
         }
         let Some(session) = self.sessions.get(&key) else {
             return SubscribeOutcome::Disconnect(ReasonCode::SessionTakenOver);
@@ -317,31 +284,23 @@ impl<A: Authorizer> Broker<A> {
         // half-applied SUBSCRIBE behind.
         let mut verdicts: Vec<Result<(), ReasonCode>> = Vec::with_capacity(subscribe.filters.len());
         for (i, (filter, _)) in subscribe.filters.iter().enumerate() {
-            let resource = ("SUBSCRIBE", filter.as_str());
-            let verdict = if let Some(max) = limits.max_filters_per_subscribe.filter(|m| i >= *m) {
-                let reason = ReasonCode::QuotaExceeded;
-                let limit = format!("at most {max} topic filters per SUBSCRIBE");
-                self.limited(conn, Some(&client_id), resource, limit, reason);
-                Err(reason)
-            } else if !profile::filter_allowed(&limits, filter) {
-                let reason = ReasonCode::TopicFilterInvalid;
-                let limit = profile::filter_limit(&limits);
-                self.limited(conn, Some(&client_id), resource, limit, reason);
-                Err(reason)
-            } else if !self.authorize(
-                Some(conn),
-                &principal,
-                &client_id,
-                Action::Subscribe {
-                    filter: filter.as_str(),
-                },
-            ) {
-                if !protocol.is_v5() && limits.unauthorized_v3_closes {
-                    return SubscribeOutcome::Disconnect(ReasonCode::NotAuthorized);
+            let verdict = match self.filter_limit(conn, &client_id, i, filter) {
+                Some(reason) => Err(reason),
+                None if !self.authorize(
+                    Some(conn),
+                    &principal,
+                    &client_id,
+                    Action::Subscribe {
+                        filter: filter.as_str(),
+                    },
+                ) =>
+                {
+                    if !protocol.is_v5() && limits.unauthorized_v3_closes {
+                        return SubscribeOutcome::Disconnect(ReasonCode::NotAuthorized);
+                    }
+                    Err(ReasonCode::NotAuthorized)
                 }
-                Err(ReasonCode::NotAuthorized)
-            } else {
-                Ok(())
+                None => Ok(()),
             };
             verdicts.push(verdict);
         }
@@ -420,6 +379,81 @@ impl<A: Authorizer> Broker<A> {
             }
         }
         SubscribeOutcome::SubAck(reasons)
+    }
+
+    /// What closes the connection before any filter of a SUBSCRIBE is looked at: a
+    /// subscription identifier or a QoS the profile does not take (reported as limits), No
+    /// Local on a shared subscription ([MQTT-3.8.3-4]).
+    fn subscribe_limit(
+        &mut self,
+        conn: ConnId,
+        key: SessionKey,
+        subscribe: &Subscribe,
+    ) -> Option<SubscribeOutcome> {
+        let limits = &self.config.limits;
+        let client_id = self.sessions.get(&key).map(|s| s.client_id.clone());
+        let first = subscribe
+            .filters
+            .first()
+            .map_or_else(String::new, |(f, _)| f.to_string());
+        if subscribe.properties.subscription_identifier.is_some()
+            && !limits.subscription_identifiers
+        {
+            let reason = ReasonCode::SubscriptionIdentifiersNotSupported;
+            let limit = "no subscription identifiers".to_owned();
+            let resource = ("SUBSCRIBE", first.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return Some(SubscribeOutcome::Disconnect(reason));
+        }
+        if let Some((filter, options)) = subscribe
+            .filters
+            .iter()
+            .find(|(_, o)| o.qos > limits.maximum_qos)
+        {
+            // AWS sends no SUBACK for QoS 2 requests; we close with 0x9B rather than hang.
+            let reason = ReasonCode::QosNotSupported;
+            let limit = format!(
+                "the maximum QoS {} (this subscription asks for QoS {})",
+                limits.maximum_qos as u8, options.qos as u8
+            );
+            let resource = ("SUBSCRIBE", filter.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return Some(SubscribeOutcome::Disconnect(reason));
+        }
+        if subscribe
+            .filters
+            .iter()
+            .any(|(f, o)| f.is_shared() && o.no_local)
+        {
+            return Some(SubscribeOutcome::Disconnect(ReasonCode::ProtocolError));
+        }
+        None
+    }
+
+    /// The limit the `i`th filter of a SUBSCRIBE breaks, if any, reported as such.
+    fn filter_limit(
+        &mut self,
+        conn: ConnId,
+        client_id: &MqttStr,
+        i: usize,
+        filter: &TopicFilter,
+    ) -> Option<ReasonCode> {
+        let limits = &self.config.limits;
+        let (limit, reason) =
+            if let Some(max) = limits.max_filters_per_subscribe.filter(|m| i >= *m) {
+                let limit = format!("at most {max} topic filters per SUBSCRIBE");
+                (limit, ReasonCode::QuotaExceeded)
+            } else if !profile::filter_allowed(limits, filter) {
+                (
+                    profile::filter_limit(limits),
+                    ReasonCode::TopicFilterInvalid,
+                )
+            } else {
+                return None;
+            };
+        let resource = ("SUBSCRIBE", filter.as_str());
+        self.limited(conn, Some(client_id), resource, limit, reason);
+        Some(reason)
     }
 
     /// Handles an UNSUBSCRIBE received on `conn`.
