@@ -45,7 +45,8 @@ enum DoctorCommand {
     /// Connect like a device: DNS, TCP, TLS (optionally offering exactly what a device TLS
     /// stack offers), MQTT CONNECT and an optional round trip, each step timed, with a verdict.
     Probe(ProbeArgs),
-    /// List the connections `tether serve` refused most recently, with explanations and fixes.
+    /// List what `tether serve` refused most recently (TLS handshakes, certificates, policy
+    /// denials, limits, protocol violations), with explanations and fixes.
     Recent(RecentArgs),
 }
 
