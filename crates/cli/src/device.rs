@@ -1,9 +1,10 @@
-//! `tether device create|list|show|revoke|delete`: provisioning through the AWS-compatible HTTP
-//! API of a running `tether serve`, with the same SigV4-signed calls a user's AWS CLI or boto3
-//! script makes (CreateThing, CreateKeysAndCertificate or CreateCertificateFromCsr,
-//! AttachThingPrincipal, AttachPolicy, …). `create` writes the device's four files and prints
-//! commands that connect with them. It never touches the database directly; its calls go
-//! through `api_client` (plain HTTP to a local tether, not a general AWS client).
+//! `tether device create|list|show|attach-policy|revoke|delete`: provisioning through the
+//! AWS-compatible HTTP API of a running `tether serve`, with the same SigV4-signed calls a
+//! user's AWS CLI or boto3 script makes (CreateThing, CreateKeysAndCertificate or
+//! CreateCertificateFromCsr, AttachThingPrincipal, AttachPolicy, …). `create` writes the
+//! device's four files and prints commands that connect with them, and says when the thing
+//! already existed. It never touches the database directly; its calls go through `api_client`
+//! (plain HTTP to a local tether, not a general AWS client).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::api_client::{ApiArgs, Call, Client, is_aws_error};
+use crate::api_client::{ApiArgs, Call, Client, Endpoint, is_aws_error};
 
 /// Provision and manage devices through the AWS-compatible API of a running `tether serve`.
 #[derive(Debug, Args)]
@@ -60,6 +61,14 @@ enum DeviceCommand {
         /// Thing name.
         name: String,
     },
+    /// Attach a policy to every certificate of a thing (AttachPolicy).
+    AttachPolicy {
+        /// Thing name.
+        name: String,
+        /// The policy (e.g. tether-dev-allow-all).
+        #[arg(long, value_name = "NAME")]
+        policy: String,
+    },
     /// Set every certificate of a thing to REVOKED (live connections are closed).
     Revoke {
         /// Thing name.
@@ -79,6 +88,7 @@ enum KeyType {
 }
 
 pub fn run(args: DeviceArgs) -> Result<ExitCode> {
+    let endpoint = args.api.endpoint();
     let client = args.api.client()?;
     match args.command {
         DeviceCommand::Create {
@@ -95,13 +105,23 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
                     .join("devices")
                     .join(name),
             };
-            let registry = Registry {
-                policy: policy.as_deref(),
-                thing_type: thing_type.as_deref(),
-                groups,
+            let request = CreateRequest {
+                name,
+                key_type,
+                registry: Registry {
+                    policy: policy.as_deref(),
+                    thing_type: thing_type.as_deref(),
+                    groups,
+                },
+                out: &out,
+                endpoint: &endpoint,
             };
-            create(&client, name, key_type, &registry, &out, args.json)
+            create(&client, &request, args.json)
         }
+        DeviceCommand::AttachPolicy {
+            ref name,
+            ref policy,
+        } => attach_policy(&client, name, policy, args.json),
         DeviceCommand::List => list(&client, args.json),
         DeviceCommand::Show { ref name } => show(&client, name, args.json),
         DeviceCommand::Revoke { ref name } => revoke(&client, name, args.json),
@@ -116,17 +136,45 @@ struct Registry<'a> {
     groups: &'a [String],
 }
 
-fn create(
-    client: &Client,
-    name: &str,
+struct CreateRequest<'a> {
+    name: &'a str,
     key_type: KeyType,
-    registry: &Registry<'_>,
-    out: &Path,
-    json_out: bool,
-) -> Result<ExitCode> {
+    registry: Registry<'a>,
+    out: &'a Path,
+    endpoint: &'a Endpoint,
+}
+
+fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Result<ExitCode> {
+    let CreateRequest {
+        name,
+        key_type,
+        ref registry,
+        out,
+        endpoint,
+    } = *request;
     let policy = registry.policy;
     let files = server::DeviceFiles::in_dir(out);
+    // AWS's CreateThing answers an existing thing like a new one; say which it was.
+    let existed = match client.call(Call::iot("GET", &["things", name])) {
+        Ok(_) => true,
+        Err(e) if is_aws_error(&e, "ResourceNotFoundException") => false,
+        Err(e) => return Err(e),
+    };
     if files.certificate.exists() || files.private_key.exists() {
+        let attach = format!(
+            "tether device {}attach-policy {name} --policy tether-dev-allow-all",
+            endpoint.flag()
+        );
+        if existed {
+            bail!(
+                "thing {name} already exists and {} already holds its certificate and key, so \
+                 nothing was created. To let it connect, attach a policy to its certificate: \
+                 `{attach}` (tether device show {name} lists its certificates and policies). \
+                 To give it new credentials instead, delete those files or choose another \
+                 --out DIR",
+                out.display()
+            );
+        }
         bail!(
             "{} already holds a device's certificate or key; delete those files or choose \
              another --out DIR",
@@ -225,6 +273,7 @@ fn create(
     if json_out {
         let out = json!({
             "thingName": name,
+            "thingExisted": existed,
             "thingArn": at(&thing, "thingArn"),
             "certificateId": certificate_id,
             "certificateArn": certificate_arn,
@@ -243,7 +292,13 @@ fn create(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    if existed {
+        println!(
+            "Thing {name} already existed; created a new ACTIVE certificate {certificate_id} for it"
+        );
+    } else {
+        println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    }
     println!("  certificate  {}", files.certificate.display());
     println!("  private key  {} (mode 0600)", files.private_key.display());
     println!("  public key   {}", files.public_key.display());
@@ -264,9 +319,15 @@ fn create(
              policies allow."
         ),
         None => println!(
-            "No policy is attached: the broker refuses the device until one allows it, e.g.\n  \
-             tether device create {name} --policy tether-dev-allow-all  (for development), or\n  \
-             aws iot attach-policy --policy-name NAME --target {certificate_arn}"
+            "No policy is attached: the broker refuses the device until one allows it. Attach \
+             one to this certificate, e.g. the development policy:\n  \
+             tether device {}attach-policy {name} --policy tether-dev-allow-all\n\
+             or with the AWS CLI (any policy you created):\n  \
+             aws --endpoint-url {} --region {} iot attach-policy --policy-name \
+             tether-dev-allow-all --target {certificate_arn}",
+            endpoint.flag(),
+            endpoint.url,
+            endpoint.region
         ),
     }
     println!();
@@ -374,6 +435,42 @@ fn show(client: &Client, name: &str, json_out: bool) -> Result<ExitCode> {
             policies.join(", ")
         };
         println!("  policies   {policies}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn attach_policy(client: &Client, name: &str, policy: &str, json_out: bool) -> Result<ExitCode> {
+    client
+        .call(Call::iot("GET", &["policies", policy]))
+        .with_context(|| {
+            format!(
+                "policy {policy} is not usable; create it first (aws iot create-policy) or use \
+                 tether-dev-allow-all for development"
+            )
+        })?;
+    let certificates = certificates_of(client, name)?;
+    if certificates.is_empty() {
+        bail!(
+            "thing {name} has no certificate to attach {policy} to; create one with tether \
+             device create {name} --policy {policy}"
+        );
+    }
+    let mut attached = Vec::new();
+    for c in &certificates {
+        let arn = text(c, "certificateArn")?;
+        client
+            .call(Call::iot("PUT", &["target-policies", policy]).json(json!({ "target": arn })))?;
+        attached.push(text(c, "certificateId")?);
+    }
+    if json_out {
+        println!(
+            "{}",
+            json!({ "thingName": name, "policy": policy, "certificates": attached })
+        );
+    } else {
+        for id in &attached {
+            println!("Attached policy {policy} to certificate {id} of thing {name}.");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,13 +59,30 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(usage_exit_code(&error));
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The exit code of a command line that does not parse: clap's 2, except for `tether pub` and
+/// `tether sub`, which exit 1 like mosquitto_pub and mosquitto_sub; 0 for --help and
+/// --version.
+fn usage_exit_code(error: &clap::Error) -> u8 {
+    let code = u8::try_from(error.exit_code()).unwrap_or(2);
+    match std::env::args().nth(1).as_deref() {
+        Some("pub" | "sub") if code != 0 => 1,
+        _ => code,
     }
 }
 

@@ -27,7 +27,7 @@ pub use load::{
 };
 pub use summary::{
     CertificateSummary, KeyDescription, SubjectAltName, describe_key, key_matches_certificate,
-    rfc3339, summarize,
+    rfc3339, summarize, validity_period,
 };
 pub use write::{
     certificate_der, certificate_pem, private_key_der, private_key_pem, public_key_der,

@@ -149,6 +149,9 @@ pub struct Ready {
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// Another `tether serve` holds the data directory.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Preparing the data directory failed.
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use broker_core::{Broker, BrokerConfig, Profile, ServiceId, ServiceRoute};
 use mqtt_proto::TopicFilter;
-use refusals::RefusalLog;
+use refusals::Recorder;
 use store::Store;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -22,7 +22,7 @@ use crate::config::{Listeners, Ready, ServerConfig, ServerError};
 use crate::metrics::Metrics;
 use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{self, Admission, ConnectionSettings, MqttListeners, Shared};
-use crate::{api, http, persist, registry_watch, services};
+use crate::{api, http, lock, persist, registry_watch, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -35,6 +35,8 @@ pub async fn run(
     on_ready: impl FnOnce(&Ready),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    // Before anything in the directory is touched: one server per data directory.
+    let _lock = lock::lock(&config.data_dir)?;
     let clock = Clock::start();
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, clock.wall_ms() / 1000)?;
     let mut store = Store::open(data.database_path())?;
@@ -55,6 +57,9 @@ pub async fn run(
     let mut broker = broker(&config)?;
     let live_floor = persist::restore(&mut broker, state, &clock);
     let (aws, services) = start_services(&config, &data, clock, &mut broker, &router_tx)?;
+    let refusals = Recorder::start(&data.root).map_err(|e| {
+        ServerError::Config(format!("cannot start the refusal log's writer thread: {e}"))
+    })?;
     let router = Router::new(
         broker,
         clock,
@@ -62,6 +67,7 @@ pub async fn run(
         Arc::clone(&metrics),
         live_floor,
         aws,
+        refusals.clone(),
     );
     let router_task = tokio::spawn(router.run(router_rx));
 
@@ -71,10 +77,11 @@ pub async fn run(
             clock,
             settings: Arc::new(connection_settings(&config)),
             metrics: Arc::clone(&metrics),
+            refusals: refusals.clone(),
         },
         store: Arc::clone(&store),
         registry: Arc::default(),
-        refusals: RefusalLog::new(&data.root),
+        refusals,
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
     });

@@ -14,6 +14,7 @@
 
 mod api;
 mod bench;
+mod compat;
 mod completions;
 mod conformance;
 mod coverage;
@@ -24,6 +25,8 @@ mod flash;
 mod group_policies;
 mod jobs;
 mod pubsub;
+mod readme;
+mod refusals;
 mod registry;
 mod serve;
 mod shadow;

@@ -21,7 +21,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use broker_core::{Action, Authorizer, Decision};
+use broker_core::{Action, Authorizer, Decision, Denial};
 use iot_policy::{CertificateInfo, Policy, RequestContext, ResourceKind, ThingInfo};
 use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref};
@@ -46,8 +46,13 @@ pub enum Identity {
         certificate_id: String,
         /// Where it connected from.
         peer: SocketAddr,
+        /// Which listener (`mqtts`, `mqtts-alpn`), for refusal records.
+        listener: &'static str,
         /// Names from its certificate, for `iot:Certificate.*` variables.
         certificate: CertificateInfo,
+        /// When its certificate expires, wall-clock milliseconds (the connection is closed
+        /// then).
+        not_after_ms: i64,
     },
     /// A client on the plain listener of the `mqtt` profile (no certificate).
     Anonymous {
@@ -266,12 +271,12 @@ impl ServerAuthorizer {
                     ),
                     other => other.to_string(),
                 };
-                return Decision::Deny(format!(
-                    "{} {} on {resource}: {why} (certificate {})",
-                    decision.as_str(),
-                    policy_action.as_str(),
-                    short_id(certificate_id)
-                ));
+                return Decision::Deny(Denial {
+                    action: policy_action.as_str().to_owned(),
+                    resource,
+                    decided_by: format!("{}: {why}", decision.as_str()),
+                    nothing_granted: policies.is_empty(),
+                });
             }
         }
         Decision::Allow
@@ -292,6 +297,7 @@ impl Authorizer for ServerAuthorizer {
                 certificate_id,
                 peer,
                 certificate,
+                ..
             } => {
                 let cacheable = match action {
                     Action::Publish {
@@ -313,11 +319,12 @@ impl Authorizer for ServerAuthorizer {
                 decision
             }
             Identity::Anonymous { .. } => match action {
-                Action::Connect if !self.allow_anonymous => Decision::Deny(
+                Action::Connect if !self.allow_anonymous => Decision::Deny(Denial::new(
+                    action.aws_name(),
+                    action.resource(client_id),
                     "anonymous clients may not connect under the aws profile; connect to the \
-                     mutual-TLS listener with a registered certificate"
-                        .to_owned(),
-                ),
+                     mutual-TLS listener with a registered certificate",
+                )),
                 _ => Decision::Allow,
             },
             // A session restored from disk keeps what it subscribed to until its client
@@ -500,7 +507,9 @@ mod tests {
         Principal::new(Identity::Device {
             certificate_id: certificate_id.to_owned(),
             peer: ([127, 0, 0, 1], 4000).into(),
+            listener: "mqtts",
             certificate: CertificateInfo::default(),
+            not_after_ms: i64::MAX,
         })
     }
 
@@ -542,8 +551,10 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "other", Action::Connect) else {
             panic!("client id other than the thing name must be refused");
         };
-        assert!(why.starts_with("IMPLICIT_DENY iot:Connect on "), "{why}");
-        assert!(why.contains("client/other"), "{why}");
+        assert_eq!(why.action, "iot:Connect");
+        assert!(why.decided_by.starts_with("IMPLICIT_DENY: "), "{why}");
+        assert!(why.resource.ends_with("client/other"), "{why}");
+        assert!(!why.nothing_granted);
     }
 
     #[test]
@@ -562,8 +573,9 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "thing-1", secret) else {
             panic!("explicit deny must win");
         };
-        assert!(why.starts_with("EXPLICIT_DENY iot:Publish"), "{why}");
-        assert!(why.contains("\"p\" Statement[3]"), "{why}");
+        assert_eq!(why.action, "iot:Publish");
+        assert!(why.decided_by.starts_with("EXPLICIT_DENY"), "{why}");
+        assert!(why.decided_by.contains("\"p\" Statement[3]"), "{why}");
     }
 
     #[test]
@@ -576,7 +588,7 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&device("cert"), "thing-1", retained) else {
             panic!("iot:RetainPublish is not granted");
         };
-        assert!(why.contains("iot:RetainPublish"), "{why}");
+        assert_eq!(why.action, "iot:RetainPublish", "{why}");
     }
 
     #[test]
@@ -585,7 +597,8 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&device("bare"), "c", Action::Connect) else {
             panic!("no policy, no access");
         };
-        assert!(why.contains("no policy is attached"), "{why}");
+        assert!(why.decided_by.contains("no policy is attached"), "{why}");
+        assert!(why.nothing_granted);
     }
 
     #[test]
@@ -616,7 +629,7 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "other", publish) else {
             panic!("group policies follow the thing named like the client id");
         };
-        assert!(why.contains("(p)"), "{why}");
+        assert!(why.decided_by.contains("(p)"), "{why:?}");
         let elsewhere = Action::Publish {
             topic: "fleet/thing-2",
             retain: false,
@@ -624,7 +637,11 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "thing-1", elsewhere) else {
             panic!("the group policy allows the thing's own topic only");
         };
-        assert!(why.contains("fleet-publish of thing group fleet"), "{why}");
+        assert!(
+            why.decided_by
+                .contains("fleet-publish of thing group fleet"),
+            "{why:?}"
+        );
     }
 
     #[test]
@@ -693,7 +710,7 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "thing-1", receive) else {
             panic!("a remembered Allow must not outlive a policy change")
         };
-        assert!(why.contains("deny"), "{why}");
+        assert!(why.decided_by.contains("deny"), "{why}");
     }
 
     #[test]

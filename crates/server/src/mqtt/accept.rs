@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use broker_core::ConnId;
 use pki::CertificateId;
-use refusals::{Refusal, RefusalKind, RefusalLog};
+use refusals::{Recorder, Refusal, RefusalKind};
 use store::Store;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,8 +29,8 @@ pub(crate) struct Admission {
     pub(crate) store: Arc<Mutex<Store>>,
     /// The registry's remembered answers per certificate.
     pub(crate) registry: Arc<auth::RegistryCache>,
-    /// DATA_DIR/refusals.jsonl.
-    pub(crate) refusals: RefusalLog,
+    /// DATA_DIR/refusals.jsonl, written off the accept tasks.
+    pub(crate) refusals: Recorder,
     /// The next connection number.
     pub(crate) next_conn: AtomicU64,
     /// Connections beyond this many are closed at once.
@@ -108,18 +108,26 @@ async fn serve_tls(
         Ok(accepted) => accepted,
         Err(refused) => {
             admission.shared.metrics.handshake_failed(refused.kind);
-            admission.refusals.record(&Refusal {
-                time: now_rfc3339(),
+            let offered = refused
+                .hello
+                .as_deref()
+                .map(|hello| handshake::offer_record(hello, refused.kind));
+            let refusal = Refusal {
+                time: super::now_rfc3339(),
                 peer: peer.to_string(),
                 listener: listener.to_owned(),
                 kind: refused.kind,
                 reason: refused.reason.clone(),
-                offered: refused.hello.as_deref().map(handshake::offer_summary),
+                offered,
                 client_certificate: refused.certificate_sent,
-                certificate_id: None,
-            });
-            // Logged after the record, so whoever reads the log line finds the record.
-            tracing::warn!("{refused}");
+                principal: refused.certificate_id.clone(),
+                action: Some("TLS handshake".to_owned()),
+                ..Refusal::default()
+            };
+            // Logged by the writer after the record, so whoever reads the log line finds it.
+            admission
+                .refusals
+                .record(refusal, Some(refused.to_string()));
             return;
         }
     };
@@ -146,10 +154,16 @@ async fn serve_tls(
     let Some(certificate) = peer_certificate else {
         return;
     };
+    // The handshake refused a certificate outside its validity period; one that expires while
+    // connected is closed by the router at this moment.
+    let not_after_ms = pki::validity_period(&certificate)
+        .map_or(i64::MAX, |(_, not_after)| not_after.saturating_mul(1000));
     let principal = Principal::new(Identity::Device {
         certificate_id: id.as_str().to_owned(),
         peer,
+        listener,
         certificate: auth::certificate_info(&certificate),
+        not_after_ms,
     });
     drop((hello, certificate, alpn));
     connection::serve(stream, conn, principal, admission.shared.clone()).await;
@@ -200,9 +214,8 @@ async fn admit(
         Ok(id) => id,
         Err(e) => {
             metrics.certificates_refused.inc();
-            tracing::warn!(
-                "TLS connection from {peer} refused: unreadable client certificate: {e}"
-            );
+            let reason = format!("the client certificate cannot be read: {e}");
+            refuse(RefusalKind::Other, reason, None);
             return None;
         }
     };
@@ -251,24 +264,18 @@ fn refuse_after_handshake(
     certificate_id: Option<String>,
 ) {
     let offered = handshake::offer_summary(&accepted.hello);
-    admission.refusals.record(&Refusal {
-        time: now_rfc3339(),
+    let refusal = Refusal {
+        time: super::now_rfc3339(),
         peer: peer.to_string(),
         listener: listener.to_owned(),
         kind,
         reason: reason.clone(),
-        offered: Some(offered.clone()),
+        offered: Some(handshake::offer_record(&accepted.hello, kind)),
         client_certificate: Some(accepted.peer_certificate.is_some()),
-        certificate_id,
-    });
-    tracing::warn!("TLS connection from {peer} refused: {reason} | client offered {offered}");
-}
-
-/// Now as RFC 3339 UTC, for refusal records.
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    pki::rfc3339(secs)
+        principal: certificate_id,
+        action: Some("TLS connection".to_owned()),
+        ..Refusal::default()
+    };
+    let log = format!("TLS connection from {peer} refused: {reason} | client offered {offered}");
+    admission.refusals.record(refusal, Some(log));
 }
