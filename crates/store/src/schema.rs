@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,7 +60,59 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V5_EVENT_CONFIGURATIONS,
     V6_JOBS,
     V7_THING_GROUPS_AND_TYPES,
+    V8_PROVISIONING,
 ];
+
+/// Version 8: fleet provisioning. Provisioning templates with their versions (at most five, as
+/// AWS keeps, one of them the default), the temporary claim certificates CreateProvisioningClaim
+/// issues (kept apart from `certificates` because AWS does not list them among the account's
+/// certificates; the broker's connection lookup reads them too), and the certificate ownership
+/// tokens the MQTT API hands out, each bound to one certificate, with the times the services
+/// worker's timers fire at (`expires_ms`, indexed). Claims bump `registry_version` like
+/// certificates, so a deleted claim reaches the broker's cache.
+const V8_PROVISIONING: &str = "
+CREATE TABLE provisioning_templates (
+    name                  TEXT PRIMARY KEY NOT NULL,
+    template_id           TEXT NOT NULL UNIQUE,
+    description           TEXT,
+    template_type         TEXT NOT NULL,
+    enabled               INTEGER NOT NULL,
+    provisioning_role_arn TEXT NOT NULL,
+    pre_provisioning_hook TEXT,
+    default_version       INTEGER NOT NULL,
+    last_version          INTEGER NOT NULL,
+    created_ms            INTEGER NOT NULL,
+    modified_ms           INTEGER NOT NULL
+);
+CREATE TABLE provisioning_template_versions (
+    template_name TEXT NOT NULL REFERENCES provisioning_templates(name) ON DELETE CASCADE,
+    version       INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    PRIMARY KEY (template_name, version)
+) WITHOUT ROWID;
+CREATE TABLE provisioning_claims (
+    certificate_id  TEXT PRIMARY KEY NOT NULL,
+    template_name   TEXT NOT NULL,
+    pem             TEXT NOT NULL,
+    policy_document TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    expires_ms      INTEGER NOT NULL
+);
+CREATE INDEX provisioning_claims_by_expiry ON provisioning_claims(expires_ms);
+CREATE TABLE ownership_tokens (
+    token          TEXT PRIMARY KEY NOT NULL,
+    certificate_id TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    expires_ms     INTEGER NOT NULL
+);
+CREATE INDEX ownership_tokens_by_expiry ON ownership_tokens(expires_ms);
+CREATE INDEX ownership_tokens_by_certificate ON ownership_tokens(certificate_id);
+CREATE TRIGGER provisioning_claims_insert_bumps_registry AFTER INSERT ON provisioning_claims
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER provisioning_claims_delete_bumps_registry AFTER DELETE ON provisioning_claims
+BEGIN UPDATE registry_version SET version = version + 1; END;
+";
 
 /// Version 7: thing types and static thing groups as records of their own, group membership,
 /// and policy attachments resolved to thing groups (`policy_targets.thing_group`, like
@@ -491,6 +543,10 @@ mod tests {
                 "jobs",
                 "job_executions",
                 "job_templates",
+                "provisioning_templates",
+                "provisioning_template_versions",
+                "provisioning_claims",
+                "ownership_tokens",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),
@@ -504,7 +560,10 @@ mod tests {
                     })
                     .unwrap();
                 assert_eq!(n, 1, "row written at v{old} lost");
-                // A type name in use became a type record, created with its first thing.
+            }
+            if (1..7).contains(&old) {
+                // A type name in use before version 7 became a type record, created with its
+                // first thing.
                 let lamp: (String, i64) = conn
                     .query_row(
                         "SELECT type_id, created_ms FROM thing_types WHERE name = 'lamp'",
