@@ -8,6 +8,7 @@
 pub mod jobs;
 pub mod lifecycle;
 mod output;
+pub mod provisioning;
 pub mod registry_events;
 mod service;
 pub mod shadow;
