@@ -14,4 +14,6 @@ mod service;
 pub mod shadow;
 
 pub use output::{OutMessage, Output};
-pub use service::{Handled, JOBS, Request, Route, SHADOW, Services, ServicesConfig, routes};
+pub use service::{
+    Handled, JOBS, PROVISIONING, Request, Route, SHADOW, Services, ServicesConfig, routes,
+};
