@@ -159,11 +159,14 @@ fn start_services(
     if config.profile != Profile::Aws {
         return Ok((None, None));
     }
+    let mut services_config = config.services();
+    services_config.provisioning.issuer = Some(data.ca.clone());
     let running = services::start(
         Store::open(data.database_path())?,
-        iot_services::Services::new(config.services()),
+        iot_services::Services::new(services_config),
         clock,
         router.clone(),
+        config.provisioning_hooks.clone(),
     )
     .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
     broker.set_service_routes(service_routes()?);

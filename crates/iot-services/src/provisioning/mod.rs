@@ -29,7 +29,7 @@ mod examples;
 #[cfg(test)]
 mod tests;
 
-pub use apply::{Applied, signed_by};
+pub use apply::{Applied, atomically, signed_by};
 pub use auto::{AutoRegistration, FirstConnection, first_connection};
 pub use device::{Publish, failed, handle_publish, resume};
 pub use error::{ProvisioningError, TemplateError, TemplateErrorKind};
