@@ -55,14 +55,15 @@ pub(crate) fn spawn(
                  target_arn and a url or command to the config file",
                 call.target_arn
             )),
-            Some(target) => match tokio::time::timeout(HOOK_TIMEOUT, run(&target, &call.event)).await
-            {
-                Ok(result) => result,
-                Err(_) => Err(format!(
-                    "it did not answer within {} seconds",
-                    HOOK_TIMEOUT.as_secs()
-                )),
-            },
+            Some(target) => {
+                match tokio::time::timeout(HOOK_TIMEOUT, run(&target, &call.event)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "it did not answer within {} seconds",
+                        HOOK_TIMEOUT.as_secs()
+                    )),
+                }
+            }
         };
         if let Err(e) = &outcome {
             tracing::warn!("pre-provisioning hook {}: {e}", call.target_arn);

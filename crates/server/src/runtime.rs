@@ -77,6 +77,7 @@ pub async fn run(
         refusals: RefusalLog::new(&data.root),
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
+        services: services.as_ref().map(services::Running::link),
     });
     let mut ready = Ready {
         mqtts: None,

@@ -11,8 +11,8 @@
 //! steps: after the commit the worker starts the hook on an async task (`crate::hooks`), which
 //! hands its answer back as a call, so the worker never waits for a hook.
 
-use std::sync::{Arc, Weak};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 

@@ -79,7 +79,10 @@ pub(super) async fn run(
             .await
         }
         ProvisioningOp::DeleteTemplate => {
-            on_worker(api, move |tx, _, _| provisioning::delete_template(tx, &name)).await
+            on_worker(api, move |tx, _, _| {
+                provisioning::delete_template(tx, &name)
+            })
+            .await
         }
         ProvisioningOp::CreateVersion => {
             let body = req.json()?;
@@ -163,7 +166,8 @@ async fn on_worker(
         .await
         .map_err(|_| ApiError::internal("the services worker stopped before answering"))?
         .map_err(|e| {
-            let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status =
+                StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             ApiError::with_status(status, e.exception, e.message)
         })
 }

@@ -6,11 +6,11 @@
 
 use axum::http::Method;
 
+use super::provisioning::ProvisioningOp;
 use super::{
     Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
     events, policies, thing_groups, thing_types, things,
 };
-use super::provisioning::ProvisioningOp;
 
 /// What runs a route.
 #[derive(Clone, Copy)]
