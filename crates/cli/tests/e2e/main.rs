@@ -23,6 +23,7 @@ mod events;
 mod flash;
 mod group_policies;
 mod jobs;
+mod provisioning;
 mod pubsub;
 mod registry;
 mod serve;

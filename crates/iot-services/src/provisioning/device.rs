@@ -6,9 +6,11 @@
 //! runs the template's pre-provisioning hook when it has one (a second step, [`resume`], once
 //! the server has its answer), and provisions everything in one savepoint.
 //!
-//! Where AWS is silent: a token is single-use (deleted once RegisterThing succeeds); a request
-//! from a temporary claim certificate that has expired (its record deleted by the timer) is
-//! refused `AccessDenied`; a template must be of type `FLEET_PROVISIONING` and enabled.
+//! Where AWS is silent: a token is single-use (deleted once RegisterThing succeeds); a template
+//! must be of type `FLEET_PROVISIONING` and enabled. A temporary claim certificate that expires
+//! loses its connection (the registry watcher closes connections of certificates no longer
+//! registered) and cannot connect again; a request that still arrives from it is refused
+//! `AccessDenied`.
 
 use std::collections::BTreeMap;
 
@@ -52,7 +54,18 @@ pub fn handle_publish(
     match result {
         Ok(Step::Answer(body)) => (answer(conn, request.topic, format, Ok(body)), None),
         Ok(Step::Hook(call)) => (Output::default(), Some(call)),
-        Err(e) => (answer(conn, request.topic, format, Err(e)), None),
+        Err(e) => {
+            log(request.topic, &e);
+            (answer(conn, request.topic, format, Err(e)), None)
+        }
+    }
+}
+
+fn log(topic: &str, e: &ProvisioningError) {
+    if e.status >= 500 {
+        tracing::error!("fleet provisioning on {topic}: {e}");
+    } else {
+        tracing::info!("fleet provisioning on {topic} rejected: {e}");
     }
 }
 
@@ -97,6 +110,9 @@ pub fn resume(
                 )
             })
         });
+    if let Err(e) = &result {
+        log(&resume.topic, e);
+    }
     answer(resume.conn, &resume.topic, resume.format, result)
 }
 
@@ -344,21 +360,14 @@ fn answer(
 ) -> Output {
     let (suffix, body) = match result {
         Ok(body) => ("accepted", body),
-        Err(e) => {
-            if e.status >= 500 {
-                tracing::error!("fleet provisioning on {topic}: {e}");
-            } else {
-                tracing::info!("fleet provisioning on {topic} rejected: {e}");
-            }
-            (
-                "rejected",
-                json!({
-                    "statusCode": e.status,
-                    "errorCode": e.code,
-                    "errorMessage": e.message,
-                }),
-            )
-        }
+        Err(e) => (
+            "rejected",
+            json!({
+                "statusCode": e.status,
+                "errorCode": e.code,
+                "errorMessage": e.message,
+            }),
+        ),
     };
     Output {
         publish: Vec::new(),
