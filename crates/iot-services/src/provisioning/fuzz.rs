@@ -38,3 +38,26 @@ pub fn template(data: &[u8]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fuzz_corpus_replays_cleanly() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fuzz/corpus/provisioning_template"
+        );
+        let mut replayed = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            template(&std::fs::read(&path).unwrap());
+            replayed += 1;
+        }
+        assert!(
+            replayed >= 10,
+            "expected the seed corpus in {dir}, found {replayed}"
+        );
+    }
+}
