@@ -151,6 +151,24 @@ fn the_aws_cli_manages_templates_and_refuses_what_aws_refuses() {
         (v2["versionId"].clone(), v2["isDefaultVersion"].clone()),
         (json!(2), json!(true))
     );
+    let version = aws(
+        &server,
+        &[
+            "iot",
+            "describe-provisioning-template-version",
+            "--template-name",
+            "cli",
+            "--version-id",
+            "1",
+        ],
+    );
+    assert_eq!(
+        (
+            version["templateBody"].clone(),
+            version["isDefaultVersion"].clone()
+        ),
+        (json!(body), json!(false))
+    );
     let refused = aws_raw(
         &server,
         "test",

@@ -163,7 +163,7 @@ fn check_call(
             let (Some(delimiter), Some(source)) = (items.first(), items.get(1)) else {
                 return Ok(());
             };
-            if !delimiter.as_str().is_some_and(|d| !d.is_empty()) {
+            if delimiter.as_str().is_none_or(str::is_empty) {
                 return Err(TemplateError::invalid(
                     path,
                     "the delimiter of Fn::Split must be a non-empty string",
