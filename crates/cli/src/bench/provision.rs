@@ -112,8 +112,12 @@ async fn device(
     template: &str,
 ) -> Result<()> {
     let client = connect(target, "device", index, false, progress).await?;
-    let client = subscribe(client, "$aws/certificates/create-from-csr/json/+", QoS::AtLeastOnce)
-        .await?;
+    let client = subscribe(
+        client,
+        "$aws/certificates/create-from-csr/json/+",
+        QoS::AtLeastOnce,
+    )
+    .await?;
     let mut client = subscribe(
         client,
         &format!("$aws/provisioning-templates/{template}/provision/json/+"),

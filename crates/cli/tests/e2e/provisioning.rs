@@ -634,3 +634,230 @@ fn jitp_provisions_on_the_first_connection_and_the_retry_connects() {
         "{refusal}"
     );
 }
+
+/// `tether ARGS…` with the server's API, isolated from the machine's AWS settings; must succeed.
+fn tether_api(server: &Tether, args: &[&str]) -> String {
+    let out = Command::new(crate::support::tether())
+        .args(args)
+        .args(["--endpoint-url", &crate::support::api_url(server)])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tether {} failed: {}\nserver log:\n{}",
+        args.join(" "),
+        text(&out),
+        server.logs().join("\n")
+    );
+    text(&out)
+}
+
+#[test]
+fn tether_drives_claim_jitp_and_jitr_factory_flows_step_by_step() {
+    let (_dir, server) = start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let body = work.path().join("template.json");
+    std::fs::write(
+        &body,
+        json!({
+            "Parameters": {"ThingName": {"Type": "String"}},
+            "Resources": {
+                "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "ThingName"}}},
+                "certificate": {"Type": "AWS::IoT::Certificate",
+                                "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}}},
+                "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "tether-dev-allow-all"}}
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let body = body.display().to_string();
+    let created = tether_api(
+        &server,
+        &[
+            "provision",
+            "template",
+            "line-1",
+            "--body",
+            &body,
+            "--enabled",
+        ],
+    );
+    assert!(created.contains("created template line-1"), "{created}");
+    // By claim, with a key made here (CSR) and with one the server makes.
+    let out = work.path().join("meter-1").display().to_string();
+    let flow = tether_api(
+        &server,
+        &[
+            "device",
+            "create",
+            "meter-1",
+            "--via",
+            "claim",
+            "--template",
+            "line-1",
+            "--key-type",
+            "ec-p256",
+            "--out",
+            &out,
+        ],
+    );
+    for step in [
+        "CreateProvisioningClaim",
+        "CreateCertificateFromCsr",
+        "RegisterThing",
+        "connected with the new certificate as meter-1",
+    ] {
+        assert!(flow.contains(step), "{step} missing:\n{flow}");
+    }
+    let claim_dir = work.path().join("claim");
+    tether_api(
+        &server,
+        &[
+            "provision",
+            "claim",
+            "line-1",
+            "--out",
+            &claim_dir.display().to_string(),
+        ],
+    );
+    let out2 = work.path().join("meter-2").display().to_string();
+    let flow = tether_api(
+        &server,
+        &[
+            "provision",
+            "device",
+            "line-1",
+            "--claim-cert",
+            &claim_dir.join("claim.pem.crt").display().to_string(),
+            "--claim-key",
+            &claim_dir.join("claim.pem.key").display().to_string(),
+            "--param",
+            "ThingName=meter-2",
+            "--client-id",
+            "meter-2",
+            "--out",
+            &out2,
+        ],
+    );
+    assert!(
+        flow.contains("CreateKeysAndCertificate") && flow.contains("thing meter-2"),
+        "{flow}"
+    );
+    assert_eq!(
+        aws(
+            &server,
+            &["iot", "describe-thing", "--thing-name", "meter-2"]
+        )["thingName"],
+        "meter-2"
+    );
+    // JITR: registered PENDING_ACTIVATION on the first connection, activated, connects.
+    let ca = MakerCa::new(work.path(), "line-ca");
+    aws(
+        &server,
+        &[
+            "iot",
+            "register-ca-certificate",
+            "--ca-certificate",
+            &format!("file://{}", ca.path("crt")),
+            "--certificate-mode",
+            "SNI_ONLY",
+            "--set-as-active",
+            "--allow-auto-registration",
+        ],
+    );
+    let out3 = work.path().join("valve-1").display().to_string();
+    let flow = tether_api(
+        &server,
+        &[
+            "device",
+            "create",
+            "valve-1",
+            "--via",
+            "jitr",
+            "--ca-cert",
+            &ca.path("crt"),
+            "--ca-key",
+            &ca.path("key"),
+            "--policy",
+            "tether-dev-allow-all",
+            "--out",
+            &out3,
+        ],
+    );
+    for step in [
+        "first connection",
+        "PENDING_ACTIVATION",
+        "activated it",
+        "connected again as valve-1",
+    ] {
+        assert!(flow.contains(step), "{step} missing:\n{flow}");
+    }
+    // JITP: the CA's template provisions the device on its first connection.
+    let jitp_ca = MakerCa::new(work.path(), "jitp-line-ca");
+    let template = json!({
+        "Parameters": {"AWS::IoT::Certificate::CommonName": {"Type": "String"},
+                       "AWS::IoT::Certificate::Id": {"Type": "String"}},
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing",
+                      "Properties": {"ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"}}},
+            "certificate": {"Type": "AWS::IoT::Certificate",
+                            "Properties": {"CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}}},
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "tether-dev-allow-all"}}
+        }
+    });
+    let config = work.path().join("jitp.json");
+    std::fs::write(
+        &config,
+        json!({"templateBody": template.to_string()}).to_string(),
+    )
+    .unwrap();
+    aws(
+        &server,
+        &[
+            "iot",
+            "register-ca-certificate",
+            "--ca-certificate",
+            &format!("file://{}", jitp_ca.path("crt")),
+            "--certificate-mode",
+            "SNI_ONLY",
+            "--set-as-active",
+            "--allow-auto-registration",
+            "--registration-config",
+            &format!("file://{}", config.display()),
+        ],
+    );
+    let out4 = work.path().join("pump-1").display().to_string();
+    let flow = tether_api(
+        &server,
+        &[
+            "device",
+            "create",
+            "pump-1",
+            "--via",
+            "jitp",
+            "--ca-cert",
+            &jitp_ca.path("crt"),
+            "--ca-key",
+            &jitp_ca.path("key"),
+            "--out",
+            &out4,
+        ],
+    );
+    for step in [
+        "first connection",
+        "is registered, ACTIVE",
+        "connected again as pump-1",
+    ] {
+        assert!(flow.contains(step), "{step} missing:\n{flow}");
+    }
+    assert_eq!(
+        aws(
+            &server,
+            &["iot", "describe-thing", "--thing-name", "pump-1"]
+        )["thingName"],
+        "pump-1"
+    );
+}
