@@ -108,9 +108,11 @@ pub fn run(args: ProvisionArgs) -> Result<ExitCode> {
                 "provisioningRoleArn": role_arn,
                 "enabled": enabled,
             });
-            if let Some(arn) = hook_arn {
-                request["preProvisioningHook"] =
-                    json!({"targetArn": arn, "payloadVersion": "2020-04-01"});
+            if let (Some(arn), Some(map)) = (hook_arn, request.as_object_mut()) {
+                map.insert(
+                    "preProvisioningHook".to_owned(),
+                    json!({"targetArn": arn, "payloadVersion": "2020-04-01"}),
+                );
             }
             let created = api.call(Call::iot("POST", &["provisioning-templates"]).json(request))?;
             step(&format!(
