@@ -506,6 +506,49 @@ mod tests {
     }
 
     #[test]
+    fn the_example_hooks_parse_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
+        let example = std::fs::read_to_string(path).unwrap();
+        let hooks: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                [
+                    "[[provisioning-hook]]",
+                    "target-arn =",
+                    "url =",
+                    "command =",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: FileConfig = toml::from_str(&hooks).unwrap();
+        let hooks: Vec<server::ProvisioningHook> = file
+            .provisioning_hook
+            .into_iter()
+            .map(|h| h.hook().unwrap())
+            .collect();
+        assert_eq!(hooks.len(), 2, "{hooks:?}");
+        assert!(matches!(hooks[0].target, server::HookTarget::Url(_)));
+        assert!(matches!(hooks[1].target, server::HookTarget::Command(_)));
+        let neither: FileConfig =
+            toml::from_str("[[provisioning-hook]]\ntarget-arn = \"arn:x\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            neither
+                .provisioning_hook
+                .into_iter()
+                .next()
+                .unwrap()
+                .hook()
+                .unwrap_err()
+        );
+        assert!(err.contains("arn:x") && err.contains("url"), "{err}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_file_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");
