@@ -53,6 +53,26 @@ enum DeviceCommand {
         /// Directory for the files [default: DATA_DIR/devices/NAME].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// How the device gets its certificate: through the API (CreateThing and friends), by
+        /// claim (a CreateProvisioningClaim certificate, then fleet provisioning over MQTT with
+        /// --template), or just in time on its first connection with a certificate signed by
+        /// a registered CA (--ca-cert, --ca-key): jitp (the CA's template provisions it) or
+        /// jitr (registered PENDING_ACTIVATION, then activated here, as a rule would).
+        #[arg(long, value_enum, default_value = "api")]
+        via: Via,
+        /// The fleet provisioning template (--via claim).
+        #[arg(long, value_name = "NAME", required_if_eq("via", "claim"))]
+        template: Option<String>,
+        /// A RegisterThing parameter (--via claim; repeatable); ThingName=NAME is added unless
+        /// given.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// The registered CA's certificate (--via jitp|jitr).
+        #[arg(long, value_name = "FILE", required_if_eq_any([("via", "jitp"), ("via", "jitr")]))]
+        ca_cert: Option<PathBuf>,
+        /// The registered CA's private key (--via jitp|jitr).
+        #[arg(long, value_name = "FILE", required_if_eq_any([("via", "jitp"), ("via", "jitr")]))]
+        ca_key: Option<PathBuf>,
     },
     /// List things with their certificates.
     List,
@@ -82,6 +102,14 @@ enum DeviceCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Via {
+    Api,
+    Claim,
+    Jitp,
+    Jitr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum KeyType {
     Rsa2048,
     EcP256,
@@ -98,6 +126,11 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
             ref thing_type,
             ref groups,
             ref out,
+            via,
+            ref template,
+            ref params,
+            ref ca_cert,
+            ref ca_key,
         } => {
             let out = match out {
                 Some(dir) => dir.clone(),
@@ -105,6 +138,46 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
                     .join("devices")
                     .join(name),
             };
+            match (via, template, ca_cert, ca_key) {
+                (Via::Api, ..) => {}
+                (Via::Claim, Some(template), ..) => {
+                    let mut params = crate::provision::parse_params(params)?;
+                    params
+                        .entry("ThingName")
+                        .or_insert_with(|| Value::String(name.clone()));
+                    let claim = crate::provision::claim(&client, template, &out.join("claim"))?;
+                    let csr = key_type == KeyType::EcP256;
+                    let thing = crate::provision::by_claim(
+                        &client,
+                        template,
+                        (&claim.0, &claim.1),
+                        &params,
+                        name,
+                        csr,
+                        &out,
+                    )?;
+                    println!(
+                        "Provisioned thing {thing} by claim; its files are in {}",
+                        out.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                (Via::Jitp | Via::Jitr, _, Some(cert), Some(key)) => {
+                    crate::provision::just_in_time(
+                        &client,
+                        name,
+                        (cert, key),
+                        via == Via::Jitp,
+                        policy.as_deref(),
+                        &out,
+                    )?;
+                    println!("Device {name} connects; its files are in {}", out.display());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                _ => bail!(
+                    "--via claim needs --template; --via jitp|jitr need --ca-cert and --ca-key"
+                ),
+            }
             let request = CreateRequest {
                 name,
                 key_type,

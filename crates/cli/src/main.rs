@@ -10,6 +10,7 @@ mod doctor;
 mod flash;
 mod jobs;
 mod man;
+mod provision;
 mod pubsub;
 mod serve;
 mod shadow;
@@ -42,6 +43,8 @@ enum Command {
     Device(device::DeviceArgs),
     /// Create, list, show, cancel and watch AWS IoT Jobs through the API of a running tether serve.
     Jobs(jobs::JobsArgs),
+    /// Drive fleet provisioning through a running tether serve: templates, claims, devices.
+    Provision(provision::ProvisionArgs),
     /// Publish MQTT messages (mosquitto_pub's flags; -h is the host, --help the help).
     #[command(disable_help_flag = true)]
     Pub(pubsub::PubArgs),
@@ -93,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args),
         Command::Device(args) => device::run(args),
         Command::Jobs(args) => jobs::run(args),
+        Command::Provision(args) => provision::run(args),
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Shadow(args) => shadow::run(args),

@@ -89,6 +89,14 @@ pub struct ServeArgs {
     /// 300: lets tests delete a type at once (a local setting, not AWS's).
     #[arg(long, value_name = "SECONDS")]
     thing_type_delete_delay: Option<u64>,
+    /// Seconds a fleet provisioning certificate ownership token lasts, instead of AWS IoT's
+    /// 3600: lets tests see an unused certificate deleted (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    ownership_token_lifetime: Option<u64>,
+    /// Seconds a CreateProvisioningClaim certificate lasts, instead of AWS IoT's 300: lets
+    /// tests see a claim expire (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    provisioning_claim_lifetime: Option<u64>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -140,6 +148,38 @@ pub struct FileConfig {
     min_keep_alive: Option<u16>,
     jobs_minute: Option<u16>,
     thing_type_delete_delay: Option<u64>,
+    ownership_token_lifetime: Option<u64>,
+    provisioning_claim_lifetime: Option<u64>,
+    /// `[[provisioning-hook]]`: the local stand-ins of pre-provisioning hook Lambdas.
+    #[serde(default)]
+    provisioning_hook: Vec<HookConfig>,
+}
+
+/// One `[[provisioning-hook]]`: the Lambda ARN templates name, and a URL or a command.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct HookConfig {
+    target_arn: String,
+    url: Option<String>,
+    command: Option<Vec<String>>,
+}
+
+impl HookConfig {
+    fn hook(self) -> Result<server::ProvisioningHook> {
+        let target = match (self.url, self.command) {
+            (Some(url), None) => server::HookTarget::Url(url),
+            (None, Some(command)) if !command.is_empty() => server::HookTarget::Command(command),
+            _ => bail!(
+                "[[provisioning-hook]] {}: give either url = \"http://...\" or command = \
+                 [\"program\", \"arg\"...]",
+                self.target_arn
+            ),
+        };
+        Ok(server::ProvisioningHook {
+            target_arn: self.target_arn,
+            target,
+        })
+    }
 }
 
 /// Reads and checks a config file.
@@ -201,6 +241,23 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     {
         config.thing_type_delete_delay = std::time::Duration::from_secs(seconds);
     }
+    if let Some(seconds) = args
+        .ownership_token_lifetime
+        .or(file.ownership_token_lifetime)
+    {
+        config.ownership_token_lifetime = Duration::from_secs(seconds.clamp(1, 3600));
+    }
+    if let Some(seconds) = args
+        .provisioning_claim_lifetime
+        .or(file.provisioning_claim_lifetime)
+    {
+        config.provisioning_claim_lifetime = Duration::from_secs(seconds.clamp(1, 300));
+    }
+    config.provisioning_hooks = file
+        .provisioning_hook
+        .into_iter()
+        .map(HookConfig::hook)
+        .collect::<Result<_>>()?;
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }
@@ -446,6 +503,49 @@ mod tests {
         let config = load_config(&path).unwrap();
         assert_eq!(config.profile, Some(ProfileArg::Aws));
         assert!(config.mqtts.is_some());
+    }
+
+    #[test]
+    fn the_example_hooks_parse_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
+        let example = std::fs::read_to_string(path).unwrap();
+        let hooks: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                [
+                    "[[provisioning-hook]]",
+                    "target-arn =",
+                    "url =",
+                    "command =",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: FileConfig = toml::from_str(&hooks).unwrap();
+        let hooks: Vec<server::ProvisioningHook> = file
+            .provisioning_hook
+            .into_iter()
+            .map(|h| h.hook().unwrap())
+            .collect();
+        assert_eq!(hooks.len(), 2, "{hooks:?}");
+        assert!(matches!(hooks[0].target, server::HookTarget::Url(_)));
+        assert!(matches!(hooks[1].target, server::HookTarget::Command(_)));
+        let neither: FileConfig =
+            toml::from_str("[[provisioning-hook]]\ntarget-arn = \"arn:x\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            neither
+                .provisioning_hook
+                .into_iter()
+                .next()
+                .unwrap()
+                .hook()
+                .unwrap_err()
+        );
+        assert!(err.contains("arn:x") && err.contains("url"), "{err}");
     }
 
     #[test]

@@ -8,9 +8,12 @@
 pub mod jobs;
 pub mod lifecycle;
 mod output;
+pub mod provisioning;
 pub mod registry_events;
 mod service;
 pub mod shadow;
 
 pub use output::{OutMessage, Output};
-pub use service::{Handled, JOBS, Request, Route, SHADOW, Services, ServicesConfig, routes};
+pub use service::{
+    Handled, JOBS, PROVISIONING, Request, Route, SHADOW, Services, ServicesConfig, routes,
+};

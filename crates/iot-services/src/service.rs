@@ -1,18 +1,22 @@
 //! The services' common face to the server: which topics each service answers ([`routes`]),
 //! a claimed publish as a typed [`Request`], and [`Services`], which dispatches a request to its
-//! service inside the caller's store transaction, and runs the services' timers ([`Services::tick`]).
+//! service inside the caller's store transaction, and runs the services' timers ([`Services::tick`]:
+//! Jobs, and fleet provisioning's tokens and claims).
 //! A new service adds its id, its routes and a dispatch arm here, and its own module beside
 //! `shadow/` and `jobs/`.
 
 use store::ServiceTx;
 
-use crate::{Output, jobs, shadow};
+use crate::{Output, jobs, provisioning, shadow};
 
 /// The Device Shadow service's id in [`Route::service`] and [`Request::service`].
 pub const SHADOW: u16 = 1;
 
 /// The Jobs service's id.
 pub const JOBS: u16 = 2;
+
+/// The fleet provisioning service's id.
+pub const PROVISIONING: u16 = 3;
 
 /// A service's claim on request topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +41,12 @@ pub fn routes() -> Vec<Route> {
         service: JOBS,
         to_subscribers,
     });
-    shadows.chain(jobs).collect()
+    let provisioning = provisioning::ROUTES.iter().map(|filter| Route {
+        filter,
+        service: PROVISIONING,
+        to_subscribers: false,
+    });
+    shadows.chain(jobs).chain(provisioning).collect()
 }
 
 /// A publish a service claimed, with who sent it.
@@ -69,6 +78,8 @@ pub struct ServicesConfig {
     pub max_in_flight: usize,
     /// Jobs: ARNs and timers.
     pub jobs: jobs::JobsSettings,
+    /// Fleet provisioning: ARNs, the issuing CA, token and claim lifetimes.
+    pub provisioning: provisioning::ProvisioningSettings,
 }
 
 impl Default for ServicesConfig {
@@ -77,6 +88,7 @@ impl Default for ServicesConfig {
             shadow: shadow::Limits::default(),
             max_in_flight: 10,
             jobs: jobs::JobsSettings::default(),
+            provisioning: provisioning::ProvisioningSettings::default(),
         }
     }
 }
@@ -89,6 +101,9 @@ pub struct Handled {
     pub output: Output,
     /// What to publish when it is not.
     pub failure: Output,
+    /// Pre-provisioning hooks to call once the transaction is committed; each request is
+    /// finished by [`Services::resume_hook`] with the hook's answer.
+    pub hooks: Vec<provisioning::HookCall>,
 }
 
 /// Every service, with its settings and the next time one of their timers is due.
@@ -137,7 +152,22 @@ impl Services {
         } else {
             Output::default()
         };
-        match jobs::next_deadline(tx) {
+        if due
+            && let Err(e) = tx.request("provisioning timers", |tx| provisioning::tick(tx, now_ms))
+        {
+            tracing::error!("firing provisioning timers failed: {e}");
+            failed = true;
+        }
+        let next = jobs::next_deadline(tx)
+            .map_err(|e| e.to_string())
+            .and_then(|jobs| {
+                let provisioning = provisioning::next_deadline(tx).map_err(|e| e.to_string())?;
+                Ok(match (jobs, provisioning) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                })
+            });
+        match next {
             // After a failure, try again in a second rather than at once.
             Ok(next) if failed => {
                 self.next_deadline = next.map(|d| d.max(now_ms.saturating_add(1000)))
@@ -156,6 +186,18 @@ impl Services {
         &self.config
     }
 
+    /// Finishes a RegisterThing that waited for its pre-provisioning hook: `outcome` is the
+    /// hook's answer, or why calling it failed.
+    pub fn resume_hook(
+        &self,
+        tx: &ServiceTx<'_>,
+        resume: provisioning::Resume,
+        outcome: Result<serde_json::Value, String>,
+        now_ms: i64,
+    ) -> Output {
+        provisioning::resume(tx, &self.config.provisioning, resume, outcome, now_ms)
+    }
+
     /// Handles one claimed publish inside `tx`.
     pub fn publish(&mut self, tx: &ServiceTx<'_>, request: &Request<'_>, now_ms: i64) -> Handled {
         match request.service {
@@ -172,6 +214,7 @@ impl Services {
                     ),
                     failure: shadow::failed(request.topic, request.payload, limits, now_ms)
                         .unwrap_or_default(),
+                    hooks: Vec::new(),
                 }
             }
             JOBS => {
@@ -189,6 +232,23 @@ impl Services {
                     ),
                     failure: jobs::failed(request.conn, request.topic, request.payload, now_ms)
                         .unwrap_or_default(),
+                    hooks: Vec::new(),
+                }
+            }
+            PROVISIONING => {
+                let publish = provisioning::Publish {
+                    conn: request.conn,
+                    client_id: request.client_id,
+                    principal: request.principal,
+                    topic: request.topic,
+                    payload: request.payload,
+                };
+                let (output, hook) =
+                    provisioning::handle_publish(tx, &self.config.provisioning, &publish, now_ms);
+                Handled {
+                    output,
+                    failure: provisioning::failed(request.conn, request.topic).unwrap_or_default(),
+                    hooks: hook.into_iter().collect(),
                 }
             }
             other => {

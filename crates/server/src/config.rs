@@ -49,6 +49,13 @@ pub struct ServerConfig {
     /// How long after its deprecation a thing type may be deleted (AWS: five minutes). A
     /// local setting so that tests need not wait, like `min_keep_alive`.
     pub thing_type_delete_delay: Duration,
+    /// Fleet provisioning: the local stand-ins of pre-provisioning hook Lambdas.
+    pub provisioning_hooks: Vec<crate::hooks::ProvisioningHook>,
+    /// How long a certificate ownership token lasts (AWS: one hour), and a
+    /// CreateProvisioningClaim certificate (AWS: five minutes). Local settings for tests that
+    /// need them to expire, like `jobs_minute`.
+    pub ownership_token_lifetime: Duration,
+    pub provisioning_claim_lifetime: Duration,
 }
 
 impl ServerConfig {
@@ -72,6 +79,9 @@ impl ServerConfig {
             thing_type_delete_delay: Duration::from_millis(
                 u64::try_from(store::AWS_DELETE_DELAY_MS).unwrap_or(300_000),
             ),
+            provisioning_hooks: Vec::new(),
+            ownership_token_lifetime: Duration::from_secs(3600),
+            provisioning_claim_lifetime: Duration::from_secs(300),
         }
     }
 
@@ -84,7 +94,8 @@ impl ServerConfig {
         limits
     }
 
-    /// The AWS IoT services' settings: ARNs of this account and region, the Jobs minute.
+    /// The AWS IoT services' settings: ARNs of this account and region, the Jobs minute, the
+    /// provisioning lifetimes (the issuing CA is the data directory's, added at start-up).
     pub(crate) fn services(&self) -> iot_services::ServicesConfig {
         let jobs = iot_services::jobs::JobsSettings {
             account: self.account_id.clone(),
@@ -94,8 +105,17 @@ impl ServerConfig {
             }),
             ..iot_services::jobs::JobsSettings::default()
         };
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1);
+        let provisioning = iot_services::provisioning::ProvisioningSettings {
+            account: self.account_id.clone(),
+            region: self.region.clone(),
+            issuer: None,
+            token_lifetime_ms: millis(self.ownership_token_lifetime),
+            claim_lifetime_ms: millis(self.provisioning_claim_lifetime),
+        };
         iot_services::ServicesConfig {
             jobs,
+            provisioning,
             ..iot_services::ServicesConfig::default()
         }
     }

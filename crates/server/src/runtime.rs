@@ -84,6 +84,7 @@ pub async fn run(
         refusals,
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
+        services: services.as_ref().map(services::Running::link),
     });
     let mut ready = Ready {
         mqtts: None,
@@ -166,11 +167,14 @@ fn start_services(
     if config.profile != Profile::Aws {
         return Ok((None, None));
     }
+    let mut services_config = config.services();
+    services_config.provisioning.issuer = Some(data.ca.clone());
     let running = services::start(
         Store::open(data.database_path())?,
-        iot_services::Services::new(config.services()),
+        iot_services::Services::new(services_config),
         clock,
         router.clone(),
+        config.provisioning_hooks.clone(),
     )
     .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
     broker.set_service_routes(service_routes()?);

@@ -7,9 +7,12 @@
 //! disk. The services' timers (Jobs timeouts and rollouts) run on the same thread: every batch
 //! ends with [`Services::tick`], and the worker waits for work no longer than the next timer,
 //! then runs a batch of its own; its first batch fires what fell due while tether was stopped.
+//! A fleet provisioning request whose template has a pre-provisioning hook is finished in two
+//! steps: after the commit the worker starts the hook on an async task (`crate::hooks`), which
+//! hands its answer back as a call, so the worker never waits for a hook.
 
-use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -19,6 +22,7 @@ use store::{ServiceTx, Store, StoreError};
 use tokio::sync::mpsc as tokio_mpsc;
 
 use crate::clock::Clock;
+use crate::hooks::{self, ProvisioningHook};
 use crate::mqtt::router::Command;
 
 /// Requests taken into one batch at most.
@@ -57,7 +61,7 @@ enum Job {
 /// The way to the worker; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Link {
-    jobs: Sender<Job>,
+    jobs: Arc<Sender<Job>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -116,19 +120,25 @@ impl Running {
     }
 }
 
-/// Starts the worker on its own store connection. It stops when every [`Link`] is gone.
+/// Starts the worker on its own store connection, with the local pre-provisioning `hooks`
+/// (run on the caller's tokio runtime). It stops when every [`Link`] is gone.
 pub(crate) fn start(
     store: Store,
     services: Services,
     clock: Clock,
     router: tokio_mpsc::Sender<Command>,
+    hooks: Vec<ProvisioningHook>,
 ) -> std::io::Result<Running> {
     let (jobs, queue) = mpsc::channel();
+    let jobs = Arc::new(jobs);
     let worker = Worker {
         store,
         services,
         clock,
         router,
+        hooks,
+        runtime: tokio::runtime::Handle::try_current().ok(),
+        link: Arc::downgrade(&jobs),
     };
     let thread = std::thread::Builder::new()
         .name("tether-services".to_owned())
@@ -144,6 +154,13 @@ struct Worker {
     services: Services,
     clock: Clock,
     router: tokio_mpsc::Sender<Command>,
+    /// Local pre-provisioning hooks.
+    hooks: Vec<ProvisioningHook>,
+    /// Where hooks run.
+    runtime: Option<tokio::runtime::Handle>,
+    /// The worker's own queue, for a hook's answer; weak, so that the worker still stops once
+    /// every other link is gone.
+    link: Weak<Sender<Job>>,
 }
 
 impl Worker {
@@ -183,6 +200,20 @@ impl Worker {
         }
     }
 
+    /// Starts the pre-provisioning hooks of the batch; each answers through the worker's queue.
+    fn start_hooks(&self, calls: Vec<iot_services::provisioning::HookCall>) {
+        for call in calls {
+            match (&self.runtime, self.link.upgrade()) {
+                (Some(runtime), Some(jobs)) => {
+                    hooks::spawn(runtime, &self.hooks, call, Link { jobs });
+                }
+                _ => tracing::warn!(
+                    "a pre-provisioning hook could not be started (the server is stopping)"
+                ),
+            }
+        }
+    }
+
     /// Runs one batch in one transaction; after the commit, hands the router the output and
     /// the API its answers. False when the router is gone.
     fn run_batch(&mut self, batch: Vec<Job>) -> bool {
@@ -191,6 +222,7 @@ impl Worker {
         let mut after_commit: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::new();
         let mut in_flight: foldhash::HashMap<ConnId, usize> = Default::default();
         let mut failure = Output::default();
+        let mut hooks = Vec::new();
         let result = self.store.services("services batch", |tx| {
             let mut output = Output::default();
             for job in batch {
@@ -220,6 +252,7 @@ impl Worker {
                         let handled: Handled = services.publish(tx, &request, now_ms);
                         output.extend(handled.output);
                         failure.extend(handled.failure);
+                        hooks.extend(handled.hooks);
                     }
                     Job::Call(call) => {
                         let (out, done) = call(tx, services, now_ms);
@@ -248,6 +281,9 @@ impl Worker {
         }
         for done in after_commit {
             done(committed);
+        }
+        if committed {
+            self.start_hooks(hooks);
         }
         true
     }

@@ -3,7 +3,8 @@
 //! things it is attached to and, for each thing, the policies its thing groups pass on, read in
 //! one transaction so they are consistent. It does not decide anything: the server checks the
 //! status, picks the thing the connection is (the one named like its client id) and has
-//! `iot-policy` evaluate the documents.
+//! `iot-policy` evaluate the documents. A temporary claim certificate (CreateProvisioningClaim)
+//! is found here too, with the policy it carries.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +14,7 @@ use crate::Store;
 use crate::certificates::{CertificateStatus, read_certificate};
 use crate::error::{SqlContext, StoreError};
 use crate::policies::{Policy, read_policy};
+use crate::provisioning::read_claim;
 use crate::things::read_thing;
 use crate::transaction::Tx;
 
@@ -62,7 +64,7 @@ impl Store {
         self.read("connection lookup", |tx| {
             let label = tx.label();
             let Some(cert) = read_certificate(tx, label, certificate_id)? else {
-                return Ok(None);
+                return claim_for_connection(tx, certificate_id);
             };
             let policy_names: Vec<String> = {
                 let mut stmt = tx
@@ -111,6 +113,31 @@ impl Store {
             }))
         })
     }
+}
+
+/// A temporary claim certificate (CreateProvisioningClaim) connects as an ACTIVE certificate
+/// with the one policy it carries and no thing; AWS does not list it among the account's
+/// certificates, so it is not in `certificates`. Its expiry is the services worker's timer,
+/// which deletes the row.
+fn claim_for_connection(
+    tx: &Tx<'_>,
+    certificate_id: &str,
+) -> Result<Option<ConnectionAuth>, StoreError> {
+    let Some(claim) = read_claim(tx, tx.label(), certificate_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(ConnectionAuth {
+        status: CertificateStatus::Active,
+        policies: vec![Policy {
+            name: format!("provisioning-claim-{}", claim.template_name),
+            default_version: 1,
+            document: claim.policy_document,
+            created_ms: claim.created_ms,
+            modified_ms: claim.created_ms,
+            generation: 1,
+        }],
+        things: Vec::new(),
+    }))
 }
 
 /// The policies `thing` has through its thing groups, in [`AttachedThing::group_policies`]

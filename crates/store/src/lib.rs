@@ -2,7 +2,8 @@
 //! thing groups and their members, certificates, CA certificates, policies and their
 //! attachments), broker durability (persistent sessions,
 //! subscriptions, queued and retained messages) with a group-commit [`Writer`], and the
-//! services layer's records (Device Shadows, Jobs) behind [`ServiceTx`]. This is the only
+//! services layer's records (Device Shadows, Jobs, provisioning templates, claims and
+//! ownership tokens) behind [`ServiceTx`]. This is the only
 //! crate that touches the database. It is synchronous (the server runs it on dedicated threads),
 //! reads no clock and draws no randomness: callers pass `now_unix_ms` and id material. It does
 //! not parse MQTT packets (message blobs are opaque), validate policy documents, or build ARNs.
@@ -19,8 +20,10 @@ mod jobs;
 mod page;
 mod policies;
 mod principals;
+mod provisioning;
 mod retained;
 mod schema;
+mod service_registry;
 mod services;
 mod sessions;
 mod thing_group_members;
@@ -47,6 +50,9 @@ pub use policies::{MAX_POLICY_VERSIONS, Policy, PolicyVersion};
 pub use principals::{
     MAX_POLICIES_PER_THING_GROUP, ThingPrincipal, certificate_id_of_principal,
     thing_group_of_target,
+};
+pub use provisioning::{
+    MAX_TEMPLATE_VERSIONS, OwnershipToken, StoredClaim, StoredTemplate, StoredTemplateVersion,
 };
 pub use retained::RetainedMessage;
 pub use schema::{Durability, SCHEMA_VERSION};

@@ -12,6 +12,7 @@ use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest};
 use crate::policies::read_policy;
 use crate::things::read_thing;
+use crate::transaction::Tx;
 
 /// One thing↔principal attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,25 +73,7 @@ impl Store {
     /// [`MAX_POLICIES_PER_THING_GROUP`] policies (`LimitExceeded`). Returns `false` when it was
     /// already attached (nothing changes).
     pub fn attach_policy(&mut self, policy: &str, target: &str) -> Result<bool, StoreError> {
-        self.write("attach policy", |tx| {
-            let label = tx.label();
-            if read_policy(tx, label, policy)?.is_none() {
-                return Err(StoreError::not_found(ResourceKind::Policy, policy));
-            }
-            let cert = registered_certificate(tx, label, target)?;
-            let group = thing_group_of_target(target);
-            if let Some(group) = group {
-                check_group_target(tx, label, group, policy)?;
-            }
-            let n = tx
-                .execute(
-                    "INSERT OR IGNORE INTO policy_targets (policy_name, target, certificate_id, \
-                     thing_group) VALUES (?1, ?2, ?3, ?4)",
-                    params![policy, target, cert, group],
-                )
-                .ctx(label, "attach policy")?;
-            Ok(n > 0)
-        })
+        self.write("attach policy", |tx| attach_policy(tx, policy, target))
     }
 
     /// ListAttachedPolicies with `recursive` for a thing group: the policies attached to the
@@ -185,42 +168,7 @@ impl Store {
         exclusive: bool,
     ) -> Result<(), StoreError> {
         self.write("attach thing principal", |tx| {
-            let label = tx.label();
-            if read_thing(tx, label, thing)?.is_none() {
-                return Err(StoreError::not_found(ResourceKind::Thing, thing));
-            }
-            let cert = registered_certificate(tx, label, principal)?;
-            let other: Option<(String, bool)> = tx
-                .query_row(
-                    "SELECT thing_name, exclusive FROM thing_principals \
-                     WHERE principal = ?1 AND thing_name <> ?2 ORDER BY exclusive DESC LIMIT 1",
-                    params![principal, thing],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .ctx(label, "read thing principals")?;
-            if let Some((other_thing, other_exclusive)) = other {
-                if other_exclusive {
-                    return Err(StoreError::InvalidRequest(format!(
-                        "principal {principal} is exclusively attached to thing {other_thing}; \
-                         detach it there first"
-                    )));
-                }
-                if exclusive {
-                    return Err(StoreError::InvalidRequest(format!(
-                        "principal {principal} cannot be attached exclusively to {thing}: it is \
-                         also attached to thing {other_thing}"
-                    )));
-                }
-            }
-            tx.execute(
-                "INSERT INTO thing_principals (thing_name, principal, certificate_id, exclusive) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (thing_name, principal) DO UPDATE SET exclusive = excluded.exclusive",
-                params![thing, principal, cert, exclusive],
-            )
-            .ctx(label, "attach thing principal")?;
-            Ok(())
+            attach_thing_principal(tx, thing, principal, exclusive)
         })
     }
 
@@ -324,6 +272,72 @@ impl Store {
 
 /// A thing group a policy is attached to must exist and have room for the policy (attaching an
 /// attached policy again changes nothing and is not refused).
+/// AttachPolicy inside an open transaction.
+pub(crate) fn attach_policy(tx: &Tx<'_>, policy: &str, target: &str) -> Result<bool, StoreError> {
+    let label = tx.label();
+    if read_policy(tx, label, policy)?.is_none() {
+        return Err(StoreError::not_found(ResourceKind::Policy, policy));
+    }
+    let cert = registered_certificate(tx, label, target)?;
+    let group = thing_group_of_target(target);
+    if let Some(group) = group {
+        check_group_target(tx, label, group, policy)?;
+    }
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO policy_targets (policy_name, target, certificate_id, \
+                     thing_group) VALUES (?1, ?2, ?3, ?4)",
+            params![policy, target, cert, group],
+        )
+        .ctx(label, "attach policy")?;
+    Ok(n > 0)
+}
+
+/// AttachThingPrincipal inside an open transaction.
+pub(crate) fn attach_thing_principal(
+    tx: &Tx<'_>,
+    thing: &str,
+    principal: &str,
+    exclusive: bool,
+) -> Result<(), StoreError> {
+    let label = tx.label();
+    if read_thing(tx, label, thing)?.is_none() {
+        return Err(StoreError::not_found(ResourceKind::Thing, thing));
+    }
+    let cert = registered_certificate(tx, label, principal)?;
+    let other: Option<(String, bool)> = tx
+        .query_row(
+            "SELECT thing_name, exclusive FROM thing_principals \
+                     WHERE principal = ?1 AND thing_name <> ?2 ORDER BY exclusive DESC LIMIT 1",
+            params![principal, thing],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ctx(label, "read thing principals")?;
+    if let Some((other_thing, other_exclusive)) = other {
+        if other_exclusive {
+            return Err(StoreError::InvalidRequest(format!(
+                "principal {principal} is exclusively attached to thing {other_thing}; \
+                         detach it there first"
+            )));
+        }
+        if exclusive {
+            return Err(StoreError::InvalidRequest(format!(
+                "principal {principal} cannot be attached exclusively to {thing}: it is \
+                         also attached to thing {other_thing}"
+            )));
+        }
+    }
+    tx.execute(
+        "INSERT INTO thing_principals (thing_name, principal, certificate_id, exclusive) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (thing_name, principal) DO UPDATE SET exclusive = excluded.exclusive",
+        params![thing, principal, cert, exclusive],
+    )
+    .ctx(label, "attach thing principal")?;
+    Ok(())
+}
+
 fn check_group_target(
     conn: &Connection,
     label: &str,

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,6 +61,7 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V6_JOBS,
     V7_THING_GROUPS_AND_TYPES,
     V8_JOB_THING_GROUPS,
+    V9_PROVISIONING,
 ];
 
 /// Version 8: the thing groups each job targets, so that ListJobs can filter by group. Jobs
@@ -72,6 +73,57 @@ CREATE TABLE job_thing_groups (
     PRIMARY KEY (thing_group, job_id)
 ) WITHOUT ROWID;
 CREATE INDEX job_thing_groups_by_job ON job_thing_groups(job_id);
+";
+
+/// Version 9: fleet provisioning. Provisioning templates with their versions (at most five, as
+/// AWS keeps, one of them the default), the temporary claim certificates CreateProvisioningClaim
+/// issues (kept apart from `certificates` because AWS does not list them among the account's
+/// certificates; the broker's connection lookup reads them too), and the certificate ownership
+/// tokens the MQTT API hands out, each bound to one certificate, with the times the services
+/// worker's timers fire at (`expires_ms`, indexed). Claims bump `registry_version` like
+/// certificates, so a deleted claim reaches the broker's cache.
+const V9_PROVISIONING: &str = "
+CREATE TABLE provisioning_templates (
+    name                  TEXT PRIMARY KEY NOT NULL,
+    template_id           TEXT NOT NULL UNIQUE,
+    description           TEXT,
+    template_type         TEXT NOT NULL,
+    enabled               INTEGER NOT NULL,
+    provisioning_role_arn TEXT NOT NULL,
+    pre_provisioning_hook TEXT,
+    default_version       INTEGER NOT NULL,
+    last_version          INTEGER NOT NULL,
+    created_ms            INTEGER NOT NULL,
+    modified_ms           INTEGER NOT NULL
+);
+CREATE TABLE provisioning_template_versions (
+    template_name TEXT NOT NULL REFERENCES provisioning_templates(name) ON DELETE CASCADE,
+    version       INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    PRIMARY KEY (template_name, version)
+) WITHOUT ROWID;
+CREATE TABLE provisioning_claims (
+    certificate_id  TEXT PRIMARY KEY NOT NULL,
+    template_name   TEXT NOT NULL,
+    pem             TEXT NOT NULL,
+    policy_document TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    expires_ms      INTEGER NOT NULL
+);
+CREATE INDEX provisioning_claims_by_expiry ON provisioning_claims(expires_ms);
+CREATE TABLE ownership_tokens (
+    token          TEXT PRIMARY KEY NOT NULL,
+    certificate_id TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    expires_ms     INTEGER NOT NULL
+);
+CREATE INDEX ownership_tokens_by_expiry ON ownership_tokens(expires_ms);
+CREATE INDEX ownership_tokens_by_certificate ON ownership_tokens(certificate_id);
+CREATE TRIGGER provisioning_claims_insert_bumps_registry AFTER INSERT ON provisioning_claims
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER provisioning_claims_delete_bumps_registry AFTER DELETE ON provisioning_claims
+BEGIN UPDATE registry_version SET version = version + 1; END;
 ";
 
 /// Version 7: thing types and static thing groups as records of their own, group membership,
@@ -504,6 +556,10 @@ mod tests {
                 "job_executions",
                 "job_templates",
                 "job_thing_groups",
+                "provisioning_templates",
+                "provisioning_template_versions",
+                "provisioning_claims",
+                "ownership_tokens",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),
@@ -519,7 +575,8 @@ mod tests {
                 assert_eq!(n, 1, "row written at v{old} lost");
             }
             if (1..7).contains(&old) {
-                // A type name in use became a type record, created with its first thing.
+                // A type name in use before version 7 became a type record, created with its
+                // first thing.
                 let lamp: (String, i64) = conn
                     .query_row(
                         "SELECT type_id, created_ms FROM thing_types WHERE name = 'lamp'",

@@ -218,7 +218,7 @@ const SUBGROUPS: &str = "WITH RECURSIVE sub(name) AS (
     SELECT ?1 UNION ALL
     SELECT g.name FROM thing_groups g JOIN sub ON g.parent = sub.name WHERE ?2)";
 
-fn add(
+pub(crate) fn add(
     tx: &Tx<'_>,
     group: &str,
     thing: &str,
@@ -267,7 +267,11 @@ fn add(
     Ok(Some(membership))
 }
 
-fn remove(tx: &Tx<'_>, group: &str, thing: &str) -> Result<Option<Membership>, StoreError> {
+pub(crate) fn remove(
+    tx: &Tx<'_>,
+    group: &str,
+    thing: &str,
+) -> Result<Option<Membership>, StoreError> {
     let label = tx.label();
     let thing_record = existing_thing(tx, thing)?;
     let group_record = read_thing_group(tx, label, group)?
@@ -301,7 +305,7 @@ pub(crate) fn members_of(tx: &Tx<'_>, group: &str) -> Result<Vec<Membership>, St
 }
 
 /// Memberships where `column` (`thing_name` or `group_name`) is `key`.
-fn memberships(
+pub(crate) fn memberships(
     conn: &rusqlite::Connection,
     label: &str,
     column: &str,

@@ -24,6 +24,7 @@ mod events;
 mod flash;
 mod group_policies;
 mod jobs;
+mod provisioning;
 mod pubsub;
 mod readme;
 mod refusals;

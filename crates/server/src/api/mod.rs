@@ -1,5 +1,6 @@
 //! The AWS-compatible HTTP API: the `iot` control plane (registry: things, thing types, static
-//! thing groups, certificates, CA certificates, policies, attachments; DescribeEndpoint) and the `iot-data` data plane
+//! thing groups, certificates, CA certificates, policies, attachments; DescribeEndpoint; fleet
+//! provisioning templates, claims and RegisterThing) and the `iot-data` data plane
 //! (Publish, retained messages, Device Shadows), wire-compatible with botocore's restJson1
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
 //! SigV4-verified first. Registry operations run on the API's own store connection (the store
@@ -19,6 +20,7 @@ mod events;
 mod jobs;
 mod jobs_data;
 mod policies;
+mod provisioning;
 mod routes;
 mod shadows;
 mod thing_groups;
@@ -451,6 +453,9 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
             data::publish(&api, &request, topic).await.map(Reply::from)
         }
         routes::Handler::Shadow(op) => shadows::run(&api, &request, op, &labels)
+            .await
+            .map(Reply::from),
+        routes::Handler::Provisioning(op) => provisioning::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
         routes::Handler::Jobs => match jobs::route(&api, &request).await {

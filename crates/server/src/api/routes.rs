@@ -6,6 +6,7 @@
 
 use axum::http::Method;
 
+use super::provisioning::ProvisioningOp;
 use super::{
     Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
     events, policies, thing_groups, thing_types, things,
@@ -24,6 +25,8 @@ pub(super) enum Handler {
     /// A Jobs operation (control plane, or the device plane when signed for `iot-jobs-data`),
     /// run on the services worker (`jobs.rs`, `jobs_data.rs`).
     Jobs,
+    /// A fleet provisioning operation, run on the services worker (`provisioning.rs`).
+    Provisioning(ProvisioningOp),
 }
 
 /// The Device Shadow operations of the `iot-data` plane.
@@ -227,6 +230,27 @@ pub(super) static ROUTES: &[Route] = &[
     route!(PUT "/job-templates/{jobTemplateId}" CreateJobTemplate "iot" => Handler::Jobs),
     route!(GET "/job-templates/{jobTemplateId}" DescribeJobTemplate "iot" => Handler::Jobs),
     route!(DELETE "/job-templates/{jobTemplateId}" DeleteJobTemplate "iot" => Handler::Jobs),
+    route!(POST "/provisioning-templates" CreateProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::CreateTemplate)),
+    route!(GET "/provisioning-templates" ListProvisioningTemplates "iot" =>
+        Handler::Provisioning(ProvisioningOp::ListTemplates)),
+    route!(GET "/provisioning-templates/{templateName}" DescribeProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::DescribeTemplate)),
+    route!(PATCH "/provisioning-templates/{templateName}" UpdateProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::UpdateTemplate)),
+    route!(DELETE "/provisioning-templates/{templateName}" DeleteProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::DeleteTemplate)),
+    route!(POST "/provisioning-templates/{templateName}/versions" CreateProvisioningTemplateVersion "iot" =>
+        Handler::Provisioning(ProvisioningOp::CreateVersion)),
+    route!(GET "/provisioning-templates/{templateName}/versions" ListProvisioningTemplateVersions "iot" =>
+        Handler::Provisioning(ProvisioningOp::ListVersions)),
+    route!(GET "/provisioning-templates/{templateName}/versions/{versionId}" DescribeProvisioningTemplateVersion "iot" =>
+        Handler::Provisioning(ProvisioningOp::DescribeVersion)),
+    route!(DELETE "/provisioning-templates/{templateName}/versions/{versionId}" DeleteProvisioningTemplateVersion "iot" =>
+        Handler::Provisioning(ProvisioningOp::DeleteVersion)),
+    route!(POST "/provisioning-templates/{templateName}/provisioning-claim" CreateProvisioningClaim "iot" =>
+        Handler::Provisioning(ProvisioningOp::CreateClaim)),
+    route!(POST "/things" RegisterThing "iot" => Handler::Provisioning(ProvisioningOp::RegisterThing)),
     route!(GET "/things/{thingName}/jobs" GetPendingJobExecutions "iot-jobs-data" => Handler::Jobs),
     route!(GET "/things/{thingName}/jobs/{jobId}" DescribeJobExecution "iot-jobs-data" => Handler::Jobs),
     route!(PUT "/things/{thingName}/jobs/$next" StartNextPendingJobExecution "iot-jobs-data" =>

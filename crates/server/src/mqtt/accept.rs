@@ -1,7 +1,8 @@
 //! Admission of MQTT connections: one accept loop per listener, the connection limit, the TLS
 //! handshake (`handshake.rs`), the checks after it (ALPN, a client certificate, the registry:
 //! only an ACTIVE registered certificate gets in, with its policies installed in the router
-//! before its CONNECT arrives), and the record of every refusal for `tether doctor recent`.
+//! before its CONNECT arrives; a certificate an auto-registering CA issued goes to
+//! `auto_registration.rs`), and the record of every refusal for `tether doctor recent`.
 //! Past admission, the connection task (`connection.rs`) takes over. It does not speak MQTT.
 
 use std::net::SocketAddr;
@@ -35,6 +36,8 @@ pub(crate) struct Admission {
     pub(crate) next_conn: AtomicU64,
     /// Connections beyond this many are closed at once.
     pub(crate) max_connections: usize,
+    /// The services worker (profile `aws`), for just-in-time registration.
+    pub(crate) services: Option<crate::services::Link>,
 }
 
 /// A listener's transport: plain TCP, or TLS under a named edge.
@@ -219,7 +222,22 @@ async fn admit(
             return None;
         }
     };
-    match check_registry(admission, &id).await {
+    let checked = check_registry(admission, &id).await;
+    if let Err(refusal) = &checked
+        && let Some((kind, reason)) = super::auto_registration::first_connection(
+            admission,
+            accepted,
+            certificate,
+            &id,
+            refusal,
+        )
+        .await
+    {
+        metrics.certificates_refused.inc();
+        refuse(kind, reason, Some(id.as_str().to_owned()));
+        return None;
+    }
+    match checked {
         Ok(policies) => Some((id, policies)),
         Err(refusal) => {
             metrics.certificates_refused.inc();

@@ -5,6 +5,7 @@
 //! one TLS edge per TLS listener and spawns the accept loops. The HTTP wing is `api/`.
 
 mod accept;
+mod auto_registration;
 mod connection;
 mod first_packet;
 mod handshake;
