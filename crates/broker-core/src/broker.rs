@@ -176,6 +176,13 @@ impl<A: Authorizer> Broker<A> {
         (session.conn == Some(conn)).then_some(&session.client_id)
     }
 
+    /// The live connection of `client_id`'s session, if it is connected: the one a CONNECT with
+    /// the same client id would take over.
+    pub fn connection_of(&self, client_id: &str) -> Option<ConnId> {
+        let key = self.by_client.get(client_id)?;
+        self.sessions.get(key).and_then(|s| s.conn)
+    }
+
     /// Whether a session exists for `client_id`, and whether it is connected.
     pub fn session_state(&self, client_id: &str) -> Option<bool> {
         let key = self.by_client.get(client_id)?;
@@ -227,6 +234,11 @@ impl<A: Authorizer> Broker<A> {
             Some((_, max)) if keep_alive == 0 => max,
             Some((min, max)) => keep_alive.clamp(min, max),
             None => keep_alive,
+        };
+        // `admit` refused the 3.1.1 clients this would change; MQTT 5 ones learn it in CONNACK.
+        let granted_keep_alive = match limits.max_keep_alive {
+            Some(max) if granted_keep_alive == 0 || granted_keep_alive > max => max,
+            _ => granted_keep_alive,
         };
         let requested_expiry = if protocol.is_v5() {
             session_expiry.unwrap_or(0)
@@ -283,7 +295,8 @@ impl<A: Authorizer> Broker<A> {
     }
 
     /// The checks a CONNECT must pass before it touches any session: the client id (or one
-    /// assigned), the will under the profile, `iot:Connect` and the will's `iot:Publish`.
+    /// assigned), an MQTT 3.1.1 keep-alive under a configured maximum, the will under the
+    /// profile, `iot:Connect` and the will's `iot:Publish`.
     /// Returns the client id and whether the broker assigned it.
     fn admit(
         &mut self,
@@ -310,6 +323,26 @@ impl<A: Authorizer> Broker<A> {
             }
             (request.client_id.clone(), false)
         };
+
+        // A keep-alive above the configured maximum (or none at all) can only be corrected in
+        // an MQTT 5 CONNACK; older clients are refused, as that reference broker does.
+        if let Some(max) = self.config.limits.max_keep_alive
+            && !protocol.is_v5()
+            && (request.keep_alive == 0 || request.keep_alive > max)
+        {
+            let asked = match request.keep_alive {
+                0 => "none (0)".to_owned(),
+                seconds => format!("{seconds} s"),
+            };
+            let limit = format!(
+                "a keep-alive of at most {max} s (this MQTT 3.1.1 client asks for {asked} and \
+                 cannot be told the server's value; MQTT 5 clients get Server Keep Alive)"
+            );
+            let reason = ReasonCode::ClientIdentifierNotValid;
+            let resource = ("CONNECT", client_id.as_str());
+            self.limited(conn, Some(&client_id), resource, limit, reason);
+            return Err(reason);
+        }
 
         // The will must be publishable under the profile ([MQTT-3.2.2-12] QoS, topic, size).
         if let Some(will) = &request.will
