@@ -1,6 +1,6 @@
 //! The MQTT wing of the server: listeners and their accept loops with TLS admission
 //! (`accept.rs`, `handshake.rs`, `rewind.rs`), one task per connection (`connection.rs`,
-//! `first_packet.rs`), the router task that owns the broker (`router/`), and the refusal
+//! `first_packet.rs`, `linger.rs`), the router task that owns the broker (`router/`), and the refusal
 //! records of what happens after admission (`record.rs`). [`start`] builds
 //! one TLS edge per TLS listener and spawns the accept loops. The HTTP wing is `api/`.
 
@@ -9,6 +9,7 @@ mod auto_registration;
 mod connection;
 mod first_packet;
 mod handshake;
+mod linger;
 mod record;
 mod rewind;
 pub(crate) mod router;
