@@ -10,6 +10,7 @@ mod aws;
 mod effects;
 mod expiry;
 mod messages;
+mod order;
 mod takeover;
 #[cfg(test)]
 mod tests;
@@ -145,6 +146,13 @@ impl Router {
             };
             tokio::select! {
                 command = commands.recv() => match command {
+                    Some(command @ Command::Publish { .. }) => {
+                        // Apply the subscriptions read with this PUBLISH first (`order.rs`).
+                        let batch = order::gather(command, &mut commands).await;
+                        for command in order::subscriptions_first(batch) {
+                            self.handle(command);
+                        }
+                    }
                     Some(command) => self.handle(command),
                     None => break,
                 },
