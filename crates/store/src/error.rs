@@ -18,6 +18,7 @@ pub enum ResourceKind {
     Retained,
     ThingGroup,
     ThingType,
+    Authorizer,
 }
 
 impl fmt::Display for ResourceKind {
@@ -32,6 +33,7 @@ impl fmt::Display for ResourceKind {
             ResourceKind::Retained => "retained message",
             ResourceKind::ThingGroup => "thing group",
             ResourceKind::ThingType => "thing type",
+            ResourceKind::Authorizer => "authorizer",
         })
     }
 }

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,7 +60,26 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V5_EVENT_CONFIGURATIONS,
     V6_JOBS,
     V7_THING_GROUPS_AND_TYPES,
+    V8_AUTHORIZERS,
 ];
+
+/// Version 8: custom authorizers (CreateAuthorizer and the account's default authorizer). The
+/// token signing keys are a JSON object of key name to PEM text. Authorizers are not part of
+/// the registry that live connections are judged by, so they do not bump `registry_version`.
+const V8_AUTHORIZERS: &str = "
+CREATE TABLE authorizers (
+    name                      TEXT PRIMARY KEY NOT NULL,
+    function_arn              TEXT NOT NULL,
+    token_key_name            TEXT,
+    token_signing_public_keys TEXT NOT NULL,
+    status                    TEXT NOT NULL,
+    signing_disabled          INTEGER NOT NULL,
+    enable_caching_for_http   INTEGER NOT NULL,
+    is_default                INTEGER NOT NULL,
+    created_ms                INTEGER NOT NULL,
+    modified_ms               INTEGER NOT NULL
+);
+";
 
 /// Version 7: thing types and static thing groups as records of their own, group membership,
 /// and policy attachments resolved to thing groups (`policy_targets.thing_group`, like
@@ -491,6 +510,7 @@ mod tests {
                 "jobs",
                 "job_executions",
                 "job_templates",
+                "authorizers",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),
@@ -504,6 +524,8 @@ mod tests {
                     })
                     .unwrap();
                 assert_eq!(n, 1, "row written at v{old} lost");
+            }
+            if (1..7).contains(&old) {
                 // A type name in use became a type record, created with its first thing.
                 let lamp: (String, i64) = conn
                     .query_row(
