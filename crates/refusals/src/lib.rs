@@ -1,5 +1,6 @@
 //! The record of refused connections, shared by the process that writes it (`tether serve`:
-//! every TLS handshake or client certificate it refuses is appended as one JSON line to
+//! every TLS handshake, client certificate, WebSocket signature or custom-authorizer answer it
+//! refuses is appended as one JSON line to
 //! `DATA_DIR/refusals.jsonl`) and the one that reads it (`tether doctor recent`, which explains
 //! each kind). [`RefusalKind`] is the one vocabulary of why a connection was refused: the
 //! handshake code, the metrics labels, the log and the doctor's advice all use it, so a new kind
@@ -54,6 +55,28 @@ pub enum RefusalKind {
     NotActive,
     /// The registry could not be read to check the certificate.
     Registry,
+    /// A request to the WebSocket endpoint that is not an MQTT WebSocket upgrade (another path, no `mqtt` subprotocol, or not HTTP).
+    NotWebSocket,
+    /// A WebSocket upgrade carried neither a SigV4 signature nor custom-authorizer credentials, and no default authorizer is set.
+    MissingCredentials,
+    /// A SigV4 signature (query string) lacks a part or cannot be read.
+    SignatureIncomplete,
+    /// A SigV4 signature is expired or dated too far from the server's clock (clock skew).
+    SignatureExpired,
+    /// A SigV4 signature does not match the one computed with the secret tether holds.
+    SignatureMismatch,
+    /// A SigV4 signature names an access key tether does not accept.
+    UnknownAccessKey,
+    /// A custom authorizer with token signing got no token (or no signature of it).
+    AuthorizerTokenMissing,
+    /// A custom authorizer's token signature does not verify with its token signing keys.
+    AuthorizerTokenSignature,
+    /// A custom authorizer's function answered `isAuthenticated: false`.
+    AuthorizerDenied,
+    /// A custom authorizer's function did not answer in time.
+    AuthorizerTimeout,
+    /// A custom authorizer could not be used: unknown or inactive, its function failed, or its answer is invalid.
+    AuthorizerFailed,
     /// A kind this version does not know (written by a newer tether).
     #[serde(other)]
     Unknown,
@@ -61,7 +84,7 @@ pub enum RefusalKind {
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 14] = [
+    pub const ALL: [RefusalKind; 25] = [
         RefusalKind::NotTls,
         RefusalKind::Timeout,
         RefusalKind::Version,
@@ -75,6 +98,17 @@ impl RefusalKind {
         RefusalKind::NotRegistered,
         RefusalKind::NotActive,
         RefusalKind::Registry,
+        RefusalKind::NotWebSocket,
+        RefusalKind::MissingCredentials,
+        RefusalKind::SignatureIncomplete,
+        RefusalKind::SignatureExpired,
+        RefusalKind::SignatureMismatch,
+        RefusalKind::UnknownAccessKey,
+        RefusalKind::AuthorizerTokenMissing,
+        RefusalKind::AuthorizerTokenSignature,
+        RefusalKind::AuthorizerDenied,
+        RefusalKind::AuthorizerTimeout,
+        RefusalKind::AuthorizerFailed,
         RefusalKind::Unknown,
     ];
 
@@ -94,6 +128,17 @@ impl RefusalKind {
             RefusalKind::NotRegistered => "not_registered",
             RefusalKind::NotActive => "not_active",
             RefusalKind::Registry => "registry",
+            RefusalKind::NotWebSocket => "not_websocket",
+            RefusalKind::MissingCredentials => "missing_credentials",
+            RefusalKind::SignatureIncomplete => "signature_incomplete",
+            RefusalKind::SignatureExpired => "signature_expired",
+            RefusalKind::SignatureMismatch => "signature_mismatch",
+            RefusalKind::UnknownAccessKey => "unknown_access_key",
+            RefusalKind::AuthorizerTokenMissing => "authorizer_token_missing",
+            RefusalKind::AuthorizerTokenSignature => "authorizer_token_signature",
+            RefusalKind::AuthorizerDenied => "authorizer_denied",
+            RefusalKind::AuthorizerTimeout => "authorizer_timeout",
+            RefusalKind::AuthorizerFailed => "authorizer_failed",
             RefusalKind::Unknown => "unknown",
         }
     }
@@ -117,7 +162,7 @@ pub struct Refusal {
     pub time: String,
     /// The client's address.
     pub peer: String,
-    /// Which listener (`mqtts`, `mqtts-alpn`).
+    /// Which listener (`mqtts`, `mqtts-alpn`, `https-443`, `wss`).
     pub listener: String,
     /// Why, as a kind.
     pub kind: RefusalKind,

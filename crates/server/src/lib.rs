@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod authorizer;
 mod bootstrap;
 mod clock;
 mod config;
@@ -23,5 +24,8 @@ mod services;
 
 pub use api::{Operation as ApiOperation, operations as api_operations};
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
-pub use config::{Listeners, Ready, ServerConfig, ServerError};
+pub use config::{
+    AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, Listeners, Ready,
+    ServerConfig, ServerError,
+};
 pub use runtime::run;

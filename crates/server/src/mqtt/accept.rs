@@ -123,6 +123,19 @@ async fn serve_tls(
             return;
         }
     };
+    serve_accepted(listener, edge, accepted, peer, conn, admission).await;
+}
+
+/// After a completed mutual-TLS handshake (here, or on the port-443 listener with ALPN
+/// `x-amzn-mqtt-ca`): the checks, the certificate's policies to the router, then the connection.
+pub(super) async fn serve_accepted(
+    listener: &'static str,
+    edge: &TlsEdge,
+    accepted: Accepted,
+    peer: SocketAddr,
+    conn: ConnId,
+    admission: &Admission,
+) {
     let Some((id, policies)) = admit(edge, listener, peer, &accepted, admission).await else {
         return;
     };
@@ -265,7 +278,7 @@ fn refuse_after_handshake(
 }
 
 /// Now as RFC 3339 UTC, for refusal records.
-fn now_rfc3339() -> String {
+pub(super) fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))

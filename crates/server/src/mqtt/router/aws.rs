@@ -73,6 +73,14 @@ fn who<'a>(principal: &'a Principal, client_id: &'a str) -> Client<'a> {
             peer,
             ..
         } => (certificate_id.as_str(), Some(peer.ip())),
+        Identity::Iam {
+            access_key_id,
+            peer,
+            ..
+        } => (access_key_id.as_str(), Some(peer.ip())),
+        Identity::Custom {
+            principal_id, peer, ..
+        } => (principal_id.as_str(), Some(peer.ip())),
         Identity::Anonymous { peer } => ("", Some(peer.ip())),
         Identity::Restored => ("", None),
     };
