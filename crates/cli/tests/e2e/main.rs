@@ -29,3 +29,4 @@ mod serve;
 mod shadow;
 mod support;
 mod testing;
+mod websockets;

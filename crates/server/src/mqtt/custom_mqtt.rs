@@ -1,5 +1,7 @@
-//! MQTT with a custom authorizer on the port-443 listener (ALPN `mqtt`), as AWS IoT takes it
-//! ("Connecting to AWS IoT Core by using custom authentication", MQTT): the CONNECT's user name
+//! MQTT with a custom authorizer in the CONNECT: on the port-443 listener with ALPN `mqtt`, and
+//! over WebSockets whose upgrade named no way in (the upgrade's headers and query string then go
+//! to the authorizer too, and may carry the token), as AWS IoT takes it ("Connecting to AWS IoT
+//! Core by using custom authentication", MQTT and MQTT over WebSockets): the CONNECT's user name
 //! may carry a query string — `NAME?x-amz-customauthorizer-name=A&x-amz-customauthorizer-signature=S&TOKENKEY=T`
 //! — naming the authorizer (else the default one), the token and its signature; the user name
 //! as sent, the password (base64 in the event) and the client id go to the authorizer's
@@ -21,17 +23,28 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use super::accept::Admission;
 use super::rewind::Rewind;
 use super::web::WebEdge;
-use super::web_auth::query_params;
+use super::web_auth::{self, query_params};
 use super::{admitted, first_packet};
 use crate::auth::Identity;
 use crate::authorizer::{self, Credentials, MqttData};
 
-/// Serves one MQTT client that chose ALPN `mqtt`.
+/// The WebSocket upgrade of a client that authenticates in its CONNECT.
+#[derive(Debug)]
+pub(super) struct Upgraded {
+    /// The upgrade's headers.
+    pub(super) headers: http::HeaderMap,
+    /// Its query string (without `?`).
+    pub(super) query: String,
+}
+
+/// Serves one MQTT client whose CONNECT carries its custom-authorizer credentials (ALPN `mqtt`,
+/// or a WebSocket given as `upgraded`).
 pub(super) async fn serve<S>(
     mut stream: S,
     conn: ConnId,
     peer: SocketAddr,
     server_name: Option<String>,
+    upgraded: Option<Upgraded>,
     edge: &WebEdge,
     admission: &Admission,
 ) where
@@ -53,12 +66,30 @@ pub(super) async fn serve<S>(
         .and_then(|u| u.split_once('?'))
         .map(|(_, query)| query_params(query))
         .unwrap_or_default();
-    let name = params.get(authorizer::NAME_KEY).cloned();
+    let web_params = upgraded
+        .as_ref()
+        .map(|u| query_params(&u.query))
+        .unwrap_or_default();
+    // The user name's parameters first, then the upgrade's headers and query string.
+    let pick = |key: &str| {
+        params
+            .get(key)
+            .cloned()
+            .or_else(|| {
+                upgraded
+                    .as_ref()
+                    .and_then(|u| web_auth::header(&u.headers, key))
+            })
+            .or_else(|| web_params.get(key).cloned())
+    };
+    let name = pick(authorizer::NAME_KEY);
     let extract = |token_key: Option<&str>| Credentials {
-        token: token_key.and_then(|key| params.get(key).cloned()),
-        signature: params.get(authorizer::SIGNATURE_KEY).cloned(),
+        token: token_key.and_then(pick),
+        signature: pick(authorizer::SIGNATURE_KEY),
         server_name,
-        http: None,
+        http: upgraded
+            .as_ref()
+            .map(|u| web_auth::http_data(&u.headers, &u.query)),
         mqtt: Some(MqttData {
             username: username.clone(),
             password: connect.password.as_ref().map(|p| p.to_vec()),
@@ -87,6 +118,14 @@ pub(super) async fn serve<S>(
             .await;
             return;
         }
+        Ok(None) if upgraded.is_some() => (
+            RefusalKind::MissingCredentials,
+            "the WebSocket upgrade carries no SigV4 signature (X-Amz-Algorithm, \
+             X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature in the query) \
+             and nothing names a custom authorizer (x-amz-customauthorizer-name in a header, the \
+             query or the CONNECT's user name), and no default authorizer is set"
+                .to_owned(),
+        ),
         Ok(None) => (
             RefusalKind::MissingCredentials,
             "the CONNECT names no authorizer (x-amz-customauthorizer-name in the user name's \

@@ -146,7 +146,16 @@ async fn serve(
         }
         Some("mqtt") if edge.port_443 => {
             let server_name = accepted.hello.server_name.clone();
-            custom_mqtt::serve(accepted.stream, conn, peer, server_name, edge, admission).await;
+            custom_mqtt::serve(
+                accepted.stream,
+                conn,
+                peer,
+                server_name,
+                None,
+                edge,
+                admission,
+            )
+            .await;
         }
         _ => http(edge, accepted, peer, conn, admission).await,
     }
@@ -255,6 +264,14 @@ async fn http(
             return;
         }
     };
+    let server_name = hello.server_name.clone();
+    let upgraded = matches!(admit, Admit::AtConnect).then(|| custom_mqtt::Upgraded {
+        query: parsed
+            .target
+            .split_once('?')
+            .map_or_else(String::new, |(_, q)| q.to_owned()),
+        headers: parsed.headers.clone(),
+    });
     drop((hello, parsed));
     let max_message = usize::try_from(admission.shared.settings.max_packet_size)
         .unwrap_or(usize::MAX)
@@ -296,6 +313,9 @@ async fn http(
                 key,
             };
             admitted::serve(ws, conn, identity, policies, lifetime, shared).await;
+        }
+        Admit::AtConnect => {
+            custom_mqtt::serve(ws, conn, peer, server_name, upgraded, edge, admission).await;
         }
     }
 }

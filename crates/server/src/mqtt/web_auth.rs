@@ -38,6 +38,8 @@ pub(crate) enum Admit {
         admitted: Admitted,
         credentials: Credentials,
     },
+    /// Nothing in the upgrade names a way in: the CONNECT decides (`custom_mqtt.rs`).
+    AtConnect,
 }
 
 /// The credentials SigV4 clients sign with, and the policies of each.
@@ -76,39 +78,44 @@ pub(crate) async fn authenticate(
         .split_once('?')
         .map_or("", |(_, query)| query);
     let params = query_params(query);
-    let name = header(upgrade.headers, authorizer::NAME_KEY)
-        .or_else(|| params.get(authorizer::NAME_KEY).cloned());
+    let Some(name) = header(upgrade.headers, authorizer::NAME_KEY)
+        .or_else(|| params.get(authorizer::NAME_KEY).cloned())
+    else {
+        return Ok(Admit::AtConnect);
+    };
     let extract = |token_key: Option<&str>| {
         let pick = |key: &str| header(upgrade.headers, key).or_else(|| params.get(key).cloned());
         Credentials {
             token: token_key.and_then(pick),
             signature: pick(authorizer::SIGNATURE_KEY),
             server_name: upgrade.server_name.map(str::to_owned),
-            http: Some(HttpData {
-                headers: headers_map(upgrade.headers),
-                query_string: if query.is_empty() {
-                    String::new()
-                } else {
-                    format!("?{query}")
-                },
-            }),
+            http: Some(http_data(upgrade.headers, query)),
             mqtt: None,
         }
     };
-    match authorizers.authorize(name.as_deref(), extract).await {
+    match authorizers.authorize(Some(&name), extract).await {
         Ok(Some((admitted, credentials))) => Ok(Admit::Custom {
             admitted,
             credentials,
         }),
+        // A named authorizer is found or refused; `None` cannot come back for one.
         Ok(None) => Err((
-            RefusalKind::MissingCredentials,
-            "the WebSocket upgrade carries no SigV4 signature (X-Amz-Algorithm, X-Amz-Credential, \
-             X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature in the query) and no custom \
-             authorizer credentials (x-amz-customauthorizer-name), and no default authorizer is \
-             set"
-            .to_owned(),
+            RefusalKind::AuthorizerFailed,
+            format!("authorizer {name} does not exist"),
         )),
         Err(failure) => Err((failure.kind, failure.reason)),
+    }
+}
+
+/// The HTTP part of the authorizer event.
+pub(crate) fn http_data(headers: &http::HeaderMap, query: &str) -> HttpData {
+    HttpData {
+        headers: headers_map(headers),
+        query_string: if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        },
     }
 }
 
@@ -223,7 +230,8 @@ fn sigv4_kind(e: &SigV4Error) -> RefusalKind {
     }
 }
 
-fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
+/// A header's value as text.
+pub(crate) fn header(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
