@@ -535,6 +535,48 @@ mod tests {
     }
 
     #[test]
+    fn websocket_and_authorizer_settings_are_read_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws.toml");
+        std::fs::write(
+            &path,
+            r#"mqtts-alpn = "127.0.0.1:8443"
+wss = "127.0.0.1:8444"
+authorizer-timeout-ms = 250
+[[iam-policies]]
+access-key = "AKIA1"
+policy = '{"Version":"2012-10-17","Statement":[]}'
+identity-id = "us-east-1:abc"
+[[authorizer-functions]]
+function = "a"
+url = "http://127.0.0.1:9/"
+[[authorizer-functions]]
+function = "b"
+command = ["auth", "--json"]
+"#,
+        )
+        .unwrap();
+        let config = load_config(&path).unwrap();
+        assert_eq!(config.https_443, Some("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(
+            config.iam_policies[0].identity_id.as_deref(),
+            Some("us-east-1:abc")
+        );
+        let functions = authorizer_functions(config.authorizer_functions).unwrap();
+        assert_eq!(
+            functions[1].target,
+            server::AuthorizerTarget::Command(vec!["auth".into(), "--json".into()])
+        );
+        let both = vec![AuthorizerFunctionEntry {
+            function: "c".into(),
+            url: Some("http://x".into()),
+            command: Some(vec!["y".into()]),
+        }];
+        let e = authorizer_functions(both).unwrap_err().to_string();
+        assert!(e.contains("exactly one of url"), "{e}");
+    }
+
+    #[test]
     fn unknown_keys_are_refused_with_the_file_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");

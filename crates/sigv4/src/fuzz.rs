@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn the_presigned_fuzz_corpus_replays_without_panics() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/corpus/wss_presigned");
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../fuzz/corpus/wss_presigned"
+        );
         let mut verified = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let bytes = std::fs::read(entry.unwrap().path()).unwrap();

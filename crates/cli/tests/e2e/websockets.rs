@@ -499,6 +499,26 @@ fn custom_authorizers_admit_refuse_and_time_out_as_aws_describes() {
         .wait_for_log("(authorizer_denied)", LOG_WAIT)
         .unwrap();
 
+    // The AWS IoT Device SDK's builders: over WebSockets and over ALPN mqtt, the credentials
+    // in the CONNECT's user name.
+    let signature = openssl::base64::encode_block(&{
+        let mut s = Signer::new(MessageDigest::sha256(), &key).unwrap();
+        s.update(b"allow-sdk").unwrap();
+        s.sign_to_vec().unwrap()
+    });
+    let mut sdk = Command::new(&python);
+    sdk.arg(root().join("tests/python/custom_auth_sdk.py"))
+        .arg(format!("localhost:{}", server.addr("wss").port()))
+        .arg(format!("localhost:{port}"))
+        .arg(&ca)
+        .args(["signed", "tok", "allow-sdk", &signature]);
+    let stdout = succeeds(
+        &server,
+        &mut sdk,
+        "the awsiotsdk custom-authorizer builders",
+    );
+    assert!(stdout.contains("6 checks passed"), "{stdout}");
+
     // Over WebSockets, the credentials in the upgrade's headers.
     let answer = upgrade(
         &server,
@@ -597,4 +617,50 @@ fn custom_authorizers_admit_refuse_and_time_out_as_aws_describes() {
         &["iot", "delete-authorizer", "--authorizer-name", "signed"],
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("DeleteConflictException"));
+
+    // The default authorizer answers a CONNECT that names none.
+    aws(
+        &server,
+        &[
+            "iot",
+            "set-default-authorizer",
+            "--authorizer-name",
+            "signed",
+        ],
+    );
+    let default = aws(&server, &["iot", "describe-default-authorizer"]);
+    assert_eq!(default["authorizerDescription"]["authorizerName"], "signed");
+    let unnamed = format!(
+        "dev?x-amz-customauthorizer-signature={}&tok=allow-dora",
+        sign_token(&key, "allow-dora")
+    );
+    let allowed = mqtt(&unnamed, "custom/d", "dora");
+    assert!(allowed.status.success(), "{:?}", stdout_stderr(&allowed));
+    aws(&server, &["iot", "clear-default-authorizer"]);
+    let refused = mqtt(&unnamed, "custom/d", "dora");
+    assert!(!refused.status.success());
+    server
+        .wait_for_log("(missing_credentials)", LOG_WAIT)
+        .unwrap();
+    aws(
+        &server,
+        &[
+            "iot",
+            "update-authorizer",
+            "--authorizer-name",
+            "slow",
+            "--status",
+            "INACTIVE",
+        ],
+    );
+    aws(
+        &server,
+        &["iot", "delete-authorizer", "--authorizer-name", "slow"],
+    );
+    let listed = aws(&server, &["iot", "list-authorizers"]);
+    assert_eq!(
+        listed["authorizers"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
 }
