@@ -227,6 +227,49 @@ fn mqtt_js_connects_from_node_and_from_a_page_in_headless_chromium() {
 }
 
 #[test]
+fn the_port_443_listener_serves_the_api_over_https_by_alpn_or_without() {
+    let (_dir, server) = start(&["--https-443", "127.0.0.1:0"]);
+    let port = server.addr("https-443").port();
+    // The AWS CLI over HTTPS (it offers no ALPN of AWS's): the API, SigV4-verified as on --api.
+    let home = tempfile::tempdir().unwrap();
+    let mut cli = Command::new(venv_bin().join("aws"));
+    cli.args(["--endpoint-url", &format!("https://localhost:{port}")])
+        .args([
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+            "iot",
+            "list-things",
+        ])
+        .env("AWS_CA_BUNDLE", server.demo_file("root-ca.pem"));
+    with_dev_credential(&mut cli, home.path());
+    let stdout = succeeds(&server, &mut cli, "aws iot list-things over port 443");
+    assert!(stdout.contains("demo-device"), "{stdout}");
+    // ALPN x-amzn-http-ca, as AWS's HTTPS devices offer it.
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
+    builder
+        .set_ca_file(server.demo_file("root-ca.pem"))
+        .unwrap();
+    builder.set_alpn_protos(b"\x0ex-amzn-http-ca").unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    let mut tls = builder.build().connect("localhost", tcp).unwrap();
+    assert_eq!(
+        tls.ssl().selected_alpn_protocol(),
+        Some(&b"x-amzn-http-ca"[..])
+    );
+    tls.write_all(
+        b"GET /_tether/root-ca.pem HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = tls.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("BEGIN CERTIFICATE"), "{answer}");
+}
+
+#[test]
 fn tether_pub_and_sub_sign_with_the_environments_credentials() {
     let (_dir, server) = start(&["--wss", "127.0.0.1:0"]);
     let home = tempfile::tempdir().unwrap();
