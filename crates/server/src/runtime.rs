@@ -245,8 +245,8 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
     }
 }
 
-/// Serves `/metrics` and the AWS-compatible API on the HTTP listener; returns the task and the
-/// routes, which the port-443 and WebSocket listeners serve too.
+/// Serves `/metrics` and the AWS-compatible API on the HTTP listener; returns the task and what
+/// the port-443 and WebSocket listeners build their own routes from.
 #[allow(clippy::too_many_arguments)]
 fn start_http(
     config: &ServerConfig,
@@ -257,7 +257,7 @@ fn start_http(
     services: Option<services::Link>,
     authorizers: &Arc<Authorizers>,
     ready: &mut Ready,
-) -> Result<(JoinHandle<()>, axum::Router), ServerError> {
+) -> Result<(JoinHandle<()>, http::ApiRoutes), ServerError> {
     let listener = mqtt::tokio_listener(listener, "http")?;
     ready.http = listener.local_addr().ok();
     let api_config = api::ApiConfig {
@@ -272,9 +272,14 @@ fn start_http(
         thing_type_delete_delay: config.thing_type_delete_delay,
         authorizers: Arc::clone(authorizers),
     };
-    let api = api::Api::new(api_config, data.ca.clone(), router.clone(), services)?;
-    let app = http::routes(Arc::clone(metrics), Some(Arc::new(api)));
-    let routes = app.clone();
+    let routes = http::ApiRoutes {
+        config: api_config,
+        ca: data.ca.clone(),
+        router: router.clone(),
+        services,
+        metrics: Arc::clone(metrics),
+    };
+    let app = routes.build(ready.http)?;
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("HTTP listener stopped: {e}");

@@ -98,8 +98,10 @@ pub(crate) struct WebListeners {
 pub(crate) struct WebServices {
     /// Custom authorizers.
     pub(crate) authorizers: Arc<Authorizers>,
-    /// The HTTP API, for requests that are not WebSocket upgrades.
-    pub(crate) api: Option<axum::Router>,
+    /// What the HTTP API's routes are built from, for requests that are not WebSocket
+    /// upgrades (each listener gets its own, judging the development credential by its own
+    /// address).
+    pub(crate) api: Option<crate::http::ApiRoutes>,
     /// The registry (IoT policies of identity ids).
     pub(crate) store: Arc<Mutex<store::Store>>,
 }
@@ -160,7 +162,11 @@ pub(crate) fn start_web(
                 store: Arc::clone(&services.store),
             },
             authorizers: Arc::clone(&services.authorizers),
-            api: services.api.clone(),
+            api: services
+                .api
+                .as_ref()
+                .map(|api| api.build(addr))
+                .transpose()?,
         };
         tasks.push(tokio::spawn(web::accept_loop(
             listener,
