@@ -167,3 +167,91 @@ async fn keep(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::config::{AuthorizerFunctionConfig, AuthorizerTarget};
+
+    #[tokio::test(start_paused = true)]
+    async fn the_connection_is_closed_when_its_time_is_up() {
+        let (router, mut commands) = mpsc::channel(4);
+        let lifetime = Lifetime {
+            disconnect_after: Some(Duration::from_secs(300)),
+            refresh: None,
+        };
+        tokio::spawn(keep(lifetime, ConnId(7), "conn-7".into(), router));
+        match commands.recv().await {
+            Some(Command::CloseConnections { conns, reason }) => {
+                assert_eq!(conns, vec![ConnId(7)]);
+                assert_eq!(reason, ReasonCode::MaximumConnectTime);
+            }
+            other => panic!("expected the connection closed, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn refreshed_answers_replace_the_policies_and_a_refusal_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let answer = dir.path().join("answer.json");
+        let allow = r#"{"isAuthenticated":true,"principalId":"p1","policyDocuments":[]}"#;
+        std::fs::write(&answer, allow).unwrap();
+        let mut store = store::Store::open_in_memory().unwrap();
+        store
+            .create_authorizer(&store::AuthorizerRecord {
+                name: "a".into(),
+                function_arn: "fn".into(),
+                token_key_name: None,
+                token_signing_public_keys: BTreeMap::new(),
+                status: "ACTIVE".into(),
+                signing_disabled: true,
+                enable_caching_for_http: false,
+                is_default: false,
+                created_ms: 0,
+                modified_ms: 0,
+            })
+            .unwrap();
+        let script = format!("cat >/dev/null; cat {}", answer.display());
+        let authorizers: Arc<Authorizers> = Arc::new(Authorizers::new(
+            vec![AuthorizerFunctionConfig {
+                function: "fn".into(),
+                target: AuthorizerTarget::Command(vec!["sh".into(), "-c".into(), script]),
+            }],
+            Duration::from_secs(5),
+            Arc::new(Mutex::new(store)),
+        ));
+        let lifetime = || Lifetime {
+            disconnect_after: None,
+            refresh: Some(Refresh {
+                authorizers: Arc::clone(&authorizers),
+                authorizer: "a".into(),
+                credentials: Credentials::default(),
+                every: Duration::from_millis(20),
+            }),
+        };
+        let (router, mut commands) = mpsc::channel(4);
+        tokio::spawn(keep(lifetime(), ConnId(3), "conn-3".into(), router));
+        match commands.recv().await {
+            Some(Command::SetIdentityPolicies { key, .. }) => assert_eq!(key, "conn-3"),
+            other => panic!("expected new policies, got {other:?}"),
+        }
+        // That answer asks for no further refresh: the task ends quietly.
+        assert!(commands.recv().await.is_none());
+
+        std::fs::write(&answer, r#"{"isAuthenticated":false}"#).unwrap();
+        let (router, mut commands) = mpsc::channel(4);
+        tokio::spawn(keep(lifetime(), ConnId(4), "conn-4".into(), router));
+        match commands.recv().await {
+            Some(Command::CloseConnections { conns, reason }) => {
+                assert_eq!(conns, vec![ConnId(4)]);
+                assert_eq!(reason, ReasonCode::NotAuthorized);
+            }
+            other => panic!("expected the connection closed, got {other:?}"),
+        }
+    }
+}

@@ -46,6 +46,8 @@ fn disconnect_reason(kind: DisconnectKind, reason: Option<ReasonCode>) -> Discon
         _ => match reason {
             Some(ReasonCode::SessionTakenOver) => DisconnectReason::DuplicateClientId,
             Some(ReasonCode::NotAuthorized) => DisconnectReason::AuthError,
+            // Only a custom authorizer's disconnectAfterInSeconds closes with this reason.
+            Some(ReasonCode::MaximumConnectTime) => DisconnectReason::CustomAuthTtlExpiration,
             Some(ReasonCode::ServerShuttingDown) | None => DisconnectReason::ServerInitiated,
             Some(
                 ReasonCode::ProtocolError
