@@ -66,7 +66,7 @@ pub fn advice(kind: RefusalKind) -> Advice {
             why: "the server could not read its registry to check the client certificate, so it refused the connection rather than guess",
             fix: "check tether serve's log for the database error (disk full, permissions on DATA_DIR/tether.db, another process holding a lock) and retry",
         },
-        RefusalKind::NotWebSocket => Advice {
+        RefusalKind::NotWebsocket => Advice {
             why: "the client reached the WebSocket endpoint but did not ask for MQTT over WebSockets: another path than /mqtt, no Upgrade: websocket, or no Sec-WebSocket-Protocol: mqtt",
             fix: "connect to wss://HOST:PORT/mqtt with the subprotocol mqtt (MQTT.js, the AWS IoT Device SDKs and Paho do this); MQTT over TLS belongs on the 443 port with ALPN x-amzn-mqtt-ca or mqtt",
         },

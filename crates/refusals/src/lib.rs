@@ -56,7 +56,7 @@ pub enum RefusalKind {
     /// The registry could not be read to check the certificate.
     Registry,
     /// A request to the WebSocket endpoint that is not an MQTT WebSocket upgrade (another path, no `mqtt` subprotocol, or not HTTP).
-    NotWebSocket,
+    NotWebsocket,
     /// A WebSocket upgrade carried neither a SigV4 signature nor custom-authorizer credentials, and no default authorizer is set.
     MissingCredentials,
     /// A SigV4 signature (query string) lacks a part or cannot be read.
@@ -98,7 +98,7 @@ impl RefusalKind {
         RefusalKind::NotRegistered,
         RefusalKind::NotActive,
         RefusalKind::Registry,
-        RefusalKind::NotWebSocket,
+        RefusalKind::NotWebsocket,
         RefusalKind::MissingCredentials,
         RefusalKind::SignatureIncomplete,
         RefusalKind::SignatureExpired,
@@ -128,7 +128,7 @@ impl RefusalKind {
             RefusalKind::NotRegistered => "not_registered",
             RefusalKind::NotActive => "not_active",
             RefusalKind::Registry => "registry",
-            RefusalKind::NotWebSocket => "not_websocket",
+            RefusalKind::NotWebsocket => "not_websocket",
             RefusalKind::MissingCredentials => "missing_credentials",
             RefusalKind::SignatureIncomplete => "signature_incomplete",
             RefusalKind::SignatureExpired => "signature_expired",

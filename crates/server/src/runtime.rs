@@ -136,6 +136,9 @@ pub async fn run(
         &web_services,
         &mut ready,
     )?);
+    // What the listeners were built from holds a router sender and the services worker's link,
+    // which must not outlive the listeners, or the worker would wait for them at shutdown.
+    drop(web_services);
     tasks.push(tokio::spawn(registry_watch::watch(
         Arc::clone(&store),
         router_tx.clone(),

@@ -186,7 +186,7 @@ async fn http(
                 )
             } else {
                 (
-                    RefusalKind::NotWebSocket,
+                    RefusalKind::NotWebsocket,
                     "the client did not send an HTTP request; this listener serves MQTT over \
                      WebSockets on wss://HOST:PORT/mqtt"
                         .to_owned(),
@@ -205,7 +205,7 @@ async fn http(
             edge.record(
                 admission,
                 peer,
-                RefusalKind::NotWebSocket,
+                RefusalKind::NotWebsocket,
                 reason,
                 offered(),
             );
@@ -231,7 +231,7 @@ async fn http(
         edge.record(
             admission,
             peer,
-            RefusalKind::NotWebSocket,
+            RefusalKind::NotWebsocket,
             &reason,
             offered(),
         );
@@ -245,7 +245,7 @@ async fn http(
         edge.record(
             admission,
             peer,
-            RefusalKind::NotWebSocket,
+            RefusalKind::NotWebsocket,
             reason,
             offered(),
         );
