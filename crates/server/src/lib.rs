@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod authorizer;
 mod bootstrap;
 mod clock;
 mod config;
@@ -25,7 +26,10 @@ mod services;
 
 pub use api::{Operation as ApiOperation, operations as api_operations};
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
-pub use config::{Listeners, Ready, ServerConfig, ServerError};
+pub use config::{
+    AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, Listeners, Ready,
+    ServerConfig, ServerError,
+};
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};
 pub use runtime::run;

@@ -16,12 +16,15 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::ServerAuthorizer;
+use crate::authorizer::Authorizers;
 use crate::bootstrap::{self, DataDir};
 use crate::clock::Clock;
 use crate::config::{Listeners, Ready, ServerConfig, ServerError};
 use crate::metrics::Metrics;
 use crate::mqtt::router::{Aws, Command, Router};
-use crate::mqtt::{self, Admission, ConnectionSettings, MqttListeners, Shared};
+use crate::mqtt::{
+    self, Admission, ConnectionSettings, MqttListeners, Shared, WebListeners, WebServices,
+};
 use crate::{api, http, lock, persist, registry_watch, services};
 
 /// Commands the router's queue holds before senders wait.
@@ -89,6 +92,7 @@ pub async fn run(
     let mut ready = Ready {
         mqtts: None,
         mqtts_alpn: None,
+        wss: None,
         mqtt: None,
         http: None,
         data_dir: data.root.clone(),
@@ -99,16 +103,50 @@ pub async fn run(
     };
     let mqtt_listeners = MqttListeners {
         mqtts: listeners.mqtts,
-        mqtts_alpn: listeners.mqtts_alpn,
         mqtt: listeners.mqtt,
     };
     let mut tasks = mqtt::start(&config, &data, mqtt_listeners, &admission, &mut ready)?;
     let link = services.as_ref().map(services::Running::link);
+    let authorizers = Arc::new(Authorizers::new(
+        config.authorizer_functions.clone(),
+        config.authorizer_timeout,
+        Arc::clone(&store),
+    ));
+    let mut api = None;
     if let Some(listener) = listeners.http {
-        tasks.push(start_http(
-            &config, &data, listener, &metrics, &router_tx, link, &mut ready,
-        )?);
+        let (task, app) = start_http(
+            &config,
+            &data,
+            listener,
+            &metrics,
+            &router_tx,
+            link,
+            &authorizers,
+            &mut ready,
+        )?;
+        tasks.push(task);
+        api = Some(app);
     }
+    let web = WebListeners {
+        https_443: listeners.mqtts_alpn,
+        wss: listeners.wss,
+    };
+    let web_services = WebServices {
+        authorizers,
+        api,
+        store: Arc::clone(&store),
+    };
+    tasks.extend(mqtt::start_web(
+        &config,
+        &data,
+        web,
+        &admission,
+        &web_services,
+        &mut ready,
+    )?);
+    // What the listeners were built from holds a router sender and the services worker's link,
+    // which must not outlive the listeners, or the worker would wait for them at shutdown.
+    drop(web_services);
     tasks.push(tokio::spawn(registry_watch::watch(
         Arc::clone(&store),
         router_tx.clone(),
@@ -221,7 +259,9 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
     }
 }
 
-/// Serves `/metrics` and the AWS-compatible API on the HTTP listener.
+/// Serves `/metrics` and the AWS-compatible API on the HTTP listener; returns the task and what
+/// the port-443 and WebSocket listeners build their own routes from.
+#[allow(clippy::too_many_arguments)]
 fn start_http(
     config: &ServerConfig,
     data: &DataDir,
@@ -229,8 +269,9 @@ fn start_http(
     metrics: &Arc<Metrics>,
     router: &mpsc::Sender<Command>,
     services: Option<services::Link>,
+    authorizers: &Arc<Authorizers>,
     ready: &mut Ready,
-) -> Result<JoinHandle<()>, ServerError> {
+) -> Result<(JoinHandle<()>, http::ApiRoutes), ServerError> {
     let listener = mqtt::tokio_listener(listener, "http")?;
     ready.http = listener.local_addr().ok();
     let api_config = api::ApiConfig {
@@ -243,12 +284,20 @@ fn start_http(
         limits: config.limits(),
         database: data.database_path(),
         thing_type_delete_delay: config.thing_type_delete_delay,
+        authorizers: Arc::clone(authorizers),
     };
-    let api = api::Api::new(api_config, data.ca.clone(), router.clone(), services)?;
-    let app = http::routes(Arc::clone(metrics), Some(Arc::new(api)));
-    Ok(tokio::spawn(async move {
+    let routes = http::ApiRoutes {
+        config: api_config,
+        ca: data.ca.clone(),
+        router: router.clone(),
+        services,
+        metrics: Arc::clone(metrics),
+    };
+    let app = routes.build(ready.http)?;
+    let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("HTTP listener stopped: {e}");
         }
-    }))
+    });
+    Ok((task, routes))
 }

@@ -12,6 +12,7 @@
 //! [`Writer`] thread for the broker's high-rate writes. WAL mode lets the reader run while the
 //! writer commits.
 
+mod authorizers;
 mod certificates;
 mod connection_auth;
 mod error;
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use authorizers::{AuthorizerRecord, AuthorizerUpdate};
 pub use certificates::{
     CaCertificate, CaCertificateStatus, Certificate, CertificateMode, CertificateStatus,
     NewCaCertificate, NewCertificate,

@@ -33,3 +33,4 @@ mod serve;
 mod shadow;
 mod support;
 mod testing;
+mod websockets;

@@ -1,6 +1,7 @@
 //! The AWS-compatible HTTP API: the `iot` control plane (registry: things, thing types, static
-//! thing groups, certificates, CA certificates, policies, attachments; DescribeEndpoint; fleet
-//! provisioning templates, claims and RegisterThing) and the `iot-data` data plane
+//! thing groups, certificates, CA certificates, policies, attachments, custom authorizers;
+//! DescribeEndpoint; fleet provisioning templates, claims and RegisterThing) and the `iot-data`
+//! data plane
 //! (Publish, retained messages, Device Shadows), wire-compatible with botocore's restJson1
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
 //! SigV4-verified first. Registry operations run on the API's own store connection (the store
@@ -11,6 +12,7 @@
 //! checks IAM there, not IoT policies) and serves no dynamic thing groups.
 
 mod attachments;
+mod authorizers;
 mod ca_certificates;
 mod certificates;
 mod data;
@@ -73,6 +75,8 @@ pub struct ApiConfig {
     pub database: PathBuf,
     /// How long after its deprecation a thing type may be deleted (AWS: five minutes).
     pub thing_type_delete_delay: std::time::Duration,
+    /// Custom authorizers' functions (TestInvokeAuthorizer calls them).
+    pub authorizers: Arc<crate::authorizer::Authorizers>,
 }
 
 /// The host DescribeEndpoint answers: the first DNS name among the server certificates' extra
@@ -162,7 +166,7 @@ pub struct Arns {
 }
 
 impl Arns {
-    fn arn(&self, resource: &str) -> String {
+    pub(crate) fn arn(&self, resource: &str) -> String {
         format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
     }
 
@@ -458,6 +462,12 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         routes::Handler::Provisioning(op) => provisioning::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
+        routes::Handler::TestInvokeAuthorizer => {
+            let name = labels.first().map_or("", String::as_str);
+            authorizers::test_invoke(&api, &request, name)
+                .await
+                .map(Reply::from)
+        }
         routes::Handler::Jobs => match jobs::route(&api, &request).await {
             Some(answer) => answer.map(Reply::from),
             None => Err(ApiError::unknown_operation(

@@ -8,8 +8,8 @@ use axum::http::Method;
 
 use super::provisioning::ProvisioningOp;
 use super::{
-    Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
-    events, policies, thing_groups, thing_types, things,
+    Api, ApiError, Reply, Request, attachments, authorizers, ca_certificates, certificates, data,
+    endpoint, events, policies, thing_groups, thing_types, things,
 };
 
 /// What runs a route.
@@ -22,6 +22,8 @@ pub(super) enum Handler {
     Publish,
     /// A Device Shadow operation, run on the services worker.
     Shadow(ShadowOp),
+    /// TestInvokeAuthorizer: calls the authorizer's function (`authorizers.rs`).
+    TestInvokeAuthorizer,
     /// A Jobs operation (control plane, or the device plane when signed for `iot-jobs-data`),
     /// run on the services worker (`jobs.rs`, `jobs_data.rs`).
     Jobs,
@@ -199,6 +201,23 @@ pub(super) static ROUTES: &[Route] = &[
         |a, r, l| attachments::detach_principal_policy(a, r, label(l, 0))),
     route!(GET "/principal-policies" ListPrincipalPolicies "iot" =>
         |a, r, l| attachments::list_principal_policies(a, r)),
+    route!(GET "/authorizers/" ListAuthorizers "iot" => |a, r, l| authorizers::list(a, r)),
+    route!(POST "/authorizer/{authorizerName}" CreateAuthorizer "iot" =>
+        |a, r, l| authorizers::create(a, r, label(l, 0))),
+    route!(GET "/authorizer/{authorizerName}" DescribeAuthorizer "iot" =>
+        |a, r, l| authorizers::describe(a, label(l, 0))),
+    route!(PUT "/authorizer/{authorizerName}" UpdateAuthorizer "iot" =>
+        |a, r, l| authorizers::update(a, r, label(l, 0))),
+    route!(DELETE "/authorizer/{authorizerName}" DeleteAuthorizer "iot" =>
+        |a, r, l| authorizers::delete(a, label(l, 0))),
+    route!(POST "/authorizer/{authorizerName}/test" TestInvokeAuthorizer "iot" =>
+        Handler::TestInvokeAuthorizer),
+    route!(POST "/default-authorizer" SetDefaultAuthorizer "iot" =>
+        |a, r, l| authorizers::set_default(a, r)),
+    route!(GET "/default-authorizer" DescribeDefaultAuthorizer "iot" =>
+        |a, r, l| authorizers::describe_default(a)),
+    route!(DELETE "/default-authorizer" ClearDefaultAuthorizer "iot" =>
+        |a, r, l| authorizers::clear_default(a)),
     route!(POST "/topics/{topic}" Publish "iot-data" => Handler::Publish),
     route!(GET "/retainedMessage" ListRetainedMessages "iot-data" =>
         |a, r, l| data::list_retained(a, r)),

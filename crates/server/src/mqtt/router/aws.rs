@@ -46,6 +46,8 @@ fn disconnect_reason(kind: DisconnectKind, reason: Option<ReasonCode>) -> Discon
         _ => match reason {
             Some(ReasonCode::SessionTakenOver) => DisconnectReason::DuplicateClientId,
             Some(ReasonCode::NotAuthorized) => DisconnectReason::AuthError,
+            // Only a custom authorizer's disconnectAfterInSeconds closes with this reason.
+            Some(ReasonCode::MaximumConnectTime) => DisconnectReason::CustomAuthTtlExpiration,
             Some(ReasonCode::ServerShuttingDown) | None => DisconnectReason::ServerInitiated,
             Some(
                 ReasonCode::ProtocolError
@@ -73,6 +75,14 @@ fn who<'a>(principal: &'a Principal, client_id: &'a str) -> Client<'a> {
             peer,
             ..
         } => (certificate_id.as_str(), Some(peer.ip())),
+        Identity::Iam {
+            access_key_id,
+            peer,
+            ..
+        } => (access_key_id.as_str(), Some(peer.ip())),
+        Identity::Custom {
+            principal_id, peer, ..
+        } => (principal_id.as_str(), Some(peer.ip())),
         Identity::Anonymous { peer } => ("", Some(peer.ip())),
         Identity::Restored => ("", None),
     };

@@ -181,6 +181,11 @@ impl Router {
                 certificate_id,
                 policies,
             } => self.set_policies(&certificate_id, policies),
+            Command::SetIdentityPolicies { key, policies } => self
+                .broker
+                .authorizer_mut()
+                .set_identity_policies(&key, policies),
+            Command::ForgetIdentity { key } => self.broker.authorizer_mut().forget_identity(&key),
             Command::CloseConnections { conns, reason } => {
                 for conn in conns {
                     self.send(conn, ToConn::Close(reason));
