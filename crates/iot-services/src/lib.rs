@@ -8,8 +8,9 @@
 pub mod lifecycle;
 mod output;
 pub mod registry_events;
+pub mod rules;
 mod service;
 pub mod shadow;
 
-pub use output::{OutMessage, Output};
-pub use service::{Handled, Request, Route, SHADOW, Services, ServicesConfig, routes};
+pub use output::{MessageHeaders, OutMessage, Output};
+pub use service::{Handled, RULES, Request, Route, SHADOW, Services, ServicesConfig, routes};

@@ -5,10 +5,14 @@
 
 use store::ServiceTx;
 
-use crate::{Output, shadow};
+use crate::{Output, rules, shadow};
 
 /// The Device Shadow service's id in [`Route::service`] and [`Request::service`].
 pub const SHADOW: u16 = 1;
+
+/// The rules engine's id. Its routes are Basic Ingest's (here) and the FROM filters of the
+/// enabled rules ([`rules::Engine::filters`], added by the server and replaced when they change).
+pub const RULES: u16 = 3;
 
 /// A service's claim on request topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,14 +27,20 @@ pub struct Route {
 
 /// Every route of every service.
 pub fn routes() -> Vec<Route> {
-    shadow::REQUEST_FILTERS
+    let mut routes: Vec<Route> = shadow::REQUEST_FILTERS
         .iter()
         .map(|filter| Route {
             filter,
             service: SHADOW,
             to_subscribers: true,
         })
-        .collect()
+        .collect();
+    routes.push(Route {
+        filter: rules::BASIC_INGEST_FILTER,
+        service: RULES,
+        to_subscribers: false,
+    });
+    routes
 }
 
 /// A publish a service claimed, with who sent it.
@@ -50,6 +60,8 @@ pub struct Request<'a> {
     pub payload: &'a [u8],
     /// Earlier requests of the same connection still being handled.
     pub in_flight: usize,
+    /// Rule republishes behind this message (0 for anything a rule did not publish).
+    pub hops: u8,
 }
 
 /// Settings of the services.
@@ -60,6 +72,8 @@ pub struct ServicesConfig {
     /// Requests one connection may have in flight; beyond them AWS answers 429 (Device Shadow:
     /// "more than 10 in-flight requests on one connection", device-shadow-error-messages.md).
     pub max_in_flight: usize,
+    /// The rules engine's account, region, API address and seed.
+    pub rules: rules::RulesConfig,
 }
 
 impl Default for ServicesConfig {
@@ -67,6 +81,7 @@ impl Default for ServicesConfig {
         ServicesConfig {
             shadow: shadow::Limits::default(),
             max_in_flight: 10,
+            rules: rules::RulesConfig::default(),
         }
     }
 }
@@ -85,17 +100,24 @@ pub struct Handled {
 #[derive(Debug, Default)]
 pub struct Services {
     config: ServicesConfig,
+    rules: rules::Engine,
 }
 
 impl Services {
     /// The services with these settings.
     pub fn new(config: ServicesConfig) -> Services {
-        Services { config }
+        let rules = rules::Engine::new(config.rules.clone());
+        Services { config, rules }
     }
 
     /// The services' settings.
     pub fn config(&self) -> &ServicesConfig {
         &self.config
+    }
+
+    /// The rules engine (its rules change through the control plane on the worker).
+    pub fn rules(&mut self) -> &mut rules::Engine {
+        &mut self.rules
     }
 
     /// Handles one claimed publish inside `tx`.
@@ -114,6 +136,15 @@ impl Services {
                     ),
                     failure: shadow::failed(request.topic, request.payload, limits, now_ms)
                         .unwrap_or_default(),
+                }
+            }
+            RULES => {
+                // Rules change nothing in the store: what they publish goes out whether or not
+                // the batch commits.
+                let output = self.rules.publish(tx, request, now_ms);
+                Handled {
+                    failure: output.clone(),
+                    output,
                 }
             }
             other => {

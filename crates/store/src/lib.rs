@@ -1,7 +1,7 @@
 //! SQLite persistence for `tether serve`: the AWS IoT registry (things, certificates, CA
 //! certificates, policies and their attachments), broker durability (persistent sessions,
 //! subscriptions, queued and retained messages) with a group-commit [`Writer`], and the
-//! services layer's records (Device Shadows) behind [`ServiceTx`]. This is the only
+//! services layer's records (Device Shadows, topic rules) behind [`ServiceTx`]. This is the only
 //! crate that touches the database. It is synchronous (the server runs it on dedicated threads),
 //! reads no clock and draws no randomness: callers pass `now_unix_ms` and id material. It does
 //! not parse MQTT packets (message blobs are opaque), validate policy documents, or build ARNs.
@@ -18,6 +18,7 @@ mod page;
 mod policies;
 mod principals;
 mod retained;
+mod rules;
 mod schema;
 mod services;
 mod sessions;
@@ -40,6 +41,7 @@ pub use page::{MAX_PAGE_SIZE, Order, Page, PageRequest};
 pub use policies::{MAX_POLICY_VERSIONS, Policy, PolicyVersion};
 pub use principals::{ThingPrincipal, certificate_id_of_principal};
 pub use retained::RetainedMessage;
+pub use rules::{StoredDestination, StoredRule};
 pub use schema::{Durability, SCHEMA_VERSION};
 pub use services::{ServiceTx, StoredShadow};
 pub use sessions::{

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,7 +58,30 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V3_REGISTRY_VERSION,
     V4_SHADOWS,
     V5_EVENT_CONFIGURATIONS,
+    V6_TOPIC_RULES,
 ];
+
+/// Version 6: topic rules (the TopicRulePayload as accepted, its FROM filter for ListTopicRules'
+/// `topic` filter, and whether it is disabled) and topic rule destinations (HTTP confirmation
+/// URLs with their status and confirmation token).
+const V6_TOPIC_RULES: &str = "
+CREATE TABLE topic_rules (
+    name TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    topic_pattern TEXT,
+    disabled INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE topic_rule_destinations (
+    arn TEXT PRIMARY KEY,
+    confirmation_url TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    token TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
 
 /// Version 5: which registry event types the account publishes (UpdateEventConfigurations);
 /// a type without a row is off, as in AWS.

@@ -17,7 +17,7 @@ use crate::transaction::Tx;
 
 /// A write transaction of the services layer.
 pub struct ServiceTx<'a> {
-    tx: &'a Tx<'a>,
+    pub(crate) tx: &'a Tx<'a>,
 }
 
 impl std::fmt::Debug for ServiceTx<'_> {
