@@ -8,6 +8,7 @@ mod device;
 mod doctor;
 mod flash;
 mod pubsub;
+mod rules;
 mod serve;
 mod shadow;
 
@@ -41,6 +42,8 @@ enum Command {
     Sub(pubsub::SubArgs),
     /// Read, change and follow Device Shadows through the API of a running tether serve.
     Shadow(shadow::ShadowArgs),
+    /// Try IoT SQL statements locally; list and show the topic rules of a running tether serve.
+    Rules(rules::RulesArgs),
     /// Measure a broker: connection storms, throughput, latency, idle memory, durable queues.
     Bench(bench::BenchArgs),
 }
@@ -65,6 +68,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Shadow(args) => shadow::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Bench(args) => bench::run(args),
     }
 }

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     /// Lowest keep-alive granted, in seconds, in place of the profile's (AWS: 30). A local
     /// setting for tests of a device's reconnection, not an AWS behaviour.
     pub min_keep_alive: Option<u16>,
+    /// The rules engine's settings (local targets of `lambda` actions).
+    pub rules: crate::rules::RulesSettings,
 }
 
 impl ServerConfig {
@@ -61,6 +63,7 @@ impl ServerConfig {
             max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
             min_keep_alive: None,
+            rules: crate::rules::RulesSettings::default(),
         }
     }
 

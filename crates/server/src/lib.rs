@@ -18,10 +18,12 @@ mod metrics;
 mod mqtt;
 mod persist;
 mod registry_watch;
+mod rules;
 mod runtime;
 mod services;
 
 pub use api::{Operation as ApiOperation, operations as api_operations};
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
 pub use config::{Listeners, Ready, ServerConfig, ServerError};
+pub use rules::{LambdaTarget, RulesSettings};
 pub use runtime::run;

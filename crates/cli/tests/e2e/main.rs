@@ -20,6 +20,7 @@ mod doctor;
 mod events;
 mod flash;
 mod pubsub;
+mod rules;
 mod serve;
 mod shadow;
 mod support;

@@ -1,6 +1,6 @@
 //! The AWS-compatible HTTP API: the `iot` control plane (registry: things, certificates, CA
 //! certificates, policies, attachments; DescribeEndpoint) and the `iot-data` data plane
-//! (Publish, retained messages, Device Shadows), wire-compatible with botocore's restJson1
+//! (Publish, retained messages, Device Shadows) and topic rules, wire-compatible with botocore's restJson1
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
 //! SigV4-verified first. Registry operations run on the API's own store connection (the store
 //! enforces AWS's rules); data-plane publishes go to the router as a command, like any other
@@ -17,6 +17,7 @@ pub mod error;
 mod events;
 mod policies;
 mod routes;
+mod rules;
 mod shadows;
 mod things;
 
@@ -388,13 +389,19 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
     if parts.method == Method::GET && path == "/_tether/root-ca.pem" {
         return endpoint::root_ca(&api);
     }
-    api.verifier.verify(
-        parts.method.as_str(),
-        &path_and_query,
-        &parts.headers,
-        &body,
-        SystemTime::now(),
-    )?;
+    // A destination's enableUrl is browsed to without a signature: its token is the credential.
+    let enable_url = parts.method == Method::GET
+        && path.starts_with("/confirmdestination/")
+        && !parts.headers.contains_key(header::AUTHORIZATION);
+    if !enable_url {
+        api.verifier.verify(
+            parts.method.as_str(),
+            &path_and_query,
+            &parts.headers,
+            &body,
+            SystemTime::now(),
+        )?;
+    }
     let request = Request {
         segments: decode_segments(&path)?,
         query: parts
@@ -430,6 +437,9 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
             data::publish(&api, &request, topic).await.map(Reply::from)
         }
         routes::Handler::Shadow(op) => shadows::run(&api, &request, op, &labels)
+            .await
+            .map(Reply::from),
+        routes::Handler::Rules(op) => rules::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
     }

@@ -6,6 +6,7 @@
 
 use axum::http::Method;
 
+use super::rules::RuleOp;
 use super::{
     Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
     events, policies, things,
@@ -21,6 +22,8 @@ pub(super) enum Handler {
     Publish,
     /// A Device Shadow operation, run on the services worker.
     Shadow(ShadowOp),
+    /// A topic rule or destination operation, run on the services worker.
+    Rules(RuleOp),
 }
 
 /// The Device Shadow operations of the `iot-data` plane.
@@ -170,6 +173,27 @@ pub(super) static ROUTES: &[Route] = &[
         Handler::Shadow(ShadowOp::Delete)),
     route!(GET "/api/things/shadow/ListNamedShadowsForThing/{thingName}" ListNamedShadowsForThing "iot-data" =>
         Handler::Shadow(ShadowOp::ListNamed)),
+    route!(GET "/rules" ListTopicRules "iot" => Handler::Rules(RuleOp::List)),
+    route!(POST "/rules/{ruleName}" CreateTopicRule "iot" => Handler::Rules(RuleOp::Create)),
+    route!(GET "/rules/{ruleName}" GetTopicRule "iot" => Handler::Rules(RuleOp::Get)),
+    route!(PATCH "/rules/{ruleName}" ReplaceTopicRule "iot" => Handler::Rules(RuleOp::Replace)),
+    route!(DELETE "/rules/{ruleName}" DeleteTopicRule "iot" => Handler::Rules(RuleOp::Delete)),
+    route!(POST "/rules/{ruleName}/enable" EnableTopicRule "iot" =>
+        Handler::Rules(RuleOp::Enable)),
+    route!(POST "/rules/{ruleName}/disable" DisableTopicRule "iot" =>
+        Handler::Rules(RuleOp::Disable)),
+    route!(POST "/destinations" CreateTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::CreateDestination)),
+    route!(GET "/destinations" ListTopicRuleDestinations "iot" =>
+        Handler::Rules(RuleOp::ListDestinations)),
+    route!(PATCH "/destinations" UpdateTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::UpdateDestination)),
+    route!(GET "/destinations/{arn+}" GetTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::GetDestination)),
+    route!(DELETE "/destinations/{arn+}" DeleteTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::DeleteDestination)),
+    route!(GET "/confirmdestination/{confirmationToken+}" ConfirmTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::ConfirmDestination)),
 ];
 
 /// One operation the API answers, for documentation (`docs/aws-api-coverage.md`).
@@ -198,19 +222,23 @@ pub fn operations() -> Vec<Operation> {
         .collect()
 }
 
-/// The route for `method` and the decoded path `segments`, with its path labels in order.
+/// The route for `method` and the decoded path `segments`, with its path labels in order. A
+/// greedy label (`{arn+}`, last in its pattern) takes every remaining segment, joined with `/`.
 pub(super) fn find(method: &Method, segments: &[String]) -> Option<(&'static Route, Vec<String>)> {
     ROUTES.iter().find_map(|route| {
         if route.method != method {
             return None;
         }
         let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
-        if pattern.len() != segments.len() {
+        let greedy = pattern.last().is_some_and(|p| p.ends_with("+}"));
+        if pattern.len() != segments.len() && !(greedy && segments.len() > pattern.len()) {
             return None;
         }
         let mut labels = Vec::new();
-        for (part, segment) in pattern.iter().zip(segments) {
-            if part.starts_with('{') {
+        for (i, (part, segment)) in pattern.iter().zip(segments).enumerate() {
+            if greedy && i + 1 == pattern.len() {
+                labels.push(segments.get(i..).unwrap_or_default().join("/"));
+            } else if part.starts_with('{') {
                 labels.push(segment.clone());
             } else if part != segment {
                 return None;
@@ -240,6 +268,22 @@ mod tests {
         assert_eq!(route.operation, "DetachPolicy");
         assert!(find(&Method::PATCH, &segments("/policies/p")).is_none());
         assert!(find(&Method::GET, &segments("/no/such/route")).is_none());
+    }
+
+    #[test]
+    fn greedy_labels_take_the_rest_of_the_path() {
+        let arn = "arn:aws:iot:us-east-1:1:ruledestination/http/ab-cd";
+        let (route, labels) =
+            find(&Method::GET, &segments(&format!("/destinations/{arn}"))).unwrap();
+        assert_eq!(route.operation, "GetTopicRuleDestination");
+        assert_eq!(labels, [arn]);
+        let (route, _) = find(&Method::GET, &segments("/destinations")).unwrap();
+        assert_eq!(route.operation, "ListTopicRuleDestinations");
+        let (route, labels) = find(&Method::POST, &segments("/rules/r1/enable")).unwrap();
+        assert_eq!(
+            (route.operation, labels.as_slice()),
+            ("EnableTopicRule", &["r1".to_owned()][..])
+        );
     }
 
     #[test]
