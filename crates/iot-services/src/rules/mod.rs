@@ -11,6 +11,7 @@ mod engine;
 mod env;
 mod error;
 mod fire;
+pub mod fuzz;
 mod network;
 mod rule;
 mod service;

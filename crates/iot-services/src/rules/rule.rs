@@ -75,6 +75,13 @@ impl TopicRule {
             };
             RuleError::sql_parse(format!("Syntax error in rule {name}: {e}{hint}"))
         })?;
+        if let Some(filter) = statement.from_filter() {
+            check_filter(filter).map_err(|why| {
+                RuleError::sql_parse(format!(
+                    "Syntax error in rule {name}: FROM '{filter}' is not a topic filter: {why}"
+                ))
+            })?;
+        }
         let actions = match body.get("actions") {
             Some(Value::Array(items)) => items,
             None | Some(Value::Null) => {
@@ -152,6 +159,27 @@ impl TopicRule {
     }
 }
 
+/// MQTT's topic filter rules ([MQTT-4.7.1-1] and [MQTT-4.7.1-2]): `#` alone and last, `+` alone
+/// in its level, not empty, no NUL.
+fn check_filter(filter: &str) -> Result<(), &'static str> {
+    if filter.is_empty() {
+        return Err("it is empty");
+    }
+    if filter.contains('\0') {
+        return Err("it contains NUL");
+    }
+    let levels: Vec<&str> = filter.split('/').collect();
+    for (i, level) in levels.iter().enumerate() {
+        if level.contains('#') && (*level != "#" || i + 1 != levels.len()) {
+            return Err("# must be a whole level and the last one");
+        }
+        if level.contains('+') && *level != "+" {
+            return Err("+ must be a whole level");
+        }
+    }
+    Ok(())
+}
+
 fn text<'a>(body: &'a Map<String, Value>, field: &str) -> Result<Option<&'a str>, RuleError> {
     match body.get(field) {
         None | Some(Value::Null) => Ok(None),
@@ -192,6 +220,17 @@ mod tests {
         assert_eq!(e.exception, "SqlParseException");
         assert_eq!(e.status, 400);
         assert!(e.message.contains("line 1, column"), "{e}");
+    }
+
+    #[test]
+    fn a_from_filter_mqtt_cannot_use_is_refused() {
+        for filter in ["a/#/b", "a+/b", "a/b#"] {
+            let payload = json!({"sql": format!("SELECT * FROM '{filter}'"), "actions": []});
+            let e = TopicRule::parse("r", &payload, 0).unwrap_err();
+            assert_eq!(e.exception, "SqlParseException", "{filter}: {e}");
+        }
+        let ok = json!({"sql": "SELECT * FROM '+/a/#'", "actions": []});
+        assert!(TopicRule::parse("r", &ok, 0).is_ok());
     }
 
     #[test]
