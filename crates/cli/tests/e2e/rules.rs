@@ -494,3 +494,45 @@ fn rules_list_and_show_read_a_running_server() {
     let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(shown["rule"]["sql"], "SELECT * FROM 'x/#'");
 }
+
+#[test]
+fn a_lambda_action_reaches_its_local_target_and_an_unmapped_one_is_not_executed() {
+    let (addr, requests) = receiver();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tether.toml");
+    std::fs::write(
+        &config,
+        format!("[rules.lambda]\nprocess_reading = {{ url = \"http://{addr}/invoke\" }}\n"),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let (_data, server) = start(&["--config", &config_arg]);
+    create_rule(
+        &server,
+        "to_lambda",
+        &json!({"sql": "SELECT temp * 2 AS doubled FROM 'lambda/in'",
+            "actions": [
+                {"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:process_reading"}},
+                {"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:unmapped"}},
+            ],
+            "errorAction": {"republish": {"topic": "rule-errors", "roleArn": "r"}}}),
+    );
+    let (mut sub, mut out) = listen(&server, "error-watcher", &["rule-errors"]);
+    publish(&server, "dev-5", "lambda/in", r#"{"temp": 21}"#);
+    let invoked = wait(&requests);
+    assert_eq!(invoked.path, "/invoke");
+    assert_eq!(
+        serde_json::from_slice::<Value>(&invoked.body).unwrap(),
+        json!({"doubled": 42})
+    );
+    let line = next_line(&mut out);
+    let error: Value = serde_json::from_str(line.trim_end().split_once(' ').unwrap().1).unwrap();
+    assert_eq!(error["failures"].as_array().unwrap().len(), 1, "{error}");
+    assert_eq!(error["failures"][0]["failedAction"], "LambdaAction");
+    let message = error["failures"][0]["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("not executed") && message.contains("unmapped"),
+        "{message}"
+    );
+    let _ = sub.kill();
+}

@@ -222,6 +222,8 @@ impl Router {
                 self.publish_event(Some(message));
                 continue;
             }
+            // Effects of the messages before it keep their own count.
+            self.carry_out_effects(None);
             if let Some(aws) = self.aws.as_mut() {
                 aws.hops = hops;
             }
