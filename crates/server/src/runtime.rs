@@ -160,6 +160,13 @@ async fn stop(
     Ok(())
 }
 
+/// What `start_services` starts: the router's side, the worker, the rules dispatcher.
+type StartedServices = (
+    Option<Aws>,
+    Option<services::Running>,
+    Option<rules::Dispatcher>,
+);
+
 /// The AWS IoT services run under the aws profile: lifecycle events (the router's `Aws`), a
 /// worker on its own store connection for the services that answer reserved topics, whose
 /// request topics and the enabled topic rules' FROM filters become the broker's service routes,
@@ -171,14 +178,7 @@ fn start_services(
     broker: &mut Broker<ServerAuthorizer>,
     router: &mpsc::Sender<Command>,
     (api_base, metrics): (Option<String>, &Arc<Metrics>),
-) -> Result<
-    (
-        Option<Aws>,
-        Option<services::Running>,
-        Option<rules::Dispatcher>,
-    ),
-    ServerError,
-> {
+) -> Result<StartedServices, ServerError> {
     if config.profile != Profile::Aws {
         return Ok((None, None, None));
     }

@@ -53,7 +53,7 @@ pub struct Republish {
     /// 0 or 1 (AWS's default: 0).
     pub qos: u8,
     /// MQTT 5 headers, each a substitution template.
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 /// The MQTT 5 `headers` of a republish action (botocore's `MqttHeaders`); every field
@@ -235,7 +235,7 @@ fn republish(
     };
     let headers = match body.get("headers") {
         None | Some(Value::Null) => None,
-        Some(Value::Object(h)) => Some(headers(h, &format!("{at}.headers"), version)?),
+        Some(Value::Object(h)) => Some(Box::new(headers(h, &format!("{at}.headers"), version)?)),
         Some(_) => {
             return Err(RuleError::invalid(format!(
                 "{at}.headers must be an object"

@@ -279,7 +279,7 @@ impl Engine {
     /// for failures that need no network.
     fn settle(&mut self, tx: &ServiceTx<'_>, firing: Firing, output: &mut Output, now_ms: i64) {
         let fired = match firing {
-            Firing::Fired(fired) => fired,
+            Firing::Fired(fired) => *fired,
             Firing::NotFired => return,
             Firing::Failed => {
                 self.counts.evaluation_errors += 1;

@@ -25,7 +25,7 @@ pub(super) enum Firing {
     /// The statement failed (logged).
     Failed,
     /// It fired.
-    Fired(Fired),
+    Fired(Box<Fired>),
 }
 
 /// A rule that fired.
@@ -87,13 +87,13 @@ pub(super) fn fire(
         failures: Vec::new(),
         on_error: Some(context.clone()),
     });
-    Firing::Fired(Fired {
+    Firing::Fired(Box::new(Fired {
         publish: results.publish,
         network,
         failures: results.failures,
         context,
         not_executed: results.not_executed,
-    })
+    }))
 }
 
 /// Runs an errorAction on AWS's error message `message` for the original message of

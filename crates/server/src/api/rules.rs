@@ -41,8 +41,8 @@ fn fresh() -> [u8; 32] {
     if openssl::rand::rand_bytes(&mut bytes).is_err() {
         // The OpenSSL RNG does not fail once seeded; fall back to the request ids' material.
         let (a, b) = (super::random_16(), super::random_16());
-        for (i, byte) in bytes.iter_mut().enumerate() {
-            *byte = if i < 16 { a[i % 16] } else { b[i % 16] };
+        for (byte, source) in bytes.iter_mut().zip(a.iter().chain(b.iter())) {
+            *byte = *source;
         }
     }
     bytes
