@@ -57,9 +57,50 @@ impl Action<'_> {
 pub enum Decision {
     /// Go ahead.
     Allow,
-    /// Refused; the explanation (which policy statement, which variable...) goes to the log
-    /// through [`crate::Effect::Denied`], never to the client.
-    Deny(String),
+    /// Refused; the denial (which policy statement, which variable...) goes to the log and the
+    /// server's refusal record through [`crate::Effect::Denied`], never to the client.
+    Deny(Denial),
+}
+
+/// Why the authorizer refused, in its own vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The action refused (for AWS IoT policies `iot:Publish`, or `iot:RetainPublish` when that
+    /// part of a retained publish is the one refused).
+    pub action: String,
+    /// The resource (an ARN for AWS IoT policies).
+    pub resource: String,
+    /// What decided: the statement that denied it, or why no statement allowed it.
+    pub decided_by: String,
+    /// The principal is granted nothing at all (no policy attached), so no action could have
+    /// been allowed.
+    pub nothing_granted: bool,
+}
+
+impl Denial {
+    /// A denial of `action` on `resource`, decided by `decided_by`.
+    pub fn new(
+        action: impl Into<String>,
+        resource: impl Into<String>,
+        decided_by: impl Into<String>,
+    ) -> Denial {
+        Denial {
+            action: action.into(),
+            resource: resource.into(),
+            decided_by: decided_by.into(),
+            nothing_granted: false,
+        }
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} on {}: {}",
+            self.action, self.resource, self.decided_by
+        )
+    }
 }
 
 /// Decides whether a principal may perform an action. Called synchronously on the broker's

@@ -209,7 +209,7 @@ impl<A: Authorizer> Broker<A> {
             // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
             return ConnectOutcome::Refused(ReasonCode::ProtocolError);
         }
-        let (client_id, client_id_assigned) = match self.admit(&request) {
+        let (client_id, client_id_assigned) = match self.admit(conn, &request) {
             Ok(admitted) => admitted,
             Err(reason) => return ConnectOutcome::Refused(reason),
         };
@@ -287,6 +287,7 @@ impl<A: Authorizer> Broker<A> {
     /// Returns the client id and whether the broker assigned it.
     fn admit(
         &mut self,
+        conn: ConnId,
         request: &ConnectRequest<A::Principal>,
     ) -> Result<(MqttStr, bool), ReasonCode> {
         let limits = &self.config.limits;
@@ -301,31 +302,26 @@ impl<A: Authorizer> Broker<A> {
             (self.assign_client_id(), true)
         } else {
             if !profile::client_id_allowed(limits, &request.client_id) {
-                return Err(ReasonCode::ClientIdentifierNotValid);
+                let limit = profile::client_id_limit(limits);
+                let reason = ReasonCode::ClientIdentifierNotValid;
+                let id = request.client_id.as_str();
+                self.limited(conn, None, ("CONNECT", id), limit, reason);
+                return Err(reason);
             }
             (request.client_id.clone(), false)
         };
 
         // The will must be publishable under the profile ([MQTT-3.2.2-12] QoS, topic, size).
-        let limits = &self.config.limits;
-        if let Some(will) = &request.will {
-            if will.qos > limits.maximum_qos {
-                return Err(ReasonCode::QosNotSupported);
-            }
-            if limits
-                .max_payload
-                .is_some_and(|max| will.payload.len() > max)
-            {
-                return Err(ReasonCode::PacketTooLarge);
-            }
-            if !profile::topic_allowed(limits, &will.topic)
-                || (will.retain && will.topic.is_reserved() && !limits.retain_on_reserved_topics)
-            {
-                return Err(ReasonCode::TopicNameInvalid);
-            }
+        if let Some(will) = &request.will
+            && let Some((limit, reason)) = self.will_limit(will)
+        {
+            let resource = ("CONNECT", will.topic.as_str());
+            self.limited(conn, Some(&client_id), resource, limit, reason);
+            return Err(reason);
         }
 
-        if !self.authorize(&request.principal, &client_id, Action::Connect) {
+        let principal = &request.principal;
+        if !self.authorize(Some(conn), principal, &client_id, Action::Connect) {
             return Err(ReasonCode::NotAuthorized);
         }
         if let Some(will) = &request.will {
@@ -333,11 +329,40 @@ impl<A: Authorizer> Broker<A> {
                 topic: will.topic.as_str(),
                 retain: will.retain,
             };
-            if !self.authorize(&request.principal, &client_id, action) {
+            if !self.authorize(Some(conn), principal, &client_id, action) {
                 return Err(ReasonCode::NotAuthorized);
             }
         }
         Ok((client_id, assigned))
+    }
+
+    /// The limit of the profile a CONNECT's will breaks, if any, with the CONNACK reason.
+    fn will_limit(&self, will: &Will) -> Option<(String, ReasonCode)> {
+        let limits = &self.config.limits;
+        if will.qos > limits.maximum_qos {
+            let limit = format!(
+                "the maximum QoS {} (the will has QoS {})",
+                limits.maximum_qos as u8, will.qos as u8
+            );
+            return Some((limit, ReasonCode::QosNotSupported));
+        }
+        if let Some(max) = limits.max_payload
+            && will.payload.len() > max
+        {
+            let limit = format!(
+                "the maximum payload of {max} bytes (the will's is {} bytes)",
+                will.payload.len()
+            );
+            return Some((limit, ReasonCode::PacketTooLarge));
+        }
+        if !profile::topic_allowed(limits, &will.topic) {
+            return Some((profile::topic_limit(limits), ReasonCode::TopicNameInvalid));
+        }
+        if will.retain && will.topic.is_reserved() && !limits.retain_on_reserved_topics {
+            let limit = "no retained messages on reserved ($) topics".to_owned();
+            return Some((limit, ReasonCode::TopicNameInvalid));
+        }
+        None
     }
 
     /// Takes over the session of `client_id`, if there is one: its live connection is closed
@@ -562,25 +587,46 @@ impl<A: Authorizer> Broker<A> {
 
     // ---- helpers ----
 
-    /// Asks the authorizer; a denial is reported as an effect.
+    /// Asks the authorizer about `conn`'s request; a denial is reported as an effect.
     pub(crate) fn authorize(
         &mut self,
+        conn: Option<ConnId>,
         principal: &A::Principal,
         client_id: &MqttStr,
         action: Action<'_>,
     ) -> bool {
         match self.authorizer.authorize(principal, client_id, action) {
             Decision::Allow => true,
-            Decision::Deny(explanation) => {
+            Decision::Deny(denial) => {
                 self.effects.push_back(Effect::Denied {
+                    conn,
                     client_id: client_id.clone(),
                     action: action.aws_name(),
                     resource: action.resource(client_id),
-                    explanation,
+                    denial,
                 });
                 false
             }
         }
+    }
+
+    /// Reports a request of `conn` refused for a limit of the profile.
+    pub(crate) fn limited(
+        &mut self,
+        conn: ConnId,
+        client_id: Option<&MqttStr>,
+        (packet, resource): (&'static str, &str),
+        limit: String,
+        reason: ReasonCode,
+    ) {
+        self.effects.push_back(Effect::Limited {
+            conn,
+            client_id: client_id.cloned(),
+            packet,
+            resource: resource.to_owned(),
+            limit: format!("{limit} ({} profile)", self.config.profile.name()),
+            reason,
+        });
     }
 
     fn assign_client_id(&mut self) -> MqttStr {

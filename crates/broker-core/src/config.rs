@@ -17,6 +17,16 @@ pub enum Profile {
     Mqtt,
 }
 
+impl Profile {
+    /// The profile's name as `tether serve --profile` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Aws => "aws",
+            Profile::Mqtt => "mqtt",
+        }
+    }
+}
+
 /// Every limit and behavioural switch the profiles differ in. `Limits::for_profile` gives the
 /// documented values; fields are public so a deployment can adjust the adjustable ones (AWS's
 /// session expiry quota, for example).

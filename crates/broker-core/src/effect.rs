@@ -1,11 +1,13 @@
 //! What the broker asks its owner to do: deliver to a connection, close a connection, persist a
-//! state change, hand a message to a service, log a denial. Effects are data; the server's router task carries them out in
-//! the order they are produced. Nothing here performs them.
+//! state change, hand a message to a service, record a denial or a limit. Effects are data; the
+//! server's router task carries them out in the order they are produced. Nothing here performs
+//! them.
 
 use std::sync::Arc;
 
 use mqtt_proto::{MqttStr, Protocol, ReasonCode, SubscriptionOptions, TopicFilter, TopicName};
 
+use crate::auth::Denial;
 use crate::message::{Delivery, Message};
 
 /// A network connection, numbered by the server. Unique for the broker's lifetime.
@@ -45,16 +47,36 @@ pub enum Effect {
         /// The message, as routed.
         message: Arc<Message>,
     },
-    /// An authorization denial, for the log: who, what, on which resource, and why.
+    /// An authorization denial, for the log and the refusal record: who, what, on which
+    /// resource, and why.
     Denied {
+        /// The connection whose request was denied (the subscriber's for `iot:Receive`); `None`
+        /// for a delivery to an offline session.
+        conn: Option<ConnId>,
         /// Client id.
         client_id: MqttStr,
-        /// AWS action name (`iot:Publish`...).
+        /// AWS action name of the broker's question (`iot:Publish`...).
         action: &'static str,
         /// Resource (`topic/a/b`...).
         resource: String,
-        /// The authorizer's explanation.
-        explanation: String,
+        /// The authorizer's answer.
+        denial: Denial,
+    },
+    /// A request refused for a limit of the profile (not for authorization), for the log and
+    /// the refusal record. The client's answer is the operation's outcome.
+    Limited {
+        /// The connection whose request was refused.
+        conn: ConnId,
+        /// Client id, when the session exists (not for a refused CONNECT's own id).
+        client_id: Option<MqttStr>,
+        /// The packet refused: `CONNECT`, `PUBLISH` or `SUBSCRIBE`.
+        packet: &'static str,
+        /// Its topic, topic filter or client id.
+        resource: String,
+        /// The limit and its value, in words.
+        limit: String,
+        /// The reason code the client gets (or the connection is closed with).
+        reason: ReasonCode,
     },
 }
 

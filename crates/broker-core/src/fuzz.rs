@@ -346,7 +346,10 @@ fn run_once(data: &[u8]) -> Result<(Vec<Effect>, ScriptSummary), InvariantViolat
                             closing.push(open.remove(i));
                         }
                     }
-                    Effect::Persist(_) | Effect::Denied { .. } | Effect::ToService { .. } => {}
+                    Effect::Persist(_)
+                    | Effect::Denied { .. }
+                    | Effect::Limited { .. }
+                    | Effect::ToService { .. } => {}
                 }
                 all.push(effect);
             }

@@ -77,7 +77,7 @@ mod routing;
 mod services;
 mod session;
 
-pub use auth::{Action, AllowAll, Authorizer, Decision};
+pub use auth::{Action, AllowAll, Authorizer, Decision, Denial};
 pub use broker::{Broker, BrokerStats};
 pub use config::{AWS_MAX_SESSION_EXPIRY, BrokerConfig, ConfigError, Limits, Profile};
 pub use connect::{ConnectOutcome, ConnectRequest, Connected, DisconnectKind};

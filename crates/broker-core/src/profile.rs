@@ -52,6 +52,47 @@ pub(crate) fn filter_allowed(limits: &Limits, filter: &TopicFilter) -> bool {
     share_ok && levels_ok && within(limits, counted(filter.pattern()))
 }
 
+/// The topic limits in words, for refusal records.
+pub(crate) fn topic_limit(limits: &Limits) -> String {
+    let mut parts = Vec::new();
+    if let Some(max) = limits.max_topic_bytes {
+        parts.push(format!("at most {max} bytes"));
+    }
+    if let Some(max) = limits.max_topic_slashes {
+        parts.push(format!("at most {max} slashes (/)"));
+    }
+    if parts.is_empty() {
+        return "no topic limits".to_owned();
+    }
+    format!(
+        "topic names and filters of {} ($aws/rules/<rule>/ and $share/<name>/ not counted)",
+        parts.join(" and ")
+    )
+}
+
+/// The topic-filter limits in words, for refusal records.
+pub(crate) fn filter_limit(limits: &Limits) -> String {
+    match limits.max_share_name_bytes {
+        Some(max) => format!(
+            "{}; share names of at most {max} bytes",
+            topic_limit(limits)
+        ),
+        None => topic_limit(limits),
+    }
+}
+
+/// The client id limits in words, for refusal records.
+pub(crate) fn client_id_limit(limits: &Limits) -> String {
+    let mut text = match limits.max_client_id_bytes {
+        Some(max) => format!("client ids of at most {max} bytes"),
+        None => "client ids of any length".to_owned(),
+    };
+    if limits.reserve_dollar_client_ids {
+        text.push_str(", not starting with $ (reserved)");
+    }
+    text
+}
+
 /// Whether a non-empty client id is acceptable.
 pub(crate) fn client_id_allowed(limits: &Limits, client_id: &str) -> bool {
     limits

@@ -6,7 +6,10 @@
 use std::sync::Arc;
 
 use mqtt_proto::time::Instant;
-use mqtt_proto::{Protocol, Publish, QoS, ReasonCode, RetainHandling, Subscribe, Unsubscribe};
+use mqtt_proto::{
+    MqttStr, Protocol, Publish, QoS, ReasonCode, RetainHandling, Subscribe, TopicFilter,
+    Unsubscribe,
+};
 
 use crate::auth::{Action, Authorizer, Decision};
 use crate::broker::{Broker, Timer, TimerSlot};
@@ -63,26 +66,21 @@ impl<A: Authorizer> Broker<A> {
             Ok(found) => found,
             Err(reason) => return PublishOutcome::Disconnect(reason),
         };
-        let limits = &self.config.limits;
         let qos = publish.delivery.qos();
-        if qos > limits.maximum_qos {
-            // AWS: QoS 2 is not supported at all (MQTT 5 DISCONNECT 0x9B, [MQTT-3.3.1-4]).
-            return PublishOutcome::Disconnect(ReasonCode::QosNotSupported);
-        }
-        if limits
-            .max_payload
-            .is_some_and(|max| publish.payload.len() > max)
-        {
-            return PublishOutcome::Disconnect(ReasonCode::PacketTooLarge);
-        }
         if publish.topic.is_empty() {
             // An unresolved topic alias reached the broker.
             return PublishOutcome::Disconnect(ReasonCode::TopicAliasInvalid);
         }
-        let retain_refused =
-            publish.retain && publish.topic.is_reserved() && !limits.retain_on_reserved_topics;
-        if retain_refused || !profile::topic_allowed(limits, &publish.topic) {
-            return refuse(protocol, ReasonCode::TopicNameInvalid);
+        if let Some((limit, outcome)) = self.publish_limit(&publish, protocol) {
+            let client_id = self.sessions.get(&key).map(|s| s.client_id.clone());
+            let reason = match outcome {
+                PublishOutcome::Accepted(r)
+                | PublishOutcome::Refused(r)
+                | PublishOutcome::Disconnect(r) => r,
+            };
+            let resource = ("PUBLISH", publish.topic.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return outcome;
         }
         let Some(session) = self.sessions.get(&key) else {
             return PublishOutcome::Disconnect(ReasonCode::SessionTakenOver);
@@ -97,12 +95,13 @@ impl<A: Authorizer> Broker<A> {
             .authorize(&session.principal, &client_id, action)
         {
             Decision::Allow => true,
-            Decision::Deny(explanation) => {
+            Decision::Deny(denial) => {
                 self.effects.push_back(Effect::Denied {
+                    conn: Some(conn),
                     client_id: client_id.clone(),
                     action: action.aws_name(),
                     resource: action.resource(&client_id),
-                    explanation,
+                    denial,
                 });
                 false
             }
@@ -153,6 +152,48 @@ impl<A: Authorizer> Broker<A> {
         } else {
             PublishOutcome::Accepted(ReasonCode::Success)
         }
+    }
+
+    /// The limit of the profile a PUBLISH breaks, if any, with what the client gets.
+    fn publish_limit(
+        &self,
+        publish: &Publish,
+        protocol: Protocol,
+    ) -> Option<(String, PublishOutcome)> {
+        let limits = &self.config.limits;
+        let qos = publish.delivery.qos();
+        if qos > limits.maximum_qos {
+            // AWS: QoS 2 is not supported at all (MQTT 5 DISCONNECT 0x9B, [MQTT-3.3.1-4]).
+            let limit = format!(
+                "the maximum QoS {} (this PUBLISH has QoS {})",
+                limits.maximum_qos as u8, qos as u8
+            );
+            return Some((
+                limit,
+                PublishOutcome::Disconnect(ReasonCode::QosNotSupported),
+            ));
+        }
+        if let Some(max) = limits.max_payload
+            && publish.payload.len() > max
+        {
+            let limit = format!(
+                "the maximum payload of {max} bytes (this one has {} bytes)",
+                publish.payload.len()
+            );
+            return Some((
+                limit,
+                PublishOutcome::Disconnect(ReasonCode::PacketTooLarge),
+            ));
+        }
+        if !profile::topic_allowed(limits, &publish.topic) {
+            let limit = profile::topic_limit(limits);
+            return Some((limit, refuse(protocol, ReasonCode::TopicNameInvalid)));
+        }
+        if publish.retain && publish.topic.is_reserved() && !limits.retain_on_reserved_topics {
+            let limit = "no retained messages on reserved ($) topics".to_owned();
+            return Some((limit, refuse(protocol, ReasonCode::TopicNameInvalid)));
+        }
+        None
     }
 
     /// Publishes a message the server originates (lifecycle events, shadow responses, the HTTP
@@ -230,23 +271,8 @@ impl<A: Authorizer> Broker<A> {
         };
         let limits = self.config.limits.clone();
         let subscription_id = subscribe.properties.subscription_identifier;
-        if subscription_id.is_some() && !limits.subscription_identifiers {
-            return SubscribeOutcome::Disconnect(ReasonCode::SubscriptionIdentifiersNotSupported);
-        }
-        if subscribe
-            .filters
-            .iter()
-            .any(|(_, o)| o.qos > limits.maximum_qos)
-        {
-            // AWS sends no SUBACK for QoS 2 requests; we close with 0x9B rather than hang.
-            return SubscribeOutcome::Disconnect(ReasonCode::QosNotSupported);
-        }
-        if subscribe
-            .filters
-            .iter()
-            .any(|(f, o)| f.is_shared() && o.no_local)
-        {
-            return SubscribeOutcome::Disconnect(ReasonCode::ProtocolError); // [MQTT-3.8.3-4]
+        if let Some(refused) = self.subscribe_limit(conn, key, &subscribe) {
+            return refused;
         }
         let Some(session) = self.sessions.get(&key) else {
             return SubscribeOutcome::Disconnect(ReasonCode::SessionTakenOver);
@@ -258,23 +284,23 @@ impl<A: Authorizer> Broker<A> {
         // half-applied SUBSCRIBE behind.
         let mut verdicts: Vec<Result<(), ReasonCode>> = Vec::with_capacity(subscribe.filters.len());
         for (i, (filter, _)) in subscribe.filters.iter().enumerate() {
-            let verdict = if limits.max_filters_per_subscribe.is_some_and(|max| i >= max) {
-                Err(ReasonCode::QuotaExceeded)
-            } else if !profile::filter_allowed(&limits, filter) {
-                Err(ReasonCode::TopicFilterInvalid)
-            } else if !self.authorize(
-                &principal,
-                &client_id,
-                Action::Subscribe {
-                    filter: filter.as_str(),
-                },
-            ) {
-                if !protocol.is_v5() && limits.unauthorized_v3_closes {
-                    return SubscribeOutcome::Disconnect(ReasonCode::NotAuthorized);
+            let verdict = match self.filter_limit(conn, &client_id, i, filter) {
+                Some(reason) => Err(reason),
+                None if !self.authorize(
+                    Some(conn),
+                    &principal,
+                    &client_id,
+                    Action::Subscribe {
+                        filter: filter.as_str(),
+                    },
+                ) =>
+                {
+                    if !protocol.is_v5() && limits.unauthorized_v3_closes {
+                        return SubscribeOutcome::Disconnect(ReasonCode::NotAuthorized);
+                    }
+                    Err(ReasonCode::NotAuthorized)
                 }
-                Err(ReasonCode::NotAuthorized)
-            } else {
-                Ok(())
+                None => Ok(()),
             };
             verdicts.push(verdict);
         }
@@ -291,11 +317,15 @@ impl<A: Authorizer> Broker<A> {
             };
             let existed = session.subscriptions.contains_key(&filter);
             if !existed
-                && limits
+                && let Some(max) = limits
                     .max_subscriptions_per_session
-                    .is_some_and(|max| session.subscriptions.len() >= max)
+                    .filter(|max| session.subscriptions.len() >= *max)
             {
-                reasons.push(ReasonCode::QuotaExceeded);
+                let reason = ReasonCode::QuotaExceeded;
+                let limit = format!("at most {max} subscriptions per session");
+                let resource = ("SUBSCRIBE", filter.as_str());
+                self.limited(conn, Some(&client_id), resource, limit, reason);
+                reasons.push(reason);
                 continue;
             }
             let granted = options.qos.min(limits.maximum_qos);
@@ -349,6 +379,81 @@ impl<A: Authorizer> Broker<A> {
             }
         }
         SubscribeOutcome::SubAck(reasons)
+    }
+
+    /// What closes the connection before any filter of a SUBSCRIBE is looked at: a
+    /// subscription identifier or a QoS the profile does not take (reported as limits), No
+    /// Local on a shared subscription ([MQTT-3.8.3-4]).
+    fn subscribe_limit(
+        &mut self,
+        conn: ConnId,
+        key: SessionKey,
+        subscribe: &Subscribe,
+    ) -> Option<SubscribeOutcome> {
+        let limits = &self.config.limits;
+        let client_id = self.sessions.get(&key).map(|s| s.client_id.clone());
+        let first = subscribe
+            .filters
+            .first()
+            .map_or_else(String::new, |(f, _)| f.to_string());
+        if subscribe.properties.subscription_identifier.is_some()
+            && !limits.subscription_identifiers
+        {
+            let reason = ReasonCode::SubscriptionIdentifiersNotSupported;
+            let limit = "no subscription identifiers".to_owned();
+            let resource = ("SUBSCRIBE", first.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return Some(SubscribeOutcome::Disconnect(reason));
+        }
+        if let Some((filter, options)) = subscribe
+            .filters
+            .iter()
+            .find(|(_, o)| o.qos > limits.maximum_qos)
+        {
+            // AWS sends no SUBACK for QoS 2 requests; we close with 0x9B rather than hang.
+            let reason = ReasonCode::QosNotSupported;
+            let limit = format!(
+                "the maximum QoS {} (this subscription asks for QoS {})",
+                limits.maximum_qos as u8, options.qos as u8
+            );
+            let resource = ("SUBSCRIBE", filter.as_str());
+            self.limited(conn, client_id.as_ref(), resource, limit, reason);
+            return Some(SubscribeOutcome::Disconnect(reason));
+        }
+        if subscribe
+            .filters
+            .iter()
+            .any(|(f, o)| f.is_shared() && o.no_local)
+        {
+            return Some(SubscribeOutcome::Disconnect(ReasonCode::ProtocolError));
+        }
+        None
+    }
+
+    /// The limit the `i`th filter of a SUBSCRIBE breaks, if any, reported as such.
+    fn filter_limit(
+        &mut self,
+        conn: ConnId,
+        client_id: &MqttStr,
+        i: usize,
+        filter: &TopicFilter,
+    ) -> Option<ReasonCode> {
+        let limits = &self.config.limits;
+        let (limit, reason) =
+            if let Some(max) = limits.max_filters_per_subscribe.filter(|m| i >= *m) {
+                let limit = format!("at most {max} topic filters per SUBSCRIBE");
+                (limit, ReasonCode::QuotaExceeded)
+            } else if !profile::filter_allowed(limits, filter) {
+                (
+                    profile::filter_limit(limits),
+                    ReasonCode::TopicFilterInvalid,
+                )
+            } else {
+                return None;
+            };
+        let resource = ("SUBSCRIBE", filter.as_str());
+        self.limited(conn, Some(client_id), resource, limit, reason);
+        Some(reason)
     }
 
     /// Handles an UNSUBSCRIBE received on `conn`.
@@ -498,16 +603,17 @@ impl<A: Authorizer> Broker<A> {
         let action = Action::Receive {
             topic: message.topic.as_str(),
         };
-        if let Decision::Deny(explanation) =
+        if let Decision::Deny(denial) =
             self.authorizer
                 .authorize(&session.principal, &session.client_id, action)
         {
             self.stats.receive_denied += 1;
             self.effects.push_back(Effect::Denied {
+                conn: session.conn,
                 client_id: session.client_id.clone(),
                 action: action.aws_name(),
                 resource: action.resource(&session.client_id),
-                explanation,
+                denial,
             });
             return false;
         }

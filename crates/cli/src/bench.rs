@@ -1,10 +1,12 @@
 //! `tether bench`: an MQTT load generator for comparing brokers over mutual TLS. This file owns
 //! the command line, the per-scenario defaults (the plan) and the runtime; the scenarios live
-//! in `bench/flow.rs` (fan-in, fan-out, p2p), `bench/sessions.rs` (connect, idle, durable), the
+//! in `bench/flow.rs` (fan-in, fan-out, p2p), `bench/sessions.rs` (connect, idle, durable),
+//! `bench/shadow.rs`, `bench/provision.rs` (fleet provisioning by claim), the
 //! numbers in `bench/stats.rs` and the output in `bench/report.rs`. It does not start brokers
 //! (bench/compare does) and changes nothing on the broker it measures.
 
 mod flow;
+mod provision;
 mod report;
 mod sessions;
 mod shadow;
@@ -103,6 +105,10 @@ pub struct BenchArgs {
     /// Pid of the broker: its CPU time and memory from /proc go into the report.
     #[arg(long, value_name = "PID")]
     broker_pid: Option<u32>,
+    /// The fleet provisioning template the provision scenario registers devices with: enabled,
+    /// naming the thing from its `SerialNumber` parameter.
+    #[arg(long, value_name = "NAME", default_value = "bench-provision")]
+    template: String,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -129,6 +135,10 @@ pub enum Scenario {
     /// N things (-c, default 1000) update their own Device Shadow in a closed loop: updates/s
     /// and update→delta latency, against plain QoS 1 round trips on the same connections.
     Shadow,
+    /// Provision N devices by claim (-c, default 1000), C at a time (--concurrency): each
+    /// connects with the claim certificate, CreateCertificateFromCsr (P-256) and RegisterThing
+    /// (--template): devices provisioned per second.
+    Provision,
 }
 
 impl Scenario {
@@ -142,6 +152,7 @@ impl Scenario {
             Scenario::Idle => "idle",
             Scenario::Durable => "durable",
             Scenario::Shadow => "shadow",
+            Scenario::Provision => "provision",
         }
     }
 }
@@ -205,7 +216,7 @@ impl Plan {
                 (pairs, pairs)
             }
             Scenario::Durable => (1, 1),
-            Scenario::Connect | Scenario::Idle | Scenario::Shadow => (0, 0),
+            Scenario::Connect | Scenario::Idle | Scenario::Shadow | Scenario::Provision => (0, 0),
         };
         if matches!(scenario, Scenario::FanIn | Scenario::FanOut | Scenario::P2p)
             && (publishers == 0 || subscribers == 0)
@@ -228,12 +239,12 @@ impl Plan {
         };
         let connections = args.connections.unwrap_or(match scenario {
             Scenario::Idle => 2_000,
-            Scenario::Shadow => 1_000,
+            Scenario::Shadow | Scenario::Provision => 1_000,
             _ => 500,
         });
         if matches!(
             scenario,
-            Scenario::Connect | Scenario::Idle | Scenario::Shadow
+            Scenario::Connect | Scenario::Idle | Scenario::Shadow | Scenario::Provision
         ) && connections == 0
         {
             bail!("--connections 0 would measure nothing");
@@ -387,6 +398,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
             Scenario::Idle => sessions::idle(&plan, &target, &progress, args.broker_pid).await,
             Scenario::Durable => sessions::durable(&plan, &target, &progress, clock).await,
             Scenario::Shadow => shadow::run(&plan, &target, &progress, clock).await,
+            Scenario::Provision => provision::run(&plan, &target, &progress, &args.template).await,
             Scenario::FanIn | Scenario::FanOut | Scenario::P2p => {
                 flow::run(&plan, &target, &progress, clock).await
             }

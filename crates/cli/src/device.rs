@@ -1,9 +1,10 @@
-//! `tether device create|list|show|revoke|delete`: provisioning through the AWS-compatible HTTP
-//! API of a running `tether serve`, with the same SigV4-signed calls a user's AWS CLI or boto3
-//! script makes (CreateThing, CreateKeysAndCertificate or CreateCertificateFromCsr,
-//! AttachThingPrincipal, AttachPolicy, …). `create` writes the device's four files and prints
-//! commands that connect with them. It never touches the database directly; its calls go
-//! through `api_client` (plain HTTP to a local tether, not a general AWS client).
+//! `tether device create|list|show|attach-policy|revoke|delete`: provisioning through the
+//! AWS-compatible HTTP API of a running `tether serve`, with the same SigV4-signed calls a
+//! user's AWS CLI or boto3 script makes (CreateThing, CreateKeysAndCertificate or
+//! CreateCertificateFromCsr, AttachThingPrincipal, AttachPolicy, …). `create` writes the
+//! device's four files and prints commands that connect with them, and says when the thing
+//! already existed. It never touches the database directly; its calls go through `api_client`
+//! (plain HTTP to a local tether, not a general AWS client).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::api_client::{ApiArgs, Call, Client, is_aws_error};
+use crate::api_client::{ApiArgs, Call, Client, Endpoint, is_aws_error};
 
 /// Provision and manage devices through the AWS-compatible API of a running `tether serve`.
 #[derive(Debug, Args)]
@@ -42,9 +43,36 @@ enum DeviceCommand {
         /// Attach this policy to the certificate (e.g. tether-dev-allow-all).
         #[arg(long, value_name = "NAME")]
         policy: Option<String>,
+        /// Give the thing this thing type (it must exist and not be deprecated).
+        #[arg(long = "type", value_name = "TYPE")]
+        thing_type: Option<String>,
+        /// Add the thing to this static thing group (repeatable); the group's policies then
+        /// apply when the device connects with the thing's name as client id.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
         /// Directory for the files [default: DATA_DIR/devices/NAME].
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// How the device gets its certificate: through the API (CreateThing and friends), by
+        /// claim (a CreateProvisioningClaim certificate, then fleet provisioning over MQTT with
+        /// --template), or just in time on its first connection with a certificate signed by
+        /// a registered CA (--ca-cert, --ca-key): jitp (the CA's template provisions it) or
+        /// jitr (registered PENDING_ACTIVATION, then activated here, as a rule would).
+        #[arg(long, value_enum, default_value = "api")]
+        via: Via,
+        /// The fleet provisioning template (--via claim).
+        #[arg(long, value_name = "NAME", required_if_eq("via", "claim"))]
+        template: Option<String>,
+        /// A RegisterThing parameter (--via claim; repeatable); ThingName=NAME is added unless
+        /// given.
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// The registered CA's certificate (--via jitp|jitr).
+        #[arg(long, value_name = "FILE", required_if_eq_any([("via", "jitp"), ("via", "jitr")]))]
+        ca_cert: Option<PathBuf>,
+        /// The registered CA's private key (--via jitp|jitr).
+        #[arg(long, value_name = "FILE", required_if_eq_any([("via", "jitp"), ("via", "jitr")]))]
+        ca_key: Option<PathBuf>,
     },
     /// List things with their certificates.
     List,
@@ -52,6 +80,14 @@ enum DeviceCommand {
     Show {
         /// Thing name.
         name: String,
+    },
+    /// Attach a policy to every certificate of a thing (AttachPolicy).
+    AttachPolicy {
+        /// Thing name.
+        name: String,
+        /// The policy (e.g. tether-dev-allow-all).
+        #[arg(long, value_name = "NAME")]
+        policy: String,
     },
     /// Set every certificate of a thing to REVOKED (live connections are closed).
     Revoke {
@@ -66,19 +102,35 @@ enum DeviceCommand {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Via {
+    Api,
+    Claim,
+    Jitp,
+    Jitr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum KeyType {
     Rsa2048,
     EcP256,
 }
 
 pub fn run(args: DeviceArgs) -> Result<ExitCode> {
+    let endpoint = args.api.endpoint();
     let client = args.api.client()?;
     match args.command {
         DeviceCommand::Create {
             ref name,
             key_type,
             ref policy,
+            ref thing_type,
+            ref groups,
             ref out,
+            via,
+            ref template,
+            ref params,
+            ref ca_cert,
+            ref ca_key,
         } => {
             let out = match out {
                 Some(dir) => dir.clone(),
@@ -86,8 +138,63 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
                     .join("devices")
                     .join(name),
             };
-            create(&client, name, key_type, policy.as_deref(), &out, args.json)
+            match (via, template, ca_cert, ca_key) {
+                (Via::Api, ..) => {}
+                (Via::Claim, Some(template), ..) => {
+                    let mut params = crate::provision::parse_params(params)?;
+                    params
+                        .entry("ThingName")
+                        .or_insert_with(|| Value::String(name.clone()));
+                    let claim = crate::provision::claim(&client, template, &out.join("claim"))?;
+                    let csr = key_type == KeyType::EcP256;
+                    let thing = crate::provision::by_claim(
+                        &client,
+                        template,
+                        (&claim.0, &claim.1),
+                        &params,
+                        name,
+                        csr,
+                        &out,
+                    )?;
+                    println!(
+                        "Provisioned thing {thing} by claim; its files are in {}",
+                        out.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                (Via::Jitp | Via::Jitr, _, Some(cert), Some(key)) => {
+                    crate::provision::just_in_time(
+                        &client,
+                        name,
+                        (cert, key),
+                        via == Via::Jitp,
+                        policy.as_deref(),
+                        &out,
+                    )?;
+                    println!("Device {name} connects; its files are in {}", out.display());
+                    return Ok(ExitCode::SUCCESS);
+                }
+                _ => bail!(
+                    "--via claim needs --template; --via jitp|jitr need --ca-cert and --ca-key"
+                ),
+            }
+            let request = CreateRequest {
+                name,
+                key_type,
+                registry: Registry {
+                    policy: policy.as_deref(),
+                    thing_type: thing_type.as_deref(),
+                    groups,
+                },
+                out: &out,
+                endpoint: &endpoint,
+            };
+            create(&client, &request, args.json)
         }
+        DeviceCommand::AttachPolicy {
+            ref name,
+            ref policy,
+        } => attach_policy(&client, name, policy, args.json),
         DeviceCommand::List => list(&client, args.json),
         DeviceCommand::Show { ref name } => show(&client, name, args.json),
         DeviceCommand::Revoke { ref name } => revoke(&client, name, args.json),
@@ -95,16 +202,52 @@ pub fn run(args: DeviceArgs) -> Result<ExitCode> {
     }
 }
 
-fn create(
-    client: &Client,
-    name: &str,
+/// What `create` puts the new device in: a policy on its certificate, a thing type, groups.
+struct Registry<'a> {
+    policy: Option<&'a str>,
+    thing_type: Option<&'a str>,
+    groups: &'a [String],
+}
+
+struct CreateRequest<'a> {
+    name: &'a str,
     key_type: KeyType,
-    policy: Option<&str>,
-    out: &Path,
-    json_out: bool,
-) -> Result<ExitCode> {
+    registry: Registry<'a>,
+    out: &'a Path,
+    endpoint: &'a Endpoint,
+}
+
+fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Result<ExitCode> {
+    let CreateRequest {
+        name,
+        key_type,
+        ref registry,
+        out,
+        endpoint,
+    } = *request;
+    let policy = registry.policy;
     let files = server::DeviceFiles::in_dir(out);
+    // AWS's CreateThing answers an existing thing like a new one; say which it was.
+    let existed = match client.call(Call::iot("GET", &["things", name])) {
+        Ok(_) => true,
+        Err(e) if is_aws_error(&e, "ResourceNotFoundException") => false,
+        Err(e) => return Err(e),
+    };
     if files.certificate.exists() || files.private_key.exists() {
+        let attach = format!(
+            "tether device {}attach-policy {name} --policy tether-dev-allow-all",
+            endpoint.flag()
+        );
+        if existed {
+            bail!(
+                "thing {name} already exists and {} already holds its certificate and key, so \
+                 nothing was created. To let it connect, attach a policy to its certificate: \
+                 `{attach}` (tether device show {name} lists its certificates and policies). \
+                 To give it new credentials instead, delete those files or choose another \
+                 --out DIR",
+                out.display()
+            );
+        }
         bail!(
             "{} already holds a device's certificate or key; delete those files or choose \
              another --out DIR",
@@ -122,7 +265,21 @@ fn create(
                 )
             })?;
     }
-    let thing = client.call(Call::iot("POST", &["things", name]).json(json!({})))?;
+    // So are a missing group; a missing or deprecated type refuses CreateThing itself.
+    for group in registry.groups {
+        client
+            .call(Call::iot("GET", &["thing-groups", group]))
+            .with_context(|| {
+                format!("thing group {group} is not usable; create it first (aws iot create-thing-group)")
+            })?;
+    }
+    let body = match registry.thing_type {
+        Some(thing_type) => json!({ "thingTypeName": thing_type }),
+        None => json!({}),
+    };
+    let thing = client
+        .call(Call::iot("POST", &["things", name]).json(body))
+        .with_context(|| format!("cannot create thing {name}"))?;
     let (certificate, private_pem, public_pem) = match key_type {
         KeyType::Rsa2048 => {
             let created = client
@@ -157,6 +314,12 @@ fn create(
                 .json(json!({ "target": certificate_arn })),
         )?;
     }
+    for group in registry.groups {
+        client.call(
+            Call::iot("PUT", &["thing-groups", "addThingToThingGroup"])
+                .json(json!({ "thingGroupName": group, "thingName": name })),
+        )?;
+    }
     let root_ca = client.raw_get("/_tether/root-ca.pem")?;
     let (host, port) = client.endpoint()?;
 
@@ -183,10 +346,13 @@ fn create(
     if json_out {
         let out = json!({
             "thingName": name,
+            "thingExisted": existed,
             "thingArn": at(&thing, "thingArn"),
             "certificateId": certificate_id,
             "certificateArn": certificate_arn,
             "policy": policy,
+            "thingTypeName": registry.thing_type,
+            "thingGroups": registry.groups,
             "files": {
                 "certificate": files.certificate,
                 "privateKey": files.private_key,
@@ -199,17 +365,42 @@ fn create(
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    if existed {
+        println!(
+            "Thing {name} already existed; created a new ACTIVE certificate {certificate_id} for it"
+        );
+    } else {
+        println!("Created thing {name} with ACTIVE certificate {certificate_id}");
+    }
     println!("  certificate  {}", files.certificate.display());
     println!("  private key  {} (mode 0600)", files.private_key.display());
     println!("  public key   {}", files.public_key.display());
     println!("  root CA      {}", files.root_ca.display());
+    if let Some(thing_type) = registry.thing_type {
+        println!("Thing type: {thing_type}.");
+    }
+    if !registry.groups.is_empty() {
+        println!(
+            "Thing groups: {} (their policies apply to client id {name}).",
+            registry.groups.join(", ")
+        );
+    }
     match policy {
         Some(policy) => println!("Policy {policy} is attached to the certificate."),
+        None if !registry.groups.is_empty() => println!(
+            "No policy is attached to the certificate: the device may do what its thing groups' \
+             policies allow."
+        ),
         None => println!(
-            "No policy is attached: the broker refuses the device until one allows it, e.g.\n  \
-             tether device create {name} --policy tether-dev-allow-all  (for development), or\n  \
-             aws iot attach-policy --policy-name NAME --target {certificate_arn}"
+            "No policy is attached: the broker refuses the device until one allows it. Attach \
+             one to this certificate, e.g. the development policy:\n  \
+             tether device {}attach-policy {name} --policy tether-dev-allow-all\n\
+             or with the AWS CLI (any policy you created):\n  \
+             aws --endpoint-url {} --region {} iot attach-policy --policy-name \
+             tether-dev-allow-all --target {certificate_arn}",
+            endpoint.flag(),
+            endpoint.url,
+            endpoint.region
         ),
     }
     println!();
@@ -317,6 +508,42 @@ fn show(client: &Client, name: &str, json_out: bool) -> Result<ExitCode> {
             policies.join(", ")
         };
         println!("  policies   {policies}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn attach_policy(client: &Client, name: &str, policy: &str, json_out: bool) -> Result<ExitCode> {
+    client
+        .call(Call::iot("GET", &["policies", policy]))
+        .with_context(|| {
+            format!(
+                "policy {policy} is not usable; create it first (aws iot create-policy) or use \
+                 tether-dev-allow-all for development"
+            )
+        })?;
+    let certificates = certificates_of(client, name)?;
+    if certificates.is_empty() {
+        bail!(
+            "thing {name} has no certificate to attach {policy} to; create one with tether \
+             device create {name} --policy {policy}"
+        );
+    }
+    let mut attached = Vec::new();
+    for c in &certificates {
+        let arn = text(c, "certificateArn")?;
+        client
+            .call(Call::iot("PUT", &["target-policies", policy]).json(json!({ "target": arn })))?;
+        attached.push(text(c, "certificateId")?);
+    }
+    if json_out {
+        println!(
+            "{}",
+            json!({ "thingName": name, "policy": policy, "certificates": attached })
+        );
+    } else {
+        for id in &attached {
+            println!("Attached policy {policy} to certificate {id} of thing {name}.");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

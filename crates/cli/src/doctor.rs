@@ -1,8 +1,8 @@
 //! `tether doctor`: the diagnosis subcommand group. Each subcommand runs a check from the
-//! `doctor` crate and renders its findings as text or JSON; the exit status is 0 only when
-//! nothing is wrong. The checks themselves live in the `doctor` crate, not here: `explain`
+//! `doctor` crate and renders its findings as text or JSON, with exit codes scripts can rely
+//! on ([`EXIT_CODES`]). The checks themselves live in the `doctor` crate, not here: `explain`
 //! (device serial logs), `creds` (certificate, key and CA files), `probe` (connect like a device
-//! stack would) and `recent` (the refusals `tether serve` recorded, read through the server
+//! stack would) and `recent` (the refusals `tether serve` recorded, read through the `refusals`
 //! crate, with the doctor crate's advice per kind).
 
 use std::io::Read;
@@ -15,8 +15,19 @@ use ::doctor::{CredentialFile, CredsInput, Finding, Report, Severity};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
+/// The exit codes of `tether doctor`, as its `--help` prints them.
+pub const EXIT_CODES: &str = "Exit codes: explain, creds and probe exit 0 when nothing is \
+    wrong and 1 when a problem was found (the findings say what); recent exits 0 when it listed \
+    the recorded refusals (however many, none included). Every subcommand exits 2 when it could \
+    not run: unreadable input, a directory that is not a tether serve data directory, bad \
+    arguments.";
+
+/// Exit code when a check could not run at all.
+const COULD_NOT_RUN: u8 = 2;
+
 /// Arguments of `tether doctor`.
 #[derive(Debug, Args)]
+#[command(after_help = EXIT_CODES)]
 pub struct DoctorArgs {
     #[command(subcommand)]
     command: DoctorCommand,
@@ -34,7 +45,8 @@ enum DoctorCommand {
     /// Connect like a device: DNS, TCP, TLS (optionally offering exactly what a device TLS
     /// stack offers), MQTT CONNECT and an optional round trip, each step timed, with a verdict.
     Probe(ProbeArgs),
-    /// List the connections `tether serve` refused most recently, with explanations and fixes.
+    /// List what `tether serve` refused most recently (TLS handshakes, certificates, policy
+    /// denials, limits, protocol violations), with explanations and fixes.
     Recent(RecentArgs),
 }
 
@@ -109,9 +121,10 @@ struct ProbeArgs {
 
 #[derive(Debug, Args)]
 struct RecentArgs {
-    /// The `tether serve` data directory.
+    /// The `tether serve` data directory [default: as tether serve finds it: $TETHER_DATA_DIR,
+    /// else $XDG_DATA_HOME/tether, else ~/.local/share/tether].
     #[arg(long, value_name = "DIR")]
-    data_dir: PathBuf,
+    data_dir: Option<PathBuf>,
     /// How many refusals to show, newest last.
     #[arg(long, value_name = "N", default_value_t = 20)]
     limit: usize,
@@ -130,14 +143,18 @@ struct ExplainArgs {
     json: bool,
 }
 
-/// Runs a `tether doctor` subcommand.
+/// Runs a `tether doctor` subcommand. A check that cannot run exits 2 ([`EXIT_CODES`]).
 pub fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    match args.command {
+    let ran = match args.command {
         DoctorCommand::Explain(args) => explain(&args),
         DoctorCommand::Creds(args) => creds(&args),
         DoctorCommand::Probe(args) => probe(&args),
         DoctorCommand::Recent(args) => recent(&args),
-    }
+    };
+    Ok(ran.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(COULD_NOT_RUN)
+    }))
 }
 
 fn profile(name: Option<&str>) -> anyhow::Result<Option<&'static tls::DeviceProfile>> {
@@ -272,49 +289,107 @@ pub fn render_probe(report: &ProbeReport) -> String {
 }
 
 fn recent(args: &RecentArgs) -> anyhow::Result<ExitCode> {
-    let refusals = refusals::read_recent(&args.data_dir, args.limit).with_context(|| {
+    let data_dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => crate::serve::default_data_dir()?,
+    };
+    check_data_dir(&data_dir)?;
+    let refusals = refusals::read_recent(&data_dir, args.limit).with_context(|| {
         format!(
             "cannot read the refusal log in {}; give the data directory of tether serve",
-            args.data_dir.display()
+            data_dir.display()
         )
     })?;
     let mut report = Report::default();
     for r in &refusals {
-        let advice = ::doctor::recent::advice(r.kind);
-        let mut why = advice.why.to_owned();
-        if let Some(offered) = &r.offered {
-            why.push_str(&format!("; the client offered {offered}"));
-        }
-        match r.client_certificate {
-            Some(true) => why.push_str("; it sent a client certificate"),
-            Some(false) => why.push_str("; it sent no client certificate"),
-            None => {}
-        }
-        if let Some(id) = &r.certificate_id {
-            why.push_str(&format!("; certificate {id}"));
-        }
-        report.findings.push(Finding::new(
-            Severity::Error,
-            format!(
-                "{} {} on {} refused ({}): {}",
-                r.time, r.peer, r.listener, r.kind, r.reason
-            ),
-            why,
-            advice.fix,
-        ));
+        report.findings.push(explain_refusal(r));
     }
     if refusals.is_empty() {
         report.findings.push(Finding::new(
             Severity::Info,
             format!(
-                "no refused connections recorded in {}",
-                args.data_dir.join(refusals::FILE_NAME).display()
+                "no refusals recorded in {}",
+                data_dir.join(refusals::FILE_NAME).display()
             ),
-            "tether serve records every refused TLS handshake and certificate there",
+            "tether serve records there every refused TLS handshake and certificate, policy \
+             denial, limit and protocol violation",
             "",
         ));
     }
-    print_report(&report, args.json)
+    // Listing old refusals is not a failure: the exit code says whether the list could be read.
+    print_report(&report, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a directory that is not (yet) a `tether serve` data directory, so that a mistyped
+/// path is not answered with "no refusals".
+fn check_data_dir(dir: &Path) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        bail!(
+            "{} is not a directory; give the data directory of tether serve (--data-dir, or \
+             TETHER_DATA_DIR as for tether serve; its ready line prints data-dir=…)",
+            dir.display()
+        );
+    }
+    let marks = ["tether.db", "ca/root-ca.pem"];
+    if !marks.iter().any(|mark| dir.join(mark).exists()) {
+        bail!(
+            "{} is not a tether serve data directory: it has neither tether.db nor \
+             ca/root-ca.pem; give the directory tether serve runs with (its ready line prints \
+             data-dir=…)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// One recorded refusal as a finding: what happened, who and what it concerned, the advice.
+fn explain_refusal(r: &refusals::Refusal) -> Finding {
+    let advice = ::doctor::recent::advice(r.kind);
+    let mut why = advice.why.to_owned();
+    let mut facts = Vec::new();
+    if let Some(principal) = &r.principal {
+        facts.push(if principal.len() == 64 {
+            format!("certificate {principal}")
+        } else {
+            format!("principal {principal}")
+        });
+    }
+    if let Some(client_id) = &r.client_id {
+        facts.push(format!("client id {client_id:?}"));
+    }
+    match (&r.action, &r.resource) {
+        (Some(action), Some(resource)) => facts.push(format!("{action} on {resource}")),
+        (Some(action), None) => facts.push(action.clone()),
+        (None, Some(resource)) => facts.push(format!("on {resource}")),
+        (None, None) => {}
+    }
+    if let Some(decided_by) = &r.decided_by {
+        facts.push(format!("decided by {decided_by}"));
+    }
+    if let Some(offered) = &r.offered {
+        facts.push(format!("the client offered {offered}"));
+    }
+    match r.client_certificate {
+        Some(true) => facts.push("it sent a client certificate".to_owned()),
+        Some(false) => facts.push("it sent no client certificate".to_owned()),
+        None => {}
+    }
+    if !facts.is_empty() {
+        why.push_str(". Here: ");
+        why.push_str(&facts.join("; "));
+    }
+    let place = if r.listener.is_empty() {
+        r.peer.clone()
+    } else {
+        format!("{} on {}", r.peer, r.listener)
+    };
+    Finding::new(
+        Severity::Error,
+        format!("{} {place} refused ({}): {}", r.time, r.kind, r.reason),
+        why,
+        advice.fix,
+    )
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<ExitCode> {

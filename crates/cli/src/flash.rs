@@ -343,6 +343,9 @@ fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if report.records.is_empty() {
+        bail!("{}", not_an_image(&name, &bytes));
+    }
     println!(
         "{name}: ESP8266 NONOS certificate image, {} bytes",
         bytes.len()
@@ -359,4 +362,28 @@ fn inspect(path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Why a file with no readable record is refused, with what an image looks like.
+fn not_an_image(name: &str, bytes: &[u8]) -> String {
+    let start: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let found = if bytes.is_empty() {
+        "it is empty".to_owned()
+    } else if bytes.iter().all(|b| *b == 0xFF) {
+        "it is all 0xFF (erased flash: nothing was written there)".to_owned()
+    } else {
+        format!("it starts with {}", start.join(" "))
+    };
+    format!(
+        "{name} is not an ESP8266 NONOS certificate image, nor a PEM or DER certificate or key: \
+         {found}. An image starts with a record: a 32-byte NUL-padded name ({}, {} or {}), a \
+         16-bit little-endian length, then the certificate or key; give the .bin that tether \
+         flash pack wrote ({}, {}), a dump of the flash sector it was written to, or a \
+         certificate or key file",
+        device_image::esp8266_nonos::CERT_RECORD_NAME,
+        device_image::esp8266_nonos::KEY_RECORD_NAME,
+        device_image::esp8266_nonos::CA_RECORD_NAME,
+        device_image::esp8266_nonos::CLIENT_IMAGE_FILE,
+        device_image::esp8266_nonos::CA_IMAGE_FILE,
+    )
 }

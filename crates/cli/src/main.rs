@@ -4,9 +4,13 @@
 
 mod api_client;
 mod bench;
+mod completions;
 mod device;
 mod doctor;
 mod flash;
+mod jobs;
+mod man;
+mod provision;
 mod pubsub;
 mod rules;
 mod serve;
@@ -14,11 +18,15 @@ mod shadow;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// The version `tether --version` prints: the package version and the git revision it was
+/// built from (build.rs), e.g. `0.1.0 (git 1a2b3c4d5e6f)`.
+pub const VERSION: &str = env!("TETHER_VERSION");
 
 /// Connect IoT devices to AWS IoT Core or any MQTT broker over mutual TLS.
 #[derive(Debug, Parser)]
-#[command(name = "tether", version, about, long_about = None)]
+#[command(name = "tether", version = VERSION, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +42,10 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Provision devices through the API of a running tether serve (things, certificates, policies).
     Device(device::DeviceArgs),
+    /// Create, list, show, cancel and watch AWS IoT Jobs through the API of a running tether serve.
+    Jobs(jobs::JobsArgs),
+    /// Drive fleet provisioning through a running tether serve: templates, claims, devices.
+    Provision(provision::ProvisionArgs),
     /// Publish MQTT messages (mosquitto_pub's flags; -h is the host, --help the help).
     #[command(disable_help_flag = true)]
     Pub(pubsub::PubArgs),
@@ -46,10 +58,20 @@ enum Command {
     Rules(rules::RulesArgs),
     /// Measure a broker: connection storms, throughput, latency, idle memory, durable queues.
     Bench(bench::BenchArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page tether(1), or write one page per subcommand into a directory.
+    Man(man::ManArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(usage_exit_code(&error));
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
@@ -59,16 +81,31 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit code of a command line that does not parse: clap's 2, except for `tether pub` and
+/// `tether sub`, which exit 1 like mosquitto_pub and mosquitto_sub; 0 for --help and
+/// --version.
+fn usage_exit_code(error: &clap::Error) -> u8 {
+    let code = u8::try_from(error.exit_code()).unwrap_or(2);
+    match std::env::args().nth(1).as_deref() {
+        Some("pub" | "sub") if code != 0 => 1,
+        _ => code,
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Flash(args) => flash::run(args),
         Command::Doctor(args) => doctor::run(args),
         Command::Device(args) => device::run(args),
+        Command::Jobs(args) => jobs::run(args),
+        Command::Provision(args) => provision::run(args),
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Shadow(args) => shadow::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => man::run(args, Cli::command()),
     }
 }

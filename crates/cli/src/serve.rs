@@ -1,7 +1,15 @@
 //! `tether serve`: flags and an optional TOML config file into `server::ServerConfig`, bound
 //! listeners, logging, signals, and the ready line. The ready line is the contract tests and
 //! scripts wait for: exactly one stdout line `tether ready key=value…` once every listener
-//! accepts; friendly instructions for a human follow it.
+//! accepts; friendly instructions for a human follow it. `--ready-file` writes the same facts
+//! as JSON just before that line (ready_file.rs); `--ephemeral` runs on a throwaway data
+//! directory with port-0 listeners (ephemeral.rs); `--exit-with-parent` ends the server with
+//! the process that started it (parent.rs).
+
+mod ephemeral;
+#[cfg(unix)]
+mod parent;
+mod ready_file;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -72,9 +80,42 @@ pub struct ServeArgs {
     /// device's reconnection notice a silent client sooner (a local setting, not AWS's).
     #[arg(long, value_name = "SECONDS")]
     min_keep_alive: Option<u16>,
+    /// How many seconds a minute lasts for AWS IoT Jobs timers (in-progress and step
+    /// timeouts) and rollout rates, instead of 60: lets tests see a job execution time out in
+    /// seconds (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u16).range(1..=60))]
+    jobs_minute: Option<u16>,
+    /// Seconds after its deprecation before a thing type may be deleted, instead of AWS IoT's
+    /// 300: lets tests delete a type at once (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS")]
+    thing_type_delete_delay: Option<u64>,
+    /// Seconds a fleet provisioning certificate ownership token lasts, instead of AWS IoT's
+    /// 3600: lets tests see an unused certificate deleted (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    ownership_token_lifetime: Option<u64>,
+    /// Seconds a CreateProvisioningClaim certificate lasts, instead of AWS IoT's 300: lets
+    /// tests see a claim expire (a local setting, not AWS's).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=300))]
+    provisioning_claim_lifetime: Option<u64>,
     /// TOML file with any of the settings above (flags win).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Serve from a fresh data directory in $TMPDIR, removed at exit (unless --keep), with
+    /// every listener on a free loopback port unless a flag names an address: for test suites
+    /// and CI.
+    #[arg(long, conflicts_with = "data_dir")]
+    ephemeral: bool,
+    /// With --ephemeral: leave the data directory in place at exit.
+    #[arg(long, requires = "ephemeral")]
+    keep: bool,
+    /// Once ready, write a JSON record of the endpoints, API URL and credentials, root CA,
+    /// demo device files, data directory and pid to FILE (mode 0600; removed at exit).
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+    /// Shut down cleanly when the process that started tether exits (noticed within 200 ms),
+    /// so a crashed test run leaves no server behind.
+    #[arg(long)]
+    exit_with_parent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
@@ -105,9 +146,25 @@ pub struct FileConfig {
     #[serde(default)]
     api_credentials: Vec<String>,
     min_keep_alive: Option<u16>,
+    jobs_minute: Option<u16>,
+    thing_type_delete_delay: Option<u64>,
+    ownership_token_lifetime: Option<u64>,
+    provisioning_claim_lifetime: Option<u64>,
+    /// `[[provisioning-hook]]`: the local stand-ins of pre-provisioning hook Lambdas.
+    #[serde(default)]
+    provisioning_hook: Vec<HookConfig>,
     /// `[rules]`: the rules engine's local settings.
     #[serde(default)]
     rules: RulesFile,
+}
+
+/// One `[[provisioning-hook]]`: the Lambda ARN templates name, and a URL or a command.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct HookConfig {
+    target_arn: String,
+    url: Option<String>,
+    command: Option<Vec<String>>,
 }
 
 /// `[rules]` of the config file.
@@ -125,6 +182,24 @@ pub struct RulesFile {
 struct LambdaFile {
     url: Option<String>,
     command: Option<Vec<String>>,
+}
+
+impl HookConfig {
+    fn hook(self) -> Result<server::ProvisioningHook> {
+        let target = match (self.url, self.command) {
+            (Some(url), None) => server::HookTarget::Url(url),
+            (None, Some(command)) if !command.is_empty() => server::HookTarget::Command(command),
+            _ => bail!(
+                "[[provisioning-hook]] {}: give either url = \"http://...\" or command = \
+                 [\"program\", \"arg\"...]",
+                self.target_arn
+            ),
+        };
+        Ok(server::ProvisioningHook {
+            target_arn: self.target_arn,
+            target,
+        })
+    }
 }
 
 impl RulesFile {
@@ -164,13 +239,21 @@ pub fn load_config(path: &Path) -> Result<FileConfig> {
 }
 
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    // Read first, so that the window in which a dying parent goes unnoticed is as short as it
+    // can be.
+    let parent = watch_parent(args.exit_with_parent)?;
     let file = match &args.config {
         Some(path) => load_config(path)?,
         None => FileConfig::default(),
     };
-    let data_dir = match args.data_dir.or(file.data_dir) {
-        Some(dir) => dir,
-        None => default_data_dir()?,
+    let ephemeral = args
+        .ephemeral
+        .then(|| ephemeral::EphemeralDir::create(args.keep))
+        .transpose()?;
+    let data_dir = match (&ephemeral, args.data_dir.or(file.data_dir)) {
+        (Some(dir), _) => dir.path().to_owned(),
+        (None, Some(dir)) => dir,
+        (None, None) => default_data_dir()?,
     };
     let mut config = ServerConfig::new(data_dir);
     config.profile = match args.profile.or(file.profile).unwrap_or(ProfileArg::Aws) {
@@ -190,6 +273,35 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
     config.min_keep_alive = args.min_keep_alive.or(file.min_keep_alive);
+    if let Some(seconds) = args.jobs_minute.or(file.jobs_minute) {
+        if !(1..=60).contains(&seconds) {
+            bail!("jobs-minute {seconds}: give 1 to 60 seconds");
+        }
+        config.jobs_minute = Some(Duration::from_secs(u64::from(seconds)));
+    }
+    if let Some(seconds) = args
+        .thing_type_delete_delay
+        .or(file.thing_type_delete_delay)
+    {
+        config.thing_type_delete_delay = std::time::Duration::from_secs(seconds);
+    }
+    if let Some(seconds) = args
+        .ownership_token_lifetime
+        .or(file.ownership_token_lifetime)
+    {
+        config.ownership_token_lifetime = Duration::from_secs(seconds.clamp(1, 3600));
+    }
+    if let Some(seconds) = args
+        .provisioning_claim_lifetime
+        .or(file.provisioning_claim_lifetime)
+    {
+        config.provisioning_claim_lifetime = Duration::from_secs(seconds.clamp(1, 300));
+    }
+    config.provisioning_hooks = file
+        .provisioning_hook
+        .into_iter()
+        .map(HookConfig::hook)
+        .collect::<Result<_>>()?;
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }
@@ -217,8 +329,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .push((key.to_owned(), secret.to_owned()));
     }
 
-    let default_mqtts: SocketAddr = ([127, 0, 0, 1], 8883).into();
-    let default_api: SocketAddr = ([127, 0, 0, 1], 4580).into();
+    let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral.is_some() {
+        (ephemeral::ANY_PORT, ephemeral::ANY_PORT)
+    } else {
+        (([127, 0, 0, 1], 8883).into(), ([127, 0, 0, 1], 4580).into())
+    };
     let listeners = Listeners {
         mqtts: Some(bind(
             args.mqtts.or(file.mqtts).unwrap_or(default_mqtts),
@@ -242,19 +357,61 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     };
 
     init_logging();
+    let settings = ready_file::Settings::of(&config, ephemeral.is_some());
+    let announcer = ready_file::Announcer::new(args.ready_file, settings);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("tether")
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let shutdown = shutdown_signal().context("cannot install the SIGINT/SIGTERM handlers")?;
-        server::run(config, listeners, print_ready, shutdown)
+    runtime.block_on(async {
+        let signals = shutdown_signal().context("cannot install the SIGINT/SIGTERM handlers")?;
+        let shutdown = async {
+            tokio::select! {
+                () = signals => {},
+                () = parent_exited(parent) => {},
+                () = announcer.failed() => {},
+            }
+        };
+        let on_ready = |ready: &Ready| {
+            announcer.announce(ready);
+            print_ready(ready);
+        };
+        server::run(config, listeners, on_ready, shutdown)
             .await
             .map_err(anyhow::Error::from)
     })?;
     runtime.shutdown_timeout(Duration::from_secs(1));
+    announcer.finish()?;
+    drop(ephemeral);
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(unix)]
+type Parent = parent::Parent;
+#[cfg(not(unix))]
+type Parent = std::convert::Infallible;
+
+/// The parent to watch for `--exit-with-parent`.
+fn watch_parent(exit_with_parent: bool) -> Result<Option<Parent>> {
+    if !exit_with_parent {
+        return Ok(None);
+    }
+    #[cfg(unix)]
+    return Ok(Some(parent::Parent::current()));
+    #[cfg(not(unix))]
+    bail!("--exit-with-parent works on Unix only; stop the server with Ctrl-C instead")
+}
+
+/// Completes when the watched parent exits; never without `--exit-with-parent`.
+async fn parent_exited(parent: Option<Parent>) {
+    match parent {
+        #[cfg(unix)]
+        Some(parent) => parent.exited().await,
+        #[cfg(not(unix))]
+        Some(never) => match never {},
+        None => std::future::pending().await,
+    }
 }
 
 fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
@@ -288,6 +445,9 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // A log line that cannot be written (stderr closed because the process reading it is
+        // gone, as under --exit-with-parent) is dropped; reporting it on stderr would panic.
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -388,6 +548,49 @@ mod tests {
         let config = load_config(&path).unwrap();
         assert_eq!(config.profile, Some(ProfileArg::Aws));
         assert!(config.mqtts.is_some());
+    }
+
+    #[test]
+    fn the_example_hooks_parse_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
+        let example = std::fs::read_to_string(path).unwrap();
+        let hooks: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| {
+                [
+                    "[[provisioning-hook]]",
+                    "target-arn =",
+                    "url =",
+                    "command =",
+                ]
+                .iter()
+                .any(|k| l.starts_with(k))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: FileConfig = toml::from_str(&hooks).unwrap();
+        let hooks: Vec<server::ProvisioningHook> = file
+            .provisioning_hook
+            .into_iter()
+            .map(|h| h.hook().unwrap())
+            .collect();
+        assert_eq!(hooks.len(), 2, "{hooks:?}");
+        assert!(matches!(hooks[0].target, server::HookTarget::Url(_)));
+        assert!(matches!(hooks[1].target, server::HookTarget::Command(_)));
+        let neither: FileConfig =
+            toml::from_str("[[provisioning-hook]]\ntarget-arn = \"arn:x\"\n").unwrap();
+        let err = format!(
+            "{:#}",
+            neither
+                .provisioning_hook
+                .into_iter()
+                .next()
+                .unwrap()
+                .hook()
+                .unwrap_err()
+        );
+        assert!(err.contains("arn:x") && err.contains("url"), "{err}");
     }
 
     #[test]

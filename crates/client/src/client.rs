@@ -246,6 +246,15 @@ impl Client {
             .session
             .subscribe(filters.clone(), SubscribeProperties::default())?;
         self.pump();
+        // A connection that ends with the SUBSCRIBE unanswered (and is not recovered) is how
+        // some brokers refuse it: say so, with how the connection ended.
+        let unanswered = |cause: Error| match cause {
+            Error::Closed { .. } | Error::Io { .. } => Error::SubscribeUnanswered {
+                filters: filters.iter().map(|(f, _)| f.to_string()).collect(),
+                cause: Box::new(cause),
+            },
+            other => other,
+        };
         loop {
             if let Some(ack) = self.take_ack(id, PacketType::SubAck) {
                 let Event::SubAck(suback) = ack else {
@@ -258,9 +267,13 @@ impl Client {
                 }
                 return Ok(suback);
             }
-            self.step().await?;
+            self.step().await.map_err(unanswered)?;
             if let Some(index) = self.abandoned_requests.iter().position(|i| *i == id) {
                 self.abandoned_requests.swap_remove(index);
+                if self.failure.is_some() || self.stream.is_none() {
+                    // The connection is gone: reconnect (when configured) before asking again.
+                    self.step().await.map_err(unanswered)?;
+                }
                 id = self
                     .session
                     .subscribe(filters.clone(), SubscribeProperties::default())?;
@@ -425,7 +438,7 @@ impl Client {
         let before_connack = self.connected.is_none();
         let hint = if !before_connack {
             Some(
-                "the broker gave no reason: another client may have connected with the same client id (-i), or this client broke a rule (AWS IoT and tether serve's aws profile close MQTT 3.1.1 connections on QoS 2 and on a publish or subscription the policy does not allow); with MQTT 5 (-V mqttv5) brokers usually say why"
+                "the broker gave no reason: another client may have connected with the same client id (-i), or this client broke a rule (AWS IoT and tether serve's aws profile close MQTT 3.1.1 connections on QoS 2, on payloads over 128 KB and on a publish or subscription the policy does not allow), or its certificate was revoked, deactivated or expired (AWS IoT and tether serve then close its connections); with MQTT 5 (-V mqttv5) brokers usually say why"
                     .to_owned(),
             )
         } else if self.connector.is_tls() {
@@ -658,15 +671,13 @@ impl Client {
         self.acks.remove(index)
     }
 
-    /// Drains completions; the first failure becomes the error.
+    /// Drains completions up to the first failure, which becomes the error; later ones stay
+    /// for the next call, so a caller that carries on past a refused message hears of each.
     fn take_failures(&mut self) -> Result<(), Error> {
-        let mut first = Ok(());
-        for completion in self.completions.drain(..) {
-            if first.is_ok() {
-                first = completion_result(completion);
-            }
+        while let Some(completion) = self.completions.pop_front() {
+            completion_result(completion)?;
         }
-        first
+        Ok(())
     }
 
     async fn flush_writes(&mut self) -> Result<(), Error> {

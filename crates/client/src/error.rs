@@ -127,6 +127,24 @@ pub enum Error {
         reason: ReasonCode,
         protocol: Protocol,
     },
+    /// The connection ended while a SUBSCRIBE waited for its SUBACK: how AWS IoT refuses an
+    /// MQTT 3.1.1 subscription its policy does not allow (shared/reference/aws-iot-contract.md
+    /// §1.6), where other brokers answer SUBACK 0x80.
+    #[error(
+        "the broker refused the subscription to {}: it closed the connection instead of \
+         answering SUBSCRIBE (no SUBACK), which is how AWS IoT (and tether serve's aws profile) \
+         refuse an MQTT 3.1.1 subscription the policy does not allow, where other brokers answer \
+         SUBACK 0x80: check that the policy attached to the certificate allows iot:Subscribe on \
+         topicfilter/{} (with -V mqttv5 the broker answers 0x87 Not authorized instead)",
+        .filters.join(", "),
+        .filters.first().map_or("", String::as_str)
+    )]
+    SubscribeUnanswered {
+        /// The filters of the SUBSCRIBE.
+        filters: Vec<String>,
+        /// How the connection ended (not shown: the refusal is the news).
+        cause: Box<Error>,
+    },
     /// A command this session cannot carry out (local misuse, e.g. QoS above the server's
     /// maximum).
     #[error("{0}")]
@@ -155,6 +173,13 @@ pub struct UntrustedCertificate {
 }
 
 impl Error {
+    /// Whether this is a TLS alert that arrived before this client finished its handshake
+    /// (TLS 1.2 refusals), rather than right after it (TLS 1.3, where the server judges the
+    /// client certificate once the client is done).
+    pub fn alert_during_handshake(&self) -> bool {
+        matches!(self, Error::TlsAlert { during, .. } if *during == "during the TLS handshake")
+    }
+
     /// The MQTT reason when the server refused or ended the connection.
     pub fn reason_code(&self) -> Option<ReasonCode> {
         match self {
@@ -240,7 +265,7 @@ fn disconnect_hint(reason: ReasonCode) -> &'static str {
         ReasonCode::ServerShuttingDown => "; the broker is shutting down",
         ReasonCode::KeepAliveTimeout => "; nothing was sent within 1.5 times the keep-alive",
         ReasonCode::NotAuthorized => {
-            "; the client did something its policy does not allow (publish or subscribe to a topic outside it)"
+            "; the client did something its policy does not allow (publish or subscribe to a topic outside it), or its certificate was revoked, deactivated or expired (AWS IoT and tether serve close the connections of a certificate that is no longer ACTIVE or valid)"
         }
         ReasonCode::QosNotSupported => "; lower the QoS (AWS IoT supports QoS 0 and 1 only)",
         _ => "",
@@ -248,10 +273,15 @@ fn disconnect_hint(reason: ReasonCode) -> &'static str {
 }
 
 fn suback_words(reason: ReasonCode, protocol: Protocol) -> String {
+    let why = "the broker does not let this client subscribe to it (its ACL, or on AWS IoT the \
+               iot:Subscribe resources of the policy attached to the certificate)";
     if protocol.is_v5() {
-        reason.to_string()
+        match reason {
+            ReasonCode::NotAuthorized => format!("{reason}: {why}"),
+            _ => reason.to_string(),
+        }
     } else {
-        "SUBACK return code 0x80 (failure)".to_owned()
+        format!("SUBACK return code 0x80 (failure): {why}")
     }
 }
 

@@ -290,3 +290,73 @@ async fn a_refused_publication_is_an_error_with_the_reason() {
     assert!(error.to_string().contains("0x87 Not authorized"), "{error}");
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_subscription_answered_by_closing_the_connection_is_named_as_refused() {
+    let (listener, port) = listener().await;
+    tokio::spawn(async move {
+        let mut peer = Peer::accept(&listener, Protocol::V311).await;
+        peer.connack(false, ReasonCode::Success).await;
+        let subscribe = peer.recv().await;
+        assert!(matches!(subscribe, Packet::Subscribe(_)), "{subscribe:?}");
+        // AWS IoT's answer to a 3.1.1 subscription the policy forbids: no SUBACK, a close.
+        drop(peer);
+    });
+    let mut client = Client::connect(options(port, Protocol::V311))
+        .await
+        .unwrap();
+    let filter = TopicFilter::new("forbidden/#").unwrap();
+    let error = client
+        .subscribe(vec![(
+            filter,
+            SubscriptionOptions::with_qos(QoS::AtLeastOnce),
+        )])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::SubscribeUnanswered { .. }),
+        "{error}"
+    );
+    let text = error.to_string();
+    assert!(
+        text.contains("the broker refused the subscription to forbidden/#"),
+        "{text}"
+    );
+    assert!(text.contains("SUBACK 0x80"), "{text}");
+    assert!(!text.contains("connect() first"), "{text}");
+}
+
+#[tokio::test]
+async fn each_refused_publication_is_reported_once_in_turn() {
+    let (listener, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut peer = Peer::accept(&listener, Protocol::V5).await;
+        peer.connack(false, ReasonCode::Success).await;
+        for _ in 0..2 {
+            let Packet::Publish(publish) = peer.recv().await else {
+                panic!("expected PUBLISH");
+            };
+            let mut ack = PubAck::new(publish.delivery.packet_id().unwrap());
+            ack.reason = ReasonCode::NotAuthorized;
+            peer.send(Packet::PubAck(ack)).await;
+        }
+        peer
+    });
+    let mut client = Client::connect(options(port, Protocol::V5)).await.unwrap();
+    let topic = TopicName::new("forbidden").unwrap();
+    for _ in 0..2 {
+        client
+            .start_publish(Message::new(topic.clone(), QoS::AtLeastOnce, "x"))
+            .unwrap();
+    }
+    let mut refused = Vec::new();
+    loop {
+        match client.flush().await {
+            Ok(()) => break,
+            Err(Error::PublishRefused { packet_id, .. }) => refused.push(packet_id.get()),
+            Err(other) => panic!("{other}"),
+        }
+    }
+    assert_eq!(refused, [1, 2]);
+    server.await.unwrap();
+}

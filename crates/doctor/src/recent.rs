@@ -1,8 +1,8 @@
-//! Advice for the refusals `tether serve` records (DATA_DIR/refusals.jsonl), keyed by the
-//! refusal's [`RefusalKind`]: what it usually means for a device and the smallest change that
-//! fixes it. The match is exhaustive, so a new kind cannot be recorded without advice. It does
-//! not read the log (the CLI does, through the `refusals` crate) and knows nothing of the
-//! server runtime.
+//! Advice for the refusals `tether serve` records (DATA_DIR/refusals.jsonl) — TLS, registry,
+//! policy, limits, protocol — keyed by the refusal's [`RefusalKind`]: what it usually means for
+//! a device and the smallest change that fixes it. The match is exhaustive, so a new kind
+//! cannot be recorded without advice. It does not read the log (the CLI does, through the
+//! `refusals` crate) and knows nothing of the server runtime.
 
 use refusals::RefusalKind;
 
@@ -62,9 +62,33 @@ pub fn advice(kind: RefusalKind) -> Advice {
             why: "the certificate is registered but not ACTIVE (INACTIVE, REVOKED, PENDING_*); only ACTIVE certificates connect",
             fix: "aws iot update-certificate --certificate-id ID --new-status ACTIVE",
         },
+        RefusalKind::CertificateExpired => Advice {
+            why: "the client certificate's validity period ended (notAfter has passed); tether refuses it at the TLS handshake with alert 45 certificate_expired whether or not it is registered, and closes a connection whose certificate expires while it is connected (AWS IoT's own behaviour for an expired ACTIVE certificate is not documented)",
+            fix: "give the device a new certificate and key (tether device create NAME --policy …, or aws iot create-keys-and-certificate --set-as-active and attach-policy) and retire the old one; if the certificate should still be valid, check this machine's clock (date -u)",
+        },
+        RefusalKind::CertificateNotYetValid => Advice {
+            why: "the client certificate's validity period has not begun (notBefore is in the future): it was issued with a future start, or the clock of this machine is behind the issuer's; tether refuses it at the TLS handshake with alert 42 bad_certificate",
+            fix: "check this machine's clock (date -u; enable NTP); otherwise reissue the certificate with a notBefore in the past (openssl x509 -startdate shows it)",
+        },
         RefusalKind::Registry => Advice {
             why: "the server could not read its registry to check the client certificate, so it refused the connection rather than guess",
             fix: "check tether serve's log for the database error (disk full, permissions on DATA_DIR/tether.db, another process holding a lock) and retry",
+        },
+        RefusalKind::Policy => Advice {
+            why: "the TLS connection and the certificate were fine, but the AWS IoT policies attached to the certificate do not allow this CONNECT, PUBLISH or SUBSCRIBE: a Deny statement matched, or no Allow statement covers the action and resource (a client id other than the one the policy names, a topic outside its resources). AWS IoT refuses a CONNECT with CONNACK 5 (MQTT 5: 0x87), closes an MQTT 3.1.1 connection on a forbidden PUBLISH or SUBSCRIBE, and answers MQTT 5 with reason 0x87",
+            fix: "compare the action and resource above with the policy's statements (aws iot get-policy --policy-name NAME against tether serve's API); widen the Allow (the resource must be the ARN shown, topicfilter/ for iot:Subscribe, client/ for iot:Connect), or use the client id and topics the policy grants",
+        },
+        RefusalKind::NoPolicy => Advice {
+            why: "the certificate is registered and ACTIVE but has no policy attached, and AWS IoT allows nothing without one: every CONNECT is refused (CONNACK 5, MQTT 5: 0x87)",
+            fix: "attach a policy to the certificate: tether device attach-policy THING --policy tether-dev-allow-all (development), or aws iot attach-policy --policy-name NAME --target CERTIFICATE_ARN",
+        },
+        RefusalKind::Limit => Advice {
+            why: "the request broke a limit of the broker's profile, named above: under the aws profile those are AWS IoT Core's (128 KB payloads, 132 KB packets, QoS 0 and 1 only, topics of at most 256 bytes and 7 slashes, client ids of at most 128 bytes, 8 filters per SUBSCRIBE, 50 subscriptions per session...). AWS closes an MQTT 3.1.1 connection for most of them without a word; MQTT 5 clients get the reason code",
+            fix: "stay within the limit (split large payloads, publish at QoS 1, shorten topics); for a broker without AWS's limits run tether serve --profile mqtt; --max-packet-size raises the packet limit locally",
+        },
+        RefusalKind::Protocol => Advice {
+            why: "the client broke the MQTT protocol (a malformed or unexpected packet, no CONNECT soon after connecting, an unsupported authentication method), and the connection was closed as MQTT requires",
+            fix: "read the rule named above (MQTT spec references in brackets); check the client library's MQTT version setting (-V) and that it sends CONNECT first; tether doctor probe --mqtt-version 3.1.1|5 shows a working exchange",
         },
         RefusalKind::Other | RefusalKind::Unknown => Advice {
             why: "the server refused the connection for a reason without specific advice",

@@ -612,6 +612,49 @@ fn registry_status_from_a_tether_data_dir() {
         Severity::Warning
     );
 
+    // A policy of the thing's group counts, for the client id that is the thing's name.
+    let arn = format!("arn:aws:iot:us-east-1:123456789012:cert/{id}");
+    store
+        .create_thing(
+            &store::NewThing {
+                name: "sensor".into(),
+                ..Default::default()
+            },
+            [1; 16],
+            NOW * 1000,
+        )
+        .unwrap();
+    store.attach_thing_principal("sensor", &arn, false).unwrap();
+    let group = store::NewThingGroup {
+        name: "plant".into(),
+        ..Default::default()
+    };
+    store
+        .create_thing_group(&group, [2; 16], NOW * 1000)
+        .unwrap();
+    store
+        .add_thing_to_thing_group("plant", "sensor", [3; 16], NOW * 1000)
+        .unwrap();
+    store
+        .create_policy(
+            "plant-policy",
+            r#"{"Version":"2012-10-17","Statement":[]}"#,
+            NOW * 1000,
+        )
+        .unwrap();
+    store
+        .attach_policy(
+            "plant-policy",
+            "arn:aws:iot:us-east-1:123456789012:thinggroup/plant",
+        )
+        .unwrap();
+    let report = check_credentials(&i);
+    find(
+        &report,
+        "policies from thing groups: plant-policy (thing group plant, for client id sensor)",
+    );
+    nothing_contains(&report, "no policy is attached");
+
     store
         .set_certificate_status(
             &id.to_string(),

@@ -5,12 +5,16 @@
 //! Nothing here opens a socket, reads a clock or decides authorization: the broker authorizes
 //! every request publish and every delivery of what a service publishes, as for any client.
 
+pub mod jobs;
 pub mod lifecycle;
 mod output;
+pub mod provisioning;
 pub mod registry_events;
 pub mod rules;
 mod service;
 pub mod shadow;
 
 pub use output::{MessageHeaders, OutMessage, Output};
-pub use service::{Handled, RULES, Request, Route, SHADOW, Services, ServicesConfig, routes};
+pub use service::{
+    Handled, JOBS, PROVISIONING, RULES, Request, Route, SHADOW, Services, ServicesConfig, routes,
+};

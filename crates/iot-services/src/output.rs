@@ -8,7 +8,7 @@
 pub struct OutMessage {
     /// The topic.
     pub topic: String,
-    /// The payload (JSON for every service so far).
+    /// The payload (JSON, or CBOR on fleet provisioning's `cbor` topics).
     pub payload: Vec<u8>,
     /// QoS 0 or 1.
     pub qos: u8,

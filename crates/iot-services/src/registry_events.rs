@@ -1,7 +1,7 @@
 //! Registry events (developer guide, "Registry events"): the messages AWS IoT publishes when
 //! registry resources change — `$aws/events/thing/{thingName}/created|updated|deleted` with a
-//! `THING_EVENT` payload, and (as the resources arrive in tether) thing types, thing groups and
-//! their memberships — and the account's event configurations (UpdateEventConfigurations /
+//! `THING_EVENT` payload here, thing types, thing groups, their memberships and hierarchy in
+//! [`groups`] — and the account's event configurations (UpdateEventConfigurations /
 //! DescribeEventConfigurations), every type off until enabled, as in AWS. Pure: the server
 //! passes the resource, the event id material and `now`, and publishes what comes back.
 
@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::OutMessage;
+
+pub mod groups;
 
 /// The event types AWS's `EventConfigurations` names, in its order.
 pub const EVENT_TYPES: [&str; 11] = [

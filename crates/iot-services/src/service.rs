@@ -1,18 +1,27 @@
 //! The services' common face to the server: which topics each service answers ([`routes`]),
 //! a claimed publish as a typed [`Request`], and [`Services`], which dispatches a request to its
-//! service inside the caller's store transaction. A new service adds its id, its routes and a
-//! dispatch arm here, and its own module beside `shadow/`.
+//! service inside the caller's store transaction, and runs the services' timers ([`Services::tick`]:
+//! Jobs, and fleet provisioning's tokens and claims). The rules engine is a service too: Basic
+//! Ingest is its static route, its FROM filters are added by the server.
+//! A new service adds its id, its routes and a dispatch arm here, and its own module beside
+//! `shadow/`, `jobs/` and `rules/`.
 
 use store::ServiceTx;
 
-use crate::{Output, rules, shadow};
+use crate::{Output, jobs, provisioning, rules, shadow};
 
 /// The Device Shadow service's id in [`Route::service`] and [`Request::service`].
 pub const SHADOW: u16 = 1;
 
+/// The Jobs service's id.
+pub const JOBS: u16 = 2;
+
+/// The fleet provisioning service's id.
+pub const PROVISIONING: u16 = 3;
+
 /// The rules engine's id. Its routes are Basic Ingest's (here) and the FROM filters of the
 /// enabled rules ([`rules::Engine::filters`], added by the server and replaced when they change).
-pub const RULES: u16 = 3;
+pub const RULES: u16 = 4;
 
 /// A service's claim on request topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,20 +36,31 @@ pub struct Route {
 
 /// Every route of every service.
 pub fn routes() -> Vec<Route> {
-    let mut routes: Vec<Route> = shadow::REQUEST_FILTERS
-        .iter()
-        .map(|filter| Route {
-            filter,
-            service: SHADOW,
-            to_subscribers: true,
-        })
-        .collect();
-    routes.push(Route {
+    let shadows = shadow::REQUEST_FILTERS.iter().map(|filter| Route {
+        filter,
+        service: SHADOW,
+        to_subscribers: true,
+    });
+    let jobs = jobs::ROUTES.iter().map(|&(filter, to_subscribers)| Route {
+        filter,
+        service: JOBS,
+        to_subscribers,
+    });
+    let provisioning = provisioning::ROUTES.iter().map(|filter| Route {
+        filter,
+        service: PROVISIONING,
+        to_subscribers: false,
+    });
+    let basic_ingest = std::iter::once(Route {
         filter: rules::BASIC_INGEST_FILTER,
         service: RULES,
         to_subscribers: false,
     });
-    routes
+    shadows
+        .chain(jobs)
+        .chain(provisioning)
+        .chain(basic_ingest)
+        .collect()
 }
 
 /// A publish a service claimed, with who sent it.
@@ -72,6 +92,10 @@ pub struct ServicesConfig {
     /// Requests one connection may have in flight; beyond them AWS answers 429 (Device Shadow:
     /// "more than 10 in-flight requests on one connection", device-shadow-error-messages.md).
     pub max_in_flight: usize,
+    /// Jobs: ARNs and timers.
+    pub jobs: jobs::JobsSettings,
+    /// Fleet provisioning: ARNs, the issuing CA, token and claim lifetimes.
+    pub provisioning: provisioning::ProvisioningSettings,
     /// The rules engine's account, region, API address and seed.
     pub rules: rules::RulesConfig,
 }
@@ -81,6 +105,8 @@ impl Default for ServicesConfig {
         ServicesConfig {
             shadow: shadow::Limits::default(),
             max_in_flight: 10,
+            jobs: jobs::JobsSettings::default(),
+            provisioning: provisioning::ProvisioningSettings::default(),
             rules: rules::RulesConfig::default(),
         }
     }
@@ -94,20 +120,87 @@ pub struct Handled {
     pub output: Output,
     /// What to publish when it is not.
     pub failure: Output,
+    /// Pre-provisioning hooks to call once the transaction is committed; each request is
+    /// finished by [`Services::resume_hook`] with the hook's answer.
+    pub hooks: Vec<provisioning::HookCall>,
 }
 
-/// Every service, with its settings.
+/// Every service, with its settings and the next time one of their timers is due.
 #[derive(Debug, Default)]
 pub struct Services {
     config: ServicesConfig,
     rules: rules::Engine,
+    /// The earliest timer (epoch milliseconds), as last read by [`Services::tick`].
+    next_deadline: Option<i64>,
+    /// Whether [`Services::tick`] ran once (the first fires whatever was due before a restart).
+    ticked: bool,
 }
 
 impl Services {
     /// The services with these settings.
     pub fn new(config: ServicesConfig) -> Services {
         let rules = rules::Engine::new(config.rules.clone());
-        Services { config, rules }
+        Services {
+            config,
+            rules,
+            next_deadline: None,
+            ticked: false,
+        }
+    }
+
+    /// When [`Services::tick`] must run next (epoch milliseconds), if a timer is set. Known
+    /// after the first tick: the services worker ticks once at start-up, so timers set before a
+    /// restart fire.
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.next_deadline
+    }
+
+    /// Fires every timer due at `now_ms` (Jobs timeouts and rollout windows) inside `tx`, and
+    /// reads when the next one is due. The services worker calls it at the end of every batch
+    /// and when the next deadline passes.
+    pub fn tick(&mut self, tx: &ServiceTx<'_>, now_ms: i64) -> Output {
+        let due = !self.ticked
+            || self
+                .next_deadline
+                .is_some_and(|deadline| deadline <= now_ms);
+        self.ticked = true;
+        let mut failed = false;
+        let output = if due {
+            jobs::tick(tx, &self.config.jobs, now_ms).unwrap_or_else(|e| {
+                tracing::error!("firing job timers failed: {e}");
+                failed = true;
+                Output::default()
+            })
+        } else {
+            Output::default()
+        };
+        if due
+            && let Err(e) = tx.request("provisioning timers", |tx| provisioning::tick(tx, now_ms))
+        {
+            tracing::error!("firing provisioning timers failed: {e}");
+            failed = true;
+        }
+        let next = jobs::next_deadline(tx)
+            .map_err(|e| e.to_string())
+            .and_then(|jobs| {
+                let provisioning = provisioning::next_deadline(tx).map_err(|e| e.to_string())?;
+                Ok(match (jobs, provisioning) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                })
+            });
+        match next {
+            // After a failure, try again in a second rather than at once.
+            Ok(next) if failed => {
+                self.next_deadline = next.map(|d| d.max(now_ms.saturating_add(1000)))
+            }
+            Ok(next) => self.next_deadline = next,
+            Err(e) => {
+                tracing::error!("reading the next job timer failed: {e}");
+                self.next_deadline = Some(now_ms.saturating_add(1000));
+            }
+        }
+        output
     }
 
     /// The services' settings.
@@ -118,6 +211,18 @@ impl Services {
     /// The rules engine (its rules change through the control plane on the worker).
     pub fn rules(&mut self) -> &mut rules::Engine {
         &mut self.rules
+    }
+
+    /// Finishes a RegisterThing that waited for its pre-provisioning hook: `outcome` is the
+    /// hook's answer, or why calling it failed.
+    pub fn resume_hook(
+        &self,
+        tx: &ServiceTx<'_>,
+        resume: provisioning::Resume,
+        outcome: Result<serde_json::Value, String>,
+        now_ms: i64,
+    ) -> Output {
+        provisioning::resume(tx, &self.config.provisioning, resume, outcome, now_ms)
     }
 
     /// Handles one claimed publish inside `tx`.
@@ -136,6 +241,41 @@ impl Services {
                     ),
                     failure: shadow::failed(request.topic, request.payload, limits, now_ms)
                         .unwrap_or_default(),
+                    hooks: Vec::new(),
+                }
+            }
+            JOBS => {
+                let throttle = (request.in_flight >= self.config.max_in_flight)
+                    .then_some(self.config.max_in_flight);
+                Handled {
+                    output: jobs::handle_publish(
+                        tx,
+                        &self.config.jobs,
+                        request.conn,
+                        request.topic,
+                        request.payload,
+                        throttle,
+                        now_ms,
+                    ),
+                    failure: jobs::failed(request.conn, request.topic, request.payload, now_ms)
+                        .unwrap_or_default(),
+                    hooks: Vec::new(),
+                }
+            }
+            PROVISIONING => {
+                let publish = provisioning::Publish {
+                    conn: request.conn,
+                    client_id: request.client_id,
+                    principal: request.principal,
+                    topic: request.topic,
+                    payload: request.payload,
+                };
+                let (output, hook) =
+                    provisioning::handle_publish(tx, &self.config.provisioning, &publish, now_ms);
+                Handled {
+                    output,
+                    failure: provisioning::failed(request.conn, request.topic).unwrap_or_default(),
+                    hooks: hook.into_iter().collect(),
                 }
             }
             RULES => {
@@ -145,6 +285,7 @@ impl Services {
                 Handled {
                     failure: output.clone(),
                     output,
+                    hooks: Vec::new(),
                 }
             }
             other => {

@@ -13,6 +13,7 @@ mod error;
 mod id;
 mod load;
 mod pem;
+mod subject;
 mod summary;
 mod write;
 
@@ -25,9 +26,10 @@ pub use load::{
     Encoding, Identified, KeyFormat, LoadedCertificate, LoadedCsr, LoadedKey, ObjectKind, identify,
     load_certificate, load_certificate_chain, load_csr, load_private_key, read_file,
 };
+pub use subject::{SubjectFields, random_bytes, subject_fields};
 pub use summary::{
     CertificateSummary, KeyDescription, SubjectAltName, describe_key, key_matches_certificate,
-    rfc3339, summarize,
+    rfc3339, summarize, validity_period,
 };
 pub use write::{
     certificate_der, certificate_pem, private_key_der, private_key_pem, public_key_der,

@@ -196,6 +196,15 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// A certificate's validity period as Unix seconds `(not_before, not_after)`, without the
+/// rest of a summary.
+pub fn validity_period(cert: &X509Ref) -> Result<(i64, i64)> {
+    Ok((
+        unix_seconds(cert.not_before())?,
+        unix_seconds(cert.not_after())?,
+    ))
+}
+
 fn unix_seconds(time: &Asn1TimeRef) -> Result<i64> {
     let epoch = Asn1Time::from_unix(0).map_err(crypto("building the Unix epoch time"))?;
     let diff = epoch

@@ -1,19 +1,24 @@
-//! The record of refused connections, shared by the process that writes it (`tether serve`:
-//! every TLS handshake or client certificate it refuses is appended as one JSON line to
-//! `DATA_DIR/refusals.jsonl`) and the one that reads it (`tether doctor recent`, which explains
-//! each kind). [`RefusalKind`] is the one vocabulary of why a connection was refused: the
-//! handshake code, the metrics labels, the log and the doctor's advice all use it, so a new kind
-//! cannot be recorded without advice (the doctor matches it exhaustively).
+//! The record of refusals, shared by the process that writes it (`tether serve`: every TLS
+//! handshake, client certificate, policy decision, limit or protocol rule that refuses a client
+//! is appended as one compact JSON line to `DATA_DIR/refusals.jsonl`) and the one that reads it
+//! (`tether doctor recent`, which explains each kind). [`RefusalKind`] is the one vocabulary of
+//! why: the handshake code, the metrics labels, the log and the doctor's advice all use it, so
+//! a new kind cannot be recorded without advice (the doctor matches it exhaustively).
 //!
-//! The file is rotated to `refusals.jsonl.1` past 1 MiB. Writing is best effort: a full disk
-//! must not stop the broker. This crate does not decide why a connection is refused, nor word
-//! the advice; it keeps the record.
+//! Writing happens on a thread of its own ([`Recorder`]): the broker's router and connection
+//! tasks hand a record over a bounded channel and never wait on the disk; the thread appends
+//! it, then logs its line, so whoever reads a log line finds the record. The file is rotated to
+//! `refusals.jsonl.1` past 1 MiB. Writing is best effort: a full disk or a full channel must
+//! not stop the broker. This crate does not decide why a client is refused, nor word the
+//! advice; it keeps the record.
 
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +30,9 @@ pub const FILE_NAME: &str = "refusals.jsonl";
 
 /// Why a connection was refused. The serialized form is the label used in the log, in
 /// `/metrics` (`reason="…"`) and in `tether doctor recent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RefusalKind {
     /// The client spoke something other than TLS (usually plain MQTT) to a TLS listener.
@@ -52,16 +59,32 @@ pub enum RefusalKind {
     NotRegistered,
     /// The client certificate is registered but not ACTIVE.
     NotActive,
+    /// The client certificate's notAfter has passed (refused at the TLS handshake, registered
+    /// or not), or it expired while connected.
+    CertificateExpired,
+    /// The client certificate's notBefore is still to come.
+    CertificateNotYetValid,
     /// The registry could not be read to check the certificate.
     Registry,
+    /// An attached AWS IoT policy refused a CONNECT, PUBLISH or SUBSCRIBE: an explicit Deny,
+    /// or no Allow statement matched.
+    Policy,
+    /// The certificate has no policy attached, so nothing is allowed.
+    NoPolicy,
+    /// A limit of the broker's profile refused it (payload or packet size, QoS, topic length
+    /// or levels, client id, subscriptions...).
+    Limit,
+    /// The client broke the MQTT protocol (a malformed packet, no CONNECT in time...).
+    Protocol,
     /// A kind this version does not know (written by a newer tether).
+    #[default]
     #[serde(other)]
     Unknown,
 }
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 14] = [
+    pub const ALL: [RefusalKind; 20] = [
         RefusalKind::NotTls,
         RefusalKind::Timeout,
         RefusalKind::Version,
@@ -74,7 +97,13 @@ impl RefusalKind {
         RefusalKind::Other,
         RefusalKind::NotRegistered,
         RefusalKind::NotActive,
+        RefusalKind::CertificateExpired,
+        RefusalKind::CertificateNotYetValid,
         RefusalKind::Registry,
+        RefusalKind::Policy,
+        RefusalKind::NoPolicy,
+        RefusalKind::Limit,
+        RefusalKind::Protocol,
         RefusalKind::Unknown,
     ];
 
@@ -93,7 +122,13 @@ impl RefusalKind {
             RefusalKind::Other => "other",
             RefusalKind::NotRegistered => "not_registered",
             RefusalKind::NotActive => "not_active",
+            RefusalKind::CertificateExpired => "certificate_expired",
+            RefusalKind::CertificateNotYetValid => "certificate_not_yet_valid",
             RefusalKind::Registry => "registry",
+            RefusalKind::Policy => "policy",
+            RefusalKind::NoPolicy => "no_policy",
+            RefusalKind::Limit => "limit",
+            RefusalKind::Protocol => "protocol",
             RefusalKind::Unknown => "unknown",
         }
     }
@@ -110,32 +145,54 @@ impl fmt::Display for RefusalKind {
     }
 }
 
-/// One refused connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One refusal. Fields that do not apply are left out of the JSON line, so a record stays a few
+/// hundred bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Refusal {
     /// When, RFC 3339 UTC.
     pub time: String,
     /// The client's address.
     pub peer: String,
-    /// Which listener (`mqtts`, `mqtts-alpn`).
+    /// Which listener (`mqtts`, `mqtts-alpn`, `mqtt`).
     pub listener: String,
     /// Why, as a kind.
     pub kind: RefusalKind,
     /// Why, in words, with what to change.
     pub reason: String,
-    /// What the client offered (TLS versions, suites, SNI, ALPN), when its hello arrived.
+    /// What the client offered in its ClientHello: versions, the number of suites, SNI and
+    /// ALPN; the suites themselves only when they decided (kind `cipher`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offered: Option<String>,
     /// Whether the client sent a certificate, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_certificate: Option<bool>,
-    /// The client certificate's id, when the refusal concerns it.
-    pub certificate_id: Option<String>,
+    /// Who: a device's certificate id (its AWS IoT principal), or `anonymous` on the plain
+    /// listener. Older records call it `certificate_id`.
+    #[serde(
+        default,
+        alias = "certificate_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub principal: Option<String>,
+    /// The MQTT client id, once the CONNECT named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// What was refused: an AWS IoT action (`iot:Publish`...) or an MQTT packet (`PUBLISH`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// On what: an ARN, a topic or topic filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// What decided: the policy statement, or the limit and its value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
 }
 
-/// Appends refusals to the data directory's log.
+/// Appends refusals to the data directory's log, synchronously. [`Recorder`] is what a server
+/// uses; this is its writing half (and what tests use directly).
 #[derive(Debug)]
 pub struct RefusalLog {
     path: PathBuf,
-    lock: Mutex<()>,
 }
 
 impl RefusalLog {
@@ -143,13 +200,11 @@ impl RefusalLog {
     pub fn new(data_dir: &Path) -> RefusalLog {
         RefusalLog {
             path: data_dir.join(FILE_NAME),
-            lock: Mutex::new(()),
         }
     }
 
     /// Appends one refusal (best effort; failures are logged, not returned).
     pub fn record(&self, refusal: &Refusal) {
-        let Ok(_guard) = self.lock.lock() else { return };
         let Ok(mut line) = serde_json::to_string(refusal) else {
             return;
         };
@@ -164,6 +219,77 @@ impl RefusalLog {
             .and_then(|mut file| file.write_all(line.as_bytes()));
         if let Err(e) = written {
             tracing::warn!("cannot append to {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Records waiting for the writer thread; beyond this many, new ones are dropped (and counted)
+/// rather than making the broker wait.
+const QUEUE: usize = 4096;
+
+/// A record and the log line to emit once it is written.
+type Entry = (Refusal, Option<String>);
+
+/// Hands refusals to a writer thread of their own. Cheap to clone; never blocks. The thread
+/// ends when the last clone is dropped, after writing what it was given.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    sender: Option<SyncSender<Entry>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Recorder {
+    /// Starts the writer thread for `data_dir`'s log.
+    pub fn start(data_dir: &Path) -> std::io::Result<Recorder> {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(QUEUE);
+        let log = RefusalLog::new(data_dir);
+        std::thread::Builder::new()
+            .name("refusal-log".to_owned())
+            .spawn(move || write_all(&log, &receiver))?;
+        Ok(Recorder {
+            sender: Some(sender),
+            dropped: Arc::default(),
+        })
+    }
+
+    /// A recorder that keeps nothing (for tests of code that records).
+    pub fn discard() -> Recorder {
+        Recorder {
+            sender: None,
+            dropped: Arc::default(),
+        }
+    }
+
+    /// Queues a refusal; `log` is written to the server's log (warn level) after the record.
+    pub fn record(&self, refusal: Refusal, log: Option<String>) {
+        let Some(sender) = &self.sender else { return };
+        match sender.try_send((refusal, log)) {
+            Ok(()) => {}
+            Err(TrySendError::Full((refusal, _))) => {
+                if self.dropped.fetch_add(1, Ordering::Relaxed) == 0 {
+                    tracing::warn!(
+                        "refusals arrive faster than {FILE_NAME} is written; not recording some \
+                         (first dropped: {} {})",
+                        refusal.kind,
+                        refusal.reason
+                    );
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => {}
+        }
+    }
+
+    /// How many refusals were not recorded because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+fn write_all(log: &RefusalLog, receiver: &Receiver<Entry>) {
+    for (refusal, line) in receiver {
+        log.record(&refusal);
+        if let Some(line) = line {
+            tracing::warn!("{line}");
         }
     }
 }
@@ -202,9 +328,9 @@ mod tests {
             listener: "mqtts".into(),
             kind,
             reason: "client offered TLS 1.1 at most".into(),
-            offered: Some("TLS 1.1 with suites AES128-SHA".into()),
+            offered: Some("TLS 1.1 with 1 suite".into()),
             client_certificate: Some(false),
-            certificate_id: None,
+            ..Refusal::default()
         }
     }
 
@@ -240,5 +366,59 @@ mod tests {
         }
         let newer: RefusalKind = serde_json::from_str("\"quantum_mismatch\"").unwrap();
         assert_eq!(newer, RefusalKind::Unknown);
+    }
+
+    #[test]
+    fn records_leave_out_what_does_not_apply_and_old_records_still_read() {
+        let policy = Refusal {
+            kind: RefusalKind::Policy,
+            principal: Some("3e3b8a2d46".into()),
+            client_id: Some("dev".into()),
+            action: Some("iot:Publish".into()),
+            resource: Some("arn:aws:iot:us-east-1:123456789012:topic/a".into()),
+            decided_by: Some("no statement allows it".into()),
+            ..refusal(RefusalKind::Policy)
+        };
+        let line = serde_json::to_string(&Refusal {
+            offered: None,
+            client_certificate: None,
+            ..policy.clone()
+        })
+        .unwrap();
+        assert!(
+            !line.contains("\"offered\"") && !line.contains("null"),
+            "{line}"
+        );
+        assert!(line.len() < 400, "{} bytes: {line}", line.len());
+        let old = r#"{"time":"t","peer":"p","listener":"mqtts","kind":"not_registered",
+            "reason":"r","offered":null,"client_certificate":true,"certificate_id":"abc"}"#;
+        let read: Refusal = serde_json::from_str(old).unwrap();
+        assert_eq!(read.principal.as_deref(), Some("abc"));
+        assert_eq!(read.kind, RefusalKind::NotRegistered);
+    }
+
+    #[test]
+    fn the_recorder_writes_on_its_own_thread_and_ends_when_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let recorder = Recorder::start(dir.path()).unwrap();
+        for kind in [RefusalKind::Limit, RefusalKind::Protocol] {
+            recorder
+                .clone()
+                .record(refusal(kind), Some(format!("{kind} refused")));
+        }
+        drop(recorder);
+        // Dropping the last sender ends the thread after it wrote everything; poll the file
+        // with a deadline rather than sleeping a fixed time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let recent = read_recent(dir.path(), 10).unwrap();
+            if recent.len() == 2 {
+                assert_eq!(recent[0].kind, RefusalKind::Limit);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{recent:?}");
+            std::thread::yield_now();
+        }
+        Recorder::discard().record(refusal(RefusalKind::Other), None);
     }
 }

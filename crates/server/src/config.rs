@@ -42,6 +42,20 @@ pub struct ServerConfig {
     /// Lowest keep-alive granted, in seconds, in place of the profile's (AWS: 30). A local
     /// setting for tests of a device's reconnection, not an AWS behaviour.
     pub min_keep_alive: Option<u16>,
+    /// How long a minute lasts for AWS IoT Jobs timers (in-progress and step timeouts) and
+    /// rollout rates, in place of 60 seconds. A local setting for tests that need a job
+    /// execution to time out in seconds, not an AWS behaviour.
+    pub jobs_minute: Option<Duration>,
+    /// How long after its deprecation a thing type may be deleted (AWS: five minutes). A
+    /// local setting so that tests need not wait, like `min_keep_alive`.
+    pub thing_type_delete_delay: Duration,
+    /// Fleet provisioning: the local stand-ins of pre-provisioning hook Lambdas.
+    pub provisioning_hooks: Vec<crate::hooks::ProvisioningHook>,
+    /// How long a certificate ownership token lasts (AWS: one hour), and a
+    /// CreateProvisioningClaim certificate (AWS: five minutes). Local settings for tests that
+    /// need them to expire, like `jobs_minute`.
+    pub ownership_token_lifetime: Duration,
+    pub provisioning_claim_lifetime: Duration,
     /// The rules engine's settings (local targets of `lambda` actions).
     pub rules: crate::rules::RulesSettings,
 }
@@ -63,6 +77,13 @@ impl ServerConfig {
             max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
             min_keep_alive: None,
+            jobs_minute: None,
+            thing_type_delete_delay: Duration::from_millis(
+                u64::try_from(store::AWS_DELETE_DELAY_MS).unwrap_or(300_000),
+            ),
+            provisioning_hooks: Vec::new(),
+            ownership_token_lifetime: Duration::from_secs(3600),
+            provisioning_claim_lifetime: Duration::from_secs(300),
             rules: crate::rules::RulesSettings::default(),
         }
     }
@@ -74,6 +95,32 @@ impl ServerConfig {
             limits.keep_alive_clamp = Some((min.min(max), max));
         }
         limits
+    }
+
+    /// The AWS IoT services' settings: ARNs of this account and region, the Jobs minute, the
+    /// provisioning lifetimes (the issuing CA is the data directory's, added at start-up).
+    pub(crate) fn services(&self) -> iot_services::ServicesConfig {
+        let jobs = iot_services::jobs::JobsSettings {
+            account: self.account_id.clone(),
+            region: self.region.clone(),
+            minute_ms: self.jobs_minute.map_or(60_000, |minute| {
+                i64::try_from(minute.as_millis()).unwrap_or(i64::MAX).max(1)
+            }),
+            ..iot_services::jobs::JobsSettings::default()
+        };
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1);
+        let provisioning = iot_services::provisioning::ProvisioningSettings {
+            account: self.account_id.clone(),
+            region: self.region.clone(),
+            issuer: None,
+            token_lifetime_ms: millis(self.ownership_token_lifetime),
+            claim_lifetime_ms: millis(self.provisioning_claim_lifetime),
+        };
+        iot_services::ServicesConfig {
+            jobs,
+            provisioning,
+            ..iot_services::ServicesConfig::default()
+        }
     }
 
     /// The largest MQTT packet accepted: as configured, else by profile.
@@ -125,6 +172,9 @@ pub struct Ready {
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// Another `tether serve` holds the data directory.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Preparing the data directory failed.
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),

@@ -1,8 +1,9 @@
-//! Registry changes reach live connections through one path: every change to things,
-//! certificates, policies or attachments bumps the store's `registry_version` (SQLite triggers),
-//! and this task polls it. When it moves, connections whose certificate is no longer ACTIVE are
-//! closed and the others get their current policies, within about half a second, whoever made
-//! the change (the API, the CLI, another process writing the database). It decides nothing
+//! Registry changes reach live connections through one path: every change to things, thing
+//! types, thing groups and their members, certificates, policies or attachments bumps the
+//! store's `registry_version` (SQLite triggers), and this task polls it. When it moves,
+//! connections whose certificate is no longer ACTIVE are closed and the others get their current
+//! policies (their thing groups' included), within about half a second, whoever made the change
+//! (the API, the CLI, another process writing the database). It decides nothing
 //! itself: `auth::check_certificate` judges, the router applies.
 
 use std::sync::{Arc, Mutex};

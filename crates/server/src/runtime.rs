@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use broker_core::{Broker, BrokerConfig, Profile};
-use refusals::RefusalLog;
+use refusals::Recorder;
 use store::Store;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -21,7 +21,7 @@ use crate::config::{Listeners, Ready, ServerConfig, ServerError};
 use crate::metrics::Metrics;
 use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{self, Admission, ConnectionSettings, MqttListeners, Shared};
-use crate::{api, http, persist, registry_watch, rules, services};
+use crate::{api, http, lock, persist, registry_watch, rules, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -34,6 +34,8 @@ pub async fn run(
     on_ready: impl FnOnce(&Ready),
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServerError> {
+    // Before anything in the directory is touched: one server per data directory.
+    let _lock = lock::lock(&config.data_dir)?;
     let clock = Clock::start();
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, clock.wall_ms() / 1000)?;
     let mut store = Store::open(data.database_path())?;
@@ -66,6 +68,9 @@ pub async fn run(
         &router_tx,
         (api_base, &metrics),
     )?;
+    let refusals = Recorder::start(&data.root).map_err(|e| {
+        ServerError::Config(format!("cannot start the refusal log's writer thread: {e}"))
+    })?;
     let router = Router::new(
         broker,
         clock,
@@ -73,6 +78,7 @@ pub async fn run(
         Arc::clone(&metrics),
         live_floor,
         aws,
+        refusals.clone(),
     );
     let router_task = tokio::spawn(router.run(router_rx));
 
@@ -82,12 +88,14 @@ pub async fn run(
             clock,
             settings: Arc::new(connection_settings(&config)),
             metrics: Arc::clone(&metrics),
+            refusals: refusals.clone(),
         },
         store: Arc::clone(&store),
         registry: Arc::default(),
-        refusals: RefusalLog::new(&data.root),
+        refusals,
         next_conn: AtomicU64::new(1),
         max_connections: config.max_connections,
+        services: services.as_ref().map(services::Running::link),
     });
     let mut ready = Ready {
         mqtts: None,
@@ -185,14 +193,13 @@ fn start_services(
     let mut seed = [0u8; 8];
     // The OpenSSL RNG does not fail once seeded; the clock still makes runs differ.
     let _ = openssl::rand::rand_bytes(&mut seed);
-    let services_config = iot_services::ServicesConfig {
-        rules: iot_services::rules::RulesConfig {
-            account_id: config.account_id.clone(),
-            region: config.region.clone(),
-            api_base,
-            seed: u64::from_le_bytes(seed) ^ clock.wall_ms().unsigned_abs(),
-        },
-        ..iot_services::ServicesConfig::default()
+    let mut services_config = config.services();
+    services_config.provisioning.issuer = Some(data.ca.clone());
+    services_config.rules = iot_services::rules::RulesConfig {
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+        api_base,
+        seed: u64::from_le_bytes(seed) ^ clock.wall_ms().unsigned_abs(),
     };
     let mut services = iot_services::Services::new(services_config);
     let mut store = Store::open(data.database_path())?;
@@ -203,6 +210,7 @@ fn start_services(
     let extras = services::Extras {
         network: Some(outbox),
         metrics: Arc::clone(metrics),
+        hooks: config.provisioning_hooks.clone(),
     };
     let running = services::start(store, services, clock, router.clone(), extras)
         .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
@@ -263,6 +271,7 @@ fn start_http(
         mqtts_port: ready.mqtts.map(|a| a.port()),
         limits: config.limits(),
         database: data.database_path(),
+        thing_type_delete_delay: config.thing_type_delete_delay,
     };
     let api = api::Api::new(api_config, data.ca.clone(), router.clone(), services)?;
     let app = http::routes(Arc::clone(metrics), Some(Arc::new(api)));

@@ -4,11 +4,19 @@
 //! takes whatever is waiting, runs it in one write transaction (one fsync for the batch, each
 //! request in its own savepoint), and only after the commit hands the router what to publish
 //! and the API its answers. A service's answer is therefore never seen before its change is on
-//! disk.
+//! disk. The services' timers (Jobs timeouts and rollouts) run on the same thread: every batch
+//! ends with [`Services::tick`], and the worker waits for work no longer than the next timer,
+//! then runs a batch of its own; its first batch fires what fell due while tether was stopped.
+//! A fleet provisioning request whose template has a pre-provisioning hook is finished in two
+//! steps: after the commit the worker starts the hook on an async task (`crate::hooks`), which
+//! hands its answer back as a call, so the worker never waits for a hook. After each batch the
+//! rules engine's results leave the worker too: changed FROM filters become the broker's
+//! service routes, network actions go to the rules dispatcher, counts go to `/metrics`.
 
-use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use broker_core::{ConnId, Message, ServiceId, ServiceRoute};
 use iot_services::{Handled, Output, Request, Services};
@@ -17,6 +25,7 @@ use store::{ServiceTx, Store, StoreError};
 use tokio::sync::mpsc as tokio_mpsc;
 
 use crate::clock::Clock;
+use crate::hooks::{self, ProvisioningHook};
 use crate::metrics::Metrics;
 use crate::mqtt::router::Command;
 use crate::rules::Outbox;
@@ -59,7 +68,7 @@ enum Job {
 /// The way to the worker; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Link {
-    jobs: Sender<Job>,
+    jobs: Arc<Sender<Job>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -150,13 +159,16 @@ pub(crate) fn service_routes(rule_filters: &[String]) -> Vec<ServiceRoute> {
 }
 
 /// What the worker needs besides the store and the router: where the rules engine's network
-/// work goes, and the metrics it counts into.
+/// work goes, the metrics it counts into, and the local pre-provisioning hooks (run on the
+/// caller's tokio runtime).
 #[derive(Debug)]
 pub(crate) struct Extras {
     /// The rules dispatcher's queue.
     pub(crate) network: Option<Outbox>,
     /// `/metrics`.
     pub(crate) metrics: Arc<Metrics>,
+    /// Local pre-provisioning hooks.
+    pub(crate) hooks: Vec<ProvisioningHook>,
 }
 
 /// Starts the worker on its own store connection. It stops when every [`Link`] is gone.
@@ -168,12 +180,15 @@ pub(crate) fn start(
     extras: Extras,
 ) -> std::io::Result<Running> {
     let (jobs, queue) = mpsc::channel();
+    let jobs = Arc::new(jobs);
     let worker = Worker {
         store,
         services,
         clock,
         router,
         extras,
+        runtime: tokio::runtime::Handle::try_current().ok(),
+        link: Arc::downgrade(&jobs),
     };
     let thread = std::thread::Builder::new()
         .name("tether-services".to_owned())
@@ -190,20 +205,60 @@ struct Worker {
     clock: Clock,
     router: tokio_mpsc::Sender<Command>,
     extras: Extras,
+    /// Where hooks run.
+    runtime: Option<tokio::runtime::Handle>,
+    /// The worker's own queue, for a hook's answer; weak, so that the worker still stops once
+    /// every other link is gone.
+    link: Weak<Sender<Job>>,
 }
 
 impl Worker {
     fn run(mut self, queue: &Receiver<Job>) {
-        while let Ok(first) = queue.recv() {
-            let mut batch = vec![first];
+        // The first batch runs at once, with whatever is already waiting: its tick fires the
+        // timers that fell due while tether was stopped.
+        let mut batch = Vec::new();
+        loop {
             while batch.len() < BATCH {
                 match queue.try_recv() {
                     Ok(job) => batch.push(job),
                     Err(_) => break,
                 }
             }
-            if !self.run_batch(batch) {
+            if !self.run_batch(std::mem::take(&mut batch)) {
                 return;
+            }
+            match self.wait(queue) {
+                Ok(Some(job)) => batch.push(job),
+                Ok(None) => {}
+                Err(()) => return,
+            }
+        }
+    }
+
+    /// Waits for the next job, or until the next timer is due (`None`). `Err` when every link
+    /// is gone.
+    fn wait(&self, queue: &Receiver<Job>) -> Result<Option<Job>, ()> {
+        let Some(deadline) = self.services.next_deadline() else {
+            return queue.recv().map(Some).map_err(|_| ());
+        };
+        let left = deadline.saturating_sub(self.clock.wall_ms()).max(0);
+        match queue.recv_timeout(Duration::from_millis(u64::try_from(left).unwrap_or(0))) {
+            Ok(job) => Ok(Some(job)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(()),
+        }
+    }
+
+    /// Starts the pre-provisioning hooks of the batch; each answers through the worker's queue.
+    fn start_hooks(&self, calls: Vec<iot_services::provisioning::HookCall>) {
+        for call in calls {
+            match (&self.runtime, self.link.upgrade()) {
+                (Some(runtime), Some(jobs)) => {
+                    hooks::spawn(runtime, &self.extras.hooks, call, Link { jobs });
+                }
+                _ => tracing::warn!(
+                    "a pre-provisioning hook could not be started (the server is stopping)"
+                ),
             }
         }
     }
@@ -216,6 +271,7 @@ impl Worker {
         let mut after_commit: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::new();
         let mut in_flight: foldhash::HashMap<ConnId, usize> = Default::default();
         let mut failure = Output::default();
+        let mut hooks = Vec::new();
         let result = self.store.services("services batch", |tx| {
             let mut output = Output::default();
             for job in batch {
@@ -247,6 +303,7 @@ impl Worker {
                         let handled: Handled = services.publish(tx, &request, now_ms);
                         output.extend(handled.output);
                         failure.extend(handled.failure);
+                        hooks.extend(handled.hooks);
                     }
                     Job::Call(call) => {
                         let (out, done) = call(tx, services, now_ms);
@@ -255,6 +312,7 @@ impl Worker {
                     }
                 }
             }
+            output.extend(services.tick(tx, now_ms));
             Ok::<_, StoreError>(output)
         });
         let (committed, output) = match result {
@@ -277,6 +335,9 @@ impl Worker {
         }
         for done in after_commit {
             done(committed);
+        }
+        if committed {
+            self.start_hooks(hooks);
         }
         true
     }

@@ -67,7 +67,8 @@ pub enum SigV4Error {
     /// [`SIGNING_NAMES`](crate::SIGNING_NAMES).
     #[error(
         "Credential should be scoped to correct service: 'iot' (or 'iotdata' / \
-         'iotdevicegateway' for the data plane), not '{service}'"
+         'iotdevicegateway' for the data plane, 'iot-jobs-data' for the Jobs device plane), not \
+         '{service}'"
     )]
     WrongService {
         /// The service of the credential scope.

@@ -45,8 +45,10 @@ pub const DEV_ACCESS_KEY_ID: &str = "test";
 pub const DEV_SECRET_ACCESS_KEY: &str = "test";
 
 /// Signing names accepted: the control plane (`iot`), the data plane as botocore names it
-/// (`iotdata`) and as AWS's documentation names it (`iotdevicegateway`).
-pub const SIGNING_NAMES: [&str; 3] = ["iot", "iotdata", "iotdevicegateway"];
+/// (`iotdata`) and as AWS's documentation names it (`iotdevicegateway`), and the Jobs device
+/// plane (`iot-jobs-data`, whose paths the control plane shares: the API tells them apart by
+/// this name).
+pub const SIGNING_NAMES: [&str; 4] = ["iot", "iotdata", "iotdevicegateway", "iot-jobs-data"];
 
 /// The only algorithm tether verifies and signs with.
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";

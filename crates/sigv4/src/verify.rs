@@ -571,7 +571,8 @@ mod tests {
                 },
                 "InvalidSignatureException",
                 "Credential should be scoped to correct service: 'iot' (or 'iotdata' / \
-                 'iotdevicegateway' for the data plane), not 's3'",
+                 'iotdevicegateway' for the data plane, 'iot-jobs-data' for the Jobs device \
+                 plane), not 's3'",
             ),
             (
                 SigV4Error::MissingHost,

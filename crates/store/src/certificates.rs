@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::Store;
 use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest, parse_time_id_token, time_id_token};
+use crate::transaction::Tx;
 
 /// Declares an enum that is stored and sent as its AWS spelling, from one table of variants and
 /// spellings: `ALL`, `as_str`, `parse`, `Display` and the SQL text conversion.
@@ -271,48 +272,14 @@ impl Store {
         now_unix_ms: i64,
     ) -> Result<CertificateStatus, StoreError> {
         self.write("update certificate", |tx| {
-            let cert: Certificate = read_existing(tx, tx.label(), id)?;
-            tx.execute(
-                "UPDATE certificates SET status = ?2, modified_ms = ?3, generation = generation + 1 \
-                 WHERE id = ?1",
-                params![id, status, now_unix_ms],
-            )
-            .ctx(tx.label(), "update certificate")?;
-            Ok(cert.status)
+            set_certificate_status(tx, id, status, now_unix_ms)
         })
     }
 
     /// DeleteCertificate: refused while `ACTIVE` (CertificateState), while things are attached
     /// (DeleteConflict), and while policies are attached unless `force` (then they are detached).
     pub fn delete_certificate(&mut self, id: &str, force: bool) -> Result<(), StoreError> {
-        self.write("delete certificate", |tx| {
-            let label = tx.label();
-            deletable::<Certificate>(tx, label, id)?;
-            let count = |sql: &str| -> Result<i64, StoreError> {
-                tx.query_row(sql, [id], |r| r.get(0))
-                    .ctx(label, "count certificate attachments")
-            };
-            let things = count("SELECT count(*) FROM thing_principals WHERE certificate_id = ?1")?;
-            if things > 0 {
-                return Err(StoreError::DeleteConflict {
-                    kind: ResourceKind::Certificate,
-                    id: id.to_owned(),
-                    reason: format!("it is attached to {things} thing(s); detach them first"),
-                });
-            }
-            let policies = count("SELECT count(*) FROM policy_targets WHERE certificate_id = ?1")?;
-            if policies > 0 && !force {
-                return Err(StoreError::DeleteConflict {
-                    kind: ResourceKind::Certificate,
-                    id: id.to_owned(),
-                    reason: format!(
-                        "{policies} polic(ies) are attached; detach them or delete with forceDelete"
-                    ),
-                });
-            }
-            // policy_targets rows go with it (ON DELETE CASCADE).
-            delete_row::<Certificate>(tx, label, id)
-        })
+        self.write("delete certificate", |tx| delete_certificate(tx, id, force))
     }
 
     /// RegisterCACertificate. `AlreadyExists` when present.
@@ -401,28 +368,7 @@ impl Store {
     /// Inserts a new row of either table: `AlreadyExists` when the id is taken. Returns the row
     /// as stored.
     fn register<R: CertificateTable>(&mut self, row: R) -> Result<R, StoreError> {
-        check_certificate_id(row.id())?;
-        self.write(&format!("register {}", R::KIND), |tx| {
-            let label = tx.label();
-            if read::<R>(tx, label, row.id())?.is_some() {
-                return Err(StoreError::AlreadyExists {
-                    kind: R::KIND,
-                    id: row.id().to_owned(),
-                });
-            }
-            let values = row.values();
-            let placeholders = vec!["?"; values.len()].join(", ");
-            tx.execute(
-                &format!(
-                    "INSERT INTO {} ({}) VALUES ({placeholders})",
-                    R::TABLE,
-                    R::COLUMNS
-                ),
-                values.as_slice(),
-            )
-            .map_err(|e| StoreError::sqlite(label, format!("insert {}", R::KIND), e))?;
-            read_existing(tx, label, row.id())
-        })
+        self.write(&format!("register {}", R::KIND), |tx| insert(tx, row))
     }
 }
 
@@ -446,13 +392,94 @@ pub(crate) fn read_certificate(
     read(conn, label, id)
 }
 
+/// Sets a certificate's status inside an open transaction; returns the previous one.
+pub(crate) fn set_certificate_status(
+    tx: &Tx<'_>,
+    id: &str,
+    status: CertificateStatus,
+    now_unix_ms: i64,
+) -> Result<CertificateStatus, StoreError> {
+    let cert: Certificate = read_existing(tx, tx.label(), id)?;
+    tx.execute(
+        "UPDATE certificates SET status = ?2, modified_ms = ?3, generation = generation + 1 \
+                 WHERE id = ?1",
+        params![id, status, now_unix_ms],
+    )
+    .ctx(tx.label(), "update certificate")?;
+    Ok(cert.status)
+}
+
+/// DeleteCertificate inside an open transaction.
+pub(crate) fn delete_certificate(tx: &Tx<'_>, id: &str, force: bool) -> Result<(), StoreError> {
+    let label = tx.label();
+    deletable::<Certificate>(tx, label, id)?;
+    let count = |sql: &str| -> Result<i64, StoreError> {
+        tx.query_row(sql, [id], |r| r.get(0))
+            .ctx(label, "count certificate attachments")
+    };
+    let things = count("SELECT count(*) FROM thing_principals WHERE certificate_id = ?1")?;
+    if things > 0 {
+        return Err(StoreError::DeleteConflict {
+            kind: ResourceKind::Certificate,
+            id: id.to_owned(),
+            reason: format!("it is attached to {things} thing(s); detach them first"),
+        });
+    }
+    let policies = count("SELECT count(*) FROM policy_targets WHERE certificate_id = ?1")?;
+    if policies > 0 && !force {
+        return Err(StoreError::DeleteConflict {
+            kind: ResourceKind::Certificate,
+            id: id.to_owned(),
+            reason: format!(
+                "{policies} polic(ies) are attached; detach them or delete with forceDelete"
+            ),
+        });
+    }
+    // policy_targets rows go with it (ON DELETE CASCADE).
+    delete_row::<Certificate>(tx, label, id)
+}
+
+/// Inserts a new row of either table inside an open transaction: `AlreadyExists` when the id
+/// is taken. Returns the row as stored.
+pub(crate) fn insert<R: CertificateTable>(tx: &Tx<'_>, row: R) -> Result<R, StoreError> {
+    check_certificate_id(row.id())?;
+    let label = tx.label();
+    if read::<R>(tx, label, row.id())?.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: R::KIND,
+            id: row.id().to_owned(),
+        });
+    }
+    let values = row.values();
+    let placeholders = vec!["?"; values.len()].join(", ");
+    tx.execute(
+        &format!(
+            "INSERT INTO {} ({}) VALUES ({placeholders})",
+            R::TABLE,
+            R::COLUMNS
+        ),
+        values.as_slice(),
+    )
+    .map_err(|e| StoreError::sqlite(label, format!("insert {}", R::KIND), e))?;
+    read_existing(tx, label, row.id())
+}
+
+/// The CA certificate `id` (crate-wide: the services layer's auto-registration reads it).
+pub(crate) fn read_ca_certificate(
+    conn: &Connection,
+    label: &str,
+    id: &str,
+) -> Result<Option<CaCertificate>, StoreError> {
+    read(conn, label, id)
+}
+
 // ---------------------------------------------------------------------------------------------
 // One implementation for both tables
 
 /// What the shared code needs to know about one of the two certificate tables; everything else
 /// about them is the same. Rows are whole structs whose fields are the table's columns
 /// (`table_row!` writes the column list and the decoding from one list of fields).
-trait CertificateTable: Sized {
+pub(crate) trait CertificateTable: Sized {
     /// What errors call a row, e.g. `CA certificate` (`read CA certificate`).
     const KIND: ResourceKind;
     const TABLE: &'static str;

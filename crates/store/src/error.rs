@@ -16,6 +16,9 @@ pub enum ResourceKind {
     PolicyVersion,
     Session,
     Retained,
+    ThingGroup,
+    ThingType,
+    ProvisioningTemplate,
 }
 
 impl fmt::Display for ResourceKind {
@@ -28,6 +31,9 @@ impl fmt::Display for ResourceKind {
             ResourceKind::PolicyVersion => "policy version",
             ResourceKind::Session => "session",
             ResourceKind::Retained => "retained message",
+            ResourceKind::ThingGroup => "thing group",
+            ResourceKind::ThingType => "thing type",
+            ResourceKind::ProvisioningTemplate => "provisioning template",
         })
     }
 }
@@ -122,6 +128,9 @@ pub enum StoreError {
         "policy {policy} already has {limit} versions, the maximum; delete a non-default version first"
     )]
     VersionsLimitExceeded { policy: String, limit: usize },
+    /// A registry limit AWS enforces would be exceeded (AWS `LimitExceededException`).
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
     /// The request itself is not acceptable (AWS `InvalidRequestException`).
     #[error("invalid request: {0}")]
     InvalidRequest(String),

@@ -1,7 +1,9 @@
-//! SQLite persistence for `tether serve`: the AWS IoT registry (things, certificates, CA
-//! certificates, policies and their attachments), broker durability (persistent sessions,
+//! SQLite persistence for `tether serve`: the AWS IoT registry (things, thing types, static
+//! thing groups and their members, certificates, CA certificates, policies and their
+//! attachments), broker durability (persistent sessions,
 //! subscriptions, queued and retained messages) with a group-commit [`Writer`], and the
-//! services layer's records (Device Shadows, topic rules) behind [`ServiceTx`]. This is the only
+//! services layer's records (Device Shadows, Jobs, provisioning templates, claims and
+//! ownership tokens, topic rules and destinations) behind [`ServiceTx`]. This is the only
 //! crate that touches the database. It is synchronous (the server runs it on dedicated threads),
 //! reads no clock and draws no randomness: callers pass `now_unix_ms` and id material. It does
 //! not parse MQTT packets (message blobs are opaque), validate policy documents, or build ARNs.
@@ -14,14 +16,20 @@ mod certificates;
 mod connection_auth;
 mod error;
 mod events;
+mod jobs;
 mod page;
 mod policies;
 mod principals;
+mod provisioning;
 mod retained;
 mod rules;
 mod schema;
+mod service_registry;
 mod services;
 mod sessions;
+mod thing_group_members;
+mod thing_groups;
+mod thing_types;
 mod things;
 mod transaction;
 mod writer;
@@ -34,18 +42,33 @@ pub use certificates::{
     CaCertificate, CaCertificateStatus, Certificate, CertificateMode, CertificateStatus,
     NewCaCertificate, NewCertificate,
 };
-pub use connection_auth::{AttachedThing, ConnectionAuth};
+pub use connection_auth::{AttachedThing, ConnectionAuth, GroupPolicy};
 pub use error::{ResourceKind, StoreError};
 pub use events::EventConfigurationRecord;
+pub use jobs::{JobFilter, StoredExecution, StoredJob, StoredJobTemplate};
 pub use page::{MAX_PAGE_SIZE, Order, Page, PageRequest};
 pub use policies::{MAX_POLICY_VERSIONS, Policy, PolicyVersion};
-pub use principals::{ThingPrincipal, certificate_id_of_principal};
+pub use principals::{
+    MAX_POLICIES_PER_THING_GROUP, ThingPrincipal, certificate_id_of_principal,
+    thing_group_of_target,
+};
+pub use provisioning::{
+    MAX_TEMPLATE_VERSIONS, OwnershipToken, StoredClaim, StoredTemplate, StoredTemplateVersion,
+};
 pub use retained::RetainedMessage;
 pub use rules::{StoredDestination, StoredRule};
 pub use schema::{Durability, SCHEMA_VERSION};
 pub use services::{ServiceTx, StoredShadow};
 pub use sessions::{
     BrokerState, PersistedSession, QueuedMessage, SessionRecord, SubscriptionRecord, WriteOp,
+};
+pub use thing_group_members::{MAX_GROUPS_PER_THING, Membership, MembershipChanges};
+pub use thing_groups::{
+    DeletedThingGroup, MAX_CHILD_GROUPS, MAX_HIERARCHY_DEPTH, NewThingGroup, ThingGroup,
+    ThingGroupFilter, ThingGroupUpdate,
+};
+pub use thing_types::{
+    AWS_DELETE_DELAY_MS, MAX_SEARCHABLE_ATTRIBUTES, NewThingType, ThingType, ThingTypeUpdate,
 };
 pub use things::{AttributeUpdate, NewThing, Thing, ThingFilter, ThingUpdate, thing_id_from_bytes};
 pub use writer::{Writer, WriterHandle, WriterStats};

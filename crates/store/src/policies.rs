@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use crate::Store;
 use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest};
+use crate::transaction::Tx;
 
 /// AWS keeps at most five versions of a policy.
 pub const MAX_POLICY_VERSIONS: usize = 5;
@@ -46,33 +47,7 @@ impl Store {
         now_unix_ms: i64,
     ) -> Result<Policy, StoreError> {
         self.write("create policy", |tx| {
-            let label = tx.label();
-            if read_policy(tx, label, name)?.is_some() {
-                return Err(StoreError::AlreadyExists {
-                    kind: ResourceKind::Policy,
-                    id: name.to_owned(),
-                });
-            }
-            tx.execute(
-                "INSERT INTO policies (name, default_version, last_version, created_ms, \
-                 modified_ms, generation) VALUES (?1, 1, 1, ?2, ?2, 1)",
-                params![name, now_unix_ms],
-            )
-            .ctx(label, "insert policy")?;
-            tx.execute(
-                "INSERT INTO policy_versions (policy_name, version, document, created_ms) \
-                 VALUES (?1, 1, ?2, ?3)",
-                params![name, document, now_unix_ms],
-            )
-            .ctx(label, "insert policy version")?;
-            Ok(Policy {
-                name: name.to_owned(),
-                default_version: 1,
-                document: document.to_owned(),
-                created_ms: now_unix_ms,
-                modified_ms: now_unix_ms,
-                generation: 1,
-            })
+            create_policy(tx, name, document, now_unix_ms)
         })
     }
 
@@ -287,6 +262,42 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// CreatePolicy inside an open transaction.
+pub(crate) fn create_policy(
+    tx: &Tx<'_>,
+    name: &str,
+    document: &str,
+    now_unix_ms: i64,
+) -> Result<Policy, StoreError> {
+    let label = tx.label();
+    if read_policy(tx, label, name)?.is_some() {
+        return Err(StoreError::AlreadyExists {
+            kind: ResourceKind::Policy,
+            id: name.to_owned(),
+        });
+    }
+    tx.execute(
+        "INSERT INTO policies (name, default_version, last_version, created_ms, \
+                 modified_ms, generation) VALUES (?1, 1, 1, ?2, ?2, 1)",
+        params![name, now_unix_ms],
+    )
+    .ctx(label, "insert policy")?;
+    tx.execute(
+        "INSERT INTO policy_versions (policy_name, version, document, created_ms) \
+                 VALUES (?1, 1, ?2, ?3)",
+        params![name, document, now_unix_ms],
+    )
+    .ctx(label, "insert policy version")?;
+    Ok(Policy {
+        name: name.to_owned(),
+        default_version: 1,
+        document: document.to_owned(),
+        created_ms: now_unix_ms,
+        modified_ms: now_unix_ms,
+        generation: 1,
+    })
 }
 
 pub(crate) fn read_policy(

@@ -1,8 +1,8 @@
 //! Attachments: policies to targets (certificate ARNs, thing-group ARNs, Cognito ids) and
 //! principals to things (with the EXCLUSIVE_THING flag), with their list operations (§3.5, §4.1).
 //! Principals and targets are stored as the caller's text; certificate ARNs are also resolved to
-//! certificate ids so deleting a certificate and the broker's lookup can follow them. It does not
-//! build ARNs or evaluate policies.
+//! certificate ids, and thing-group ARNs to group names, so that deleting the certificate or the
+//! group and the broker's lookup can follow them. It does not build ARNs or evaluate policies.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -12,6 +12,7 @@ use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest};
 use crate::policies::read_policy;
 use crate::things::read_thing;
+use crate::transaction::Tx;
 
 /// One thing↔principal attachment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,25 +43,63 @@ pub fn certificate_id_of_principal(principal: &str) -> Option<&str> {
     Some(id)
 }
 
+/// AWS: "You can attach a maximum number of two policies to a group" (developer guide, "Static
+/// thing groups").
+pub const MAX_POLICIES_PER_THING_GROUP: usize = 2;
+
+/// The group name in a thing-group ARN (`arn:<partition>:iot:<region>:<account>:thinggroup/<name>`),
+/// or `None` for any other target.
+pub fn thing_group_of_target(target: &str) -> Option<&str> {
+    let mut parts = target.splitn(6, ':');
+    let (arn, _partition, service, _region, _account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if arn != "arn" || service != "iot" {
+        return None;
+    }
+    resource
+        .strip_prefix("thinggroup/")
+        .filter(|name| !name.is_empty() && !name.contains('/'))
+}
+
 impl Store {
     /// AttachPolicy. The policy must exist; a certificate target must be a registered
-    /// certificate. Returns `false` when it was already attached (nothing changes).
+    /// certificate; a thing-group target must be an existing group with fewer than
+    /// [`MAX_POLICIES_PER_THING_GROUP`] policies (`LimitExceeded`). Returns `false` when it was
+    /// already attached (nothing changes).
     pub fn attach_policy(&mut self, policy: &str, target: &str) -> Result<bool, StoreError> {
-        self.write("attach policy", |tx| {
-            let label = tx.label();
-            if read_policy(tx, label, policy)?.is_none() {
-                return Err(StoreError::not_found(ResourceKind::Policy, policy));
-            }
-            let cert = registered_certificate(tx, label, target)?;
-            let n = tx
-                .execute(
-                    "INSERT OR IGNORE INTO policy_targets (policy_name, target, certificate_id) \
-                     VALUES (?1, ?2, ?3)",
-                    params![policy, target, cert],
-                )
-                .ctx(label, "attach policy")?;
-            Ok(n > 0)
-        })
+        self.write("attach policy", |tx| attach_policy(tx, policy, target))
+    }
+
+    /// ListAttachedPolicies with `recursive` for a thing group: the policies attached to the
+    /// group and to its ancestors, sorted by name, each once. The group must exist.
+    pub fn list_thing_group_policies_recursive(
+        &self,
+        group: &str,
+        page: &PageRequest,
+    ) -> Result<Page<String>, StoreError> {
+        if crate::thing_groups::read_thing_group(&self.conn, &self.label, group)?.is_none() {
+            return Err(StoreError::not_found(ResourceKind::ThingGroup, group));
+        }
+        let (dir, cmp) = page.sql_order();
+        self.names_page(
+            &format!(
+                "WITH RECURSIVE up(name) AS (SELECT ?1 UNION ALL
+                    SELECT g.parent FROM thing_groups g JOIN up ON g.name = up.name
+                    WHERE g.parent IS NOT NULL)
+                 SELECT DISTINCT policy_name FROM policy_targets
+                 WHERE thing_group IN (SELECT name FROM up)
+                   AND (?2 IS NULL OR policy_name {cmp} ?2) ORDER BY policy_name {dir} LIMIT ?3"
+            ),
+            group,
+            page,
+            "list thing group policies",
+        )
     }
 
     /// DetachPolicy. The policy must exist; returns `false` when it was not attached.
@@ -129,42 +168,7 @@ impl Store {
         exclusive: bool,
     ) -> Result<(), StoreError> {
         self.write("attach thing principal", |tx| {
-            let label = tx.label();
-            if read_thing(tx, label, thing)?.is_none() {
-                return Err(StoreError::not_found(ResourceKind::Thing, thing));
-            }
-            let cert = registered_certificate(tx, label, principal)?;
-            let other: Option<(String, bool)> = tx
-                .query_row(
-                    "SELECT thing_name, exclusive FROM thing_principals \
-                     WHERE principal = ?1 AND thing_name <> ?2 ORDER BY exclusive DESC LIMIT 1",
-                    params![principal, thing],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
-                .ctx(label, "read thing principals")?;
-            if let Some((other_thing, other_exclusive)) = other {
-                if other_exclusive {
-                    return Err(StoreError::InvalidRequest(format!(
-                        "principal {principal} is exclusively attached to thing {other_thing}; \
-                         detach it there first"
-                    )));
-                }
-                if exclusive {
-                    return Err(StoreError::InvalidRequest(format!(
-                        "principal {principal} cannot be attached exclusively to {thing}: it is \
-                         also attached to thing {other_thing}"
-                    )));
-                }
-            }
-            tx.execute(
-                "INSERT INTO thing_principals (thing_name, principal, certificate_id, exclusive) \
-                 VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (thing_name, principal) DO UPDATE SET exclusive = excluded.exclusive",
-                params![thing, principal, cert, exclusive],
-            )
-            .ctx(label, "attach thing principal")?;
-            Ok(())
+            attach_thing_principal(tx, thing, principal, exclusive)
         })
     }
 
@@ -266,6 +270,100 @@ impl Store {
     }
 }
 
+/// A thing group a policy is attached to must exist and have room for the policy (attaching an
+/// attached policy again changes nothing and is not refused).
+/// AttachPolicy inside an open transaction.
+pub(crate) fn attach_policy(tx: &Tx<'_>, policy: &str, target: &str) -> Result<bool, StoreError> {
+    let label = tx.label();
+    if read_policy(tx, label, policy)?.is_none() {
+        return Err(StoreError::not_found(ResourceKind::Policy, policy));
+    }
+    let cert = registered_certificate(tx, label, target)?;
+    let group = thing_group_of_target(target);
+    if let Some(group) = group {
+        check_group_target(tx, label, group, policy)?;
+    }
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO policy_targets (policy_name, target, certificate_id, \
+                     thing_group) VALUES (?1, ?2, ?3, ?4)",
+            params![policy, target, cert, group],
+        )
+        .ctx(label, "attach policy")?;
+    Ok(n > 0)
+}
+
+/// AttachThingPrincipal inside an open transaction.
+pub(crate) fn attach_thing_principal(
+    tx: &Tx<'_>,
+    thing: &str,
+    principal: &str,
+    exclusive: bool,
+) -> Result<(), StoreError> {
+    let label = tx.label();
+    if read_thing(tx, label, thing)?.is_none() {
+        return Err(StoreError::not_found(ResourceKind::Thing, thing));
+    }
+    let cert = registered_certificate(tx, label, principal)?;
+    let other: Option<(String, bool)> = tx
+        .query_row(
+            "SELECT thing_name, exclusive FROM thing_principals \
+                     WHERE principal = ?1 AND thing_name <> ?2 ORDER BY exclusive DESC LIMIT 1",
+            params![principal, thing],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .ctx(label, "read thing principals")?;
+    if let Some((other_thing, other_exclusive)) = other {
+        if other_exclusive {
+            return Err(StoreError::InvalidRequest(format!(
+                "principal {principal} is exclusively attached to thing {other_thing}; \
+                         detach it there first"
+            )));
+        }
+        if exclusive {
+            return Err(StoreError::InvalidRequest(format!(
+                "principal {principal} cannot be attached exclusively to {thing}: it is \
+                         also attached to thing {other_thing}"
+            )));
+        }
+    }
+    tx.execute(
+        "INSERT INTO thing_principals (thing_name, principal, certificate_id, exclusive) \
+                 VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (thing_name, principal) DO UPDATE SET exclusive = excluded.exclusive",
+        params![thing, principal, cert, exclusive],
+    )
+    .ctx(label, "attach thing principal")?;
+    Ok(())
+}
+
+fn check_group_target(
+    conn: &Connection,
+    label: &str,
+    group: &str,
+    policy: &str,
+) -> Result<(), StoreError> {
+    if crate::thing_groups::read_thing_group(conn, label, group)?.is_none() {
+        return Err(StoreError::not_found(ResourceKind::ThingGroup, group));
+    }
+    let attached: Vec<String> = conn
+        .prepare("SELECT policy_name FROM policy_targets WHERE thing_group = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_map([group], |r| r.get(0))
+                .and_then(|rows| rows.collect())
+        })
+        .ctx(label, "count thing group policies")?;
+    if attached.len() >= MAX_POLICIES_PER_THING_GROUP && !attached.iter().any(|p| p == policy) {
+        return Err(StoreError::LimitExceeded(format!(
+            "thing group {group} already has {MAX_POLICIES_PER_THING_GROUP} policies ({}), the \
+             most AWS IoT attaches to a group; detach one first",
+            attached.join(", ")
+        )));
+    }
+    Ok(())
+}
+
 /// The certificate id of a certificate-ARN principal or target, which must be registered;
 /// `None` for any other kind of principal.
 fn registered_certificate<'p>(
@@ -301,6 +399,21 @@ mod tests {
             id.clone(),
         ] {
             assert_eq!(certificate_id_of_principal(&other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn thing_group_arns_yield_their_name() {
+        let arn = "arn:aws:iot:eu-west-1:123456789012:thinggroup/lights:red";
+        assert_eq!(thing_group_of_target(arn), Some("lights:red"));
+        for other in [
+            "arn:aws:iot:eu-west-1:123456789012:thinggroup/",
+            "arn:aws:iot:eu-west-1:123456789012:thing/lamp",
+            "arn:aws:iam:eu-west-1:123456789012:thinggroup/g",
+            "arn:aws:iot:eu-west-1:123456789012:thinggroup/a/b",
+            "thinggroup/g",
+        ] {
+            assert_eq!(thing_group_of_target(other), None, "{other}");
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,13 +58,17 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V3_REGISTRY_VERSION,
     V4_SHADOWS,
     V5_EVENT_CONFIGURATIONS,
-    V6_TOPIC_RULES,
+    V6_JOBS,
+    V7_THING_GROUPS_AND_TYPES,
+    V8_JOB_THING_GROUPS,
+    V9_PROVISIONING,
+    V10_TOPIC_RULES,
 ];
 
-/// Version 6: topic rules (the TopicRulePayload as accepted, its FROM filter for ListTopicRules'
+/// Version 10: topic rules (the TopicRulePayload as accepted, its FROM filter for ListTopicRules'
 /// `topic` filter, and whether it is disabled) and topic rule destinations (HTTP confirmation
 /// URLs with their status and confirmation token).
-const V6_TOPIC_RULES: &str = "
+const V10_TOPIC_RULES: &str = "
 CREATE TABLE topic_rules (
     name TEXT PRIMARY KEY,
     payload TEXT NOT NULL,
@@ -83,6 +87,142 @@ CREATE TABLE topic_rule_destinations (
 ) WITHOUT ROWID;
 ";
 
+/// Version 8: the thing groups each job targets, so that ListJobs can filter by group. Jobs
+/// stored before had no group targets (they were refused), so nothing is filled in.
+const V8_JOB_THING_GROUPS: &str = "
+CREATE TABLE job_thing_groups (
+    thing_group TEXT NOT NULL,
+    job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+    PRIMARY KEY (thing_group, job_id)
+) WITHOUT ROWID;
+CREATE INDEX job_thing_groups_by_job ON job_thing_groups(job_id);
+";
+
+/// Version 9: fleet provisioning. Provisioning templates with their versions (at most five, as
+/// AWS keeps, one of them the default), the temporary claim certificates CreateProvisioningClaim
+/// issues (kept apart from `certificates` because AWS does not list them among the account's
+/// certificates; the broker's connection lookup reads them too), and the certificate ownership
+/// tokens the MQTT API hands out, each bound to one certificate, with the times the services
+/// worker's timers fire at (`expires_ms`, indexed). Claims bump `registry_version` like
+/// certificates, so a deleted claim reaches the broker's cache.
+const V9_PROVISIONING: &str = "
+CREATE TABLE provisioning_templates (
+    name                  TEXT PRIMARY KEY NOT NULL,
+    template_id           TEXT NOT NULL UNIQUE,
+    description           TEXT,
+    template_type         TEXT NOT NULL,
+    enabled               INTEGER NOT NULL,
+    provisioning_role_arn TEXT NOT NULL,
+    pre_provisioning_hook TEXT,
+    default_version       INTEGER NOT NULL,
+    last_version          INTEGER NOT NULL,
+    created_ms            INTEGER NOT NULL,
+    modified_ms           INTEGER NOT NULL
+);
+CREATE TABLE provisioning_template_versions (
+    template_name TEXT NOT NULL REFERENCES provisioning_templates(name) ON DELETE CASCADE,
+    version       INTEGER NOT NULL,
+    body          TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL,
+    PRIMARY KEY (template_name, version)
+) WITHOUT ROWID;
+CREATE TABLE provisioning_claims (
+    certificate_id  TEXT PRIMARY KEY NOT NULL,
+    template_name   TEXT NOT NULL,
+    pem             TEXT NOT NULL,
+    policy_document TEXT NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    expires_ms      INTEGER NOT NULL
+);
+CREATE INDEX provisioning_claims_by_expiry ON provisioning_claims(expires_ms);
+CREATE TABLE ownership_tokens (
+    token          TEXT PRIMARY KEY NOT NULL,
+    certificate_id TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    expires_ms     INTEGER NOT NULL
+);
+CREATE INDEX ownership_tokens_by_expiry ON ownership_tokens(expires_ms);
+CREATE INDEX ownership_tokens_by_certificate ON ownership_tokens(certificate_id);
+CREATE TRIGGER provisioning_claims_insert_bumps_registry AFTER INSERT ON provisioning_claims
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER provisioning_claims_delete_bumps_registry AFTER DELETE ON provisioning_claims
+BEGIN UPDATE registry_version SET version = version + 1; END;
+";
+
+/// Version 7: thing types and static thing groups as records of their own, group membership,
+/// and policy attachments resolved to thing groups (`policy_targets.thing_group`, like
+/// `certificate_id` for certificate ARNs) so that a group's policies reach the broker and go
+/// with the group when it is deleted. Every change to the new tables bumps `registry_version`,
+/// as changes to things and attachments do.
+///
+/// Thing types used to be only a name on a thing. Each name in use becomes a type record (not
+/// deprecated, created when its first thing was, no description or searchable attributes), so
+/// that CreateThing and UpdateThing, which now require the type to exist, keep working for those
+/// things. The store draws no randomness, so these types get ids derived from their order:
+/// `00000000-0000-4000-8000-00000000000N`.
+const V7_THING_GROUPS_AND_TYPES: &str = "
+CREATE TABLE thing_types (
+    name                  TEXT PRIMARY KEY NOT NULL,
+    type_id               TEXT NOT NULL UNIQUE,
+    description           TEXT,
+    searchable_attributes TEXT NOT NULL,
+    mqtt5_configuration   TEXT,
+    deprecated            INTEGER NOT NULL,
+    deprecated_ms         INTEGER,
+    created_ms            INTEGER NOT NULL
+);
+INSERT INTO thing_types (name, type_id, description, searchable_attributes, mqtt5_configuration,
+                         deprecated, deprecated_ms, created_ms)
+SELECT thing_type,
+       '00000000-0000-4000-8000-' || printf('%012x', row_number() OVER (ORDER BY thing_type)),
+       NULL, '[]', NULL, 0, NULL, min(created_ms)
+FROM things WHERE thing_type IS NOT NULL GROUP BY thing_type;
+
+CREATE TABLE thing_groups (
+    name        TEXT PRIMARY KEY NOT NULL,
+    group_id    TEXT NOT NULL UNIQUE,
+    parent      TEXT REFERENCES thing_groups(name),
+    description TEXT,
+    attributes  TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    created_ms  INTEGER NOT NULL,
+    modified_ms INTEGER NOT NULL
+);
+CREATE INDEX thing_groups_by_parent ON thing_groups(parent, name);
+
+CREATE TABLE thing_group_members (
+    group_name    TEXT NOT NULL REFERENCES thing_groups(name) ON DELETE CASCADE,
+    thing_name    TEXT NOT NULL REFERENCES things(name) ON DELETE CASCADE,
+    membership_id TEXT NOT NULL,
+    added_ms      INTEGER NOT NULL,
+    PRIMARY KEY (group_name, thing_name)
+) WITHOUT ROWID;
+CREATE INDEX thing_group_members_by_thing ON thing_group_members(thing_name, group_name);
+
+ALTER TABLE policy_targets
+    ADD COLUMN thing_group TEXT REFERENCES thing_groups(name) ON DELETE CASCADE;
+CREATE INDEX policy_targets_by_thing_group ON policy_targets(thing_group, policy_name);
+
+CREATE TRIGGER thing_types_insert_bumps_registry AFTER INSERT ON thing_types
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_types_update_bumps_registry AFTER UPDATE ON thing_types
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_types_delete_bumps_registry AFTER DELETE ON thing_types
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_groups_insert_bumps_registry AFTER INSERT ON thing_groups
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_groups_update_bumps_registry AFTER UPDATE ON thing_groups
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_groups_delete_bumps_registry AFTER DELETE ON thing_groups
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_group_members_insert_bumps_registry AFTER INSERT ON thing_group_members
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_group_members_update_bumps_registry AFTER UPDATE ON thing_group_members
+BEGIN UPDATE registry_version SET version = version + 1; END;
+CREATE TRIGGER thing_group_members_delete_bumps_registry AFTER DELETE ON thing_group_members
+BEGIN UPDATE registry_version SET version = version + 1; END;
+";
+
 /// Version 5: which registry event types the account publishes (UpdateEventConfigurations);
 /// a type without a row is off, as in AWS.
 const V5_EVENT_CONFIGURATIONS: &str = "
@@ -91,6 +231,50 @@ CREATE TABLE event_configurations (
     enabled INTEGER NOT NULL,
     modified_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Version 6: AWS IoT Jobs. A job's listing columns and its timer (`deadline_ms`, a rollout
+/// step) beside a JSON body the store does not read; an execution per (job, thing, number) with
+/// its two timers and the earlier of them (`deadline_ms`, indexed, so the services worker finds
+/// the next timeout without a scan). Executions of a thing are read in queue order. No foreign
+/// key to `things`: an execution outlives a deleted thing, as a shadow does. Job templates are
+/// an id, a creation time and a JSON body.
+const V6_JOBS: &str = "
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY NOT NULL,
+    status TEXT NOT NULL,
+    target_selection TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    deadline_ms INTEGER,
+    body TEXT NOT NULL
+);
+CREATE INDEX jobs_by_created ON jobs(created_ms, job_id);
+CREATE INDEX jobs_by_deadline ON jobs(deadline_ms) WHERE deadline_ms IS NOT NULL;
+CREATE TABLE job_executions (
+    job_id TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
+    thing TEXT NOT NULL,
+    execution_number INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    queued_ms INTEGER NOT NULL,
+    started_ms INTEGER,
+    updated_ms INTEGER NOT NULL,
+    status_details TEXT NOT NULL,
+    step_deadline_ms INTEGER,
+    progress_deadline_ms INTEGER,
+    force_canceled INTEGER NOT NULL,
+    deadline_ms INTEGER,
+    PRIMARY KEY (job_id, thing, execution_number)
+) WITHOUT ROWID;
+CREATE INDEX job_executions_by_thing ON job_executions(thing, queued_ms, job_id);
+CREATE INDEX job_executions_by_deadline ON job_executions(deadline_ms)
+    WHERE deadline_ms IS NOT NULL;
+CREATE TABLE job_templates (
+    template_id TEXT PRIMARY KEY NOT NULL,
+    created_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
 ";
 
 /// Version 4: Device Shadows, keyed by thing name and shadow name (`''` for the classic
@@ -374,7 +558,9 @@ mod tests {
                 // A row written at the old version must survive the upgrade.
                 if old >= 1 {
                     conn.execute(
-                        "INSERT INTO things VALUES ('keep', 'id', NULL, '{}', 1, 0, 0)",
+                        "INSERT INTO things VALUES ('keep', 'id', NULL, '{}', 1, 0, 0), \
+                         ('lamp-1', 'id-1', 'lamp', '{}', 1, 7, 7), \
+                         ('lamp-2', 'id-2', 'lamp', '{}', 1, 5, 5)",
                         [],
                     )
                     .unwrap();
@@ -383,7 +569,23 @@ mod tests {
             let conn = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap();
             assert_eq!(user_version(&conn, &label).unwrap(), SCHEMA_VERSION);
             let tables = table_names(&conn);
-            for t in ["things", "certificates", "sessions", "retained_messages"] {
+            for t in [
+                "things",
+                "certificates",
+                "sessions",
+                "retained_messages",
+                "shadows",
+                "jobs",
+                "job_executions",
+                "job_templates",
+                "job_thing_groups",
+                "provisioning_templates",
+                "provisioning_template_versions",
+                "provisioning_claims",
+                "ownership_tokens",
+                "topic_rules",
+                "topic_rule_destinations",
+            ] {
                 assert!(
                     tables.iter().any(|n| n == t),
                     "v{old}: {t} missing in {tables:?}"
@@ -396,6 +598,18 @@ mod tests {
                     })
                     .unwrap();
                 assert_eq!(n, 1, "row written at v{old} lost");
+            }
+            if (1..7).contains(&old) {
+                // A type name in use before version 7 became a type record, created with its
+                // first thing.
+                let lamp: (String, i64) = conn
+                    .query_row(
+                        "SELECT type_id, created_ms FROM thing_types WHERE name = 'lamp'",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .unwrap();
+                assert_eq!(lamp, ("00000000-0000-4000-8000-000000000001".to_owned(), 5));
             }
         }
     }

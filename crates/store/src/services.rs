@@ -4,6 +4,8 @@
 //! fsync, each request inside [`ServiceTx::request`] (a savepoint), so a request that fails is
 //! rolled back alone. The operations are its methods; rusqlite stays private.
 //!
+//! Jobs and their executions live in `jobs.rs`, as more methods of [`ServiceTx`].
+//!
 //! Shadows are stored as the services layer hands them over: the document as opaque JSON text,
 //! its version, and when it changed. A deleted shadow is a tombstone (no document) that keeps
 //! its version. This module does not interpret documents.
@@ -55,7 +57,12 @@ impl Store {
     }
 }
 
-impl ServiceTx<'_> {
+impl<'a> ServiceTx<'a> {
+    /// The transaction, for the services' record modules (`jobs.rs`).
+    pub(crate) fn tx(&self) -> &'a Tx<'a> {
+        self.tx
+    }
+
     /// Runs one request of a batch inside a savepoint: when it fails, its changes are rolled
     /// back and its error returned, and the batch goes on.
     pub fn request<T>(

@@ -1,7 +1,8 @@
 //! Things in the registry: create (idempotent for identical configuration), read, list with
-//! filters, update with attribute merge and optimistic `expectedVersion`, delete. It does not
-//! validate name or attribute syntax (the control plane does, with AWS's messages) and knows no
-//! thing types or groups as records of their own; the type is a name on the thing.
+//! filters, update with attribute merge and optimistic `expectedVersion`, delete (which ends the
+//! thing's group memberships). A thing's type must be a thing type record that is not
+//! deprecated when it is given (`thing_types.rs` checks). It does not validate name or attribute
+//! syntax (the control plane does, with AWS's messages).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,8 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use crate::error::{ResourceKind, SqlContext, StoreError};
 use crate::page::{Page, PageRequest};
+use crate::thing_types::check_assignable;
+use crate::transaction::Tx;
 use crate::{Store, attributes_from_json, attributes_to_json};
 
 /// AWS: at most 3 attributes on a thing without a type, 50 with one (§4.1).
@@ -90,64 +93,16 @@ const THING_COLUMNS: &str =
 
 impl Store {
     /// CreateThing. An existing thing with the same type and attributes is returned unchanged
-    /// (AWS is idempotent here); a different configuration is `AlreadyExists`.
+    /// (AWS is idempotent here); a different configuration is `AlreadyExists`. A type must
+    /// exist (`NotFound`) and not be deprecated (`InvalidRequest`), as in AWS.
     pub fn create_thing(
         &mut self,
         new: &NewThing,
         id_seed: [u8; 16],
         now_unix_ms: i64,
     ) -> Result<Thing, StoreError> {
-        check_attribute_count(&new.name, new.thing_type.is_some(), new.attributes.len())?;
         self.write("create thing", |tx| {
-            let label = tx.label();
-            if let Some(existing) = read_thing(tx, label, &new.name)? {
-                if existing.thing_type == new.thing_type && existing.attributes == new.attributes {
-                    return Ok(existing);
-                }
-                return Err(StoreError::AlreadyExists {
-                    kind: ResourceKind::Thing,
-                    id: new.name.clone(),
-                });
-            }
-            let thing_id = thing_id_from_bytes(id_seed);
-            let holder: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM things WHERE thing_id = ?1",
-                    [&thing_id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .ctx(label, "check thing id")?;
-            if let Some(holder) = holder {
-                return Err(StoreError::InvalidRequest(format!(
-                    "thing id {thing_id} is already used by thing {holder}; \
-                     pass fresh random bytes as the id seed"
-                )));
-            }
-            let thing = Thing {
-                name: new.name.clone(),
-                thing_id,
-                thing_type: new.thing_type.clone(),
-                attributes: new.attributes.clone(),
-                version: 1,
-                created_ms: now_unix_ms,
-                modified_ms: now_unix_ms,
-            };
-            tx.execute(
-                "INSERT INTO things (name, thing_id, thing_type, attributes, version, created_ms, \
-                 modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    thing.name,
-                    thing.thing_id,
-                    thing.thing_type,
-                    attributes_to_json(&thing.attributes),
-                    thing.version,
-                    thing.created_ms,
-                    thing.modified_ms
-                ],
-            )
-            .ctx(label, "insert thing")?;
-            Ok(thing)
+            create_thing(tx, new, id_seed, now_unix_ms)
         })
     }
 
@@ -200,7 +155,9 @@ impl Store {
         Ok(Page::from_probe(things, page, |t| t.name.clone()))
     }
 
-    /// UpdateThing. Returns the thing as stored afterwards (version incremented).
+    /// UpdateThing. Returns the thing as stored afterwards (version incremented). A new type
+    /// must exist and not be deprecated; giving a thing the type it has is not a new
+    /// association and is allowed even when that type is deprecated.
     pub fn update_thing(
         &mut self,
         name: &str,
@@ -213,44 +170,7 @@ impl Store {
             ));
         }
         self.write("update thing", |tx| {
-            let label = tx.label();
-            let mut thing = read_thing(tx, label, name)?
-                .ok_or_else(|| StoreError::not_found(ResourceKind::Thing, name))?;
-            check_version(&thing, update.expected_version)?;
-            if update.remove_thing_type {
-                thing.thing_type = None;
-            } else if let Some(t) = &update.thing_type {
-                thing.thing_type = Some(t.clone());
-            }
-            match &update.attributes {
-                AttributeUpdate::Keep => {}
-                AttributeUpdate::Replace(map) => thing.attributes = map.clone(),
-                AttributeUpdate::Merge(map) => {
-                    for (k, v) in map {
-                        if v.is_empty() {
-                            thing.attributes.remove(k);
-                        } else {
-                            thing.attributes.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-            }
-            check_attribute_count(name, thing.thing_type.is_some(), thing.attributes.len())?;
-            thing.version = thing.version.saturating_add(1);
-            thing.modified_ms = now_unix_ms;
-            tx.execute(
-                "UPDATE things SET thing_type = ?2, attributes = ?3, version = ?4, \
-                 modified_ms = ?5 WHERE name = ?1",
-                params![
-                    name,
-                    thing.thing_type,
-                    attributes_to_json(&thing.attributes),
-                    thing.version,
-                    thing.modified_ms
-                ],
-            )
-            .ctx(label, "update thing")?;
-            Ok(thing)
+            update_thing(tx, name, update, now_unix_ms)
         })
     }
 
@@ -285,6 +205,116 @@ impl Store {
             Ok(true)
         })
     }
+}
+
+/// CreateThing inside an open transaction (the services layer provisions things in its own).
+pub(crate) fn create_thing(
+    tx: &Tx<'_>,
+    new: &NewThing,
+    id_seed: [u8; 16],
+    now_unix_ms: i64,
+) -> Result<Thing, StoreError> {
+    check_attribute_count(&new.name, new.thing_type.is_some(), new.attributes.len())?;
+    let label = tx.label();
+    if let Some(existing) = read_thing(tx, label, &new.name)? {
+        if existing.thing_type == new.thing_type && existing.attributes == new.attributes {
+            return Ok(existing);
+        }
+        return Err(StoreError::AlreadyExists {
+            kind: ResourceKind::Thing,
+            id: new.name.clone(),
+        });
+    }
+    if let Some(thing_type) = &new.thing_type {
+        check_assignable(tx, thing_type, None, true)?;
+    }
+    let thing_id = thing_id_from_bytes(id_seed);
+    let holder: Option<String> = tx
+        .query_row(
+            "SELECT name FROM things WHERE thing_id = ?1",
+            [&thing_id],
+            |r| r.get(0),
+        )
+        .optional()
+        .ctx(label, "check thing id")?;
+    if let Some(holder) = holder {
+        return Err(StoreError::InvalidRequest(format!(
+            "thing id {thing_id} is already used by thing {holder}; \
+                 pass fresh random bytes as the id seed"
+        )));
+    }
+    let thing = Thing {
+        name: new.name.clone(),
+        thing_id,
+        thing_type: new.thing_type.clone(),
+        attributes: new.attributes.clone(),
+        version: 1,
+        created_ms: now_unix_ms,
+        modified_ms: now_unix_ms,
+    };
+    tx.execute(
+        "INSERT INTO things (name, thing_id, thing_type, attributes, version, created_ms, \
+             modified_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            thing.name,
+            thing.thing_id,
+            thing.thing_type,
+            attributes_to_json(&thing.attributes),
+            thing.version,
+            thing.created_ms,
+            thing.modified_ms
+        ],
+    )
+    .ctx(label, "insert thing")?;
+    Ok(thing)
+}
+
+/// UpdateThing inside an open transaction.
+pub(crate) fn update_thing(
+    tx: &Tx<'_>,
+    name: &str,
+    update: &ThingUpdate,
+    now_unix_ms: i64,
+) -> Result<Thing, StoreError> {
+    let label = tx.label();
+    let mut thing = read_thing(tx, label, name)?
+        .ok_or_else(|| StoreError::not_found(ResourceKind::Thing, name))?;
+    check_version(&thing, update.expected_version)?;
+    if update.remove_thing_type {
+        thing.thing_type = None;
+    } else if let Some(t) = &update.thing_type {
+        check_assignable(tx, t, thing.thing_type.as_deref(), false)?;
+        thing.thing_type = Some(t.clone());
+    }
+    match &update.attributes {
+        AttributeUpdate::Keep => {}
+        AttributeUpdate::Replace(map) => thing.attributes = map.clone(),
+        AttributeUpdate::Merge(map) => {
+            for (k, v) in map {
+                if v.is_empty() {
+                    thing.attributes.remove(k);
+                } else {
+                    thing.attributes.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    check_attribute_count(name, thing.thing_type.is_some(), thing.attributes.len())?;
+    thing.version = thing.version.saturating_add(1);
+    thing.modified_ms = now_unix_ms;
+    tx.execute(
+        "UPDATE things SET thing_type = ?2, attributes = ?3, version = ?4, \
+             modified_ms = ?5 WHERE name = ?1",
+        params![
+            name,
+            thing.thing_type,
+            attributes_to_json(&thing.attributes),
+            thing.version,
+            thing.modified_ms
+        ],
+    )
+    .ctx(label, "update thing")?;
+    Ok(thing)
 }
 
 fn check_version(thing: &Thing, expected: Option<i64>) -> Result<(), StoreError> {

@@ -35,6 +35,19 @@ fn new_thing(name: &str) -> NewThing {
     }
 }
 
+/// Creates the thing type `name` with no properties.
+fn make_type(s: &mut Store, name: &str) {
+    let new = NewThingType {
+        name: name.into(),
+        ..Default::default()
+    };
+    let mut seed = [0xee; 16];
+    for (i, b) in name.bytes().enumerate() {
+        seed[i % 16] ^= b.rotate_left(i as u32);
+    }
+    s.create_thing_type(&new, seed, NOW).unwrap();
+}
+
 fn cert_id(n: u8) -> String {
     format!("{n:02x}").repeat(32)
 }
@@ -86,3 +99,5 @@ fn all_pages<T: Clone>(
 mod broker;
 #[path = "store/registry.rs"]
 mod registry;
+#[path = "store/thing_groups.rs"]
+mod thing_groups;

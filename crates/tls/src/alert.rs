@@ -89,7 +89,7 @@ const ALERTS: &[Entry] = &[
         code: 45,
         name: "certificate_expired",
         meaning: "the certificate has expired or is not yet valid",
-        iot_causes: "the device clock is not set (no SNTP before connecting, so it believes it is 1970) or a certificate really expired",
+        iot_causes: "from the server: the device certificate really expired (AWS IoT and tether serve refuse it at the handshake; give the device a new certificate); from the device: its clock is not set (no SNTP before connecting, so it believes it is 1970) and a valid certificate looks out of date",
     },
     Entry {
         code: 46,

@@ -1,8 +1,9 @@
 //! OpenSSL server and client contexts built from an AWS IoT security policy: versions, TLS 1.2
 //! cipher list, TLS 1.3 suites, client-certificate request, ALPN, RSA + ECDSA server identities,
-//! no session tickets; and client contexts for probes and the MQTT client. It does not accept
-//! sockets or decide whether a client certificate is authorised — the server looks the leaf up
-//! by fingerprint after the handshake.
+//! no session tickets, client leaves outside their validity period refused (`client_validity`);
+//! and client contexts for probes and the MQTT client. It does not accept sockets or decide
+//! whether a client certificate is authorised — the server looks the leaf up by fingerprint
+//! after the handshake.
 
 use std::path::PathBuf;
 
@@ -287,9 +288,10 @@ pub fn server_acceptor(options: &ServerOptions) -> Result<SslAcceptor, ContextEr
             }
             // Authorisation is by registry lookup of the leaf's SHA-256 fingerprint (contract
             // §2.3), so chain validity is not the decision: accept any certificate OpenSSL
-            // could parse. Proof of possession is still enforced, because OpenSSL verifies
-            // the client's CertificateVerify signature regardless of this callback.
-            b.set_verify_callback(verify, |_preverify_ok, _ctx| true);
+            // could parse, unless the handshake falls outside the leaf's validity period
+            // (`client_validity`). Proof of possession is still enforced, because OpenSSL
+            // verifies the client's CertificateVerify signature regardless of this callback.
+            b.set_verify_callback(verify, crate::client_validity::verify);
         }
     }
     if !options.alpn.is_empty() {

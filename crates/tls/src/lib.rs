@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod client_hello;
+pub mod client_validity;
 pub mod context;
 pub mod explain;
 pub mod hello_builder;

@@ -20,6 +20,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::x509::extension::BasicConstraints;
 use openssl::x509::{X509, X509NameBuilder};
+use tls::client_validity::{self, OutOfDate};
 use tls::context::{
     ClientAuth, ClientContext, ClientOptions, Identity, ServerOptions, Trust, server_acceptor,
 };
@@ -438,6 +439,104 @@ fn client_sees_the_alert_the_table_names() {
     let out = handshake(ports("TLS12_1_0_2016_01", 8883), &v12("AES128-SHA256"));
     assert!(out.client.unwrap_err().contains("alert handshake failure"));
     assert_eq!(out.predicted.alert().map(|a| a.0), Some(40));
+}
+
+/// A client certificate valid from `not_before` to `not_after` (Unix seconds), issued by
+/// `issuer`.
+fn dated_client(issuer: (&X509, &PKey<Private>), not_before: i64, not_after: i64) -> Identity {
+    let key = ec_key();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_nid(Nid::COMMONNAME, "dated").unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_serial_number(&BigNum::from_u32(7).unwrap().to_asn1_integer().unwrap())
+        .unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(issuer.0.subject_name()).unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(not_before).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(not_after).unwrap())
+        .unwrap();
+    b.sign(issuer.1, MessageDigest::sha256()).unwrap();
+    Identity {
+        certificate: b.build(),
+        chain: Vec::new(),
+        key,
+    }
+}
+
+/// One handshake with `client` as the client identity: what the client saw, and what the
+/// server remembered of a certificate refused for its validity period.
+fn dated_handshake(client: Identity) -> (Result<(), String>, Option<OutOfDate>, bool) {
+    let acceptor = server_acceptor(&server("TLS13_1_2_2022_10")).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let expected = client.certificate.to_der().unwrap();
+    let server = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut ssl = openssl::ssl::Ssl::new(acceptor.context()).unwrap();
+        client_validity::watch(&mut ssl);
+        match ssl.accept(stream) {
+            Ok(_) => (None, true),
+            Err(openssl::ssl::HandshakeError::Failure(mid)) => {
+                let refused = client_validity::refused(mid.ssl());
+                let same = refused.is_some_and(|r| r.certificate.to_der().unwrap() == expected);
+                (refused.map(|r| r.why), same)
+            }
+            Err(e) => panic!("server: {e}"),
+        }
+    });
+    let ctx = ClientContext::new(&ClientOptions {
+        trust: Trust::CaPem(pki().ca.to_pem().unwrap()),
+        identity: Some(client),
+        server_name: Some("localhost".into()),
+        // TLS 1.2: the alert arrives during the client's own handshake.
+        min_version: Some(ProtocolVersion::TLS12),
+        max_version: Some(ProtocolVersion::TLS12),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
+    let client = ctx
+        .ssl()
+        .unwrap()
+        .connect(tcp)
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let (why, same) = server.join().unwrap();
+    (client, why, same)
+}
+
+#[test]
+fn client_certificates_outside_their_validity_are_refused_at_the_handshake() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ca_key = ec_key();
+    let ca = cert("tether test CA", &ca_key, None);
+    // A CA the server knows (its chain verifies) and one it has never seen: the leaf's dates
+    // decide in both cases.
+    let other_key = ec_key();
+    let other = cert("unregistered CA", &other_key, None);
+    for issuer in [(&ca, &ca_key), (&other, &other_key)] {
+        let (client, why, same) = dated_handshake(dated_client(issuer, now - 7200, now - 60));
+        let err = client.unwrap_err();
+        assert!(err.contains("certificate expired"), "{err}");
+        assert_eq!(why, Some(OutOfDate::Expired));
+        assert!(same, "the refused certificate is the client's leaf");
+
+        let (client, why, _) = dated_handshake(dated_client(issuer, now + 3600, now + 7200));
+        let err = client.unwrap_err();
+        assert!(err.contains("bad certificate"), "{err}");
+        assert_eq!(why, Some(OutOfDate::NotYetValid));
+
+        let (client, why, _) = dated_handshake(dated_client(issuer, now - 60, now + 3600));
+        assert_eq!(client, Ok(()));
+        assert_eq!(why, None);
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Authorization denials and their consequences under each profile and protocol version.
 
 use super::*;
-use broker_core::{Action, Decision};
+use broker_core::{Action, Decision, Denial};
 use mqtt_proto::ReasonCode;
 
 /// Denies the listed (action, resource) pairs for principal "mallory"; allows the rest.
@@ -21,9 +21,10 @@ impl Authorizer for DenyList {
                 .iter()
                 .any(|(a, r)| *a == action.aws_name() && *r == resource)
         {
-            Decision::Deny(format!(
-                "no statement allows {} on {resource}",
-                action.aws_name()
+            Decision::Deny(Denial::new(
+                action.aws_name(),
+                resource,
+                "no statement allows it",
             ))
         } else {
             Decision::Allow
@@ -46,14 +47,19 @@ fn denials(effects: &[Effect]) -> Vec<(String, String)> {
         .iter()
         .filter_map(|e| match e {
             Effect::Denied {
+                conn,
                 action,
                 resource,
-                explanation,
+                denial,
                 ..
             } => {
+                assert_eq!(
+                    &denial.resource, resource,
+                    "the denial says what was denied"
+                );
                 assert!(
-                    explanation.contains(resource),
-                    "explanation says what was denied"
+                    conn.is_some(),
+                    "every denial here concerns a live connection"
                 );
                 Some(((*action).to_owned(), resource.clone()))
             }

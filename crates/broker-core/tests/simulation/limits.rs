@@ -202,3 +202,80 @@ fn aws_refuses_wills_beyond_its_limits() {
         ConnectOutcome::Refused(ReasonCode::TopicNameInvalid)
     );
 }
+
+/// The `Effect::Limited` reports of the effects so far: (packet, resource, limit, reason).
+fn limited(sim: &mut Sim) -> Vec<(&'static str, String, String, ReasonCode)> {
+    sim.effects()
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Limited {
+                packet,
+                resource,
+                limit,
+                reason,
+                ..
+            } => Some((packet, resource, limit, reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_limit_refusal_is_reported_naming_the_limit() {
+    let mut sim = Sim::aws();
+    let (c, _) = sim.connect("c", Protocol::V311, true);
+    sim.effects();
+    let over = vec![0u8; 128 * 1024 + 1];
+    sim.publish(c, "big", &over, QoS::AtLeastOnce, false);
+    let report = limited(&mut sim);
+    assert_eq!(report.len(), 1, "{report:?}");
+    let (packet, resource, limit, reason) = &report[0];
+    assert_eq!((*packet, resource.as_str()), ("PUBLISH", "big"));
+    assert_eq!(*reason, ReasonCode::PacketTooLarge);
+    assert!(limit.contains("131072 bytes"), "{limit}");
+    assert!(limit.contains("131073 bytes"), "{limit}");
+    assert!(limit.ends_with("(aws profile)"), "{limit}");
+
+    let (v5, _) = sim.connect("v5", Protocol::V5, true);
+    sim.effects();
+    sim.publish(v5, "a/b/c/d/e/f/g/h/i", b"x", QoS::AtMostOnce, false);
+    sim.publish(
+        v5,
+        "$aws/things/x/shadow/update",
+        b"x",
+        QoS::AtMostOnce,
+        true,
+    );
+    sim.subscribe(v5, &[("q2", QoS::ExactlyOnce)]);
+    let report = limited(&mut sim);
+    let said: Vec<(&str, &str, ReasonCode)> = report
+        .iter()
+        .map(|(p, r, _, c)| (*p, r.as_str(), *c))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("PUBLISH", "a/b/c/d/e/f/g/h/i", ReasonCode::TopicNameInvalid),
+            (
+                "PUBLISH",
+                "$aws/things/x/shadow/update",
+                ReasonCode::TopicNameInvalid
+            ),
+            ("SUBSCRIBE", "q2", ReasonCode::QosNotSupported),
+        ]
+    );
+    assert!(report[0].2.contains("at most 7 slashes"), "{report:?}");
+    assert!(report[1].2.contains("reserved ($) topics"), "{report:?}");
+
+    let request = sim.request("$dev", Protocol::V311, true, ());
+    sim.connect_with(request);
+    let report = limited(&mut sim);
+    assert_eq!(report[0].0, "CONNECT");
+    assert!(report[0].2.contains("not starting with $"), "{report:?}");
+
+    // The MQTT profile has none of these limits: nothing to report.
+    let mut mqtt = Sim::mqtt();
+    let (m, _) = mqtt.connect("m", Protocol::V311, true);
+    mqtt.publish(m, "big", &over, QoS::AtLeastOnce, false);
+    assert!(limited(&mut mqtt).is_empty());
+}

@@ -49,6 +49,8 @@ pub struct Report {
     pub durable: Option<DurableFigures>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowFigures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provision: Option<ProvisionFigures>,
     pub generator: Generator,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker: Option<Broker>,
@@ -114,6 +116,20 @@ pub struct ShadowFigures {
     pub publish_to_delivery: Percentiles,
     /// updates_per_s / publish_round_trips_per_s.
     pub ratio_to_publish: f64,
+}
+
+/// Fleet provisioning figures: devices provisioned by claim, each from its connection to its
+/// RegisterThing answer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProvisionFigures {
+    pub devices: usize,
+    pub concurrency: usize,
+    pub provisioned: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub devices_per_s: f64,
+    /// From the start of a device's connection to its RegisterThing answer.
+    pub per_device: Percentiles,
 }
 
 /// The load generator's own cost: if cpu_percent approaches 100 × cores, the generator and
@@ -286,6 +302,17 @@ impl Report {
                 s.publish_round_trips_per_s,
                 latency_line(&s.publish_to_delivery),
                 s.ratio_to_publish
+            ));
+        } else if let Some(p) = &self.provision {
+            out.push_str(&format!(
+                "  provision     {}/{} devices in {:.2} s, {:.1} devices/s, {} at a time \
+                 (per device {})\n",
+                p.provisioned,
+                p.devices,
+                p.seconds,
+                p.devices_per_s,
+                p.concurrency,
+                latency_line(&p.per_device)
             ));
         } else if let Some(latency) = &self.latency {
             out.push_str(&format!("  latency       {}\n", latency_line(latency)));

@@ -68,7 +68,8 @@ pub struct ConnArgs {
     /// Do not check that the server certificate names the host (the chain is still checked).
     #[arg(long)]
     pub insecure: bool,
-    /// Use exactly this TLS version: tlsv1.3, tlsv1.2 or tlsv1.1.
+    /// Lowest TLS version to use, as in mosquitto: tlsv1.3, tlsv1.2 or tlsv1.1 [default:
+    /// tlsv1.2].
     #[arg(long = "tls-version", value_parser = parse_tls_version)]
     pub tls_version: Option<ProtocolVersion>,
     /// ALPN protocol to offer (x-amzn-mqtt-ca for AWS IoT on port 443).
@@ -120,25 +121,57 @@ impl fmt::Display for Failure {
     }
 }
 
+/// mosquitto's exit codes: libmosquitto's `MOSQ_ERR_*` numbers, which mosquitto_pub and
+/// mosquitto_sub return from their network loop.
+pub mod exit {
+    /// `MOSQ_ERR_NO_CONN`: mosquitto_pub after the server's MQTT 5 DISCONNECT.
+    pub const NO_CONN: u8 = 4;
+    /// `MOSQ_ERR_CONN_LOST`: the connection was closed or lost (also a TLS 1.3 alert after the
+    /// handshake, such as an unregistered or missing client certificate).
+    pub const CONN_LOST: u8 = 7;
+    /// `MOSQ_ERR_TIMEOUT`: mosquitto_sub's -W ran out.
+    pub const TIMEOUT: u8 = 27;
+}
+
 impl From<client::Error> for Failure {
+    /// The exit code mosquitto_pub gives for the same failure, measured side by side against
+    /// mosquitto 2.0 (crates/cli/tests/e2e/compat.rs): 1 when the connection could not be
+    /// made (name, TCP, a TLS alert during the handshake, this client refusing the server's
+    /// certificate: mosquitto's connect fails), the CONNACK code for a refused CONNECT (1–5 in
+    /// 3.1.1, the reason code in MQTT 5), 7 when the connection was closed or lost, 4 after
+    /// the server's MQTT 5 DISCONNECT. Where mosquitto's own answer depends on timing (its
+    /// handshake runs partly in its connect call, partly in its loop) this is the answer it
+    /// gives most often. Failures mosquitto has no counterpart for exit 1.
     fn from(error: client::Error) -> Failure {
-        let code = match &error {
-            // mosquitto exits with the CONNACK code: 1–5 in 3.1.1, the reason code in 5.
-            client::Error::Refused {
-                protocol, reason, ..
-            } => {
-                if protocol.is_v5() {
-                    reason.value()
-                } else {
-                    reason.to_v3_connack()
-                }
-            }
-            _ => 1,
-        };
+        let code = code_of(&error);
         Failure {
             message: error.to_string(),
             code,
         }
+    }
+}
+
+fn code_of(error: &client::Error) -> u8 {
+    use client::Error as E;
+    match error {
+        E::Refused {
+            protocol, reason, ..
+        } => {
+            if protocol.is_v5() {
+                reason.value()
+            } else {
+                reason.to_v3_connack()
+            }
+        }
+        E::TlsAlert { .. } if error.alert_during_handshake() => 1,
+        E::TlsAlert { .. }
+        | E::Closed { .. }
+        | E::Io { .. }
+        | E::SubscribeUnanswered { .. }
+        | E::PublishAbandoned { .. } => exit::CONN_LOST,
+        E::DisconnectedByServer { .. } => exit::NO_CONN,
+        E::ReconnectExhausted { last, .. } => code_of(last),
+        _ => 1,
     }
 }
 
@@ -264,14 +297,15 @@ impl ConnArgs {
                 ));
             }
         };
-        let version = self.tls_version;
+        // mosquitto's --tls-version is the lowest version offered (it disables the ones
+        // below), TLS 1.2 when not given; the highest is whatever OpenSSL supports.
         Ok(TlsOptions {
             trust,
             trust_label: Some(label),
             identity,
             alpn: self.alpn.iter().cloned().collect(),
-            min_version: version,
-            max_version: version,
+            min_version: Some(self.tls_version.unwrap_or(ProtocolVersion::TLS12)),
+            max_version: None,
             groups: self.tls_groups.clone(),
             danger_skip_hostname: self.insecure,
         })
@@ -442,8 +476,7 @@ fn parse_tls_version(text: &str) -> Result<ProtocolVersion, String> {
         "tlsv1.3" => Ok(ProtocolVersion::TLS13),
         "tlsv1.2" => Ok(ProtocolVersion::TLS12),
         "tlsv1.1" => Ok(ProtocolVersion::TLS11),
-        "tlsv1" => Ok(ProtocolVersion::TLS10),
-        _ => Err("expected tlsv1.3, tlsv1.2, tlsv1.1 or tlsv1".to_owned()),
+        _ => Err("expected tlsv1.3, tlsv1.2 or tlsv1.1 (the lowest version to use)".to_owned()),
     }
 }
 
@@ -465,6 +498,10 @@ mod tests {
         assert_eq!(parse_protocol("311"), Ok(Protocol::V311));
         assert!(parse_protocol("mqttv31").is_err());
         assert_eq!(parse_tls_version("tlsv1.2"), Ok(ProtocolVersion::TLS12));
+        assert!(
+            parse_tls_version("tlsv1").is_err(),
+            "mosquitto refuses it too"
+        );
         assert_eq!(parse_qos("2"), Ok(QoS::ExactlyOnce));
         assert!(parse_qos("3").is_err());
     }

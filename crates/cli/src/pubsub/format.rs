@@ -1,6 +1,6 @@
 //! How `tether sub` prints a message: the payload, `-v` ("topic payload"), `-F` with
 //! mosquitto's specifiers (%t %p %q %r %m %l %I %U %x %X %j %%) and backslash escapes, and
-//! `--json` (one object per line, the fields of mosquitto's %j). The format string is parsed
+//! `--json` (one object per line, exactly mosquitto's %j). The format string is parsed
 //! once, before connecting. It does not decide which messages are printed.
 
 use std::fmt::Write as _;
@@ -178,29 +178,44 @@ fn hex(bytes: &[u8], upper: bool) -> String {
     text
 }
 
-/// One JSON object with mosquitto's %j fields; a payload that is not UTF-8 is given as
-/// `payload_hex` instead of `payload`.
+/// One JSON object as mosquitto's %j writes it (mosquitto 2.0): the keys in its order — `tst`
+/// (UTC with microseconds, written `…Z+0000` as mosquitto does), `topic`, `qos`, `retain`,
+/// `payloadlen`, `payload` — and `null` for an empty payload. A payload that is not UTF-8, or
+/// holds a NUL byte, is given as `payload_hex` instead: mosquitto writes such bytes raw (not
+/// valid JSON) or cuts the payload at the NUL, and tether does not copy that.
 fn json(message: &Publish) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let seconds = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-    let stamp = format!(
-        "{}.{:06}Z",
+    let tst = format!(
+        "{}.{:06}Z+0000",
         pki::rfc3339(seconds).trim_end_matches('Z'),
         now.subsec_micros()
     );
-    let mut object = serde_json::Map::new();
-    object.insert("tst".into(), stamp.into());
-    object.insert("topic".into(), message.topic.as_str().into());
-    object.insert("qos".into(), (message.delivery.qos() as u8).into());
-    object.insert("retain".into(), u8::from(message.retain).into());
-    object.insert("payloadlen".into(), message.payload.len().into());
+    let quote = |text: &str| serde_json::Value::from(text).to_string();
+    let mut out = format!(
+        "{{\"tst\":{},\"topic\":{},\"qos\":{},\"retain\":{},\"payloadlen\":{},",
+        quote(&tst),
+        quote(message.topic.as_str()),
+        message.delivery.qos() as u8,
+        u8::from(message.retain),
+        message.payload.len()
+    );
     match std::str::from_utf8(&message.payload) {
-        Ok(text) => object.insert("payload".into(), text.into()),
-        Err(_) => object.insert("payload_hex".into(), hex(&message.payload, false).into()),
-    };
-    serde_json::Value::Object(object).to_string()
+        Ok("") => out.push_str("\"payload\":null}"),
+        Ok(text) if !text.contains('\0') => {
+            let _ = write!(out, "\"payload\":{}}}", quote(text));
+        }
+        _ => {
+            let _ = write!(
+                out,
+                "\"payload_hex\":{}}}",
+                quote(&hex(&message.payload, false))
+            );
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -253,14 +268,27 @@ mod tests {
     }
 
     #[test]
-    fn json_has_one_object_per_message() {
-        let text = render(&Output::Json, b"hello", true);
+    fn json_has_one_object_per_message_in_mosquittos_key_order() {
+        let text = render(&Output::Json, b"a\"b\\\n\x01", true);
+        let (tst, rest) = text.split_once("\",\"topic\"").unwrap();
+        assert_eq!(
+            rest,
+            ":\"a/b\",\"qos\":2,\"retain\":1,\"payloadlen\":6,\"payload\":\"a\\\"b\\\\\\n\\u0001\"}\n"
+        );
+        // {"tst":"2026-01-31T12:00:00.123456Z+0000
+        let tst = tst.strip_prefix("{\"tst\":\"").unwrap();
+        assert_eq!(tst.len(), 32, "{tst}");
+        assert!(
+            tst.ends_with("Z+0000") && tst.as_bytes()[19] == b'.',
+            "{tst}"
+        );
         let value: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
-        assert_eq!(value["topic"], "a/b");
-        assert_eq!(value["qos"], 2);
-        assert_eq!(value["retain"], 1);
-        assert_eq!(value["payloadlen"], 5);
-        assert_eq!(value["payload"], "hello");
+        assert_eq!(value["payload"], "a\"b\\\n\u{1}");
+        let empty = render(&Output::Json, b"", true);
+        assert!(
+            empty.ends_with(",\"payloadlen\":0,\"payload\":null}\n"),
+            "{empty}"
+        );
         let binary = render(&Output::Json, b"\xff\x00", true);
         let value: serde_json::Value = serde_json::from_str(binary.trim_end()).unwrap();
         assert_eq!(value["payload_hex"], "ff00");

@@ -1,5 +1,6 @@
 //! `tether pub`: mosquitto_pub's flags (-t with one of -m -f -l -n -s; -q -r --repeat
-//! --repeat-delay plus the shared connection flags), its `-d` output and exit codes. `-l`
+//! --repeat-delay plus the shared connection flags), its `-d` output, warnings and exit codes
+//! (a message the server refuses in an MQTT 5 PUBACK is a warning and exit 0, as there). `-l`
 //! pipelines QoS 1/2 messages through a window instead of waiting for each acknowledgement.
 //! It does not subscribe.
 
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use client::{Bytes, Client, Message, QoS, TopicName};
+use client::{Bytes, Client, Message, QoS, ReasonCode, TopicName};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use super::connection::{ConnArgs, Failure, parse_qos, read_named};
@@ -107,14 +108,65 @@ pub async fn run(args: PubArgs) -> Result<(), Failure> {
                         .idle(Duration::from_secs_f64(args.repeat_delay))
                         .await?;
                 }
-                client.publish(message.clone()).await?;
+                match client.publish(message.clone()).await {
+                    Ok(()) => {}
+                    Err(error) if warn_if_refused(&error) => {}
+                    Err(client::Error::Session(error)) => {
+                        // mosquitto_pub, too, says the message cannot be sent (QoS above the
+                        // server's maximum, larger than its maximum packet size), disconnects
+                        // and exits 0.
+                        eprintln!("Error: {error}");
+                        client.disconnect().await?;
+                        return Ok(());
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
         }
         Source::Lines => publish_lines(&mut client, topic, args.qos, args.retain).await?,
     }
-    client.flush().await?;
+    loop {
+        match client.flush().await {
+            Ok(()) => break,
+            Err(error) if warn_if_refused(&error) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
     client.disconnect().await?;
     Ok(())
+}
+
+/// A message the server refused in its MQTT 5 PUBACK/PUBREC is a warning, not a failure, as in
+/// mosquitto_pub ("Warning: Publish 1 failed: Not authorized.", exit 0); tether adds what the
+/// reason usually means. True when `error` was such a refusal.
+fn warn_if_refused(error: &client::Error) -> bool {
+    let client::Error::PublishRefused { packet_id, reason } = error else {
+        return false;
+    };
+    eprintln!(
+        "Warning: Publish {} failed: {}.",
+        packet_id.get(),
+        reason.description()
+    );
+    let likely = match reason {
+        ReasonCode::NotAuthorized => {
+            "the broker does not let this client publish to that topic (its ACL, or on AWS IoT \
+             the iot:Publish resources of the policy attached to the certificate)"
+        }
+        ReasonCode::TopicNameInvalid => {
+            "the topic breaks a rule of the broker (AWS IoT: at most 256 bytes and 7 slashes, no \
+             retained messages on $ topics)"
+        }
+        ReasonCode::QuotaExceeded | ReasonCode::MessageRateTooHigh => {
+            "the broker's rate or quota limit; publish more slowly"
+        }
+        ReasonCode::PacketTooLarge => "the payload is larger than the broker accepts",
+        _ => "",
+    };
+    if !likely.is_empty() {
+        eprintln!("  likely cause: {likely}");
+    }
+    true
 }
 
 /// `-l`: one message per stdin line (the newline removed; empty lines are sent empty, as
@@ -149,7 +201,13 @@ async fn publish_lines(
         let message = Message::new(topic.clone(), qos, Bytes::copy_from_slice(text));
         client.start_publish(message.retained(retain))?;
         line.clear();
-        client.wait_pending_below(WINDOW).await?;
+        loop {
+            match client.wait_pending_below(WINDOW).await {
+                Ok(()) => break,
+                Err(error) if warn_if_refused(&error) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
         if n == 0 {
             return Ok(());
         }

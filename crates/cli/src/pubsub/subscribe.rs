@@ -1,8 +1,10 @@
 //! `tether sub`: mosquitto_sub's flags (-t -T -C -W -R -v -N -F -E -q --retained-only
 //! --remove-retained, plus --json and the shared connection flags), its output, its `-d`
-//! "Subscribed" line and its exit codes (27 when -W runs out). A server disconnect ends the
-//! command with the reason instead of reconnecting in a loop. It does not publish except to
-//! clear retained messages (--remove-retained).
+//! "Subscribed" line and its exit codes: 27 when -W runs out, 0 when every subscription is
+//! denied or the server sends an MQTT 5 DISCONNECT (after saying why), 7 for a connection
+//! closed without a word. Like mosquitto_sub it reconnects after such a close while -W runs;
+//! without -W, where mosquitto_sub would retry forever, it stops with the reason. It does not
+//! publish except to clear retained messages (--remove-retained).
 
 use std::io::Write;
 use std::time::Duration;
@@ -10,11 +12,9 @@ use std::time::Duration;
 use clap::Args;
 use client::{Bytes, Client, Message, QoS, SubscriptionOptions, TopicFilter};
 
-use super::connection::{ConnArgs, Failure, parse_qos};
+use super::connection::{ConnArgs, Failure, exit, parse_qos};
 use super::format::Output;
 
-/// mosquitto_sub's exit code when -W runs out (MOSQ_ERR_TIMEOUT).
-const TIMED_OUT: u8 = 27;
 /// How long to finish open QoS flows before exiting.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -97,13 +97,101 @@ pub async fn run(args: SubArgs) -> Result<(), Failure> {
             verbose: args.verbose,
         },
     };
+    let printer = Printer {
+        output,
+        eol: !args.no_eol,
+        filter_out,
+        no_retained: args.no_retained,
+        retained_only: args.retained_only,
+        remove_retained: args.remove_retained,
+    };
     let mut client = args.conn.connect().await?;
     // -W counts from the connection, as in mosquitto.
     let deadline = args
         .timeout
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let mut warned = false;
+    loop {
+        let lost = match session(&args, &mut client, &filters, &printer, deadline).await {
+            Ended::Done => {
+                client.disconnect().await?;
+                return Ok(());
+            }
+            Ended::TimedOut => {
+                eprintln!("Timed out");
+                client.disconnect().await?;
+                return Err(Failure {
+                    message: String::new(),
+                    code: exit::TIMEOUT,
+                });
+            }
+            Ended::Failed(failure) => return Err(failure),
+            Ended::Lost(error) => error,
+        };
+        // A connection that ends without a word (a refused MQTT 3.1.1 subscription, a revoked
+        // certificate, another client taking the id over): mosquitto_sub reconnects every
+        // second and subscribes again, so with -W it ends when -W runs out (27). Without -W it
+        // would retry forever; tether sub stops there with the reason instead (7).
+        let Some(deadline) = deadline else {
+            return Err(lost.into());
+        };
+        if !warned {
+            eprintln!(
+                "Warning: {lost}. Reconnecting every second, as mosquitto_sub does, until -W \
+                 runs out."
+            );
+            warned = true;
+        }
+        let retry = tokio::time::Instant::now() + RECONNECT_DELAY;
+        if retry >= deadline {
+            tokio::time::sleep_until(deadline).await;
+            eprintln!("Timed out");
+            return Err(Failure {
+                message: String::new(),
+                code: exit::TIMEOUT,
+            });
+        }
+        tokio::time::sleep_until(retry).await;
+        // A reconnection that fails ends the command with that failure, as in mosquitto_sub.
+        client = args.conn.connect().await?;
+    }
+}
+
+/// How long mosquitto_sub waits before it reconnects.
+const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// How one connection's subscription ended.
+enum Ended {
+    /// -C reached, --retained-only done, -E, all subscriptions denied, Ctrl-C.
+    Done,
+    /// -W ran out.
+    TimedOut,
+    /// The connection ended without a reason given: mosquitto_sub would reconnect.
+    Lost(client::Error),
+    /// Anything else ends the command with this.
+    Failed(Failure),
+}
+
+/// Subscribes on `client` and prints until the subscription ends.
+async fn session(
+    args: &SubArgs,
+    client: &mut Client,
+    filters: &[(TopicFilter, SubscriptionOptions)],
+    printer: &Printer,
+    deadline: Option<tokio::time::Instant>,
+) -> Ended {
     let topics: Vec<String> = filters.iter().map(|(f, _)| f.as_str().to_owned()).collect();
-    let suback = client.subscribe(filters).await?;
+    let subscribed = match deadline {
+        Some(at) => match tokio::time::timeout_at(at, client.subscribe(filters.to_vec())).await {
+            Ok(subscribed) => subscribed,
+            Err(_) => return Ended::TimedOut,
+        },
+        None => client.subscribe(filters.to_vec()).await,
+    };
+    let suback = match subscribed {
+        Ok(suback) => suback,
+        Err(error) => return ended_by(error),
+    };
     if args.conn.debug {
         let granted: Vec<String> = suback
             .reasons
@@ -135,40 +223,40 @@ pub async fn run(args: SubArgs) -> Result<(), Failure> {
         }
     }
     if !suback.reasons.is_empty() && suback.reasons.iter().all(|r| r.is_error()) {
-        return Err(Failure::usage("All subscription requests were denied."));
+        // mosquitto_sub disconnects and exits 0.
+        eprintln!("All subscription requests were denied.");
+        return Ended::Done;
     }
     if args.exit_after_subscribe {
-        client.disconnect().await?;
-        return Ok(());
+        return Ended::Done;
     }
-    let printer = Printer {
-        output,
-        eol: !args.no_eol,
-        filter_out,
-        no_retained: args.no_retained,
-        retained_only: args.retained_only,
-        remove_retained: args.remove_retained,
-    };
-    let ended = receive(&mut client, &printer, args.count, deadline).await;
-    match ended {
+    match receive(client, printer, args.count, deadline).await {
         Ok(Ending::Done) => {
             // Finish QoS 2 handshakes and --remove-retained publications, but do not hang on
             // a server that never sends PUBREL.
-            if let Ok(flushed) = tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await {
-                flushed?;
+            match tokio::time::timeout(FLUSH_TIMEOUT, client.flush()).await {
+                Ok(Err(error)) => ended_by(error),
+                Ok(Ok(())) | Err(_) => Ended::Done,
             }
-            client.disconnect().await?;
-            Ok(())
         }
-        Ok(Ending::TimedOut) => {
-            eprintln!("Timed out");
-            client.disconnect().await?;
-            Err(Failure {
-                message: String::new(),
-                code: TIMED_OUT,
-            })
-        }
-        Err(failure) => Err(failure),
+        Ok(Ending::TimedOut) => Ended::TimedOut,
+        Err(error) => ended_by(error),
+    }
+}
+
+/// What a client error means for the command, as for mosquitto_sub: a connection closed
+/// without a reason is reconnected (with -W); the server's MQTT 5 DISCONNECT ends it with exit
+/// 0 after saying why; anything else ends it with its exit code.
+fn ended_by(error: client::Error) -> Ended {
+    match error {
+        client::Error::Closed { .. }
+        | client::Error::Io { .. }
+        | client::Error::SubscribeUnanswered { .. } => Ended::Lost(error),
+        client::Error::DisconnectedByServer { .. } => Ended::Failed(Failure {
+            message: error.to_string(),
+            code: 0,
+        }),
+        other => Ended::Failed(other.into()),
     }
 }
 
@@ -191,7 +279,7 @@ async fn receive(
     printer: &Printer,
     count: Option<u64>,
     deadline: Option<tokio::time::Instant>,
-) -> Result<Ending, Failure> {
+) -> Result<Ending, client::Error> {
     let mut printed = 0u64;
     let mut buffer = Vec::with_capacity(4096);
     let mut stdout = std::io::stdout();

@@ -557,3 +557,135 @@ fn tether_device_creates_devices_whose_printed_commands_work_and_revokes_them() 
         "{listed}"
     );
 }
+
+/// Runs `tether device …` and returns the whole output, whatever the exit code.
+fn device_raw(server: &Tether, args: &[&str]) -> Output {
+    Command::new(tether())
+        .arg("device")
+        .args(["--endpoint-url", &api_url(server)])
+        .args(["--data-dir", &server.data_dir().display().to_string()])
+        .args(args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap()
+}
+
+/// The line of `text` that starts (after indentation) with `prefix`.
+fn line_starting<'t>(text: &'t str, prefix: &str) -> &'t str {
+    text.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{text}"))
+}
+
+#[test]
+fn a_device_without_a_policy_is_told_a_fix_that_works_and_existing_things_are_named() {
+    let (_dir, server) = start(&[]);
+    let created = device(&server, &["create", "nopol"]);
+    assert!(created.contains("Created thing nopol"), "{created}");
+    assert!(created.contains("No policy is attached"), "{created}");
+    let files = server.data_dir().join("devices/nopol");
+    let connect = |id: &str| {
+        let port = server.addr("mqtts").port().to_string();
+        Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "localhost",
+                "-p",
+                &port,
+                "-i",
+                id,
+                "-t",
+                "t",
+                "-m",
+                "x",
+            ])
+            .arg("--cafile")
+            .arg(files.join("root-ca.pem"))
+            .arg("--cert")
+            .arg(files.join("certificate.pem.crt"))
+            .arg("--key")
+            .arg(files.join("private.pem.key"))
+            .output()
+            .unwrap()
+    };
+    // Refused (CONNACK 5) until a policy allows it.
+    assert_eq!(connect("nopol").status.code(), Some(5));
+
+    // Running create again, as the old advice said, is refused and says what to run instead.
+    for again in [
+        vec!["create", "nopol"],
+        vec!["create", "nopol", "--policy", "tether-dev-allow-all"],
+    ] {
+        let out = device_raw(&server, &again);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        let said = text(&out);
+        assert!(!said.contains("Created thing"), "{said}");
+        assert!(said.contains("thing nopol already exists"), "{said}");
+        assert!(said.contains("attach-policy nopol --policy"), "{said}");
+    }
+
+    // The printed fix, run as printed, lets the device connect.
+    let fix = line_starting(&created, "tether device ");
+    assert!(fix.contains("attach-policy nopol"), "{fix}");
+    let path = format!(
+        "{}:{}",
+        tether().parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("sh")
+        .args(["-c", fix])
+        .env("PATH", &path)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{fix}\n{}", text(&out));
+    assert!(
+        text(&out).contains("Attached policy tether-dev-allow-all"),
+        "{}",
+        text(&out)
+    );
+    let published = connect("nopol");
+    assert!(published.status.success(), "{}", text(&published));
+
+    // The AWS CLI form of the fix works as printed too (with the README's credentials).
+    let other = device(&server, &["create", "nopol-aws"]);
+    let fix = line_starting(&other, "aws ");
+    let path = format!(
+        "{}:{}",
+        venv_bin().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new("sh")
+        .args(["-c", fix])
+        .env("PATH", &path)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{fix}\n{}", text(&out));
+    let shown = device(&server, &["show", "nopol-aws"]);
+    assert!(shown.contains("tether-dev-allow-all"), "{shown}");
+
+    // A thing made elsewhere is named as existing, not as created.
+    aws(
+        &server,
+        &["iot", "create-thing", "--thing-name", "made-by-aws"],
+    );
+    let out = device(
+        &server,
+        &["create", "made-by-aws", "--policy", "tether-dev-allow-all"],
+    );
+    assert!(
+        out.contains("Thing made-by-aws already existed; created a new ACTIVE certificate"),
+        "{out}"
+    );
+}

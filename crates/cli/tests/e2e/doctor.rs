@@ -67,8 +67,9 @@ fn clean_log_exits_zero_and_missing_file_fails() {
             .unwrap()
             .contains("no TLS or connection messages")
     );
+    // A check that cannot run exits 2, apart from 1 (it ran and found a problem).
     let out = run(&["doctor", "explain", "/nonexistent/device.log"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("cannot read log file /nonexistent/device.log"),
@@ -169,12 +170,16 @@ fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
     let data_dir = dir.path().to_str().unwrap();
     let out = run(&["doctor", "recent", "--data-dir", data_dir]);
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    // Listing past refusals is what was asked: exit 0.
+    assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(
         text.contains("refused (version): client offered TLS 1.1 at most"),
         "{text}"
     );
-    assert!(text.contains("RC4-MD5"), "{text}");
+    // The offer is kept compact: versions and how many suites, not each suite.
+    assert!(text.contains("the client offered TLS 1.1"), "{text}");
+    assert!(text.contains(" suites; "), "{text}");
+    assert!(!text.contains("RC4-MD5"), "{text}");
     assert!(
         text.contains("fix: give the device a TLS 1.2 stack"),
         "{text}"
@@ -276,7 +281,7 @@ fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
 
 #[test]
 fn recent_on_a_quiet_data_dir_and_bad_arguments() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, server) = start(&[]);
     let out = run(&[
         "doctor",
         "recent",
@@ -287,10 +292,25 @@ fn recent_on_a_quiet_data_dir_and_bad_arguments() {
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
-            .contains("no refused connections recorded")
+            .contains("no refusals recorded")
     );
+    drop(server);
+    // A directory that is not a data directory (a typo, an empty one) is refused, not answered
+    // with "no refusals".
+    let empty = tempfile::tempdir().unwrap();
+    for dir in [
+        empty.path().to_owned(),
+        empty.path().join("no-such-dir"),
+        dir.path().join("devices"),
+    ] {
+        let out = run(&["doctor", "recent", "--data-dir", dir.to_str().unwrap()]);
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(dir.to_str().unwrap()), "{err}");
+        assert!(err.contains("data directory"), "{err}");
+    }
     let out = run(&["doctor", "probe", "nohost", "--cafile", "/nonexistent.pem"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("HOST:PORT"));
     let out = run(&[
         "doctor",
@@ -301,7 +321,7 @@ fn recent_on_a_quiet_data_dir_and_bad_arguments() {
         "--profile",
         "esp32",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8(out.stderr)
             .unwrap()
@@ -342,4 +362,27 @@ fn probe_against_the_debian_mosquitto_broker_with_tls() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("--cert"), "{text}");
+}
+
+#[test]
+fn recent_honours_tether_data_dir_like_serve_and_documents_its_exit_codes() {
+    let (dir, server) = start(&[]);
+    // A refusal to list: plain MQTT sent to the TLS port.
+    let mut tcp = std::net::TcpStream::connect(server.addr("mqtts")).unwrap();
+    std::io::Write::write_all(&mut tcp, b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x3c\x00\x00").unwrap();
+    server
+        .wait_for_log("plain MQTT", Duration::from_secs(10))
+        .unwrap();
+    let out = std::process::Command::new(crate::support::tether())
+        .args(["doctor", "recent"])
+        .env("TETHER_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("refused (not_tls)"), "{text}");
+    let help = run(&["doctor", "--help"]);
+    let text = String::from_utf8(help.stdout).unwrap();
+    assert!(text.contains("Exit codes:"), "{text}");
+    assert!(text.contains("exits 2 when it"), "{text}");
 }

@@ -105,6 +105,50 @@ fn pack_then_inspect_round_trip() {
 }
 
 #[test]
+fn inspect_refuses_what_is_not_an_image_saying_what_was_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    // 4 KiB of pseudo-random bytes (xorshift, fixed seed), erased flash, and an empty file.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    for (name, bytes, found) in [
+        (
+            "random.bin",
+            random.clone(),
+            format!("starts with {:02x}", random[0]),
+        ),
+        ("erased.bin", vec![0xFF; 4096], "erased flash".to_owned()),
+        ("empty.bin", Vec::new(), "it is empty".to_owned()),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let output = run(&["flash", "inspect", path.to_str().unwrap()]);
+        let (stdout, stderr) = (lossy(&output.stdout), lossy(&output.stderr));
+        assert_eq!(output.status.code(), Some(1), "{name}: {stdout}{stderr}");
+        assert!(!stdout.contains("certificate image,"), "{name}: {stdout}");
+        assert!(
+            stderr.contains("is not an ESP8266 NONOS certificate image"),
+            "{name}: {stderr}"
+        );
+        assert!(stderr.contains(&found), "{name}: {stderr}");
+        assert!(
+            stderr.contains("32-byte NUL-padded name"),
+            "{name}: {stderr}"
+        );
+        assert!(
+            stderr.contains("esp_cert_private_key.bin"),
+            "{name}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn pack_esp_idf_writes_pem_files_key_private() {
     let dir = tempfile::tempdir().unwrap();
     let args = pack_args(

@@ -14,13 +14,23 @@
 
 mod api;
 mod bench;
+mod compat;
+mod completions;
 mod conformance;
 mod coverage;
 mod doctor;
+mod ephemeral;
 mod events;
 mod flash;
+mod group_policies;
+mod jobs;
+mod provisioning;
 mod pubsub;
+mod readme;
+mod refusals;
+mod registry;
 mod rules;
 mod serve;
 mod shadow;
 mod support;
+mod testing;

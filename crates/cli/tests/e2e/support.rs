@@ -96,6 +96,15 @@ pub fn mosquitto_pub(args: &[String], extra: &[&str]) -> Output {
         .expect("mosquitto_pub is installed by scripts/setup")
 }
 
+/// Runs `mosquitto_sub ARGS… EXTRA…` to completion.
+pub fn mosquitto_sub(args: &[String], extra: &[&str]) -> Output {
+    Command::new("mosquitto_sub")
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("mosquitto_sub is installed by scripts/setup")
+}
+
 /// The venv's bin directory; fails (does not skip) when scripts/setup has not made it.
 pub fn venv_bin() -> PathBuf {
     let venv = std::env::var_os("TETHER_VENV").map_or_else(
@@ -214,4 +223,194 @@ pub fn read_packet(stream: &mut impl Read) -> Option<Vec<u8>> {
     packet.resize(start + len, 0);
     stream.read_exact(&mut packet[start..]).ok()?;
     Some(packet)
+}
+
+/// A long-running subscriber (tether sub or mosquitto_sub through stdbuf) whose stdout is
+/// read line by line; it has already received its SUBACK when this returns.
+pub struct Subscriber {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Subscriber {
+    pub fn tether(args: &[String]) -> Subscriber {
+        let mut command = Command::new(tether());
+        command.arg("sub").args(args).arg("-d");
+        Subscriber::start(command, "Subscribed (mid:")
+    }
+
+    pub fn mosquitto(args: &[String]) -> Subscriber {
+        let mut command = Command::new("stdbuf");
+        command.args(["-oL", "mosquitto_sub"]).args(args).arg("-d");
+        Subscriber::start(command, "received SUBACK")
+    }
+
+    pub fn start(mut command: Command, ready: &str) -> Subscriber {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let mut sub = Subscriber { child, out };
+        sub.read_until(ready);
+        sub
+    }
+
+    /// Reads lines until one contains `needle`; returns everything read.
+    pub fn read_until(&mut self, needle: &str) -> String {
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            if self.out.read_line(&mut line).unwrap() == 0 {
+                let mut err = String::new();
+                if let Some(mut stderr) = self.child.stderr.take() {
+                    std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
+                }
+                panic!("subscriber ended before {needle:?}; stdout:\n{seen}\nstderr:\n{err}");
+            }
+            seen.push_str(&line);
+            if line.contains(needle) {
+                return seen;
+            }
+        }
+    }
+
+    /// Waits for the exit; returns the exit code and the rest of stdout and stderr.
+    pub fn finish(mut self) -> (Option<i32>, String, String) {
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut self.out, &mut rest).unwrap();
+        let mut err = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
+        }
+        let status = self.child.wait().unwrap();
+        (status.code(), rest, err)
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A device certificate and key written to `dir`, valid from `not_before` to `not_after` (Unix
+/// seconds): issued by the server's own CA (data dir `ca/`), or by a CA nobody registered.
+pub struct DatedDevice {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub id: String,
+}
+
+impl DatedDevice {
+    pub fn issue(
+        server: &Tether,
+        dir: &Path,
+        name: &str,
+        by_server_ca: bool,
+        (not_before, not_after): (i64, i64),
+    ) -> DatedDevice {
+        let ca = if by_server_ca {
+            let root = server.data_dir().join("ca");
+            let cert = pki::load_certificate(
+                &std::fs::read(root.join("root-ca.pem")).unwrap(),
+                "root-ca.pem",
+            )
+            .unwrap();
+            let key = pki::load_private_key(
+                &std::fs::read(root.join("root-ca.key")).unwrap(),
+                "root-ca.key",
+            )
+            .unwrap();
+            pki::CertificateAuthority::from_parts(cert.certificate, key.key).unwrap()
+        } else {
+            pki::CertificateAuthority::generate(
+                "nobody's CA",
+                pki::KeyAlgorithm::EcP256,
+                pki::Validity::days_from_now(1),
+            )
+            .unwrap()
+        };
+        let key = pki::generate_key(pki::KeyAlgorithm::EcP256).unwrap();
+        let validity = pki::Validity {
+            not_before,
+            not_after,
+        };
+        let cert = ca.issue_client(name, &key, validity).unwrap();
+        let cert_path = dir.join(format!("{name}.crt"));
+        let key_path = dir.join(format!("{name}.key"));
+        pki::write_public_file(&cert_path, &pki::certificate_pem(&cert).unwrap()).unwrap();
+        pki::write_private_key(
+            &key_path,
+            &pki::private_key_pem(&key, pki::KeyFormat::Pkcs8).unwrap(),
+        )
+        .unwrap();
+        DatedDevice {
+            cert: cert_path,
+            key: key_path,
+            id: pki::CertificateId::of(&cert).unwrap().as_str().to_owned(),
+        }
+    }
+
+    /// The server's mutual-TLS flags with this certificate and key in place of the demo's.
+    pub fn args(&self, server: &Tether) -> Vec<String> {
+        let mut args = server.demo_tls_args();
+        args[3] = self.cert.display().to_string();
+        args[5] = self.key.display().to_string();
+        args
+    }
+}
+
+/// `base` followed by `extra`.
+pub fn with(base: &[String], extra: &[&str]) -> Vec<String> {
+    let mut args = base.to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args
+}
+
+/// Runs `tether sub BASE… EXTRA…` to completion.
+pub fn tether_sub(base: &[String], extra: &[&str]) -> Output {
+    let mut args = vec!["sub".to_owned()];
+    args.extend(with(base, extra));
+    run(&args)
+}
+
+/// Runs `tether pub BASE… EXTRA…` to completion.
+pub fn tether_pub(base: &[String], extra: &[&str]) -> Output {
+    let mut args = vec!["pub".to_owned()];
+    args.extend(with(base, extra));
+    run(&args)
+}
+
+/// tether's exit code against mosquitto's for a TLS failure whose code mosquitto picks by
+/// timing: it exits 1 ("Protocol error", "Unable to connect (A TLS error occurred.)") when the
+/// failure happens while it is still in its connect call, and 7 ("The connection was lost") or
+/// 8 ("A TLS error occurred.") when it happens in its network loop. tether's must be `code`,
+/// mosquitto's usual answer; mosquitto's must be `code` or `other` in each of up to five runs,
+/// which stop at the first `code`. Returns tether's stderr.
+pub fn agree_racy(ours: &Output, code: i32, other: i32, theirs: impl Fn() -> Output) -> String {
+    for _ in 0..5 {
+        let out = theirs();
+        let got = out.status.code();
+        assert!(
+            got == Some(code) || got == Some(other),
+            "mosquitto: {}",
+            text(&out)
+        );
+        if got == Some(code) {
+            break;
+        }
+    }
+    assert_eq!(ours.status.code(), Some(code), "tether: {}", text(ours));
+    lossy(&ours.stderr)
 }

@@ -1,7 +1,8 @@
 //! The registry side of `doctor creds`: is this certificate registered in a `tether serve` data
-//! directory's database, is it ACTIVE, and which policies and things are attached (contract
-//! §2.3: only ACTIVE, registered certificates connect; a policy must allow iot:Connect). It only
-//! reads, and refuses to create a database where none exists.
+//! directory's database, is it ACTIVE, which policies and things are attached, and which policies
+//! those things' groups pass on (contract §2.3: only ACTIVE, registered certificates connect; a
+//! policy must allow iot:Connect). It only reads, and refuses to create a database where none
+//! exists.
 
 use std::path::Path;
 
@@ -72,14 +73,34 @@ pub fn registry_findings(dir: &Path, id: &CertificateId) -> Vec<Finding> {
             ),
         ));
     }
-    if auth.policies.is_empty() {
+    let inherited: Vec<String> = auth
+        .things
+        .iter()
+        .flat_map(|t| {
+            t.group_policies.iter().map(move |p| {
+                format!(
+                    "{} (thing group {}, for client id {})",
+                    p.policy.name, p.group, t.name
+                )
+            })
+        })
+        .collect();
+    if !inherited.is_empty() {
+        out.push(Finding::new(
+            Severity::Info,
+            format!("policies from thing groups: {}", inherited.join(", ")),
+            "a thing group's policies apply to a connection whose client id is the name of a thing in the group or its child groups (AWS: the thing name must match the client ID)",
+            "",
+        ));
+    }
+    if auth.policies.is_empty() && inherited.is_empty() {
         out.push(Finding::new(
             Severity::Warning,
             format!("no policy is attached to certificate {id}"),
             "without a policy allowing iot:Connect the broker refuses CONNECT (AWS IoT closes the connection)",
             "attach one: aws iot attach-policy --policy-name NAME --target <certificate ARN>",
         ));
-    } else {
+    } else if !auth.policies.is_empty() {
         let names: Vec<&str> = auth.policies.iter().map(|p| p.name.as_str()).collect();
         out.push(Finding::new(
             Severity::Info,

@@ -2,8 +2,9 @@
 //! legacy Attach/DetachPrincipalPolicy and ListPrincipalPolicies (`x-amzn-iot-principal`), and
 //! AttachThingPrincipal, DetachThingPrincipal, ListThingPrincipals, ListPrincipalThings
 //! (`x-amzn-principal`). Principals and targets are passed to the store as written; the store
-//! resolves certificate ARNs and applies the rules. Recursive listing through thing groups is
-//! not offered (there are no thing groups).
+//! resolves certificate and thing-group ARNs and applies the rules. ListAttachedPolicies with
+//! `recursive` lists a thing group's policies with its ancestors'; for any other target it is
+//! the plain list (AWS documents `recursive` for groups only).
 
 use serde_json::{Map, Value, json};
 use store::{Order, Page};
@@ -62,7 +63,21 @@ pub(super) fn list_attached_policies(
     target: &str,
 ) -> Result<Value, ApiError> {
     let page = req.page("marker", "pageSize", 250, Order::Ascending)?;
-    policies_of(api, target, &page)
+    match store::thing_group_of_target(target) {
+        Some(group) if req.query_bool("recursive")? == Some(true) => {
+            let result = api.registry(|s| s.list_thing_group_policies_recursive(group, &page))?;
+            Ok(policy_list(api, result))
+        }
+        Some(group) => {
+            if api.registry(|s| s.thing_group(group))?.is_none() {
+                return Err(ApiError::not_found(format!(
+                    "thing group {group} of target {target} does not exist"
+                )));
+            }
+            policies_of(api, target, &page)
+        }
+        None => policies_of(api, target, &page),
+    }
 }
 
 /// ListPrincipalPolicies (deprecated): `GET /principal-policies`, header `x-amzn-iot-principal`.
@@ -77,6 +92,10 @@ pub(super) fn list_principal_policies(api: &Api, req: &Request) -> Result<Value,
 
 fn policies_of(api: &Api, target: &str, page: &store::PageRequest) -> Result<Value, ApiError> {
     let result = api.registry(|s| s.list_attached_policies(target, page))?;
+    Ok(policy_list(api, result))
+}
+
+fn policy_list(api: &Api, result: Page<String>) -> Value {
     let policies: Vec<Value> = result
         .items
         .iter()
@@ -85,7 +104,7 @@ fn policies_of(api: &Api, target: &str, page: &store::PageRequest) -> Result<Val
     let mut out = Map::new();
     out.insert("policies".into(), Value::Array(policies));
     put_opt(&mut out, "nextMarker", result.next_token.map(Value::String));
-    Ok(Value::Object(out))
+    Value::Object(out)
 }
 
 /// ListTargetsForPolicy: `POST /policy-targets/{policyName}?marker=&pageSize=`.

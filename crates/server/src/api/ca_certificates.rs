@@ -1,8 +1,9 @@
 //! CA certificates: RegisterCACertificate (with the registration-code verification
 //! certificate, or SNI_ONLY mode), Describe/Update/Delete/ListCACertificates and
 //! GetRegistrationCode. The checks shared with device certificates live in `certificates.rs`;
-//! the store applies the status and delete rules. Auto-registration itself (JITR/JITP on a
-//! device's first connection) is not decided here.
+//! the store applies the status and delete rules. A `registrationConfig` template body is
+//! checked here; auto-registration itself (JITR/JITP on a device's first connection) is
+//! `mqtt/auto_registration.rs`.
 
 use serde_json::{Map, Value, json};
 use store::{CaCertificate, CaCertificateStatus, CertificateMode, NewCaCertificate};
@@ -198,11 +199,37 @@ pub(super) fn delete_ca(api: &Api, id: &str) -> Result<Value, ApiError> {
     Ok(json!({}))
 }
 
-/// `registrationConfig`, kept as the caller's JSON text.
+/// `registrationConfig`, kept as the caller's JSON text. A `templateBody` must be a valid
+/// just-in-time provisioning template, refused now rather than at a device's first connection.
 fn registration_config(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     match body.get("registrationConfig") {
         None | Some(Value::Null) => Ok(None),
-        Some(config @ Value::Object(_)) => Ok(Some(config.to_string())),
+        Some(config @ Value::Object(map)) => {
+            match map.get("templateBody") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(template)) => {
+                    iot_services::provisioning::Template::parse(
+                        template,
+                        iot_services::provisioning::Use::Jitp,
+                    )
+                    .map_err(|e| {
+                        ApiError::invalid_request(format!(
+                            "registrationConfig.templateBody is invalid: {e}"
+                        ))
+                    })?;
+                }
+                Some(_) => {
+                    return Err(ApiError::invalid_request(
+                        "registrationConfig.templateBody must be a string (the template as JSON text)",
+                    ));
+                }
+            }
+            if let Some(Value::String(name)) = map.get("templateName") {
+                iot_services::provisioning::check_template_name(name)
+                    .map_err(|e| ApiError::invalid_request(e.message))?;
+            }
+            Ok(Some(config.to_string()))
+        }
         Some(_) => Err(ApiError::invalid_request(
             "registrationConfig must be an object",
         )),

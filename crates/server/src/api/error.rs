@@ -125,6 +125,8 @@ impl ApiError {
                     ResourceKind::Certificate => Some(arns.cert(&id)),
                     ResourceKind::CaCertificate => Some(arns.cacert(&id)),
                     ResourceKind::Policy => Some(arns.policy(&id)),
+                    ResourceKind::ThingGroup => Some(arns.thing_group(&id)),
+                    ResourceKind::ThingType => Some(arns.thing_type(&id)),
                     _ => None,
                 };
                 ApiError::already_exists(message, id, arn)
@@ -146,6 +148,9 @@ impl ApiError {
                 "VersionsLimitExceededException",
                 message,
             ),
+            StoreError::LimitExceeded(text) => {
+                ApiError::new(StatusCode::GONE, "LimitExceededException", text)
+            }
             StoreError::InvalidRequest(text) => ApiError::invalid_request(text),
             StoreError::InvalidToken { .. } => ApiError::invalid_request(message),
             StoreError::Open { .. }
@@ -276,6 +281,11 @@ mod tests {
                 StoreError::InvalidToken { token: "x".into() },
                 400,
                 "InvalidRequestException",
+            ),
+            (
+                StoreError::LimitExceeded("two policies".into()),
+                410,
+                "LimitExceededException",
             ),
         ];
         for (error, status, kind) in cases {

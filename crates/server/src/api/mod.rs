@@ -1,12 +1,16 @@
-//! The AWS-compatible HTTP API: the `iot` control plane (registry: things, certificates, CA
-//! certificates, policies, attachments; DescribeEndpoint) and the `iot-data` data plane
-//! (Publish, retained messages, Device Shadows) and topic rules, wire-compatible with botocore's restJson1
-//! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
-//! SigV4-verified first. Registry operations run on the API's own store connection (the store
-//! enforces AWS's rules); data-plane publishes go to the router as a command, like any other
-//! client of the broker; shadow operations run on the services worker, like their MQTT form.
-//! It does not enforce IoT policies on API callers (AWS checks IAM there, not IoT policies) and
-//! serves no jobs or thing groups yet.
+//! The AWS-compatible HTTP API: the `iot` control plane (registry: things, thing types, static
+//! thing groups, certificates, CA certificates, policies, attachments; DescribeEndpoint; fleet
+//! provisioning templates, claims and RegisterThing; Jobs; topic rules and their destinations)
+//! and the `iot-data` data plane (Publish, retained messages, Device Shadows) and the
+//! `iot-jobs-data` device plane, wire-compatible with botocore's restJson1 models so the AWS
+//! CLI, boto3 and Terraform work with `--endpoint-url`. Every request is SigV4-verified first
+//! (but a topic rule destination's unsigned `enableUrl`). Registry operations run on the API's
+//! own store connection (the store enforces AWS's rules); data-plane publishes go to the router
+//! as a command, like any other client of the broker; shadow, Jobs, provisioning and topic rule
+//! operations run on the services worker, like their MQTT form (Jobs' device plane,
+//! `iot-jobs-data`, shares the control plane's paths and is told apart by the signature's
+//! service name). It does not enforce IoT policies on API callers (AWS checks IAM there, not IoT
+//! policies) and serves no dynamic thing groups.
 
 mod attachments;
 mod ca_certificates;
@@ -15,10 +19,15 @@ mod data;
 mod endpoint;
 pub mod error;
 mod events;
+mod jobs;
+mod jobs_data;
 mod policies;
+mod provisioning;
 mod routes;
 mod rules;
 mod shadows;
+mod thing_groups;
+mod thing_types;
 mod things;
 
 use std::collections::BTreeMap;
@@ -65,6 +74,8 @@ pub struct ApiConfig {
     pub limits: Limits,
     /// The SQLite database of the data directory.
     pub database: PathBuf,
+    /// How long after its deprecation a thing type may be deleted (AWS: five minutes).
+    pub thing_type_delete_delay: std::time::Duration,
 }
 
 /// The host DescribeEndpoint answers: the first DNS name among the server certificates' extra
@@ -177,11 +188,23 @@ impl Arns {
     pub fn policy(&self, name: &str) -> String {
         self.arn(&format!("policy/{name}"))
     }
+
+    /// `…:thinggroup/NAME`.
+    pub fn thing_group(&self, name: &str) -> String {
+        self.arn(&format!("thinggroup/{name}"))
+    }
+
+    /// `…:thingtype/NAME`.
+    pub fn thing_type(&self, name: &str) -> String {
+        self.arn(&format!("thingtype/{name}"))
+    }
 }
 
 /// One API request after signature verification: decoded path segments, query, headers, body.
 #[derive(Debug)]
 pub(crate) struct Request {
+    /// The signing name of the signature (`iot`, `iotdata`, `iot-jobs-data`, ...).
+    service: String,
     method: Method,
     path: String,
     segments: Vec<String>,
@@ -390,19 +413,25 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         return endpoint::root_ca(&api);
     }
     // A destination's enableUrl is browsed to without a signature: its token is the credential.
+    // It is a control plane (`iot`) route.
     let enable_url = parts.method == Method::GET
         && path.starts_with("/confirmdestination/")
         && !parts.headers.contains_key(header::AUTHORIZATION);
-    if !enable_url {
-        api.verifier.verify(
-            parts.method.as_str(),
-            &path_and_query,
-            &parts.headers,
-            &body,
-            SystemTime::now(),
-        )?;
-    }
+    let service = if enable_url {
+        "iot".to_owned()
+    } else {
+        api.verifier
+            .verify(
+                parts.method.as_str(),
+                &path_and_query,
+                &parts.headers,
+                &body,
+                SystemTime::now(),
+            )?
+            .service
+    };
     let request = Request {
+        service,
         segments: decode_segments(&path)?,
         query: parts
             .uri
@@ -414,7 +443,8 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         headers: parts.headers,
         body,
     };
-    let Some((route, labels)) = routes::find(&request.method, &request.segments) else {
+    let Some((route, labels)) = routes::find(&request.method, &request.segments, &request.service)
+    else {
         return Err(ApiError::unknown_operation(
             request.method.as_str(),
             &request.path,
@@ -442,6 +472,16 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         routes::Handler::Rules(op) => rules::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
+        routes::Handler::Provisioning(op) => provisioning::run(&api, &request, op, &labels)
+            .await
+            .map(Reply::from),
+        routes::Handler::Jobs => match jobs::route(&api, &request).await {
+            Some(answer) => answer.map(Reply::from),
+            None => Err(ApiError::unknown_operation(
+                request.method.as_str(),
+                &request.path,
+            )),
+        },
     }
 }
 

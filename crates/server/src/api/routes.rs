@@ -6,10 +6,11 @@
 
 use axum::http::Method;
 
+use super::provisioning::ProvisioningOp;
 use super::rules::RuleOp;
 use super::{
     Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
-    events, policies, things,
+    events, policies, thing_groups, thing_types, things,
 };
 
 /// What runs a route.
@@ -22,6 +23,11 @@ pub(super) enum Handler {
     Publish,
     /// A Device Shadow operation, run on the services worker.
     Shadow(ShadowOp),
+    /// A Jobs operation (control plane, or the device plane when signed for `iot-jobs-data`),
+    /// run on the services worker (`jobs.rs`, `jobs_data.rs`).
+    Jobs,
+    /// A fleet provisioning operation, run on the services worker (`provisioning.rs`).
+    Provisioning(ProvisioningOp),
     /// A topic rule or destination operation, run on the services worker.
     Rules(RuleOp),
 }
@@ -102,6 +108,42 @@ pub(super) static ROUTES: &[Route] = &[
         |a, r, l| attachments::list_thing_principals(a, r, label(l, 0))),
     route!(GET "/principals/things" ListPrincipalThings "iot" =>
         |a, r, l| attachments::list_principal_things(a, r)),
+    route!(GET "/things/{thingName}/thing-groups" ListThingGroupsForThing "iot" =>
+        |a, r, l| thing_groups::groups_for_thing(a, r, label(l, 0))),
+    route!(GET "/thing-groups" ListThingGroups "iot" => |a, r, l| thing_groups::list(a, r)),
+    route!(POST "/thing-groups/{thingGroupName}" CreateThingGroup "iot" =>
+        |a, r, l| thing_groups::create(a, r, label(l, 0))),
+    route!(GET "/thing-groups/{thingGroupName}" DescribeThingGroup "iot" =>
+        |a, r, l| thing_groups::describe(a, label(l, 0))),
+    route!(PATCH "/thing-groups/{thingGroupName}" UpdateThingGroup "iot" =>
+        |a, r, l| thing_groups::update(a, r, label(l, 0))),
+    route!(DELETE "/thing-groups/{thingGroupName}" DeleteThingGroup "iot" =>
+        |a, r, l| thing_groups::delete(a, r, label(l, 0))),
+    route!(PUT "/thing-groups/addThingToThingGroup" AddThingToThingGroup "iot" =>
+        |a, r, l| thing_groups::add_thing(a, r)),
+    route!(PUT "/thing-groups/removeThingFromThingGroup" RemoveThingFromThingGroup "iot" =>
+        |a, r, l| thing_groups::remove_thing(a, r)),
+    route!(PUT "/thing-groups/updateThingGroupsForThing" UpdateThingGroupsForThing "iot" =>
+        |a, r, l| thing_groups::update_groups_for_thing(a, r)),
+    route!(GET "/thing-groups/{thingGroupName}/things" ListThingsInThingGroup "iot" =>
+        |a, r, l| thing_groups::list_things(a, r, label(l, 0))),
+    route!(POST "/dynamic-thing-groups/{thingGroupName}" CreateDynamicThingGroup "iot" =>
+        |_a, r, l| thing_groups::dynamic_refused(label(l, 0))),
+    route!(PATCH "/dynamic-thing-groups/{thingGroupName}" UpdateDynamicThingGroup "iot" =>
+        |_a, r, l| thing_groups::dynamic_refused(label(l, 0))),
+    route!(DELETE "/dynamic-thing-groups/{thingGroupName}" DeleteDynamicThingGroup "iot" =>
+        |_a, r, l| thing_groups::dynamic_refused(label(l, 0))),
+    route!(GET "/thing-types" ListThingTypes "iot" => |a, r, l| thing_types::list(a, r)),
+    route!(POST "/thing-types/{thingTypeName}" CreateThingType "iot" =>
+        |a, r, l| thing_types::create(a, r, label(l, 0))),
+    route!(GET "/thing-types/{thingTypeName}" DescribeThingType "iot" =>
+        |a, r, l| thing_types::describe(a, label(l, 0))),
+    route!(PATCH "/thing-types/{thingTypeName}" UpdateThingType "iot" =>
+        |a, r, l| thing_types::update(a, r, label(l, 0))),
+    route!(POST "/thing-types/{thingTypeName}/deprecate" DeprecateThingType "iot" =>
+        |a, r, l| thing_types::deprecate(a, r, label(l, 0))),
+    route!(DELETE "/thing-types/{thingTypeName}" DeleteThingType "iot" =>
+        |a, r, l| thing_types::delete(a, label(l, 0))),
     route!(POST "/keys-and-certificate" CreateKeysAndCertificate "iot" =>
         |a, r, l| certificates::create_keys_and_certificate(a, r)),
     route!(POST "/certificates" CreateCertificateFromCsr "iot" =>
@@ -173,6 +215,50 @@ pub(super) static ROUTES: &[Route] = &[
         Handler::Shadow(ShadowOp::Delete)),
     route!(GET "/api/things/shadow/ListNamedShadowsForThing/{thingName}" ListNamedShadowsForThing "iot-data" =>
         Handler::Shadow(ShadowOp::ListNamed)),
+    route!(GET "/jobs" ListJobs "iot" => Handler::Jobs),
+    route!(PUT "/jobs/{jobId}" CreateJob "iot" => Handler::Jobs),
+    route!(GET "/jobs/{jobId}" DescribeJob "iot" => Handler::Jobs),
+    route!(PATCH "/jobs/{jobId}" UpdateJob "iot" => Handler::Jobs),
+    route!(DELETE "/jobs/{jobId}" DeleteJob "iot" => Handler::Jobs),
+    route!(PUT "/jobs/{jobId}/cancel" CancelJob "iot" => Handler::Jobs),
+    route!(POST "/jobs/{jobId}/targets" AssociateTargetsWithJob "iot" => Handler::Jobs),
+    route!(GET "/jobs/{jobId}/job-document" GetJobDocument "iot" => Handler::Jobs),
+    route!(GET "/jobs/{jobId}/things" ListJobExecutionsForJob "iot" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs" ListJobExecutionsForThing "iot" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs/{jobId}" DescribeJobExecution "iot" => Handler::Jobs),
+    route!(PUT "/things/{thingName}/jobs/{jobId}/cancel" CancelJobExecution "iot" => Handler::Jobs),
+    route!(DELETE "/things/{thingName}/jobs/{jobId}/executionNumber/{executionNumber}" DeleteJobExecution "iot" =>
+        Handler::Jobs),
+    route!(GET "/job-templates" ListJobTemplates "iot" => Handler::Jobs),
+    route!(PUT "/job-templates/{jobTemplateId}" CreateJobTemplate "iot" => Handler::Jobs),
+    route!(GET "/job-templates/{jobTemplateId}" DescribeJobTemplate "iot" => Handler::Jobs),
+    route!(DELETE "/job-templates/{jobTemplateId}" DeleteJobTemplate "iot" => Handler::Jobs),
+    route!(POST "/provisioning-templates" CreateProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::CreateTemplate)),
+    route!(GET "/provisioning-templates" ListProvisioningTemplates "iot" =>
+        Handler::Provisioning(ProvisioningOp::ListTemplates)),
+    route!(GET "/provisioning-templates/{templateName}" DescribeProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::DescribeTemplate)),
+    route!(PATCH "/provisioning-templates/{templateName}" UpdateProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::UpdateTemplate)),
+    route!(DELETE "/provisioning-templates/{templateName}" DeleteProvisioningTemplate "iot" =>
+        Handler::Provisioning(ProvisioningOp::DeleteTemplate)),
+    route!(POST "/provisioning-templates/{templateName}/versions" CreateProvisioningTemplateVersion "iot" =>
+        Handler::Provisioning(ProvisioningOp::CreateVersion)),
+    route!(GET "/provisioning-templates/{templateName}/versions" ListProvisioningTemplateVersions "iot" =>
+        Handler::Provisioning(ProvisioningOp::ListVersions)),
+    route!(GET "/provisioning-templates/{templateName}/versions/{versionId}" DescribeProvisioningTemplateVersion "iot" =>
+        Handler::Provisioning(ProvisioningOp::DescribeVersion)),
+    route!(DELETE "/provisioning-templates/{templateName}/versions/{versionId}" DeleteProvisioningTemplateVersion "iot" =>
+        Handler::Provisioning(ProvisioningOp::DeleteVersion)),
+    route!(POST "/provisioning-templates/{templateName}/provisioning-claim" CreateProvisioningClaim "iot" =>
+        Handler::Provisioning(ProvisioningOp::CreateClaim)),
+    route!(POST "/things" RegisterThing "iot" => Handler::Provisioning(ProvisioningOp::RegisterThing)),
+    route!(GET "/things/{thingName}/jobs" GetPendingJobExecutions "iot-jobs-data" => Handler::Jobs),
+    route!(GET "/things/{thingName}/jobs/{jobId}" DescribeJobExecution "iot-jobs-data" => Handler::Jobs),
+    route!(PUT "/things/{thingName}/jobs/$next" StartNextPendingJobExecution "iot-jobs-data" =>
+        Handler::Jobs),
+    route!(POST "/things/{thingName}/jobs/{jobId}" UpdateJobExecution "iot-jobs-data" => Handler::Jobs),
     route!(GET "/rules" ListTopicRules "iot" => Handler::Rules(RuleOp::List)),
     route!(POST "/rules/{ruleName}" CreateTopicRule "iot" => Handler::Rules(RuleOp::Create)),
     route!(GET "/rules/{ruleName}" GetTopicRule "iot" => Handler::Rules(RuleOp::Get)),
@@ -195,6 +281,16 @@ pub(super) static ROUTES: &[Route] = &[
     route!(GET "/confirmdestination/{confirmationToken+}" ConfirmTopicRuleDestination "iot" =>
         Handler::Rules(RuleOp::ConfirmDestination)),
 ];
+
+/// The service whose routes a request signed for `signing_name` prefers where two services share
+/// a path (the control plane and the Jobs data plane do).
+fn plane(signing_name: &str) -> &'static str {
+    match signing_name {
+        "iot-jobs-data" => "iot-jobs-data",
+        "iotdata" | "iotdevicegateway" => "iot-data",
+        _ => "iot",
+    }
+}
 
 /// One operation the API answers, for documentation (`docs/aws-api-coverage.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,30 +318,54 @@ pub fn operations() -> Vec<Operation> {
         .collect()
 }
 
-/// The route for `method` and the decoded path `segments`, with its path labels in order. A
-/// greedy label (`{arn+}`, last in its pattern) takes every remaining segment, joined with `/`.
-pub(super) fn find(method: &Method, segments: &[String]) -> Option<(&'static Route, Vec<String>)> {
-    ROUTES.iter().find_map(|route| {
-        if route.method != method {
+/// The route for `method` and the decoded path `segments`, with its path labels in order; of two
+/// routes on the same path, the one of the plane `signing_name` names. A greedy label (`{arn+}`,
+/// last in its pattern) takes every remaining segment, joined with `/`.
+pub(super) fn find(
+    method: &Method,
+    segments: &[String],
+    signing_name: &str,
+) -> Option<(&'static Route, Vec<String>)> {
+    let wanted = plane(signing_name);
+    let mut found = ROUTES
+        .iter()
+        .filter_map(|route| matches(route, method, segments));
+    let first = found.next()?;
+    if first.0.service == wanted {
+        return Some(first);
+    }
+    Some(
+        found
+            .find(|(route, _)| route.service == wanted)
+            .unwrap_or(first),
+    )
+}
+
+/// The path labels of `segments` when `route` answers `method` on them.
+fn matches(
+    route: &'static Route,
+    method: &Method,
+    segments: &[String],
+) -> Option<(&'static Route, Vec<String>)> {
+    if route.method != method {
+        return None;
+    }
+    let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
+    let greedy = pattern.last().is_some_and(|p| p.ends_with("+}"));
+    if pattern.len() != segments.len() && !(greedy && segments.len() > pattern.len()) {
+        return None;
+    }
+    let mut labels = Vec::new();
+    for (i, (part, segment)) in pattern.iter().zip(segments).enumerate() {
+        if greedy && i + 1 == pattern.len() {
+            labels.push(segments.get(i..).unwrap_or_default().join("/"));
+        } else if part.starts_with('{') {
+            labels.push(segment.clone());
+        } else if part != segment {
             return None;
         }
-        let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
-        let greedy = pattern.last().is_some_and(|p| p.ends_with("+}"));
-        if pattern.len() != segments.len() && !(greedy && segments.len() > pattern.len()) {
-            return None;
-        }
-        let mut labels = Vec::new();
-        for (i, (part, segment)) in pattern.iter().zip(segments).enumerate() {
-            if greedy && i + 1 == pattern.len() {
-                labels.push(segments.get(i..).unwrap_or_default().join("/"));
-            } else if part.starts_with('{') {
-                labels.push(segment.clone());
-            } else if part != segment {
-                return None;
-            }
-        }
-        Some((route, labels))
-    })
+    }
+    Some((route, labels))
 }
 
 #[cfg(test)]
@@ -261,25 +381,49 @@ mod tests {
 
     #[test]
     fn routes_are_found_with_their_labels_and_unknown_ones_are_not() {
-        let (route, labels) = find(&Method::GET, &segments("/policies/p/version/3")).unwrap();
+        let (route, labels) =
+            find(&Method::GET, &segments("/policies/p/version/3"), "iot").unwrap();
         assert_eq!(route.operation, "GetPolicyVersion");
         assert_eq!(labels, ["p", "3"]);
-        let (route, _) = find(&Method::POST, &segments("/target-policies/p")).unwrap();
+        let (route, _) = find(&Method::POST, &segments("/target-policies/p"), "iot").unwrap();
         assert_eq!(route.operation, "DetachPolicy");
-        assert!(find(&Method::PATCH, &segments("/policies/p")).is_none());
-        assert!(find(&Method::GET, &segments("/no/such/route")).is_none());
+        assert!(find(&Method::PATCH, &segments("/policies/p"), "iot").is_none());
+        assert!(find(&Method::GET, &segments("/no/such/route"), "iot").is_none());
+        // The control plane and the Jobs data plane share a path; the signature tells them apart.
+        let jobs = segments("/things/t/jobs/j");
+        let (control, _) = find(&Method::GET, &jobs, "iot").unwrap();
+        assert_eq!(control.service, "iot");
+        let (device, _) = find(&Method::GET, &jobs, "iot-jobs-data").unwrap();
+        assert_eq!(device.service, "iot-jobs-data");
+        let (route, labels) =
+            find(&Method::GET, &segments("/thing-groups/g/things"), "iot").unwrap();
+        assert_eq!(
+            (route.operation, labels),
+            ("ListThingsInThingGroup", vec!["g".to_owned()])
+        );
+        let (route, _) = find(
+            &Method::PUT,
+            &segments("/thing-groups/addThingToThingGroup"),
+            "iot",
+        )
+        .unwrap();
+        assert_eq!(route.operation, "AddThingToThingGroup");
     }
 
     #[test]
     fn greedy_labels_take_the_rest_of_the_path() {
         let arn = "arn:aws:iot:us-east-1:1:ruledestination/http/ab-cd";
-        let (route, labels) =
-            find(&Method::GET, &segments(&format!("/destinations/{arn}"))).unwrap();
+        let (route, labels) = find(
+            &Method::GET,
+            &segments(&format!("/destinations/{arn}")),
+            "iot",
+        )
+        .unwrap();
         assert_eq!(route.operation, "GetTopicRuleDestination");
         assert_eq!(labels, [arn]);
-        let (route, _) = find(&Method::GET, &segments("/destinations")).unwrap();
+        let (route, _) = find(&Method::GET, &segments("/destinations"), "iot").unwrap();
         assert_eq!(route.operation, "ListTopicRuleDestinations");
-        let (route, labels) = find(&Method::POST, &segments("/rules/r1/enable")).unwrap();
+        let (route, labels) = find(&Method::POST, &segments("/rules/r1/enable"), "iot").unwrap();
         assert_eq!(
             (route.operation, labels.as_slice()),
             ("EnableTopicRule", &["r1".to_owned()][..])

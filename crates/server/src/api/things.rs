@@ -1,12 +1,13 @@
 //! Things: CreateThing, DescribeThing, ListThings (filters, `nextToken`/`maxResults`),
-//! UpdateThing (attribute merge, `expectedVersion`), DeleteThing. Checks AWS's name and
-//! attribute syntax here (with AWS's limits in the messages); the store applies the registry
-//! rules (idempotent create, versions, attached principals). Thing types, groups and billing
-//! groups are not records here: a thing type is a name on the thing, billing groups are refused.
+//! UpdateThing (attribute merge, `expectedVersion`), DeleteThing, and the name and attribute
+//! syntax checks thing types and thing groups share. Checks AWS's syntax here (with AWS's limits
+//! in the messages); the store applies the registry rules (idempotent create, versions, attached
+//! principals, a thing type that exists and is not deprecated). Billing groups are refused.
 
 use std::collections::BTreeMap;
 
 use iot_services::registry_events::Operation;
+use iot_services::registry_events::groups::Change;
 use serde_json::{Map, Value, json};
 use store::{AttributeUpdate, NewThing, Order, Thing, ThingFilter, ThingUpdate};
 
@@ -24,7 +25,7 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
     }
     let thing_type = str_member(&body, "thingTypeName")?.map(str::to_owned);
     if let Some(t) = &thing_type {
-        check_thing_name(t)?;
+        check_name("thing type", t)?;
     }
     let attributes = match body.get("attributePayload") {
         None | Some(Value::Null) => BTreeMap::new(),
@@ -41,6 +42,9 @@ pub(super) fn create(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
     // CreateThing is idempotent).
     if thing.created_ms == now {
         events::thing_changed(api, Operation::Created, &thing);
+        if let Some(thing_type) = &thing.thing_type {
+            events::type_association(api, &thing, thing_type, true);
+        }
     }
     Ok(json!({
         "thingName": thing.name,
@@ -114,7 +118,7 @@ pub(super) fn update(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
     let body = req.json()?;
     let thing_type = str_member(&body, "thingTypeName")?.map(str::to_owned);
     if let Some(t) = &thing_type {
-        check_thing_name(t)?;
+        check_name("thing type", t)?;
     }
     let attributes = match body.get("attributePayload") {
         None | Some(Value::Null) => AttributeUpdate::Keep,
@@ -142,24 +146,49 @@ pub(super) fn update(api: &Api, req: &Request, name: &str) -> Result<Value, ApiE
         attributes,
         expected_version,
     };
-    let thing = api.registry(|s| s.update_thing(name, &update, super::now_ms()))?;
+    let (before, thing) = api.registry(|s| {
+        let before = s.thing(name)?;
+        Ok((before, s.update_thing(name, &update, super::now_ms())?))
+    })?;
     events::thing_changed(api, Operation::Updated, &thing);
+    let old_type = before.and_then(|b| b.thing_type);
+    if old_type != thing.thing_type {
+        if let Some(old) = &old_type {
+            events::type_association(api, &thing, old, false);
+        }
+        if let Some(new) = &thing.thing_type {
+            events::type_association(api, &thing, new, true);
+        }
+    }
     Ok(json!({}))
 }
 
 /// DeleteThing: `DELETE /things/{thingName}?expectedVersion=` (a missing thing is success).
 pub(super) fn delete(api: &Api, req: &Request, name: &str) -> Result<Value, ApiError> {
     let expected = req.query_int("expectedVersion", i64::MIN, i64::MAX)?;
-    let (before, deleted) =
-        api.registry(|s| Ok((s.thing(name)?, s.delete_thing(name, expected)?)))?;
+    let (before, memberships, deleted) = api.registry(|s| {
+        let before = s.thing(name)?;
+        let memberships = s.thing_group_memberships(name)?;
+        Ok((before, memberships, s.delete_thing(name, expected)?))
+    })?;
     if let (Some(thing), true) = (before, deleted) {
+        // The thing's group memberships and type association end with it: tether publishes
+        // their events too (AWS does not say whether it does).
+        for membership in &memberships {
+            events::membership_changed(api, Change::Removed, membership);
+        }
+        if let Some(thing_type) = &thing.thing_type {
+            events::type_association(api, &thing, thing_type, false);
+        }
         events::thing_changed(api, Operation::Deleted, &thing);
     }
     Ok(json!({}))
 }
 
 /// `attributePayload`: the attributes (checked) and the `merge` flag.
-fn attribute_payload(payload: &Value) -> Result<(BTreeMap<String, String>, bool), ApiError> {
+pub(super) fn attribute_payload(
+    payload: &Value,
+) -> Result<(BTreeMap<String, String>, bool), ApiError> {
     let Value::Object(payload) = payload else {
         return Err(ApiError::invalid_request(
             "attributePayload must be an object",
@@ -179,8 +208,14 @@ fn attribute_payload(payload: &Value) -> Result<(BTreeMap<String, String>, bool)
     Ok((attributes, merge))
 }
 
-/// AWS: thing (and thing type) names are 1–128 of `[a-zA-Z0-9:_-]`.
+/// AWS: thing names are 1–128 of `[a-zA-Z0-9:_-]`.
 fn check_thing_name(name: &str) -> Result<(), ApiError> {
+    check_name("thing", name)
+}
+
+/// AWS: thing, thing type and thing group names are 1–128 of `[a-zA-Z0-9:_-]`. `kind` names
+/// what the name is for in the message.
+pub(super) fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
     let ok = (1..=128).contains(&name.len())
         && name
             .bytes()
@@ -189,14 +224,14 @@ fn check_thing_name(name: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::invalid_request(format!(
-            "{name:?} is not a valid thing name: use 1 to 128 of the characters a-z A-Z 0-9 : _ -"
+            "{name:?} is not a valid {kind} name: use 1 to 128 of the characters a-z A-Z 0-9 : _ -"
         )))
     }
 }
 
 /// AWS: attribute names are 1–128 of `[a-zA-Z0-9_.,@/:#-]`, values up to 800 of the same plus
 /// `=[]` (an empty value removes the attribute on a merge).
-fn check_attribute(name: &str, value: &str) -> Result<(), ApiError> {
+pub(super) fn check_attribute(name: &str, value: &str) -> Result<(), ApiError> {
     let name_char = |b: u8| b.is_ascii_alphanumeric() || b"_.,@/:#-".contains(&b);
     if !(1..=128).contains(&name.len()) || !name.bytes().all(name_char) {
         return Err(ApiError::invalid_request(format!(

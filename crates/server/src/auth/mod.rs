@@ -6,13 +6,22 @@
 //! `Principal` travels with the connection into broker-core, whose `Authorizer` hook is
 //! answered here; policies live in the authorizer, keyed by certificate id, so a policy change
 //! reaches live connections when the registry watcher refreshes them.
+//!
+//! The policies evaluated for a connection are the certificate's, then those the thing groups of
+//! the connection's thing pass on (its groups' and their ancestors', nearest group first, each
+//! group's by name; a policy already counted is not counted twice). The connection's thing is the
+//! thing attached to the certificate whose name is the client id: the same thing
+//! `iot:Connection.Thing.*` variables resolve from, and AWS's rule for thing group policies
+//! ("when attaching a thing to a static thing group associated with an AWS IoT Core policy, the
+//! thing name must match the client ID", developer guide, "Static thing groups"). A client id
+//! that names no attached thing gets the certificate's policies alone.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use broker_core::{Action, Authorizer, Decision};
+use broker_core::{Action, Authorizer, Decision, Denial};
 use iot_policy::{CertificateInfo, Policy, RequestContext, ResourceKind, ThingInfo};
 use openssl::nid::Nid;
 use openssl::x509::{X509NameRef, X509Ref};
@@ -37,8 +46,13 @@ pub enum Identity {
         certificate_id: String,
         /// Where it connected from.
         peer: SocketAddr,
+        /// Which listener (`mqtts`, `mqtts-alpn`), for refusal records.
+        listener: &'static str,
         /// Names from its certificate, for `iot:Certificate.*` variables.
         certificate: CertificateInfo,
+        /// When its certificate expires, wall-clock milliseconds (the connection is closed
+        /// then).
+        not_after_ms: i64,
     },
     /// A client on the plain listener of the `mqtt` profile (no certificate).
     Anonymous {
@@ -95,14 +109,28 @@ pub fn short_id(id: &str) -> &str {
     id.get(..10).unwrap_or(id)
 }
 
-/// What the registry attaches to one certificate: its policies (default versions, parsed) and
-/// the things it is attached to.
+/// What the registry attaches to one certificate: its policies (default versions, parsed), the
+/// things it is attached to, and what each thing's groups pass on.
 #[derive(Debug, Clone, Default)]
 pub struct DevicePolicies {
     /// Policy name and document.
     pub policies: Vec<(String, Policy)>,
-    /// Things the certificate is attached to.
+    /// Things the certificate is attached to (their `group_policies` moved to the next field).
     pub things: Vec<AttachedThing>,
+    /// By thing name: the policies its thing groups pass on, parsed, in the store's order, each
+    /// with the group it is attached to.
+    pub group_policies: HashMap<String, Vec<InheritedPolicy>>,
+}
+
+/// A policy a thing has through one of its thing groups.
+#[derive(Debug, Clone)]
+pub struct InheritedPolicy {
+    /// The group it is attached to.
+    pub group: String,
+    /// Its name.
+    pub name: String,
+    /// Its default version, parsed.
+    pub policy: Policy,
 }
 
 /// Answers broker-core's authorization questions.
@@ -179,11 +207,20 @@ impl ServerAuthorizer {
             source_ip: Some(peer.ip()),
             connect_attributes: Default::default(),
         };
-        let policies: Vec<(&str, &Policy)> = attached
+        let mut policies: Vec<(&str, &Policy)> = attached
             .policies
             .iter()
             .map(|(name, policy)| (name.as_str(), policy))
             .collect();
+        let inherited = attached
+            .group_policies
+            .get(client_id)
+            .map_or(&[][..], Vec::as_slice);
+        for p in inherited {
+            if !policies.iter().any(|(name, _)| *name == p.name) {
+                policies.push((p.name.as_str(), &p.policy));
+            }
+        }
         let requests: Vec<(iot_policy::Action, String)> = match action {
             Action::Connect => {
                 vec![(
@@ -215,24 +252,31 @@ impl ServerAuthorizer {
             if !decision.is_allowed() {
                 let why = match &decision {
                     iot_policy::Decision::ImplicitDeny if policies.is_empty() => {
-                        "no policy is attached to the certificate".to_owned()
+                        "no policy is attached to the certificate, and no thing group of a \
+                         thing named like the client id passes one on"
+                            .to_owned()
                     }
                     iot_policy::Decision::ImplicitDeny => format!(
                         "no statement of the attached policies ({}) allows it",
                         policies
                             .iter()
-                            .map(|(n, _)| *n)
+                            .map(|(n, _)| match inherited.iter().find(|p| p.name == *n) {
+                                Some(p) if !attached.policies.iter().any(|(c, _)| c == n) => {
+                                    format!("{n} of thing group {}", p.group)
+                                }
+                                _ => (*n).to_owned(),
+                            })
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
                     other => other.to_string(),
                 };
-                return Decision::Deny(format!(
-                    "{} {} on {resource}: {why} (certificate {})",
-                    decision.as_str(),
-                    policy_action.as_str(),
-                    short_id(certificate_id)
-                ));
+                return Decision::Deny(Denial {
+                    action: policy_action.as_str().to_owned(),
+                    resource,
+                    decided_by: format!("{}: {why}", decision.as_str()),
+                    nothing_granted: policies.is_empty(),
+                });
             }
         }
         Decision::Allow
@@ -253,6 +297,7 @@ impl Authorizer for ServerAuthorizer {
                 certificate_id,
                 peer,
                 certificate,
+                ..
             } => {
                 let cacheable = match action {
                     Action::Publish {
@@ -274,11 +319,12 @@ impl Authorizer for ServerAuthorizer {
                 decision
             }
             Identity::Anonymous { .. } => match action {
-                Action::Connect if !self.allow_anonymous => Decision::Deny(
+                Action::Connect if !self.allow_anonymous => Decision::Deny(Denial::new(
+                    action.aws_name(),
+                    action.resource(client_id),
                     "anonymous clients may not connect under the aws profile; connect to the \
-                     mutual-TLS listener with a registered certificate"
-                        .to_owned(),
-                ),
+                     mutual-TLS listener with a registered certificate",
+                )),
                 _ => Decision::Allow,
             },
             // A session restored from disk keeps what it subscribed to until its client
@@ -340,10 +386,28 @@ pub fn check_certificate(
 ) -> Result<DevicePolicies, CertificateRefusal> {
     let id = id.as_str();
     match store.certificate_for_connection(id) {
-        Ok(Some(auth)) if auth.status == CertificateStatus::Active => Ok(DevicePolicies {
-            policies: parse_policies(auth.policies),
-            things: auth.things,
-        }),
+        Ok(Some(auth)) if auth.status == CertificateStatus::Active => {
+            let mut things = auth.things;
+            let mut group_policies = HashMap::new();
+            for thing in &mut things {
+                let inherited = std::mem::take(&mut thing.group_policies)
+                    .into_iter()
+                    .filter_map(|g| {
+                        parse_policy(&g.policy).map(|policy| InheritedPolicy {
+                            group: g.group,
+                            name: g.policy.name,
+                            policy,
+                        })
+                    })
+                    .collect();
+                group_policies.insert(thing.name.clone(), inherited);
+            }
+            Ok(DevicePolicies {
+                policies: parse_policies(auth.policies),
+                things,
+                group_policies,
+            })
+        }
         Ok(Some(auth)) => Err(CertificateRefusal::NotActive {
             id: id.to_owned(),
             status: auth.status,
@@ -356,14 +420,18 @@ pub fn check_certificate(
 fn parse_policies(policies: Vec<store::Policy>) -> Vec<(String, Policy)> {
     policies
         .into_iter()
-        .filter_map(|p| match Policy::parse(&p.document) {
-            Ok(policy) => Some((p.name, policy)),
-            Err(e) => {
-                tracing::warn!("policy {:?} does not parse and grants nothing: {e}", p.name);
-                None
-            }
-        })
+        .filter_map(|p| parse_policy(&p).map(|policy| (p.name, policy)))
         .collect()
+}
+
+fn parse_policy(p: &store::Policy) -> Option<Policy> {
+    match Policy::parse(&p.document) {
+        Ok(policy) => Some(policy),
+        Err(e) => {
+            tracing::warn!("policy {:?} does not parse and grants nothing: {e}", p.name);
+            None
+        }
+    }
 }
 
 /// The certificate names `iot:Certificate.*` variables read.
@@ -439,7 +507,9 @@ mod tests {
         Principal::new(Identity::Device {
             certificate_id: certificate_id.to_owned(),
             peer: ([127, 0, 0, 1], 4000).into(),
+            listener: "mqtts",
             certificate: CertificateInfo::default(),
+            not_after_ms: i64::MAX,
         })
     }
 
@@ -452,7 +522,9 @@ mod tests {
                 thing_type: None,
                 attributes: Default::default(),
                 exclusive: false,
+                group_policies: Vec::new(),
             }],
+            group_policies: HashMap::new(),
         };
         auth.set_policies("cert", Arc::new(policies));
         auth
@@ -479,8 +551,10 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "other", Action::Connect) else {
             panic!("client id other than the thing name must be refused");
         };
-        assert!(why.starts_with("IMPLICIT_DENY iot:Connect on "), "{why}");
-        assert!(why.contains("client/other"), "{why}");
+        assert_eq!(why.action, "iot:Connect");
+        assert!(why.decided_by.starts_with("IMPLICIT_DENY: "), "{why}");
+        assert!(why.resource.ends_with("client/other"), "{why}");
+        assert!(!why.nothing_granted);
     }
 
     #[test]
@@ -499,8 +573,9 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&dev, "thing-1", secret) else {
             panic!("explicit deny must win");
         };
-        assert!(why.starts_with("EXPLICIT_DENY iot:Publish"), "{why}");
-        assert!(why.contains("\"p\" Statement[3]"), "{why}");
+        assert_eq!(why.action, "iot:Publish");
+        assert!(why.decided_by.starts_with("EXPLICIT_DENY"), "{why}");
+        assert!(why.decided_by.contains("\"p\" Statement[3]"), "{why}");
     }
 
     #[test]
@@ -513,7 +588,7 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&device("cert"), "thing-1", retained) else {
             panic!("iot:RetainPublish is not granted");
         };
-        assert!(why.contains("iot:RetainPublish"), "{why}");
+        assert_eq!(why.action, "iot:RetainPublish", "{why}");
     }
 
     #[test]
@@ -522,7 +597,51 @@ mod tests {
         let Decision::Deny(why) = auth.authorize(&device("bare"), "c", Action::Connect) else {
             panic!("no policy, no access");
         };
-        assert!(why.contains("no policy is attached"), "{why}");
+        assert!(why.decided_by.contains("no policy is attached"), "{why}");
+        assert!(why.nothing_granted);
+    }
+
+    #[test]
+    fn group_policies_count_for_the_thing_named_like_the_client_only() {
+        let connect_only = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"iot:Connect","Resource":"*"}]}"#;
+        let group_publish = r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":"iot:Publish",
+             "Resource":"arn:aws:iot:us-east-1:123456789012:topic/fleet/${iot:Connection.Thing.ThingName}"}]}"#;
+        let mut auth = authorizer(connect_only);
+        let mut policies = DevicePolicies::clone(auth.devices.get("cert").unwrap());
+        policies.group_policies.insert(
+            "thing-1".to_owned(),
+            vec![InheritedPolicy {
+                group: "fleet".to_owned(),
+                name: "fleet-publish".to_owned(),
+                policy: Policy::parse(group_publish).unwrap(),
+            }],
+        );
+        auth.set_policies("cert", Arc::new(policies));
+        let dev = device("cert");
+        let publish = Action::Publish {
+            topic: "fleet/thing-1",
+            retain: false,
+        };
+        assert_eq!(auth.authorize(&dev, "thing-1", publish), Decision::Allow);
+        // Another client id on the same certificate is not thing-1: no group policies.
+        let Decision::Deny(why) = auth.authorize(&dev, "other", publish) else {
+            panic!("group policies follow the thing named like the client id");
+        };
+        assert!(why.decided_by.contains("(p)"), "{why:?}");
+        let elsewhere = Action::Publish {
+            topic: "fleet/thing-2",
+            retain: false,
+        };
+        let Decision::Deny(why) = auth.authorize(&dev, "thing-1", elsewhere) else {
+            panic!("the group policy allows the thing's own topic only");
+        };
+        assert!(
+            why.decided_by
+                .contains("fleet-publish of thing group fleet"),
+            "{why:?}"
+        );
     }
 
     #[test]
@@ -585,12 +704,13 @@ mod tests {
             Arc::new(DevicePolicies {
                 policies: vec![("deny".to_owned(), Policy::parse(deny_all).unwrap())],
                 things: Vec::new(),
+                group_policies: HashMap::new(),
             }),
         );
         let Decision::Deny(why) = auth.authorize(&dev, "thing-1", receive) else {
             panic!("a remembered Allow must not outlive a policy change")
         };
-        assert!(why.contains("deny"), "{why}");
+        assert!(why.decided_by.contains("deny"), "{why}");
     }
 
     #[test]

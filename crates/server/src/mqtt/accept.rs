@@ -1,7 +1,8 @@
 //! Admission of MQTT connections: one accept loop per listener, the connection limit, the TLS
 //! handshake (`handshake.rs`), the checks after it (ALPN, a client certificate, the registry:
 //! only an ACTIVE registered certificate gets in, with its policies installed in the router
-//! before its CONNECT arrives), and the record of every refusal for `tether doctor recent`.
+//! before its CONNECT arrives; a certificate an auto-registering CA issued goes to
+//! `auto_registration.rs`), and the record of every refusal for `tether doctor recent`.
 //! Past admission, the connection task (`connection.rs`) takes over. It does not speak MQTT.
 
 use std::net::SocketAddr;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use broker_core::ConnId;
 use pki::CertificateId;
-use refusals::{Refusal, RefusalKind, RefusalLog};
+use refusals::{Recorder, Refusal, RefusalKind};
 use store::Store;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -29,12 +30,14 @@ pub(crate) struct Admission {
     pub(crate) store: Arc<Mutex<Store>>,
     /// The registry's remembered answers per certificate.
     pub(crate) registry: Arc<auth::RegistryCache>,
-    /// DATA_DIR/refusals.jsonl.
-    pub(crate) refusals: RefusalLog,
+    /// DATA_DIR/refusals.jsonl, written off the accept tasks.
+    pub(crate) refusals: Recorder,
     /// The next connection number.
     pub(crate) next_conn: AtomicU64,
     /// Connections beyond this many are closed at once.
     pub(crate) max_connections: usize,
+    /// The services worker (profile `aws`), for just-in-time registration.
+    pub(crate) services: Option<crate::services::Link>,
 }
 
 /// A listener's transport: plain TCP, or TLS under a named edge.
@@ -108,18 +111,26 @@ async fn serve_tls(
         Ok(accepted) => accepted,
         Err(refused) => {
             admission.shared.metrics.handshake_failed(refused.kind);
-            admission.refusals.record(&Refusal {
-                time: now_rfc3339(),
+            let offered = refused
+                .hello
+                .as_deref()
+                .map(|hello| handshake::offer_record(hello, refused.kind));
+            let refusal = Refusal {
+                time: super::now_rfc3339(),
                 peer: peer.to_string(),
                 listener: listener.to_owned(),
                 kind: refused.kind,
                 reason: refused.reason.clone(),
-                offered: refused.hello.as_deref().map(handshake::offer_summary),
+                offered,
                 client_certificate: refused.certificate_sent,
-                certificate_id: None,
-            });
-            // Logged after the record, so whoever reads the log line finds the record.
-            tracing::warn!("{refused}");
+                principal: refused.certificate_id.clone(),
+                action: Some("TLS handshake".to_owned()),
+                ..Refusal::default()
+            };
+            // Logged by the writer after the record, so whoever reads the log line finds it.
+            admission
+                .refusals
+                .record(refusal, Some(refused.to_string()));
             return;
         }
     };
@@ -146,10 +157,16 @@ async fn serve_tls(
     let Some(certificate) = peer_certificate else {
         return;
     };
+    // The handshake refused a certificate outside its validity period; one that expires while
+    // connected is closed by the router at this moment.
+    let not_after_ms = pki::validity_period(&certificate)
+        .map_or(i64::MAX, |(_, not_after)| not_after.saturating_mul(1000));
     let principal = Principal::new(Identity::Device {
         certificate_id: id.as_str().to_owned(),
         peer,
+        listener,
         certificate: auth::certificate_info(&certificate),
+        not_after_ms,
     });
     drop((hello, certificate, alpn));
     connection::serve(stream, conn, principal, admission.shared.clone()).await;
@@ -200,13 +217,27 @@ async fn admit(
         Ok(id) => id,
         Err(e) => {
             metrics.certificates_refused.inc();
-            tracing::warn!(
-                "TLS connection from {peer} refused: unreadable client certificate: {e}"
-            );
+            let reason = format!("the client certificate cannot be read: {e}");
+            refuse(RefusalKind::Other, reason, None);
             return None;
         }
     };
-    match check_registry(admission, &id).await {
+    let checked = check_registry(admission, &id).await;
+    if let Err(refusal) = &checked
+        && let Some((kind, reason)) = super::auto_registration::first_connection(
+            admission,
+            accepted,
+            certificate,
+            &id,
+            refusal,
+        )
+        .await
+    {
+        metrics.certificates_refused.inc();
+        refuse(kind, reason, Some(id.as_str().to_owned()));
+        return None;
+    }
+    match checked {
         Ok(policies) => Some((id, policies)),
         Err(refusal) => {
             metrics.certificates_refused.inc();
@@ -251,24 +282,18 @@ fn refuse_after_handshake(
     certificate_id: Option<String>,
 ) {
     let offered = handshake::offer_summary(&accepted.hello);
-    admission.refusals.record(&Refusal {
-        time: now_rfc3339(),
+    let refusal = Refusal {
+        time: super::now_rfc3339(),
         peer: peer.to_string(),
         listener: listener.to_owned(),
         kind,
         reason: reason.clone(),
-        offered: Some(offered.clone()),
+        offered: Some(handshake::offer_record(&accepted.hello, kind)),
         client_certificate: Some(accepted.peer_certificate.is_some()),
-        certificate_id,
-    });
-    tracing::warn!("TLS connection from {peer} refused: {reason} | client offered {offered}");
-}
-
-/// Now as RFC 3339 UTC, for refusal records.
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0);
-    pki::rfc3339(secs)
+        principal: certificate_id,
+        action: Some("TLS connection".to_owned()),
+        ..Refusal::default()
+    };
+    let log = format!("TLS connection from {peer} refused: {reason} | client offered {offered}");
+    admission.refusals.record(refusal, Some(log));
 }

@@ -67,6 +67,8 @@ pub struct Shared {
     pub settings: Arc<ConnectionSettings>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Where refusals are recorded (DATA_DIR/refusals.jsonl, written off this task).
+    pub refusals: refusals::Recorder,
 }
 
 /// Serves one connection to its end.
@@ -102,7 +104,8 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let settings = Arc::clone(&shared.settings);
-    let (connect, rx) = first_packet::receive_connect(stream, &settings, principal).await?;
+    let (connect, rx) =
+        first_packet::receive_connect(stream, &settings, principal, &shared.refusals).await?;
     let protocol = connect.protocol;
     let (to_conn, from_router) = mpsc::unbounded_channel();
     let (reply_tx, reply_rx) = oneshot::channel();
@@ -234,6 +237,7 @@ where
         conn,
         kind,
         reason: ending.server_reason,
+        violation: ending.violation,
         session_expiry: ending.session_expiry,
         session,
         inflight: ending.inflight,
@@ -248,6 +252,8 @@ struct Ending {
     kind: Option<DisconnectKind>,
     /// Why the server closed the connection, when it did.
     server_reason: Option<ReasonCode>,
+    /// The protocol rule the client broke, when that is why.
+    violation: Option<String>,
     session_expiry: Option<u32>,
     /// Durable sequence numbers of deliveries in flight, by packet id.
     inflight: InFlightSeqs,
@@ -376,8 +382,11 @@ fn relay_ready(
                 continue;
             }
             ServerEvent::ProtocolError(violation) => {
-                tracing::debug!("closing after a protocol violation: {violation}");
-                ending.server_closes(ReasonCode::ProtocolError);
+                // Recorded by the router when this connection's end reaches it.
+                ending.server_closes(violation.reason_code());
+                ending
+                    .violation
+                    .get_or_insert_with(|| violation.to_string());
                 continue;
             }
         };

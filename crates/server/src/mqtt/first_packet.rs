@@ -9,7 +9,10 @@ use mqtt_proto::error::DecodeError;
 use mqtt_proto::{ConnAck, Connect, Packet, Protocol, ReasonCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use refusals::Recorder;
+
 use super::connection::ConnectionSettings;
+use super::record;
 use crate::auth::Principal;
 
 /// Reads the CONNECT within the connect deadline. Returns it with whatever the client sent
@@ -19,11 +22,17 @@ pub(super) async fn receive_connect<S>(
     stream: &mut S,
     settings: &ConnectionSettings,
     principal: &Principal,
+    refusals: &Recorder,
 ) -> Option<(Connect, BytesMut)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut rx = BytesMut::with_capacity(1024);
+    // Each refusal is recorded (and logged by the recorder once written).
+    let record = |client_id: Option<&str>, what: String, reason: ReasonCode| {
+        let (refusal, log) = record::violation(principal, client_id, &what, reason);
+        refusals.record(refusal, Some(log));
+    };
     let connect = match tokio::time::timeout(
         settings.connect_timeout,
         read_connect(stream, &mut rx, settings),
@@ -32,7 +41,11 @@ where
     {
         Ok(Ok(connect)) => connect,
         Ok(Err(FirstPacket::Malformed { error, level })) => {
-            tracing::debug!(?principal, "malformed CONNECT: {error}");
+            record(
+                None,
+                format!("malformed CONNECT: {error}"),
+                error.reason_code(),
+            );
             if let Some(reply) = connack_for_malformed(&error, level) {
                 let _ = stream.write_all(&reply).await;
             }
@@ -40,25 +53,29 @@ where
             return None;
         }
         Ok(Err(FirstPacket::NotConnect(packet))) => {
-            tracing::debug!(
-                ?principal,
-                "closing: the first packet was {}, not CONNECT [MQTT-3.1.0-1]",
+            let what = format!(
+                "the first packet was {}, not CONNECT [MQTT-3.1.0-1]",
                 packet.name()
             );
+            record(None, what, ReasonCode::ProtocolError);
             return None;
         }
         Ok(Err(FirstPacket::Closed)) => return None,
         Err(_) => {
-            tracing::info!(
-                ?principal,
-                "closing: no CONNECT within {} s of connecting",
+            let what = format!(
+                "no CONNECT within {} s of connecting",
                 settings.connect_timeout.as_secs()
             );
+            record(None, what, ReasonCode::MaximumConnectTime);
             return None;
         }
     };
     if let Some(reason) = unsupported_request(&connect) {
-        tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused: {reason}");
+        let what = format!(
+            "CONNECT asks for an enhanced authentication method, and none is offered; \
+             refused with {reason}"
+        );
+        record(Some(connect.client_id.as_str()), what, reason);
         refuse(stream, connect.protocol, reason).await;
         return None;
     }

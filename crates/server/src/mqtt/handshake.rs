@@ -1,9 +1,10 @@
 //! The TLS edge of a listener: read the client's first bytes ourselves, parse the ClientHello
 //! with tether's own parser, then let OpenSSL run the handshake under the listener's AWS
-//! security policy. Every refusal becomes a `Refused` that says, in one line, what the client
-//! offered and why it failed in words (the vocabulary is `tls::explain`'s, shared with
-//! `tether doctor`). Registry checks of the client certificate happen after this (`accept.rs`
-//! with `auth`).
+//! security policy, which also refuses a client certificate outside its validity period
+//! (`tls::client_validity`, named here with its id and dates). Every refusal becomes a
+//! `Refused` that says, in one line, what the client offered and why it failed in words (the
+//! vocabulary is `tls::explain`'s, shared with `tether doctor`). Registry checks of the client
+//! certificate happen after this (`accept.rs` with `auth`).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -68,6 +69,8 @@ pub struct Refused {
     pub kind: RefusalKind,
     /// Why, in words, with what to change.
     pub reason: String,
+    /// The client certificate's id, when the refusal concerns it (its validity period).
+    pub certificate_id: Option<String>,
 }
 
 impl fmt::Display for Refused {
@@ -121,6 +124,43 @@ pub fn offer_summary(hello: &ClientHello) -> String {
     )
 }
 
+/// What a refusal record keeps of the ClientHello: versions, the number of suites, SNI and
+/// ALPN; the suites by name only when they decided (`cipher`), so a record stays small.
+pub fn offer_record(hello: &ClientHello, kind: RefusalKind) -> String {
+    if kind == RefusalKind::Cipher {
+        return offer_summary(hello);
+    }
+    let versions: Vec<String> = [
+        tls::ProtocolVersion::TLS13,
+        tls::ProtocolVersion::TLS12,
+        tls::ProtocolVersion::TLS11,
+        tls::ProtocolVersion::TLS10,
+    ]
+    .into_iter()
+    .filter(|v| hello.offers(*v))
+    .map(|v| v.to_string())
+    .collect();
+    let suites = hello.real_suites().count();
+    let sni = hello
+        .server_name
+        .as_deref()
+        .map_or("no SNI".to_owned(), |n| format!("SNI {n}"));
+    let alpn = if hello.alpn.is_empty() {
+        "no ALPN".to_owned()
+    } else {
+        format!("ALPN {}", hello.alpn.join(","))
+    };
+    format!(
+        "{} with {suites} suite{}; {sni}; {alpn}",
+        if versions.is_empty() {
+            "no known TLS version".to_owned()
+        } else {
+            versions.join("/")
+        },
+        if suites == 1 { "" } else { "s" }
+    )
+}
+
 /// Runs the TLS side of accepting `stream`: ClientHello capture, then the handshake, all within
 /// the edge's timeout.
 pub async fn accept(
@@ -135,6 +175,7 @@ pub async fn accept(
             hello: None,
             certificate_sent: None,
             kind: RefusalKind::Timeout,
+            certificate_id: None,
             reason: format!(
                 "the client did not finish its TLS handshake within {} s; a device this slow \
                  usually lacks the CPU or RAM for the chosen key size, or is not speaking TLS",
@@ -155,6 +196,7 @@ async fn accept_inner(
         certificate_sent: None,
         kind,
         reason,
+        certificate_id: None,
     };
     let mut buf = Vec::with_capacity(2048);
     let hello = loop {
@@ -196,13 +238,14 @@ async fn accept_inner(
         }
     };
 
-    let ssl = Ssl::new(edge.acceptor.context()).map_err(|e| {
+    let mut ssl = Ssl::new(edge.acceptor.context()).map_err(|e| {
         refuse(
             Some(hello.clone()),
             RefusalKind::Other,
             format!("OpenSSL: {e}"),
         )
     })?;
+    tls::client_validity::watch(&mut ssl);
     let mut tls = SslStream::new(ssl, Rewind::new(buf, stream)).map_err(|e| {
         refuse(
             Some(hello.clone()),
@@ -225,6 +268,17 @@ async fn accept_inner(
             })
         }
         Err(err) => {
+            if let Some(refused) = tls::client_validity::refused(tls.ssl()) {
+                let (kind, reason, id) = out_of_date(refused);
+                return Err(Refused {
+                    peer,
+                    hello: Some(hello),
+                    certificate_sent: Some(true),
+                    kind,
+                    reason,
+                    certificate_id: id,
+                });
+            }
             let certificate_sent = Some(tls.ssl().peer_certificate().is_some());
             let (kind, reason) = explain_failure(edge, &hello, &err);
             Err(Refused {
@@ -233,8 +287,48 @@ async fn accept_inner(
                 certificate_sent,
                 kind,
                 reason,
+                certificate_id: None,
             })
         }
+    }
+}
+
+/// Words for a client certificate refused for its validity period, with its id.
+fn out_of_date(
+    refused: &tls::client_validity::RefusedCertificate,
+) -> (RefusalKind, String, Option<String>) {
+    let id = pki::CertificateId::of(&refused.certificate)
+        .ok()
+        .map(|id| id.as_str().to_owned());
+    let named = id.as_deref().unwrap_or("(unreadable id)");
+    let now = pki::rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0),
+    );
+    let (not_before, not_after) = pki::validity_period(&refused.certificate)
+        .map(|(from, to)| (pki::rfc3339(from), pki::rfc3339(to)))
+        .unwrap_or_default();
+    match refused.why {
+        tls::client_validity::OutOfDate::Expired => (
+            RefusalKind::CertificateExpired,
+            format!(
+                "the client certificate {named} expired at {not_after} (it is now {now}); an \
+                 expired certificate is refused at the TLS handshake (alert 45 \
+                 certificate_expired), registered or not: give the device a new certificate"
+            ),
+            id,
+        ),
+        tls::client_validity::OutOfDate::NotYetValid => (
+            RefusalKind::CertificateNotYetValid,
+            format!(
+                "the client certificate {named} is not valid before {not_before} (it is now \
+                 {now}); it is refused at the TLS handshake (alert 42 bad_certificate): check \
+                 this machine's clock, or reissue the certificate"
+            ),
+            id,
+        ),
     }
 }
 

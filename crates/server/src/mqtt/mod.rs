@@ -1,12 +1,15 @@
 //! The MQTT wing of the server: listeners and their accept loops with TLS admission
 //! (`accept.rs`, `handshake.rs`, `rewind.rs`), one task per connection (`connection.rs`,
-//! `first_packet.rs`), and the router task that owns the broker (`router/`). [`start`] builds
+//! `first_packet.rs`), the router task that owns the broker (`router/`), and the refusal
+//! records of what happens after admission (`record.rs`). [`start`] builds
 //! one TLS edge per TLS listener and spawns the accept loops. The HTTP wing is `api/`.
 
 mod accept;
+mod auto_registration;
 mod connection;
 mod first_packet;
 mod handshake;
+mod record;
 mod rewind;
 pub(crate) mod router;
 
@@ -24,6 +27,15 @@ use handshake::TlsEdge;
 
 use crate::bootstrap::DataDir;
 use crate::config::{Ready, ServerConfig, ServerError};
+
+/// Now as RFC 3339 UTC, for refusal records.
+pub(crate) fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    pki::rfc3339(secs)
+}
 
 /// The MQTT listeners, bound by the caller.
 #[derive(Debug)]

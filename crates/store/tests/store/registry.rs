@@ -72,6 +72,21 @@ fn update_thing_merges_replaces_and_checks_versions() {
         }
     ));
 
+    let err = s
+        .update_thing(
+            "dev",
+            &ThingUpdate {
+                thing_type: Some("sensor".into()),
+                ..Default::default()
+            },
+            NOW,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { kind: ResourceKind::ThingType, ref id } if id == "sensor"),
+        "a type must exist first: {err:?}"
+    );
+    make_type(&mut s, "sensor");
     let typed = s
         .update_thing(
             "dev",
@@ -126,6 +141,7 @@ fn thing_attribute_limit_is_three_without_a_type() {
         Err(StoreError::InvalidRequest(_))
     ));
     t.thing_type = Some("typed".into());
+    make_type(&mut s, "typed");
     s.create_thing(&t, [0; 16], NOW).unwrap();
 }
 
@@ -161,6 +177,7 @@ fn delete_thing_rules() {
 #[test]
 fn list_things_filters_and_pages() {
     let mut s = mem();
+    make_type(&mut s, "even");
     for i in 0..23 {
         let mut t = new_thing(&format!("thing-{i:02}"));
         if i % 2 == 0 {
@@ -486,6 +503,11 @@ fn delete_policy_rules() {
     s.create_policy("p", "doc", NOW).unwrap();
     s.create_policy_version("p", "doc2", true, NOW).unwrap();
     let group = format!("arn:aws:iot:us-east-1:{ACCOUNT}:thinggroup/floor1");
+    let floor = NewThingGroup {
+        name: "floor1".into(),
+        ..Default::default()
+    };
+    s.create_thing_group(&floor, [1; 16], NOW).unwrap();
     assert!(s.attach_policy("p", &group).unwrap());
     assert!(
         !s.attach_policy("p", &group).unwrap(),
@@ -643,6 +665,7 @@ fn certificate_for_connection_gathers_everything() {
     )
     .unwrap();
     let mut t = new_thing("dev4");
+    make_type(&mut s, "sensor");
     t.thing_type = Some("sensor".into());
     t.attributes = attrs(&[("floor", "2")]);
     s.create_thing(&t, [4; 16], NOW).unwrap();
@@ -667,6 +690,7 @@ fn certificate_for_connection_gathers_everything() {
             thing_type: Some("sensor".into()),
             attributes: attrs(&[("floor", "2")]),
             exclusive: true,
+            group_policies: Vec::new(),
         }]
     );
 }

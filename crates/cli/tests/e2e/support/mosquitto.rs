@@ -1,7 +1,8 @@
 //! A real mosquitto broker for the pub/sub and doctor tests: certificates made with `pki`, a
-//! generated config with a mutual-TLS listener (`require_certificate true`), a plain one and one
-//! that refuses everyone, free loopback ports (mosquitto cannot bind port 0) and a readiness poll
-//! with a deadline. It does not drive clients; the tests do.
+//! generated config with a mutual-TLS listener (`require_certificate true`), a plain one, one
+//! that refuses everyone and one with an ACL (topics under `ok/` only), free loopback ports
+//! (mosquitto cannot bind port 0) and a readiness poll with a deadline. It does not drive
+//! clients; the tests do.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -10,14 +11,16 @@ use std::time::{Duration, Instant};
 
 use super::strings;
 
-/// mosquitto on three loopback ports: mutual TLS (`require_certificate true`), plain, and a
-/// plain listener that refuses everyone (CONNACK not authorised).
+/// mosquitto on four loopback ports: mutual TLS (`require_certificate true`), plain, a plain
+/// listener that refuses everyone (CONNACK not authorised), and a plain one whose ACL allows
+/// reading and writing topics under `ok/` only.
 pub struct Mosquitto {
     child: Child,
     dir: tempfile::TempDir,
     pub tls: u16,
     pub plain: u16,
     pub refuse: u16,
+    pub acl: u16,
 }
 
 impl Mosquitto {
@@ -26,8 +29,9 @@ impl Mosquitto {
         write_pki(dir.path());
         // mosquitto cannot bind port 0: take free ports from the kernel, release them and
         // retry with new ones if another process grabbed one in between.
+        std::fs::write(dir.path().join("acl"), "topic readwrite ok/#\n").unwrap();
         for _ in 0..5 {
-            let [tls, plain, refuse] = free_ports();
+            let [tls, plain, refuse, acl] = free_ports();
             let config = dir.path().join("mosquitto.conf");
             let d = dir.path().display();
             // `user root` keeps mosquitto from dropping to user "mosquitto" when the tests
@@ -39,7 +43,8 @@ impl Mosquitto {
                      listener {tls} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\n\
                      keyfile {d}/server.key\nrequire_certificate true\nallow_anonymous true\n\
                      listener {plain} 127.0.0.1\nallow_anonymous true\n\
-                     listener {refuse} 127.0.0.1\nallow_anonymous false\n"
+                     listener {refuse} 127.0.0.1\nallow_anonymous false\n\
+                     listener {acl} 127.0.0.1\nallow_anonymous true\nacl_file {d}/acl\n"
                 ),
             )
             .unwrap();
@@ -50,13 +55,14 @@ impl Mosquitto {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("mosquitto is installed by scripts/setup");
-            if wait_ready(&mut child, &[tls, plain, refuse]) {
+            if wait_ready(&mut child, &[tls, plain, refuse, acl]) {
                 return Mosquitto {
                     child,
                     dir,
                     tls,
                     plain,
                     refuse,
+                    acl,
                 };
             }
             let _ = child.kill();
@@ -115,16 +121,16 @@ fn wait_ready(child: &mut Child, ports: &[u16]) -> bool {
     false
 }
 
-/// Three ports that were free a moment ago.
-pub fn free_ports() -> [u16; 3] {
-    let listeners: Vec<TcpListener> = (0..3)
+/// Four ports that were free a moment ago.
+pub fn free_ports() -> [u16; 4] {
+    let listeners: Vec<TcpListener> = (0..4)
         .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
         .collect();
     let ports: Vec<u16> = listeners
         .iter()
         .map(|l| l.local_addr().unwrap().port())
         .collect();
-    [ports[0], ports[1], ports[2]]
+    [ports[0], ports[1], ports[2], ports[3]]
 }
 
 /// A test CA, a server certificate for DNS:localhost only (so 127.0.0.1 is a name mismatch),

@@ -1,19 +1,85 @@
 //! Carrying out the broker's effects in order: deliveries to connection tasks (durable ones
 //! written to the session's queue first), closes, persistence through the group-commit writer,
-//! and the publisher's acknowledgement, released after the commit when the step changed durable
-//! state. Decides nothing the broker has not decided.
+//! the publisher's acknowledgement, released after the commit when the step changed durable
+//! state, and the refusal records of denials and limits, handed to the refusal writer's thread
+//! (no file IO here). Decides nothing the broker has not decided.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use broker_core::{ConnId, Delivery, Effect, PersistOp};
-use mqtt_proto::{QoS, ReasonCode};
+use broker_core::{ConnId, Delivery, Denial, Effect, PersistOp};
+use mqtt_proto::{MqttStr, QoS, ReasonCode};
 use store::WriteOp;
 
 use super::{Router, ToConn};
+use crate::auth::Principal;
+use crate::mqtt::record;
 use crate::persist;
 
 impl Router {
+    /// The principal of `conn`: a live connection's, or the one whose CONNECT is being decided.
+    fn principal_of(&self, conn: ConnId) -> Option<Principal> {
+        match (&self.connecting, self.conns.get(&conn)) {
+            (_, Some(live)) => Some(live.principal.clone()),
+            (Some((connecting, principal)), None) if *connecting == conn => Some(principal.clone()),
+            _ => None,
+        }
+    }
+
+    /// An authorization denial: recorded for `tether doctor recent` (and logged once written),
+    /// except `iot:Receive`, which refuses a delivery rather than the client's own request and
+    /// is only logged.
+    fn record_denial(
+        &mut self,
+        conn: Option<ConnId>,
+        client_id: &MqttStr,
+        action: &'static str,
+        denial: &Denial,
+    ) {
+        let principal = conn.and_then(|conn| self.principal_of(conn));
+        match principal {
+            Some(principal) if action != "iot:Receive" => {
+                let (refusal, log) = record::denied(&principal, client_id, denial);
+                self.refusals.record(refusal, Some(log));
+            }
+            _ => tracing::warn!("denied {action} to client {client_id:?}: {denial}"),
+        }
+    }
+
+    /// A request refused for a limit of the profile: recorded, and logged once written.
+    fn record_limit(
+        &mut self,
+        conn: ConnId,
+        client_id: Option<&str>,
+        limited: &record::Limited<'_>,
+    ) {
+        let Some(principal) = self.principal_of(conn) else {
+            return;
+        };
+        let client_id = client_id
+            .map(str::to_owned)
+            .or_else(|| self.conns.get(&conn).map(|l| l.client_id.to_string()));
+        let (refusal, log) = record::limited(&principal, client_id.as_deref(), limited);
+        self.refusals.record(refusal, Some(log));
+    }
+
+    /// A connection closed for a protocol violation: recorded, and logged once written.
+    pub(super) fn record_violation(
+        &mut self,
+        conn: ConnId,
+        violation: &str,
+        reason: Option<ReasonCode>,
+    ) {
+        let Some(live) = self.conns.get(&conn) else {
+            return;
+        };
+        let client_id = live.client_id.to_string();
+        let reason = reason.unwrap_or(ReasonCode::ProtocolError);
+        let (refusal, log) =
+            record::violation(&live.principal, Some(&client_id), violation, reason);
+        self.refusals.record(refusal, Some(log));
+    }
+
     /// For a QoS 1/2 delivery to a persistent session, queues its row for the writer and
     /// returns its sequence number.
     pub(super) fn track_durable(
@@ -73,14 +139,27 @@ impl Router {
                     message,
                 } => self.hand_to_service(service, from, message),
                 Effect::Denied {
+                    conn,
                     client_id,
                     action,
+                    denial,
+                    ..
+                } => self.record_denial(conn, &client_id, action, &denial),
+                Effect::Limited {
+                    conn,
+                    client_id,
+                    packet,
                     resource,
-                    explanation,
+                    limit,
+                    reason,
                 } => {
-                    tracing::warn!(
-                        "denied {action} on {resource} to client {client_id:?}: {explanation}"
-                    );
+                    let limited = record::Limited {
+                        packet,
+                        resource: &resource,
+                        limit: &limit,
+                        reason,
+                    };
+                    self.record_limit(conn, client_id.as_deref(), &limited);
                 }
             }
         }

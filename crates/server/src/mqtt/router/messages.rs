@@ -115,6 +115,9 @@ pub enum Command {
         /// Why the server closed it, when it did (DISCONNECT reason, or the reason it would
         /// have sent to an MQTT 3.1.1 client).
         reason: Option<ReasonCode>,
+        /// The protocol rule the client broke, in words, when that is why (for the refusal
+        /// record).
+        violation: Option<String>,
         /// MQTT 5 DISCONNECT's new session expiry, if any.
         session_expiry: Option<u32>,
         /// In-flight state to keep for a persistent session.

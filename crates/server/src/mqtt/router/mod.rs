@@ -8,11 +8,12 @@
 
 mod aws;
 mod effects;
+mod expiry;
 mod messages;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -46,6 +47,8 @@ struct Live {
     /// A persistent session: QoS 1/2 deliveries are kept on disk until acknowledged, so an
     /// acknowledged publish survives a crash even while in flight.
     durable: bool,
+    /// When its client certificate expires (devices), as kept in `Router::expiries`.
+    expires: Option<mqtt_proto::time::Instant>,
 }
 
 /// The router's state.
@@ -65,6 +68,12 @@ pub(crate) struct Router {
     metrics: Arc<Metrics>,
     /// The AWS IoT services (profile `aws`).
     aws: Option<Aws>,
+    /// Live device connections by the moment their certificate expires (`expiry.rs`).
+    expiries: BTreeSet<(mqtt_proto::time::Instant, ConnId)>,
+    /// The refusal record's writer (its own thread: the router never writes the file).
+    refusals: refusals::Recorder,
+    /// The connection whose CONNECT is being decided, for records of its refusal.
+    connecting: Option<(ConnId, Principal)>,
     shutting_down: bool,
 }
 
@@ -89,6 +98,7 @@ impl Router {
         metrics: Arc<Metrics>,
         live_floor: u64,
         aws: Option<Aws>,
+        refusals: refusals::Recorder,
     ) -> Router {
         Router {
             broker,
@@ -100,6 +110,9 @@ impl Router {
             live_floor,
             metrics,
             aws,
+            expiries: BTreeSet::new(),
+            refusals,
+            connecting: None,
             shutting_down: false,
         }
     }
@@ -107,10 +120,11 @@ impl Router {
     /// Runs until shutdown completes or every command sender is gone.
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         loop {
-            let deadline = self
-                .broker
-                .next_deadline()
-                .map(|at| self.clock.deadline(at));
+            let next = match (self.broker.next_deadline(), self.next_expiry()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let deadline = next.map(|at| self.clock.deadline(at));
             let tick = async {
                 match deadline {
                     Some(at) => tokio::time::sleep_until(at).await,
@@ -124,6 +138,7 @@ impl Router {
                 },
                 () = tick => {
                     let now = self.clock.now();
+                    self.close_expired(now);
                     self.broker.handle_tick(now);
                     self.carry_out_effects(None);
                 }
@@ -153,7 +168,13 @@ impl Router {
                 session,
                 inflight,
                 reason,
-            } => self.disconnect(conn, (kind, reason), session_expiry, session, inflight),
+                violation,
+            } => {
+                if let Some(violation) = violation {
+                    self.record_violation(conn, &violation, reason);
+                }
+                self.disconnect(conn, (kind, reason), session_expiry, session, inflight);
+            }
             Command::Acked { conn, seq } => self.acked(conn, seq),
             Command::LiveCertificates { reply } => self.live_certificates(reply),
             Command::SetPolicies {
@@ -188,6 +209,7 @@ impl Router {
         }
         let client_id = connect.client_id.clone();
         let request = ConnectRequest::from_connect(connect, principal.clone());
+        self.connecting = Some((conn, principal.clone()));
         match self.broker.handle_connect(conn, request, self.clock.now()) {
             ConnectOutcome::Accepted(connected) => {
                 let parked = self.parked.remove(&connected.client_id);
@@ -207,6 +229,7 @@ impl Router {
                     inflight,
                 });
                 let ticket = self.announce_connected(&principal, &client_id, resumed);
+                let expires = self.track_expiry(conn, &principal);
                 self.conns.insert(
                     conn,
                     Live {
@@ -216,6 +239,7 @@ impl Router {
                         ticket,
                         pending_acks: Arc::default(),
                         durable,
+                        expires,
                     },
                 );
             }
@@ -228,6 +252,7 @@ impl Router {
             }
         }
         self.carry_out_effects(None);
+        self.connecting = None;
     }
 
     /// A client published: route it, then acknowledge (after the commit when it changed
@@ -294,6 +319,9 @@ impl Router {
     ) {
         let client_id = self.broker.client_id(conn).cloned();
         let live = self.conns.remove(&conn);
+        if let Some(live) = &live {
+            self.untrack_expiry(conn, live.expires);
+        }
         self.broker
             .handle_disconnect(conn, kind, session_expiry, Vec::new(), self.clock.now());
         if let Some(client_id) = client_id

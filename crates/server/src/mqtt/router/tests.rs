@@ -44,6 +44,7 @@ fn router_with_subscriber(
         Arc::new(Metrics::default()),
         1 << 62,
         None,
+        refusals::Recorder::discard(),
     );
     let Packet::Connect(connect) = packet(b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01c") else {
         panic!("not a CONNECT")
