@@ -172,6 +172,9 @@ pub struct FileConfig {
     /// What answers for custom authorizers' functions (config file only).
     #[serde(default)]
     authorizer_functions: Vec<AuthorizerFunctionEntry>,
+    /// `[rules]`: the rules engine's local settings.
+    #[serde(default)]
+    rules: RulesFile,
 }
 
 /// `[[iam-policies]]`: the IAM policy of one access key, for MQTT over WebSockets with SigV4.
@@ -199,6 +202,23 @@ struct AuthorizerFunctionEntry {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct HookConfig {
     target_arn: String,
+    url: Option<String>,
+    command: Option<Vec<String>>,
+}
+
+/// `[rules]` of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RulesFile {
+    /// `[rules.lambda]`: function name (or ARN) = { url = "..." } or { command = [...] }.
+    #[serde(default)]
+    lambda: std::collections::BTreeMap<String, LambdaFile>,
+}
+
+/// Where one function runs locally.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LambdaFile {
     url: Option<String>,
     command: Option<Vec<String>>,
 }
@@ -245,6 +265,30 @@ fn authorizer_functions(
             })
         })
         .collect()
+}
+
+impl RulesFile {
+    /// The server's settings; a function mapped to both or neither of url and command is an
+    /// error naming it.
+    fn settings(self) -> Result<server::RulesSettings> {
+        let mut settings = server::RulesSettings::default();
+        for (name, target) in self.lambda {
+            let target = match (target.url, target.command) {
+                (Some(url), None) if url.starts_with("http://") || url.starts_with("https://") => {
+                    server::LambdaTarget::Url(url)
+                }
+                (None, Some(command)) if !command.is_empty() => {
+                    server::LambdaTarget::Command(command)
+                }
+                _ => bail!(
+                    "[rules.lambda] {name}: give either url = \"http://...\" or command = \
+                     [\"program\", \"arg\"...], not both or neither"
+                ),
+            };
+            settings.lambda.push((name, target));
+        }
+        Ok(settings)
+    }
 }
 
 /// Reads and checks a config file.
@@ -335,6 +379,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         config.account_id = account;
     }
+    config.rules = file.rules.settings()?;
     let credentials = if args.api_credentials.is_empty() {
         file.api_credentials
     } else {
@@ -674,6 +719,34 @@ command = ["auth", "--json"]
         }];
         let e = authorizer_functions(both).unwrap_err().to_string();
         assert!(e.contains("exactly one of url"), "{e}");
+    }
+
+    #[test]
+    fn lambda_targets_are_read_from_the_rules_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        std::fs::write(
+            &path,
+            "[rules.lambda]\nf = { url = \"http://127.0.0.1:9/\" }\ng = { command = [\"sh\", \"x\"] }\n",
+        )
+        .unwrap();
+        let settings = load_config(&path).unwrap().rules.settings().unwrap();
+        assert_eq!(
+            settings.lambda,
+            [
+                (
+                    "f".to_owned(),
+                    server::LambdaTarget::Url("http://127.0.0.1:9/".into())
+                ),
+                (
+                    "g".to_owned(),
+                    server::LambdaTarget::Command(vec!["sh".into(), "x".into()])
+                ),
+            ]
+        );
+        std::fs::write(&path, "[rules.lambda]\nf = { }\n").unwrap();
+        let e = load_config(&path).unwrap().rules.settings().unwrap_err();
+        assert!(e.to_string().contains("[rules.lambda] f"), "{e}");
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub authorizer_functions: Vec<AuthorizerFunctionConfig>,
     /// How long an authorizer's function may take to answer (AWS: 5 seconds).
     pub authorizer_timeout: Duration,
+    /// The rules engine's settings (local targets of `lambda` actions).
+    pub rules: crate::rules::RulesSettings,
 }
 
 /// The IAM-style policy attached to one API credential.
@@ -122,6 +124,7 @@ impl ServerConfig {
             credential_policies: Vec::new(),
             authorizer_functions: Vec::new(),
             authorizer_timeout: Duration::from_secs(5),
+            rules: crate::rules::RulesSettings::default(),
         }
     }
 

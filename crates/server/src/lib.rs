@@ -21,6 +21,7 @@ mod metrics;
 mod mqtt;
 mod persist;
 mod registry_watch;
+mod rules;
 mod runtime;
 mod services;
 
@@ -32,4 +33,5 @@ pub use config::{
 };
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};
+pub use rules::{LambdaTarget, RulesSettings};
 pub use runtime::run;

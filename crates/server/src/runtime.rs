@@ -8,8 +8,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use broker_core::{Broker, BrokerConfig, Profile, ServiceId, ServiceRoute};
-use mqtt_proto::TopicFilter;
+use broker_core::{Broker, BrokerConfig, Profile};
 use refusals::Recorder;
 use store::Store;
 use tokio::sync::mpsc;
@@ -25,7 +24,7 @@ use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{
     self, Admission, ConnectionSettings, MqttListeners, Shared, WebListeners, WebServices,
 };
-use crate::{api, http, lock, persist, registry_watch, services};
+use crate::{api, http, lock, persist, registry_watch, rules, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -59,7 +58,19 @@ pub async fn run(
     let (router_tx, router_rx) = mpsc::channel(ROUTER_QUEUE);
     let mut broker = broker(&config)?;
     let live_floor = persist::restore(&mut broker, state, &clock);
-    let (aws, services) = start_services(&config, &data, clock, &mut broker, &router_tx)?;
+    let api_base = listeners
+        .http
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|addr| format!("http://{addr}"));
+    let (aws, services, dispatcher) = start_services(
+        &config,
+        &data,
+        clock,
+        &mut broker,
+        &router_tx,
+        (api_base, &metrics),
+    )?;
     let refusals = Recorder::start(&data.root).map_err(|e| {
         ServerError::Config(format!("cannot start the refusal log's writer thread: {e}"))
     })?;
@@ -160,6 +171,9 @@ pub async fn run(
         task.abort();
     }
     drop(admission);
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.stop();
+    }
     stop(router_tx, router_task, services, writer).await
 }
 
@@ -192,48 +206,63 @@ async fn stop(
     Ok(())
 }
 
-/// The AWS IoT services run under the aws profile: lifecycle events (the router's `Aws`), and a
+/// What `start_services` starts: the router's side, the worker, the rules dispatcher.
+type StartedServices = (
+    Option<Aws>,
+    Option<services::Running>,
+    Option<rules::Dispatcher>,
+);
+
+/// The AWS IoT services run under the aws profile: lifecycle events (the router's `Aws`), a
 /// worker on its own store connection for the services that answer reserved topics, whose
-/// request topics become the broker's service routes.
+/// request topics and the enabled topic rules' FROM filters become the broker's service routes,
+/// and the rules engine's dispatcher for the actions that wait on the network.
 fn start_services(
     config: &ServerConfig,
     data: &DataDir,
     clock: Clock,
     broker: &mut Broker<ServerAuthorizer>,
     router: &mpsc::Sender<Command>,
-) -> Result<(Option<Aws>, Option<services::Running>), ServerError> {
+    (api_base, metrics): (Option<String>, &Arc<Metrics>),
+) -> Result<StartedServices, ServerError> {
     if config.profile != Profile::Aws {
-        return Ok((None, None));
+        return Ok((None, None, None));
     }
+    let mut seed = [0u8; 8];
+    // The OpenSSL RNG does not fail once seeded; the clock still makes runs differ.
+    let _ = openssl::rand::rand_bytes(&mut seed);
     let mut services_config = config.services();
     services_config.provisioning.issuer = Some(data.ca.clone());
-    let running = services::start(
-        Store::open(data.database_path())?,
-        iot_services::Services::new(services_config),
-        clock,
-        router.clone(),
-        config.provisioning_hooks.clone(),
-    )
-    .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
-    broker.set_service_routes(service_routes()?);
-    Ok((Some(Aws::new(Some(running.link()))), Some(running)))
-}
-
-/// The broker's service routes: the request topics of every AWS IoT service.
-fn service_routes() -> Result<Vec<ServiceRoute>, ServerError> {
-    iot_services::routes()
-        .into_iter()
-        .map(|route| {
-            let filter = TopicFilter::new(route.filter).map_err(|e| {
-                ServerError::Config(format!("service route {:?}: {e}", route.filter))
-            })?;
-            Ok(ServiceRoute {
-                filter,
-                service: ServiceId(route.service),
-                to_subscribers: route.to_subscribers,
-            })
-        })
-        .collect()
+    services_config.rules = iot_services::rules::RulesConfig {
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+        api_base,
+        seed: u64::from_le_bytes(seed) ^ clock.wall_ms().unsigned_abs(),
+    };
+    let mut services = iot_services::Services::new(services_config);
+    let mut store = Store::open(data.database_path())?;
+    let engine = services.rules();
+    store.services("load topic rules", |tx| engine.load(tx))?;
+    broker.set_service_routes(services::service_routes(&services.rules().filters()));
+    let (outbox, batches) = rules::channel();
+    let extras = services::Extras {
+        network: Some(outbox),
+        metrics: Arc::clone(metrics),
+        hooks: config.provisioning_hooks.clone(),
+    };
+    let running = services::start(store, services, clock, router.clone(), extras)
+        .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
+    let dispatcher = rules::start(
+        config.rules.clone(),
+        batches,
+        running.link(),
+        Arc::clone(metrics),
+    );
+    Ok((
+        Some(Aws::new(Some(running.link()))),
+        Some(running),
+        Some(dispatcher),
+    ))
 }
 
 /// The broker for the configured profile, with the AWS IoT policy authorizer.

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,7 +63,30 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V8_JOB_THING_GROUPS,
     V9_PROVISIONING,
     V10_AUTHORIZERS,
+    V11_TOPIC_RULES,
 ];
+
+/// Version 11: topic rules (the TopicRulePayload as accepted, its FROM filter for ListTopicRules'
+/// `topic` filter, and whether it is disabled) and topic rule destinations (HTTP confirmation
+/// URLs with their status and confirmation token).
+const V11_TOPIC_RULES: &str = "
+CREATE TABLE topic_rules (
+    name TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    topic_pattern TEXT,
+    disabled INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE topic_rule_destinations (
+    arn TEXT PRIMARY KEY,
+    confirmation_url TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    token TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
 
 /// Version 8: the thing groups each job targets, so that ListJobs can filter by group. Jobs
 /// stored before had no group targets (they were refused), so nothing is filled in.
@@ -580,6 +603,8 @@ mod tests {
                 "provisioning_claims",
                 "ownership_tokens",
                 "authorizers",
+                "topic_rules",
+                "topic_rule_destinations",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),

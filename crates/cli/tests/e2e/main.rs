@@ -29,6 +29,7 @@ mod pubsub;
 mod readme;
 mod refusals;
 mod registry;
+mod rules;
 mod serve;
 mod shadow;
 mod support;

@@ -5,12 +5,12 @@
 //! for the WebSocket example) for 8883, 4580 and 8443 (in place where a command spells them,
 //! else through the flag or environment variable that sets them); the data directory for `DIR`
 //! and `~/.local/share/tether`; the reader's own input files (a root CA, a device certificate
-//! and key, a serial log, a job document) in the working directory. A command commented
-//! `# refused: WHY` must fail and say WHY; one commented `# Ctrl-C to stop` must print and keep
-//! running (it is stopped after its first line). `scripts/test` (this test's own runner) and
-//! `bench/compare` (it installs brokers, runs for minutes and rewrites docs/benchmarks.md) are
-//! not run; any other command this file does not know fails the test, so a new README example
-//! cannot go unchecked.
+//! and key, a serial log, a job document, a message and a topic rule) in the working directory.
+//! A command commented `# refused: WHY` must fail and say WHY; one commented `# Ctrl-C to stop`
+//! must print and keep running (it is stopped after its first line). `scripts/test` (this
+//! test's own runner) and `bench/compare` (it installs brokers, runs for minutes and rewrites
+//! docs/benchmarks.md) are not run; any other command this file does not know fails the test,
+//! so a new README example cannot go unchecked.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -93,6 +93,15 @@ fn inputs(work: &Path) {
     std::fs::write(
         work.join("fw-2.json"),
         r#"{"operation":"update","url":"http://updates.example/fw-2.bin"}"#,
+    )
+    .unwrap();
+    // A message and a topic rule of the reader's (the README says what they hold).
+    std::fs::write(work.join("reading.json"), r#"{"temp": 35}"#).unwrap();
+    std::fs::write(
+        work.join("hot-rule.json"),
+        r#"{"sql": "SELECT temp, topic(2) AS device FROM 'sensors/+/data' WHERE temp > 30",
+            "actions": [{"republish": {"topic": "alerts/${topic(2)}", "qos": 1,
+                "roleArn": "arn:aws:iam::123456789012:role/republish"}}]}"#,
     )
     .unwrap();
 }

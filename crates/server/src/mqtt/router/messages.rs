@@ -177,6 +177,9 @@ pub enum Command {
     },
     /// What a service wants published after handling a request (from the services worker).
     ServiceOutput(iot_services::Output),
+    /// Replace the broker's service routes (the services worker sends it after a topic rule
+    /// change is committed): publishes routed from now on follow them.
+    SetServiceRoutes(Vec<broker_core::ServiceRoute>),
     /// Close every connection and stop once they are gone.
     Shutdown,
 }

@@ -193,6 +193,7 @@ impl Router {
             }
             Command::ServerPublish { message, reply } => self.server_publish(message, reply),
             Command::ServiceOutput(output) => self.service_output(output),
+            Command::SetServiceRoutes(routes) => self.broker.set_service_routes(routes),
             Command::Shutdown => self.shutdown(),
         }
     }
