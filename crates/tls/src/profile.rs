@@ -304,7 +304,7 @@ mod tests {
         };
         assert_eq!(
             verdict("esp8266-nonos-axtls").alert().map(|a| a.0),
-            Some(70)
+            Some(40)
         );
         for ok in [
             "esp8266-nonos-mbedtls",

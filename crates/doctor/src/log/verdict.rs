@@ -82,7 +82,7 @@ pub(crate) fn libssl_version_refusal(alert_text: &str, ca_ok: bool) -> Finding {
             libssl_refusal()
         ),
         format!(
-            "libssl offers TLS 1.0–1.1 only, with AES128-SHA, AES256-SHA, RC4-SHA and RC4-MD5, no SNI and no extensions; every AWS IoT security policy requires TLS 1.2 or TLS 1.3. The handshake dies at the first flight, before any certificate is exchanged, so the root CA, the client certificate and the key are not what failed{}. (A version refusal should be alert 70; gateways often send 40 for it.)",
+            "libssl offers TLS 1.0–1.1 only, with AES128-SHA, AES256-SHA, RC4-SHA and RC4-MD5, no SNI and no extensions; every AWS IoT security policy requires TLS 1.2 or TLS 1.3. The handshake dies at the first flight, before any certificate is exchanged, so the root CA, the client certificate and the key are not what failed{}. AWS IoT Core answers this hello with alert 40 handshake_failure, not the 70 protocol_version RFC 5246 suggests for a version refusal, and tether serve does the same.",
             if ca_ok {
                 " — the CA record trace shows the CA was found and read"
             } else {
