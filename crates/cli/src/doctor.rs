@@ -16,11 +16,12 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// The exit codes of `tether doctor`, as its `--help` prints them.
-pub const EXIT_CODES: &str = "Exit codes: explain, creds and probe exit 0 when nothing is \
-    wrong and 1 when a problem was found (the findings say what); recent exits 0 when it listed \
-    the recorded refusals (however many, none included). Every subcommand exits 2 when it could \
-    not run: unreadable input, a directory that is not a tether serve data directory, bad \
-    arguments.";
+pub const EXIT_CODES: &str = "Exit codes: explain and probe exit 0 when nothing is wrong \
+    and 1 when a problem was found (the findings say what); creds exits 1 when it found an \
+    error and 0 otherwise, warnings included (they are shown; with --strict they exit 1 too); \
+    recent exits 0 when it listed the recorded refusals (however many, none included). Every \
+    subcommand exits 2 when it could not run: unreadable input, a directory that is not a \
+    tether serve data directory, bad arguments.";
 
 /// Exit code when a check could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -73,6 +74,9 @@ struct CredsArgs {
     /// Print the findings as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Exit 1 on warnings too, not only on errors (for CI gates that want a spotless set).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -186,7 +190,20 @@ fn creds(args: &CredsArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         now: now_unix(),
     };
-    print_report(&::doctor::check_credentials(&input), args.json)
+    let report = ::doctor::check_credentials(&input);
+    print_report(&report, args.json)?;
+    // A warning is something to know, not a set that fails: a certificate made a minute ago
+    // works. Only errors fail, unless --strict asks for a spotless set.
+    let failed = if args.strict {
+        !report.is_clean()
+    } else {
+        report.worst() == Some(Severity::Error)
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6).

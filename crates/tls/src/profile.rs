@@ -36,6 +36,10 @@ pub struct DeviceProfile {
     /// Whether the stack can send ALPN (the NONOS stacks and axTLS cannot, so they must use
     /// port 8883 rather than 443).
     pub alpn: bool,
+    /// Whether the stack checks the server chain's validity dates against the device clock in
+    /// its usual build, so that a device whose clock is not yet set (1970 until SNTP runs)
+    /// refuses a chain that starts later (device-side research §1.4, §3, §5.2).
+    pub checks_dates: bool,
 }
 
 /// Inputs that vary per connection attempt.
@@ -72,6 +76,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: &[],
         ecc: false,
         alpn: false,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "esp8266-nonos-mbedtls",
@@ -85,6 +90,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: RSA_SHA,
         ecc: false,
         alpn: false,
+        checks_dates: false,
     },
     DeviceProfile {
         name: "esp8266-arduino-axtls",
@@ -98,6 +104,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: RSA_SHA,
         ecc: false,
         alpn: false,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "esp8266-arduino-bearssl",
@@ -115,6 +122,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: MODERN_SIGS,
         ecc: true,
         alpn: true,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "esp-idf-mbedtls",
@@ -131,6 +139,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: MODERN_SIGS,
         ecc: true,
         alpn: true,
+        checks_dates: false,
     },
     DeviceProfile {
         name: "embedded-tls",
@@ -144,6 +153,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: &[0x0403, 0x0804],
         ecc: true,
         alpn: true,
+        checks_dates: false,
     },
     DeviceProfile {
         name: "openssl-default",
@@ -161,6 +171,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: MODERN_SIGS,
         ecc: true,
         alpn: true,
+        checks_dates: true,
     },
 ];
 

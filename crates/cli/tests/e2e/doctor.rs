@@ -273,8 +273,69 @@ fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
     assert!(has("the certificate chains to"), "{whats:#?}");
     assert!(has("is registered and ACTIVE"), "{whats:#?}");
     assert!(has("attached policies:"), "{whats:#?}");
-    // A certificate issued just now warns about devices with unset clocks: exit 1.
-    assert!(has("a device with an unset clock sees 1970"), "{whats:#?}");
+    // A set issued a minute ago works: its recent notBefore is fine, and the CA's recent start
+    // is named as mattering only to devices that check dates before setting their clock.
+    assert!(has("notBefore"), "{whats:#?}");
+    assert!(has("is recent, which is fine"), "{whats:#?}");
+    let clock = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["what"]
+                .as_str()
+                .unwrap()
+                .contains("the newest CA certificate starts at")
+        })
+        .unwrap();
+    assert_eq!(clock["severity"], "info", "{clock}");
+    assert!(
+        clock["why"]
+            .as_str()
+            .unwrap()
+            .contains("before its clock is set"),
+        "{clock}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+
+    // Only errors fail, unless --strict; a stack that checks dates turns the clock into a warning.
+    let creds = |extra: &[&str]| {
+        let mut args = vec![
+            "doctor",
+            "creds",
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = creds(&["--profile", "esp8266-arduino-bearssl"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("esp8266-arduino-bearssl checks certificate dates"),
+        "{text}"
+    );
+    assert!(text.contains("warning"), "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let out = creds(&["--profile", "esp8266-arduino-bearssl", "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = creds(&["--strict"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // An error fails with or without --strict: a key that belongs to another certificate.
+    let other = dir.path().join("ca/root-ca.key");
+    let out = run(&[
+        "doctor",
+        "creds",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        other.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }
 
