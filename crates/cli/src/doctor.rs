@@ -106,7 +106,7 @@ struct ProbeArgs {
     client_id: Option<String>,
     /// Offer exactly what this device TLS stack offers: esp8266-nonos-axtls,
     /// esp8266-nonos-mbedtls, esp8266-arduino-axtls, esp8266-arduino-bearssl, esp-idf-mbedtls,
-    /// embedded-tls, openssl-default.
+    /// wolfssl, wolfssl-tls13, embedded-tls, openssl-default.
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
     /// Subscribe to this topic and publish to it (QoS 1) as a round trip.
