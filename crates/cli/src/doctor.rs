@@ -457,11 +457,29 @@ fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// The report as plain text: one block per finding, then the root cause.
+/// The report as plain text: one block per finding, then the context lines and the lines no
+/// rule explains (a log's), then the root cause.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
     for f in &report.findings {
         render_finding(&mut out, f, "");
+    }
+    if !report.context.is_empty() {
+        out.push_str("Context:\n");
+        for note in &report.context {
+            out.push_str(&format!(
+                "  line {}: {} — {}\n",
+                note.line, note.text, note.meaning
+            ));
+        }
+        out.push('\n');
+    }
+    if !report.not_understood.is_empty() {
+        out.push_str("Not understood (no rule explains these lines):\n");
+        for note in &report.not_understood {
+            out.push_str(&format!("  line {}: {}\n", note.line, note.text));
+        }
+        out.push('\n');
     }
     if let Some(rc) = &report.root_cause {
         out.push_str("Most likely root cause:\n");

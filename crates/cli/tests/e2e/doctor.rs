@@ -446,3 +446,40 @@ fn recent_honours_tether_data_dir_like_serve_and_documents_its_exit_codes() {
     assert!(text.contains("Exit codes:"), "{text}");
     assert!(text.contains("exits 2 when it"), "{text}");
 }
+
+/// The log of issue 22, line by line: the PEM lines are harmless information, each record is
+/// named for what it holds, the progress lines are context, and nothing is left unexplained.
+#[test]
+fn the_nonos_log_of_issue_22_is_explained_line_by_line() {
+    let out = run(&["doctor", "explain", &fixture("nonos_libssl_issue22.log")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("line 5: libssl read a credential stored as DER"),
+        "{text}"
+    );
+    assert!(text.contains("why: harmless"), "{text}");
+    assert!(
+        text.contains("line 7: client certificate record (the device's own certificate"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("CA certificate record (the root the device trusts, CA image) certificate"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Context:\n  line 1: TCP: Connect to domain"),
+        "{text}"
+    );
+    assert!(!text.contains("Not understood"), "{text}");
+
+    // A line no rule knows is listed, not skipped.
+    let out = run_with_stdin(
+        &["doctor", "explain", "-", "--json"],
+        b"client handshake start.\nsomething nobody explained\nError: SSL error 40\n",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["not_understood"][0]["line"], 2, "{v:#}");
+    assert_eq!(v["not_understood"][0]["text"], "something nobody explained");
+    assert_eq!(v["context"][0]["line"], 1, "{v:#}");
+}

@@ -106,5 +106,6 @@ pub fn check_credentials(input: &CredsInput) -> Report {
     Report {
         findings,
         root_cause,
+        ..Report::default()
     }
 }
