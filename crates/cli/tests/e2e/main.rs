@@ -18,6 +18,7 @@ mod compat;
 mod completions;
 mod conformance;
 mod coverage;
+mod device_stacks;
 mod doctor;
 mod ephemeral;
 mod events;
