@@ -316,6 +316,7 @@ impl Target {
             host: args.host.clone(),
             port,
             tls,
+            websocket: None,
             mqtt: ClientConfig {
                 protocol: args.protocol,
                 keep_alive: args.keepalive,

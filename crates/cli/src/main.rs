@@ -12,6 +12,7 @@ mod jobs;
 mod man;
 mod provision;
 mod pubsub;
+mod rules;
 mod serve;
 mod shadow;
 
@@ -53,6 +54,8 @@ enum Command {
     Sub(pubsub::SubArgs),
     /// Read, change and follow Device Shadows through the API of a running tether serve.
     Shadow(shadow::ShadowArgs),
+    /// Try IoT SQL statements locally; list and show the topic rules of a running tether serve.
+    Rules(rules::RulesArgs),
     /// Measure a broker: connection storms, throughput, latency, idle memory, durable queues.
     Bench(bench::BenchArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -100,6 +103,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Shadow(args) => shadow::run(args),
+        Command::Rules(args) => rules::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Completions(args) => completions::run(args, Cli::command()),
         Command::Man(args) => man::run(args, Cli::command()),

@@ -231,6 +231,7 @@ fn options(
         },
         connect_timeout: Duration::from_secs(10),
         reconnect: None,
+        websocket: None,
     })
 }
 

@@ -37,9 +37,19 @@ pub struct ServeArgs {
     /// Plain MQTT over TCP (off unless given; anonymous clients only with --profile mqtt).
     #[arg(long, value_name = "ADDR")]
     mqtt: Option<SocketAddr>,
-    /// Mutual-TLS listener that requires ALPN x-amzn-mqtt-ca (AWS port 443 behaviour).
-    #[arg(long, value_name = "ADDR")]
+    /// One port that serves what AWS IoT serves on 443, chosen by ALPN: MQTT over mutual TLS
+    /// (x-amzn-mqtt-ca), MQTT with a custom authorizer (mqtt), HTTPS (x-amzn-http-ca), and
+    /// without ALPN MQTT over WebSockets on /mqtt and the API. --mqtts-alpn is another name.
+    #[arg(long = "https-443", visible_alias = "mqtts-alpn", value_name = "ADDR")]
     mqtts_alpn: Option<SocketAddr>,
+    /// MQTT over WebSockets (wss://ADDR/mqtt, SigV4 or a custom authorizer) and the API over
+    /// TLS with the server certificate from the local CA. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    wss: Option<SocketAddr>,
+    /// Milliseconds a custom authorizer's function may take to answer, instead of AWS IoT's
+    /// 5000: lets tests see a timeout sooner (a local setting, not AWS's).
+    #[arg(long, value_name = "MS")]
+    authorizer_timeout_ms: Option<u64>,
     /// HTTP listener for /metrics and the API [default: 127.0.0.1:4580].
     #[arg(long, value_name = "ADDR")]
     api: Option<SocketAddr>,
@@ -141,7 +151,9 @@ pub struct FileConfig {
     data_dir: Option<PathBuf>,
     mqtts: Option<SocketAddr>,
     mqtt: Option<SocketAddr>,
-    mqtts_alpn: Option<SocketAddr>,
+    #[serde(alias = "mqtts-alpn")]
+    https_443: Option<SocketAddr>,
+    wss: Option<SocketAddr>,
     api: Option<SocketAddr>,
     profile: Option<ProfileArg>,
     tls_policy: Option<String>,
@@ -165,6 +177,36 @@ pub struct FileConfig {
     /// `[[provisioning-hook]]`: the local stand-ins of pre-provisioning hook Lambdas.
     #[serde(default)]
     provisioning_hook: Vec<HookConfig>,
+    authorizer_timeout_ms: Option<u64>,
+    /// IAM-style policies of API credentials (config file only).
+    #[serde(default)]
+    iam_policies: Vec<IamPolicyEntry>,
+    /// What answers for custom authorizers' functions (config file only).
+    #[serde(default)]
+    authorizer_functions: Vec<AuthorizerFunctionEntry>,
+    /// `[rules]`: the rules engine's local settings.
+    #[serde(default)]
+    rules: RulesFile,
+}
+
+/// `[[iam-policies]]`: the IAM policy of one access key, for MQTT over WebSockets with SigV4.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct IamPolicyEntry {
+    access_key: String,
+    /// The policy document, JSON text.
+    policy: String,
+    /// A Cognito-style identity id whose attached IoT policies must allow too.
+    identity_id: Option<String>,
+}
+
+/// `[[authorizer-functions]]`: a URL or a command answering for a Lambda function ARN (or name).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AuthorizerFunctionEntry {
+    function: String,
+    url: Option<String>,
+    command: Option<Vec<String>>,
 }
 
 /// One `[[provisioning-hook]]`: the Lambda ARN templates name, and a URL or a command.
@@ -172,6 +214,23 @@ pub struct FileConfig {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct HookConfig {
     target_arn: String,
+    url: Option<String>,
+    command: Option<Vec<String>>,
+}
+
+/// `[rules]` of the config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RulesFile {
+    /// `[rules.lambda]`: function name (or ARN) = { url = "..." } or { command = [...] }.
+    #[serde(default)]
+    lambda: std::collections::BTreeMap<String, LambdaFile>,
+}
+
+/// Where one function runs locally.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LambdaFile {
     url: Option<String>,
     command: Option<Vec<String>>,
 }
@@ -191,6 +250,56 @@ impl HookConfig {
             target_arn: self.target_arn,
             target,
         })
+    }
+}
+
+/// The config file's authorizer functions as the server takes them.
+fn authorizer_functions(
+    entries: Vec<AuthorizerFunctionEntry>,
+) -> Result<Vec<server::AuthorizerFunctionConfig>> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let target = match (entry.url, entry.command) {
+                (Some(url), None) => server::AuthorizerTarget::Url(url),
+                (None, Some(command)) if !command.is_empty() => {
+                    server::AuthorizerTarget::Command(command)
+                }
+                _ => bail!(
+                    "authorizer-functions entry {:?}: give exactly one of url = \"http://…\" or \
+                     command = [\"program\", \"arg\", …]",
+                    entry.function
+                ),
+            };
+            Ok(server::AuthorizerFunctionConfig {
+                function: entry.function,
+                target,
+            })
+        })
+        .collect()
+}
+
+impl RulesFile {
+    /// The server's settings; a function mapped to both or neither of url and command is an
+    /// error naming it.
+    fn settings(self) -> Result<server::RulesSettings> {
+        let mut settings = server::RulesSettings::default();
+        for (name, target) in self.lambda {
+            let target = match (target.url, target.command) {
+                (Some(url), None) if url.starts_with("http://") || url.starts_with("https://") => {
+                    server::LambdaTarget::Url(url)
+                }
+                (None, Some(command)) if !command.is_empty() => {
+                    server::LambdaTarget::Command(command)
+                }
+                _ => bail!(
+                    "[rules.lambda] {name}: give either url = \"http://...\" or command = \
+                     [\"program\", \"arg\"...], not both or neither"
+                ),
+            };
+            settings.lambda.push((name, target));
+        }
+        Ok(settings)
     }
 }
 
@@ -297,6 +406,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         }
         config.account_id = account;
     }
+    config.rules = file.rules.settings()?;
     let credentials = if args.api_credentials.is_empty() {
         file.api_credentials
     } else {
@@ -311,6 +421,20 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             .push((key.to_owned(), secret.to_owned()));
     }
 
+    if let Some(ms) = args.authorizer_timeout_ms.or(file.authorizer_timeout_ms) {
+        config.authorizer_timeout = Duration::from_millis(ms.max(1));
+    }
+    config.credential_policies = file
+        .iam_policies
+        .into_iter()
+        .map(|entry| server::CredentialPolicyConfig {
+            access_key_id: entry.access_key,
+            policy: entry.policy,
+            identity_id: entry.identity_id,
+        })
+        .collect();
+    config.authorizer_functions = authorizer_functions(file.authorizer_functions)?;
+
     let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral.is_some() {
         (ephemeral::ANY_PORT, ephemeral::ANY_PORT)
     } else {
@@ -323,8 +447,13 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         )?),
         mqtts_alpn: args
             .mqtts_alpn
-            .or(file.mqtts_alpn)
-            .map(|a| bind(a, "--mqtts-alpn"))
+            .or(file.https_443)
+            .map(|a| bind(a, "--https-443"))
+            .transpose()?,
+        wss: args
+            .wss
+            .or(file.wss)
+            .map(|a| bind(a, "--wss"))
             .transpose()?,
         mqtt: args
             .mqtt
@@ -462,6 +591,8 @@ fn print_ready(ready: &Ready) {
     for (key, addr) in [
         ("mqtts", ready.mqtts),
         ("mqtts-alpn", ready.mqtts_alpn),
+        ("https-443", ready.mqtts_alpn),
+        ("wss", ready.wss),
         ("mqtt", ready.mqtt),
     ] {
         if let Some(addr) = addr {
@@ -551,21 +682,21 @@ mod tests {
     fn the_example_hooks_parse_once_uncommented() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
         let example = std::fs::read_to_string(path).unwrap();
-        let hooks: String = example
-            .lines()
-            .filter_map(|l| l.strip_prefix("# "))
-            .filter(|l| {
-                [
-                    "[[provisioning-hook]]",
-                    "target-arn =",
-                    "url =",
-                    "command =",
-                ]
-                .iter()
-                .any(|k| l.starts_with(k))
-            })
-            .map(|l| format!("{l}\n"))
-            .collect();
+        // The commented `[[provisioning-hook]]` tables, each up to the next blank line.
+        let mut hooks = String::new();
+        let mut inside = false;
+        for line in example.lines() {
+            let text = line.strip_prefix("# ");
+            if text == Some("[[provisioning-hook]]") {
+                inside = true;
+            } else if line.trim().is_empty() {
+                inside = false;
+            }
+            if let (true, Some(text)) = (inside, text) {
+                hooks.push_str(text);
+                hooks.push('\n');
+            }
+        }
         let file: FileConfig = toml::from_str(&hooks).unwrap();
         let hooks: Vec<server::ProvisioningHook> = file
             .provisioning_hook
@@ -588,6 +719,76 @@ mod tests {
                 .unwrap_err()
         );
         assert!(err.contains("arn:x") && err.contains("url"), "{err}");
+    }
+
+    #[test]
+    fn websocket_and_authorizer_settings_are_read_from_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws.toml");
+        std::fs::write(
+            &path,
+            r#"mqtts-alpn = "127.0.0.1:8443"
+wss = "127.0.0.1:8444"
+authorizer-timeout-ms = 250
+[[iam-policies]]
+access-key = "AKIA1"
+policy = '{"Version":"2012-10-17","Statement":[]}'
+identity-id = "us-east-1:abc"
+[[authorizer-functions]]
+function = "a"
+url = "http://127.0.0.1:9/"
+[[authorizer-functions]]
+function = "b"
+command = ["auth", "--json"]
+"#,
+        )
+        .unwrap();
+        let config = load_config(&path).unwrap();
+        assert_eq!(config.https_443, Some("127.0.0.1:8443".parse().unwrap()));
+        assert_eq!(
+            config.iam_policies[0].identity_id.as_deref(),
+            Some("us-east-1:abc")
+        );
+        let functions = authorizer_functions(config.authorizer_functions).unwrap();
+        assert_eq!(
+            functions[1].target,
+            server::AuthorizerTarget::Command(vec!["auth".into(), "--json".into()])
+        );
+        let both = vec![AuthorizerFunctionEntry {
+            function: "c".into(),
+            url: Some("http://x".into()),
+            command: Some(vec!["y".into()]),
+        }];
+        let e = authorizer_functions(both).unwrap_err().to_string();
+        assert!(e.contains("exactly one of url"), "{e}");
+    }
+
+    #[test]
+    fn lambda_targets_are_read_from_the_rules_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rules.toml");
+        std::fs::write(
+            &path,
+            "[rules.lambda]\nf = { url = \"http://127.0.0.1:9/\" }\ng = { command = [\"sh\", \"x\"] }\n",
+        )
+        .unwrap();
+        let settings = load_config(&path).unwrap().rules.settings().unwrap();
+        assert_eq!(
+            settings.lambda,
+            [
+                (
+                    "f".to_owned(),
+                    server::LambdaTarget::Url("http://127.0.0.1:9/".into())
+                ),
+                (
+                    "g".to_owned(),
+                    server::LambdaTarget::Command(vec!["sh".into(), "x".into()])
+                ),
+            ]
+        );
+        std::fs::write(&path, "[rules.lambda]\nf = { }\n").unwrap();
+        let e = load_config(&path).unwrap().rules.settings().unwrap_err();
+        assert!(e.to_string().contains("[rules.lambda] f"), "{e}");
     }
 
     #[test]

@@ -63,6 +63,13 @@ pub enum Error {
         port: u16,
         detail: String,
     },
+    /// The WebSocket upgrade failed or was refused (HTTP 403 for a bad signature).
+    #[error("MQTT over WebSockets with {host}:{port} failed: {detail}")]
+    WebSocket {
+        host: String,
+        port: u16,
+        detail: String,
+    },
     /// The TLS context could not be built from the options (a local configuration fault).
     #[error("cannot set up TLS: {0}")]
     TlsSetup(#[from] tls::context::ContextError),

@@ -1,5 +1,5 @@
 //! tether's async MQTT 3.1.1/5 client: plain TCP, TLS and mutual TLS over OpenSSL (SNI from
-//! the host name, ALPN on request), QoS 0/1/2 driven by `mqtt_proto`'s sans-IO client session,
+//! the host name, ALPN on request), MQTT over WebSockets presigned with SigV4 (`websocket.rs`), QoS 0/1/2 driven by `mqtt_proto`'s sans-IO client session,
 //! opt-in reconnect with jittered exponential backoff that resends unfinished QoS 1/2 flows,
 //! and errors that explain failures (TLS alerts, untrusted server certificates, CONNACK
 //! refusals, server disconnects, DNS and TCP problems). It is used by `tether pub`/`sub`,
@@ -18,10 +18,12 @@ mod client;
 mod error;
 mod options;
 mod transport;
+mod websocket;
 
 pub use client::{Client, Connected, Direction, Observer};
 pub use error::{Error, UntrustedCertificate, likely_causes, v3_connack_words};
 pub use options::{AWS_MQTT_ALPN, ConnectOptions, Reconnect, TlsOptions};
+pub use websocket::{SigV4Credentials, WebSocketOptions};
 
 /// The MQTT vocabulary the API speaks, re-exported so callers need no direct dependency.
 pub use bytes::Bytes;

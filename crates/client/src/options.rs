@@ -22,6 +22,8 @@ pub struct ConnectOptions {
     pub port: u16,
     /// `None` speaks plain MQTT over TCP.
     pub tls: Option<TlsOptions>,
+    /// `Some` speaks MQTT over WebSockets (over TLS when `tls` is set: `wss://`).
+    pub websocket: Option<crate::WebSocketOptions>,
     /// The MQTT session: protocol version, client id, keep-alive, will, credentials.
     pub mqtt: ClientConfig,
     /// Time allowed for TCP connect plus TLS handshake.
@@ -37,6 +39,7 @@ impl Default for ConnectOptions {
             host: "localhost".to_owned(),
             port: 1883,
             tls: None,
+            websocket: None,
             mqtt: ClientConfig::default(),
             connect_timeout: Duration::from_secs(30),
             reconnect: None,

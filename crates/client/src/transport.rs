@@ -18,6 +18,7 @@ use tokio_openssl::SslStream;
 
 use crate::error::{Error, UntrustedCertificate, io_detail};
 use crate::options::{ConnectOptions, TlsOptions};
+use crate::websocket::{self, WebSocketOptions, WsStream};
 use tls::Alert;
 use tls::context::{ClientContext, ClientOptions};
 
@@ -32,6 +33,8 @@ const ERR_LIB_SYS: i32 = 2;
 pub(crate) enum Stream {
     Tcp(TcpStream),
     Tls(Box<SslStream<TcpStream>>),
+    /// MQTT over WebSockets, over TCP or TLS.
+    Ws(Box<WsStream<Stream>>),
 }
 
 /// Opens streams to one broker; built once per client and reused on reconnect.
@@ -41,6 +44,7 @@ pub(crate) struct Connector {
     pub(crate) port: u16,
     timeout: Duration,
     tls: Option<Arc<TlsSetup>>,
+    websocket: Option<WebSocketOptions>,
 }
 
 #[derive(Debug)]
@@ -64,6 +68,7 @@ impl Connector {
             port: options.port,
             timeout: options.connect_timeout,
             tls,
+            websocket: options.websocket.clone(),
         })
     }
 
@@ -95,6 +100,18 @@ impl Connector {
     }
 
     async fn open_unbounded(&self) -> Result<Stream, Error> {
+        let stream = self.open_transport().await?;
+        match &self.websocket {
+            None => Ok(stream),
+            Some(options) => {
+                let tls = self.tls.is_some();
+                let ws = websocket::upgrade(stream, &self.host, self.port, tls, options).await?;
+                Ok(Stream::Ws(Box::new(ws)))
+            }
+        }
+    }
+
+    async fn open_transport(&self) -> Result<Stream, Error> {
         let tcp = self.tcp().await?;
         let Some(tls) = &self.tls else {
             return Ok(Stream::Tcp(tcp));
@@ -448,6 +465,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Tcp(tcp) => Pin::new(tcp).poll_read(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_read(cx, buf),
+            Stream::Ws(ws) => Pin::new(ws.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -461,6 +479,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(tcp) => Pin::new(tcp).poll_write(cx, buf),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_write(cx, buf),
+            Stream::Ws(ws) => Pin::new(ws.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -468,6 +487,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(tcp) => Pin::new(tcp).poll_flush(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_flush(cx),
+            Stream::Ws(ws) => Pin::new(ws.as_mut()).poll_flush(cx),
         }
     }
 
@@ -475,6 +495,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Tcp(tcp) => Pin::new(tcp).poll_shutdown(cx),
             Stream::Tls(tls) => Pin::new(tls.as_mut()).poll_shutdown(cx),
+            Stream::Ws(ws) => Pin::new(ws.as_mut()).poll_shutdown(cx),
         }
     }
 }

@@ -31,8 +31,8 @@ pub fn advice(kind: RefusalKind) -> Advice {
             fix: "send SNI with the exact endpoint host name (mbedtls_ssl_set_hostname, setServerName); stacks that cannot (ESP8266 NONOS) need an endpoint that does not require SNI",
         },
         RefusalKind::Alpn => Advice {
-            why: "on the port-443 listener the protocol is chosen by ALPN; the client offered none or not x-amzn-mqtt-ca",
-            fix: "offer ALPN x-amzn-mqtt-ca (mosquitto --tls-alpn x-amzn-mqtt-ca), or connect to the 8883 listener, which needs no ALPN",
+            why: "on the port-443 listener the protocol is chosen by ALPN; the client offered none or not x-amzn-mqtt-ca (without ALPN the port expects HTTP: WebSockets or HTTPS)",
+            fix: "offer ALPN x-amzn-mqtt-ca (mosquitto --tls-alpn x-amzn-mqtt-ca), or mqtt for a custom authorizer, or connect to the 8883 listener, which needs no ALPN",
         },
         RefusalKind::ClientCertificate => Advice {
             why: "the listener requires mutual TLS and the client sent no certificate (or one it could not use)",
@@ -89,6 +89,50 @@ pub fn advice(kind: RefusalKind) -> Advice {
         RefusalKind::Protocol => Advice {
             why: "the client broke the MQTT protocol (a malformed or unexpected packet, no CONNECT soon after connecting, an unsupported authentication method), and the connection was closed as MQTT requires",
             fix: "read the rule named above (MQTT spec references in brackets); check the client library's MQTT version setting (-V) and that it sends CONNECT first; tether doctor probe --mqtt-version 3.1.1|5 shows a working exchange",
+        },
+        RefusalKind::NotWebsocket => Advice {
+            why: "the client reached the WebSocket endpoint but did not ask for MQTT over WebSockets: another path than /mqtt, no Upgrade: websocket, or no Sec-WebSocket-Protocol: mqtt",
+            fix: "connect to wss://HOST:PORT/mqtt with the subprotocol mqtt (MQTT.js, the AWS IoT Device SDKs and Paho do this); MQTT over TLS belongs on the 443 port with ALPN x-amzn-mqtt-ca or mqtt",
+        },
+        RefusalKind::MissingCredentials => Advice {
+            why: "the WebSocket upgrade carried no SigV4 query signature and no custom-authorizer credentials, and no default authorizer is set",
+            fix: "presign the URL with SigV4 (X-Amz-Algorithm … X-Amz-Signature, service iotdevicegateway), or send x-amz-customauthorizer-name and the token, or set a default authorizer (aws iot set-default-authorizer)",
+        },
+        RefusalKind::SignatureIncomplete => Advice {
+            why: "the presigned URL lacks one of X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature, or one cannot be read",
+            fix: "sign with an AWS SDK or the AWS IoT Device SDK's websocket builder; hand-made URLs must carry every X-Amz-* parameter, URI-encoded, with the credential scoped to service iotdevicegateway",
+        },
+        RefusalKind::SignatureExpired => Advice {
+            why: "the signature is past X-Amz-Date + X-Amz-Expires, or dated more than 15 minutes from the server's clock: the reason gives the clock skew in seconds",
+            fix: "presign a new URL just before connecting and set the client's clock (NTP); a device without a clock cannot sign",
+        },
+        RefusalKind::SignatureMismatch => Advice {
+            why: "the signature was computed with another secret, host, path or query than the server sees",
+            fix: "check the secret key of the access key, sign the exact host:port the client connects to and the path /mqtt, and append X-Amz-Security-Token after signing, not before",
+        },
+        RefusalKind::UnknownAccessKey => Advice {
+            why: "the access key is not configured on this tether (the development key test works only on loopback listeners)",
+            fix: "configure the credential (api-credentials in the config file, with an iam-policies entry), or connect over loopback with test/test",
+        },
+        RefusalKind::AuthorizerTokenMissing => Advice {
+            why: "the authorizer has token signing enabled and the client sent no token under its tokenKeyName, or no x-amz-customauthorizer-signature",
+            fix: "send the token under the authorizer's tokenKeyName (header, query parameter or MQTT user-name parameter) with its signature, or create the authorizer with --signing-disabled",
+        },
+        RefusalKind::AuthorizerTokenSignature => Advice {
+            why: "the token's signature does not verify with any of the authorizer's tokenSigningPublicKeys",
+            fix: "sign the token with the private key of a configured public key: echo -n TOKEN | openssl dgst -sha256 -sign key.pem | openssl base64 -A",
+        },
+        RefusalKind::AuthorizerDenied => Advice {
+            why: "the authorizer's function answered isAuthenticated: false",
+            fix: "check the credentials the client sends against what the function expects (aws iot test-invoke-authorizer shows its answer)",
+        },
+        RefusalKind::AuthorizerTimeout => Advice {
+            why: "the authorizer's function did not answer within the time limit (AWS allows 5 seconds)",
+            fix: "make the function answer faster, or check that its URL or command is reachable (tether serve's authorizer-functions)",
+        },
+        RefusalKind::AuthorizerFailed => Advice {
+            why: "the authorizer is unknown or INACTIVE, its function could not be called, or its answer is not what AWS IoT expects",
+            fix: "check aws iot describe-authorizer, the function's entry in authorizer-functions, and its answer (isAuthenticated, principalId of 1-128 letters and digits, policyDocuments, times of 300-86400 s) with aws iot test-invoke-authorizer",
         },
         RefusalKind::Other | RefusalKind::Unknown => Advice {
             why: "the server refused the connection for a reason without specific advice",

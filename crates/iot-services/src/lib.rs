@@ -10,10 +10,11 @@ pub mod lifecycle;
 mod output;
 pub mod provisioning;
 pub mod registry_events;
+pub mod rules;
 mod service;
 pub mod shadow;
 
-pub use output::{OutMessage, Output};
+pub use output::{MessageHeaders, OutMessage, Output};
 pub use service::{
-    Handled, JOBS, PROVISIONING, Request, Route, SHADOW, Services, ServicesConfig, routes,
+    Handled, JOBS, PROVISIONING, RULES, Request, Route, SHADOW, Services, ServicesConfig, routes,
 };

@@ -43,6 +43,8 @@ pub enum DisconnectReason {
     ClientError,
     /// The server closed the connection (shutting down, or for a reason of its own).
     ServerInitiated,
+    /// A custom authorizer's `disconnectAfterInSeconds` ran out.
+    CustomAuthTtlExpiration,
 }
 
 impl DisconnectReason {
@@ -56,6 +58,7 @@ impl DisconnectReason {
             DisconnectReason::AuthError => "AUTH_ERROR",
             DisconnectReason::ClientError => "CLIENT_ERROR",
             DisconnectReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
+            DisconnectReason::CustomAuthTtlExpiration => "CUSTOMAUTH_TTL_EXPIRATION",
         }
     }
 }

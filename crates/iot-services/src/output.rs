@@ -8,10 +8,32 @@
 pub struct OutMessage {
     /// The topic.
     pub topic: String,
-    /// The payload (JSON for every service so far).
+    /// The payload (JSON, or CBOR on fleet provisioning's `cbor` topics).
     pub payload: Vec<u8>,
     /// QoS 0 or 1.
     pub qos: u8,
+    /// MQTT 5 properties (a rule's republish `headers`); `None` for plain service messages.
+    pub headers: Option<Box<MessageHeaders>>,
+    /// How many rule republishes led to this message (0 when no rule published it): the rules
+    /// engine stops republish loops with it.
+    pub hops: u8,
+}
+
+/// MQTT 5 publish properties a service sets (the republish action's `headers`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageHeaders {
+    /// Payload Format Indicator: 1 for UTF-8 text.
+    pub payload_format_indicator: Option<u8>,
+    /// Content Type.
+    pub content_type: Option<String>,
+    /// Response Topic.
+    pub response_topic: Option<String>,
+    /// Correlation Data.
+    pub correlation_data: Option<Vec<u8>>,
+    /// Message Expiry Interval, seconds.
+    pub message_expiry: Option<u32>,
+    /// User Properties, in order.
+    pub user_properties: Vec<(String, String)>,
 }
 
 impl OutMessage {
@@ -21,6 +43,8 @@ impl OutMessage {
             topic: topic.into(),
             payload: payload.to_string().into_bytes(),
             qos: 0,
+            headers: None,
+            hops: 0,
         }
     }
 }

@@ -1,13 +1,14 @@
 //! The services' common face to the server: which topics each service answers ([`routes`]),
 //! a claimed publish as a typed [`Request`], and [`Services`], which dispatches a request to its
 //! service inside the caller's store transaction, and runs the services' timers ([`Services::tick`]:
-//! Jobs, and fleet provisioning's tokens and claims).
+//! Jobs, and fleet provisioning's tokens and claims). The rules engine is a service too: Basic
+//! Ingest is its static route, its FROM filters are added by the server.
 //! A new service adds its id, its routes and a dispatch arm here, and its own module beside
-//! `shadow/` and `jobs/`.
+//! `shadow/`, `jobs/` and `rules/`.
 
 use store::ServiceTx;
 
-use crate::{Output, jobs, provisioning, shadow};
+use crate::{Output, jobs, provisioning, rules, shadow};
 
 /// The Device Shadow service's id in [`Route::service`] and [`Request::service`].
 pub const SHADOW: u16 = 1;
@@ -17,6 +18,10 @@ pub const JOBS: u16 = 2;
 
 /// The fleet provisioning service's id.
 pub const PROVISIONING: u16 = 3;
+
+/// The rules engine's id. Its routes are Basic Ingest's (here) and the FROM filters of the
+/// enabled rules ([`rules::Engine::filters`], added by the server and replaced when they change).
+pub const RULES: u16 = 4;
 
 /// A service's claim on request topics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +51,16 @@ pub fn routes() -> Vec<Route> {
         service: PROVISIONING,
         to_subscribers: false,
     });
-    shadows.chain(jobs).chain(provisioning).collect()
+    let basic_ingest = std::iter::once(Route {
+        filter: rules::BASIC_INGEST_FILTER,
+        service: RULES,
+        to_subscribers: false,
+    });
+    shadows
+        .chain(jobs)
+        .chain(provisioning)
+        .chain(basic_ingest)
+        .collect()
 }
 
 /// A publish a service claimed, with who sent it.
@@ -66,6 +80,8 @@ pub struct Request<'a> {
     pub payload: &'a [u8],
     /// Earlier requests of the same connection still being handled.
     pub in_flight: usize,
+    /// Rule republishes behind this message (0 for anything a rule did not publish).
+    pub hops: u8,
 }
 
 /// Settings of the services.
@@ -80,6 +96,8 @@ pub struct ServicesConfig {
     pub jobs: jobs::JobsSettings,
     /// Fleet provisioning: ARNs, the issuing CA, token and claim lifetimes.
     pub provisioning: provisioning::ProvisioningSettings,
+    /// The rules engine's account, region, API address and seed.
+    pub rules: rules::RulesConfig,
 }
 
 impl Default for ServicesConfig {
@@ -89,6 +107,7 @@ impl Default for ServicesConfig {
             max_in_flight: 10,
             jobs: jobs::JobsSettings::default(),
             provisioning: provisioning::ProvisioningSettings::default(),
+            rules: rules::RulesConfig::default(),
         }
     }
 }
@@ -110,6 +129,7 @@ pub struct Handled {
 #[derive(Debug, Default)]
 pub struct Services {
     config: ServicesConfig,
+    rules: rules::Engine,
     /// The earliest timer (epoch milliseconds), as last read by [`Services::tick`].
     next_deadline: Option<i64>,
     /// Whether [`Services::tick`] ran once (the first fires whatever was due before a restart).
@@ -119,8 +139,10 @@ pub struct Services {
 impl Services {
     /// The services with these settings.
     pub fn new(config: ServicesConfig) -> Services {
+        let rules = rules::Engine::new(config.rules.clone());
         Services {
             config,
+            rules,
             next_deadline: None,
             ticked: false,
         }
@@ -186,6 +208,11 @@ impl Services {
         &self.config
     }
 
+    /// The rules engine (its rules change through the control plane on the worker).
+    pub fn rules(&mut self) -> &mut rules::Engine {
+        &mut self.rules
+    }
+
     /// Finishes a RegisterThing that waited for its pre-provisioning hook: `outcome` is the
     /// hook's answer, or why calling it failed.
     pub fn resume_hook(
@@ -249,6 +276,16 @@ impl Services {
                     output,
                     failure: provisioning::failed(request.conn, request.topic).unwrap_or_default(),
                     hooks: hook.into_iter().collect(),
+                }
+            }
+            RULES => {
+                // Rules change nothing in the store: what they publish goes out whether or not
+                // the batch commits.
+                let output = self.rules.publish(tx, request, now_ms);
+                Handled {
+                    failure: output.clone(),
+                    output,
+                    hooks: Vec::new(),
                 }
             }
             other => {

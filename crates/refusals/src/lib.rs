@@ -1,9 +1,10 @@
 //! The record of refusals, shared by the process that writes it (`tether serve`: every TLS
-//! handshake, client certificate, policy decision, limit or protocol rule that refuses a client
-//! is appended as one compact JSON line to `DATA_DIR/refusals.jsonl`) and the one that reads it
-//! (`tether doctor recent`, which explains each kind). [`RefusalKind`] is the one vocabulary of
-//! why: the handshake code, the metrics labels, the log and the doctor's advice all use it, so
-//! a new kind cannot be recorded without advice (the doctor matches it exhaustively).
+//! handshake, client certificate, WebSocket signature, custom-authorizer answer, policy
+//! decision, limit or protocol rule that refuses a client is appended as one compact JSON line
+//! to `DATA_DIR/refusals.jsonl`) and the one that reads it (`tether doctor recent`, which
+//! explains each kind). [`RefusalKind`] is the one vocabulary of why: the handshake code, the
+//! metrics labels, the log and the doctor's advice all use it, so a new kind cannot be recorded
+//! without advice (the doctor matches it exhaustively).
 //!
 //! Writing happens on a thread of its own ([`Recorder`]): the broker's router and connection
 //! tasks hand a record over a bounded channel and never wait on the disk; the thread appends
@@ -76,6 +77,28 @@ pub enum RefusalKind {
     Limit,
     /// The client broke the MQTT protocol (a malformed packet, no CONNECT in time...).
     Protocol,
+    /// A request to the WebSocket endpoint that is not an MQTT WebSocket upgrade (another path, no `mqtt` subprotocol, or not HTTP).
+    NotWebsocket,
+    /// A WebSocket upgrade carried neither a SigV4 signature nor custom-authorizer credentials, and no default authorizer is set.
+    MissingCredentials,
+    /// A SigV4 signature (query string) lacks a part or cannot be read.
+    SignatureIncomplete,
+    /// A SigV4 signature is expired or dated too far from the server's clock (clock skew).
+    SignatureExpired,
+    /// A SigV4 signature does not match the one computed with the secret tether holds.
+    SignatureMismatch,
+    /// A SigV4 signature names an access key tether does not accept.
+    UnknownAccessKey,
+    /// A custom authorizer with token signing got no token (or no signature of it).
+    AuthorizerTokenMissing,
+    /// A custom authorizer's token signature does not verify with its token signing keys.
+    AuthorizerTokenSignature,
+    /// A custom authorizer's function answered `isAuthenticated: false`.
+    AuthorizerDenied,
+    /// A custom authorizer's function did not answer in time.
+    AuthorizerTimeout,
+    /// A custom authorizer could not be used: unknown or inactive, its function failed, or its answer is invalid.
+    AuthorizerFailed,
     /// A kind this version does not know (written by a newer tether).
     #[default]
     #[serde(other)]
@@ -84,7 +107,7 @@ pub enum RefusalKind {
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 20] = [
+    pub const ALL: [RefusalKind; 31] = [
         RefusalKind::NotTls,
         RefusalKind::Timeout,
         RefusalKind::Version,
@@ -104,6 +127,17 @@ impl RefusalKind {
         RefusalKind::NoPolicy,
         RefusalKind::Limit,
         RefusalKind::Protocol,
+        RefusalKind::NotWebsocket,
+        RefusalKind::MissingCredentials,
+        RefusalKind::SignatureIncomplete,
+        RefusalKind::SignatureExpired,
+        RefusalKind::SignatureMismatch,
+        RefusalKind::UnknownAccessKey,
+        RefusalKind::AuthorizerTokenMissing,
+        RefusalKind::AuthorizerTokenSignature,
+        RefusalKind::AuthorizerDenied,
+        RefusalKind::AuthorizerTimeout,
+        RefusalKind::AuthorizerFailed,
         RefusalKind::Unknown,
     ];
 
@@ -129,6 +163,17 @@ impl RefusalKind {
             RefusalKind::NoPolicy => "no_policy",
             RefusalKind::Limit => "limit",
             RefusalKind::Protocol => "protocol",
+            RefusalKind::NotWebsocket => "not_websocket",
+            RefusalKind::MissingCredentials => "missing_credentials",
+            RefusalKind::SignatureIncomplete => "signature_incomplete",
+            RefusalKind::SignatureExpired => "signature_expired",
+            RefusalKind::SignatureMismatch => "signature_mismatch",
+            RefusalKind::UnknownAccessKey => "unknown_access_key",
+            RefusalKind::AuthorizerTokenMissing => "authorizer_token_missing",
+            RefusalKind::AuthorizerTokenSignature => "authorizer_token_signature",
+            RefusalKind::AuthorizerDenied => "authorizer_denied",
+            RefusalKind::AuthorizerTimeout => "authorizer_timeout",
+            RefusalKind::AuthorizerFailed => "authorizer_failed",
             RefusalKind::Unknown => "unknown",
         }
     }
@@ -153,7 +198,7 @@ pub struct Refusal {
     pub time: String,
     /// The client's address.
     pub peer: String,
-    /// Which listener (`mqtts`, `mqtts-alpn`, `mqtt`).
+    /// Which listener (`mqtts`, `mqtts-alpn`, `https-443`, `wss`, `mqtt`).
     pub listener: String,
     /// Why, as a kind.
     pub kind: RefusalKind,

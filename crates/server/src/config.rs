@@ -61,6 +61,45 @@ pub struct ServerConfig {
     /// need them to expire, like `jobs_minute`.
     pub ownership_token_lifetime: Duration,
     pub provisioning_claim_lifetime: Duration,
+    /// The IAM-style policy of each API credential, for MQTT over WebSockets signed with SigV4
+    /// (a credential without one may sign API requests but gets no IoT action).
+    pub credential_policies: Vec<CredentialPolicyConfig>,
+    /// What tether calls in place of the Lambda function of a custom authorizer.
+    pub authorizer_functions: Vec<AuthorizerFunctionConfig>,
+    /// How long an authorizer's function may take to answer (AWS: 5 seconds).
+    pub authorizer_timeout: Duration,
+    /// The rules engine's settings (local targets of `lambda` actions).
+    pub rules: crate::rules::RulesSettings,
+}
+
+/// The IAM-style policy attached to one API credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialPolicyConfig {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The IAM policy document (JSON), evaluated with AWS IoT's actions and resources.
+    pub policy: String,
+    /// A Cognito-style identity id (`us-east-1:…`): the IoT policies attached to it must allow
+    /// too, as AWS requires for authenticated Cognito identities.
+    pub identity_id: Option<String>,
+}
+
+/// What a custom authorizer's function is, locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizerFunctionConfig {
+    /// The function ARN (`authorizerFunctionArn`) or the function's name.
+    pub function: String,
+    /// What answers for it.
+    pub target: AuthorizerTarget,
+}
+
+/// Where tether sends AWS's authorizer event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizerTarget {
+    /// POSTed as JSON to this URL; the body of the answer is the function's result.
+    Url(String),
+    /// Run with the event on its standard input; its standard output is the result.
+    Command(Vec<String>),
 }
 
 impl ServerConfig {
@@ -89,6 +128,10 @@ impl ServerConfig {
             provisioning_hooks: Vec::new(),
             ownership_token_lifetime: Duration::from_secs(3600),
             provisioning_claim_lifetime: Duration::from_secs(300),
+            credential_policies: Vec::new(),
+            authorizer_functions: Vec::new(),
+            authorizer_timeout: Duration::from_secs(5),
+            rules: crate::rules::RulesSettings::default(),
         }
     }
 
@@ -145,8 +188,12 @@ impl ServerConfig {
 pub struct Listeners {
     /// Mutual TLS (AWS port 8883).
     pub mqtts: Option<std::net::TcpListener>,
-    /// Mutual TLS with ALPN `x-amzn-mqtt-ca` (AWS port 443).
+    /// The port-443 listener as AWS serves it: ALPN `x-amzn-mqtt-ca` (MQTT over mutual TLS),
+    /// `mqtt` (MQTT with a custom authorizer), `x-amzn-http-ca` (HTTPS), and without ALPN HTTP:
+    /// MQTT over WebSockets on `/mqtt`, the API elsewhere.
     pub mqtts_alpn: Option<std::net::TcpListener>,
+    /// TLS (server certificate only) serving MQTT over WebSockets on `/mqtt` and the API.
+    pub wss: Option<std::net::TcpListener>,
     /// Plain MQTT over TCP (off unless asked for).
     pub mqtt: Option<std::net::TcpListener>,
     /// HTTP: `/metrics` (and the control plane).
@@ -158,8 +205,10 @@ pub struct Listeners {
 pub struct Ready {
     /// Mutual-TLS listener address.
     pub mqtts: Option<SocketAddr>,
-    /// ALPN listener address.
+    /// Port-443 listener address.
     pub mqtts_alpn: Option<SocketAddr>,
+    /// WebSocket listener address.
+    pub wss: Option<SocketAddr>,
     /// Plain listener address.
     pub mqtt: Option<SocketAddr>,
     /// HTTP listener address.

@@ -1,5 +1,8 @@
 //! The HTTP edge: `/metrics` in the Prometheus text format (unsigned), and every other path to
-//! the AWS-compatible API (`api`), which verifies SigV4 itself. It holds no state of its own.
+//! the AWS-compatible API (`api`), which verifies SigV4 itself. [`ApiRoutes`] builds these routes
+//! for each listener that serves them (the API listener, and the port-443 and WebSocket
+//! listeners), so that each API instance knows its own listener's address: the development
+//! credential is accepted only where that address is loopback. It holds no state of its own.
 
 use std::sync::Arc;
 
@@ -9,8 +12,41 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use crate::api::Api;
+use crate::api::{Api, ApiConfig};
+use crate::config::ServerError;
 use crate::metrics::Metrics;
+use crate::mqtt::router::Command;
+use crate::services;
+
+/// What the routes of a listener are built from.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiRoutes {
+    pub(crate) config: ApiConfig,
+    pub(crate) ca: pki::CertificateAuthority,
+    pub(crate) router: tokio::sync::mpsc::Sender<Command>,
+    pub(crate) services: Option<services::Link>,
+    pub(crate) metrics: Arc<Metrics>,
+}
+
+impl ApiRoutes {
+    /// `/metrics` and the API for a listener at `listener`.
+    pub(crate) fn build(
+        &self,
+        listener: Option<std::net::SocketAddr>,
+    ) -> Result<Router, ServerError> {
+        let config = ApiConfig {
+            listener,
+            ..self.config.clone()
+        };
+        let api = Api::new(
+            config,
+            self.ca.clone(),
+            self.router.clone(),
+            self.services.clone(),
+        )?;
+        Ok(routes(Arc::clone(&self.metrics), Some(Arc::new(api))))
+    }
+}
 
 /// The HTTP routes: `/metrics`, then the API for everything else when there is one.
 pub fn routes(metrics: Arc<Metrics>, api: Option<Arc<Api>>) -> Router {

@@ -10,6 +10,7 @@
 
 mod api;
 mod auth;
+mod authorizer;
 mod bootstrap;
 mod clock;
 mod config;
@@ -20,12 +21,17 @@ mod metrics;
 mod mqtt;
 mod persist;
 mod registry_watch;
+mod rules;
 mod runtime;
 mod services;
 
 pub use api::{Operation as ApiOperation, operations as api_operations};
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
-pub use config::{Listeners, Ready, ServerConfig, ServerError};
+pub use config::{
+    AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, Listeners, Ready,
+    ServerConfig, ServerError,
+};
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};
+pub use rules::{LambdaTarget, RulesSettings};
 pub use runtime::run;

@@ -63,6 +63,38 @@ pub struct Metrics {
     pub messages_delivered: Counter,
     /// Refused TLS handshakes by kind (indexed by `RefusalKind::index`).
     handshake_failures: [Counter; RefusalKind::ALL.len()],
+    /// The rules engine.
+    pub rules: RuleMetrics,
+}
+
+/// The rules engine's counters.
+#[derive(Debug, Default)]
+pub struct RuleMetrics {
+    /// Rules whose WHERE held for a message.
+    pub fired: Counter,
+    /// Firings of actions tether does not execute (DynamoDB, Kinesis, ..., unmapped lambda).
+    pub actions_not_executed: Counter,
+    /// Actions that failed (not executed ones included).
+    pub action_failures: Counter,
+    /// Messages no rule was evaluated for because of a republish loop.
+    pub loops_stopped: Counter,
+    /// Statements whose evaluation failed.
+    pub evaluation_errors: Counter,
+}
+
+impl RuleMetrics {
+    /// Adds what the engine counted in one batch.
+    pub fn add(&self, counts: iot_services::rules::RuleCounts) {
+        for (counter, n) in [
+            (&self.fired, counts.fired),
+            (&self.actions_not_executed, counts.not_executed),
+            (&self.action_failures, counts.failed),
+            (&self.loops_stopped, counts.loops_stopped),
+            (&self.evaluation_errors, counts.evaluation_errors),
+        ] {
+            counter.0.fetch_add(n, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Metrics {
@@ -131,6 +163,36 @@ impl Metrics {
             "Messages handed to connections for delivery.",
             self.messages_delivered.get().to_string(),
         );
+        for (name, help, counter) in [
+            (
+                "tether_rules_fired_total",
+                "Topic rules whose WHERE held for a message.",
+                &self.rules.fired,
+            ),
+            (
+                "tether_rules_actions_not_executed_total",
+                "Rule actions tether does not execute locally (DynamoDB, Kinesis, S3, SQS, \
+                 unmapped lambda...), reported to the errorAction as not executed.",
+                &self.rules.actions_not_executed,
+            ),
+            (
+                "tether_rules_action_failures_total",
+                "Rule actions that failed, not executed ones included.",
+                &self.rules.action_failures,
+            ),
+            (
+                "tether_rules_loops_stopped_total",
+                "Messages no rule was evaluated for because rules republished them in a loop.",
+                &self.rules.loops_stopped,
+            ),
+            (
+                "tether_rules_evaluation_errors_total",
+                "Rule statements whose evaluation failed for a message.",
+                &self.rules.evaluation_errors,
+            ),
+        ] {
+            metric(name, "counter", help, counter.get().to_string());
+        }
         let _ = writeln!(
             out,
             "# HELP tether_tls_handshake_failures_total Refused TLS handshakes by reason.\n\

@@ -8,21 +8,23 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use broker_core::{Broker, BrokerConfig, Profile, ServiceId, ServiceRoute};
-use mqtt_proto::TopicFilter;
+use broker_core::{Broker, BrokerConfig, Profile};
 use refusals::Recorder;
 use store::Store;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::auth::ServerAuthorizer;
+use crate::authorizer::Authorizers;
 use crate::bootstrap::{self, DataDir};
 use crate::clock::Clock;
 use crate::config::{Listeners, Ready, ServerConfig, ServerError};
 use crate::metrics::Metrics;
 use crate::mqtt::router::{Aws, Command, Router};
-use crate::mqtt::{self, Admission, ConnectionSettings, MqttListeners, Shared};
-use crate::{api, http, lock, persist, registry_watch, services};
+use crate::mqtt::{
+    self, Admission, ConnectionSettings, MqttListeners, Shared, WebListeners, WebServices,
+};
+use crate::{api, http, lock, persist, registry_watch, rules, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -56,7 +58,19 @@ pub async fn run(
     let (router_tx, router_rx) = mpsc::channel(ROUTER_QUEUE);
     let mut broker = broker(&config)?;
     let live_floor = persist::restore(&mut broker, state, &clock);
-    let (aws, services) = start_services(&config, &data, clock, &mut broker, &router_tx)?;
+    let api_base = listeners
+        .http
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|addr| format!("http://{addr}"));
+    let (aws, services, dispatcher) = start_services(
+        &config,
+        &data,
+        clock,
+        &mut broker,
+        &router_tx,
+        (api_base, &metrics),
+    )?;
     let refusals = Recorder::start(&data.root).map_err(|e| {
         ServerError::Config(format!("cannot start the refusal log's writer thread: {e}"))
     })?;
@@ -89,6 +103,7 @@ pub async fn run(
     let mut ready = Ready {
         mqtts: None,
         mqtts_alpn: None,
+        wss: None,
         mqtt: None,
         http: None,
         data_dir: data.root.clone(),
@@ -99,16 +114,50 @@ pub async fn run(
     };
     let mqtt_listeners = MqttListeners {
         mqtts: listeners.mqtts,
-        mqtts_alpn: listeners.mqtts_alpn,
         mqtt: listeners.mqtt,
     };
     let mut tasks = mqtt::start(&config, &data, mqtt_listeners, &admission, &mut ready)?;
     let link = services.as_ref().map(services::Running::link);
+    let authorizers = Arc::new(Authorizers::new(
+        config.authorizer_functions.clone(),
+        config.authorizer_timeout,
+        Arc::clone(&store),
+    ));
+    let mut api = None;
     if let Some(listener) = listeners.http {
-        tasks.push(start_http(
-            &config, &data, listener, &metrics, &router_tx, link, &mut ready,
-        )?);
+        let (task, app) = start_http(
+            &config,
+            &data,
+            listener,
+            &metrics,
+            &router_tx,
+            link,
+            &authorizers,
+            &mut ready,
+        )?;
+        tasks.push(task);
+        api = Some(app);
     }
+    let web = WebListeners {
+        https_443: listeners.mqtts_alpn,
+        wss: listeners.wss,
+    };
+    let web_services = WebServices {
+        authorizers,
+        api,
+        store: Arc::clone(&store),
+    };
+    tasks.extend(mqtt::start_web(
+        &config,
+        &data,
+        web,
+        &admission,
+        &web_services,
+        &mut ready,
+    )?);
+    // What the listeners were built from holds a router sender and the services worker's link,
+    // which must not outlive the listeners, or the worker would wait for them at shutdown.
+    drop(web_services);
     tasks.push(tokio::spawn(registry_watch::watch(
         Arc::clone(&store),
         router_tx.clone(),
@@ -122,6 +171,9 @@ pub async fn run(
         task.abort();
     }
     drop(admission);
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.stop();
+    }
     stop(router_tx, router_task, services, writer).await
 }
 
@@ -154,48 +206,63 @@ async fn stop(
     Ok(())
 }
 
-/// The AWS IoT services run under the aws profile: lifecycle events (the router's `Aws`), and a
+/// What `start_services` starts: the router's side, the worker, the rules dispatcher.
+type StartedServices = (
+    Option<Aws>,
+    Option<services::Running>,
+    Option<rules::Dispatcher>,
+);
+
+/// The AWS IoT services run under the aws profile: lifecycle events (the router's `Aws`), a
 /// worker on its own store connection for the services that answer reserved topics, whose
-/// request topics become the broker's service routes.
+/// request topics and the enabled topic rules' FROM filters become the broker's service routes,
+/// and the rules engine's dispatcher for the actions that wait on the network.
 fn start_services(
     config: &ServerConfig,
     data: &DataDir,
     clock: Clock,
     broker: &mut Broker<ServerAuthorizer>,
     router: &mpsc::Sender<Command>,
-) -> Result<(Option<Aws>, Option<services::Running>), ServerError> {
+    (api_base, metrics): (Option<String>, &Arc<Metrics>),
+) -> Result<StartedServices, ServerError> {
     if config.profile != Profile::Aws {
-        return Ok((None, None));
+        return Ok((None, None, None));
     }
+    let mut seed = [0u8; 8];
+    // The OpenSSL RNG does not fail once seeded; the clock still makes runs differ.
+    let _ = openssl::rand::rand_bytes(&mut seed);
     let mut services_config = config.services();
     services_config.provisioning.issuer = Some(data.ca.clone());
-    let running = services::start(
-        Store::open(data.database_path())?,
-        iot_services::Services::new(services_config),
-        clock,
-        router.clone(),
-        config.provisioning_hooks.clone(),
-    )
-    .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
-    broker.set_service_routes(service_routes()?);
-    Ok((Some(Aws::new(Some(running.link()))), Some(running)))
-}
-
-/// The broker's service routes: the request topics of every AWS IoT service.
-fn service_routes() -> Result<Vec<ServiceRoute>, ServerError> {
-    iot_services::routes()
-        .into_iter()
-        .map(|route| {
-            let filter = TopicFilter::new(route.filter).map_err(|e| {
-                ServerError::Config(format!("service route {:?}: {e}", route.filter))
-            })?;
-            Ok(ServiceRoute {
-                filter,
-                service: ServiceId(route.service),
-                to_subscribers: route.to_subscribers,
-            })
-        })
-        .collect()
+    services_config.rules = iot_services::rules::RulesConfig {
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+        api_base,
+        seed: u64::from_le_bytes(seed) ^ clock.wall_ms().unsigned_abs(),
+    };
+    let mut services = iot_services::Services::new(services_config);
+    let mut store = Store::open(data.database_path())?;
+    let engine = services.rules();
+    store.services("load topic rules", |tx| engine.load(tx))?;
+    broker.set_service_routes(services::service_routes(&services.rules().filters()));
+    let (outbox, batches) = rules::channel();
+    let extras = services::Extras {
+        network: Some(outbox),
+        metrics: Arc::clone(metrics),
+        hooks: config.provisioning_hooks.clone(),
+    };
+    let running = services::start(store, services, clock, router.clone(), extras)
+        .map_err(|e| ServerError::Config(format!("cannot start the services worker: {e}")))?;
+    let dispatcher = rules::start(
+        config.rules.clone(),
+        batches,
+        running.link(),
+        Arc::clone(metrics),
+    );
+    Ok((
+        Some(Aws::new(Some(running.link()))),
+        Some(running),
+        Some(dispatcher),
+    ))
 }
 
 /// The broker for the configured profile, with the AWS IoT policy authorizer.
@@ -237,7 +304,9 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
     }
 }
 
-/// Serves `/metrics` and the AWS-compatible API on the HTTP listener.
+/// Serves `/metrics` and the AWS-compatible API on the HTTP listener; returns the task and what
+/// the port-443 and WebSocket listeners build their own routes from.
+#[allow(clippy::too_many_arguments)]
 fn start_http(
     config: &ServerConfig,
     data: &DataDir,
@@ -245,8 +314,9 @@ fn start_http(
     metrics: &Arc<Metrics>,
     router: &mpsc::Sender<Command>,
     services: Option<services::Link>,
+    authorizers: &Arc<Authorizers>,
     ready: &mut Ready,
-) -> Result<JoinHandle<()>, ServerError> {
+) -> Result<(JoinHandle<()>, http::ApiRoutes), ServerError> {
     let listener = mqtt::tokio_listener(listener, "http")?;
     ready.http = listener.local_addr().ok();
     let api_config = api::ApiConfig {
@@ -259,12 +329,20 @@ fn start_http(
         limits: config.limits(),
         database: data.database_path(),
         thing_type_delete_delay: config.thing_type_delete_delay,
+        authorizers: Arc::clone(authorizers),
     };
-    let api = api::Api::new(api_config, data.ca.clone(), router.clone(), services)?;
-    let app = http::routes(Arc::clone(metrics), Some(Arc::new(api)));
-    Ok(tokio::spawn(async move {
+    let routes = http::ApiRoutes {
+        config: api_config,
+        ca: data.ca.clone(),
+        router: router.clone(),
+        services,
+        metrics: Arc::clone(metrics),
+    };
+    let app = routes.build(ready.http)?;
+    let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("HTTP listener stopped: {e}");
         }
-    }))
+    });
+    Ok((task, routes))
 }

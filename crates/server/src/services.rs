@@ -9,21 +9,26 @@
 //! then runs a batch of its own; its first batch fires what fell due while tether was stopped.
 //! A fleet provisioning request whose template has a pre-provisioning hook is finished in two
 //! steps: after the commit the worker starts the hook on an async task (`crate::hooks`), which
-//! hands its answer back as a call, so the worker never waits for a hook.
+//! hands its answer back as a call, so the worker never waits for a hook. After each batch the
+//! rules engine's results leave the worker too: changed FROM filters become the broker's
+//! service routes, network actions go to the rules dispatcher, counts go to `/metrics`.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use broker_core::{ConnId, Message, ServiceId};
+use broker_core::{ConnId, Message, ServiceId, ServiceRoute};
 use iot_services::{Handled, Output, Request, Services};
+use mqtt_proto::TopicFilter;
 use store::{ServiceTx, Store, StoreError};
 use tokio::sync::mpsc as tokio_mpsc;
 
 use crate::clock::Clock;
 use crate::hooks::{self, ProvisioningHook};
+use crate::metrics::Metrics;
 use crate::mqtt::router::Command;
+use crate::rules::Outbox;
 
 /// Requests taken into one batch at most.
 const BATCH: usize = 256;
@@ -53,6 +58,8 @@ enum Job {
         service: ServiceId,
         origin: Option<Origin>,
         message: Arc<Message>,
+        /// Rule republishes behind the message.
+        hops: u8,
     },
     /// A call from the HTTP API.
     Call(Call),
@@ -80,11 +87,13 @@ impl Link {
         service: ServiceId,
         origin: Option<Origin>,
         message: Arc<Message>,
+        hops: u8,
     ) {
         let job = Job::Publish {
             service,
             origin,
             message,
+            hops,
         };
         if self.jobs.send(job).is_err() {
             tracing::warn!("the services worker has stopped; a service request was dropped");
@@ -120,14 +129,55 @@ impl Running {
     }
 }
 
-/// Starts the worker on its own store connection, with the local pre-provisioning `hooks`
-/// (run on the caller's tokio runtime). It stops when every [`Link`] is gone.
+/// The broker's service routes: the request topics of every AWS IoT service, and the FROM
+/// filters of the enabled topic rules (`rule_filters`), which reach subscribers too. A filter
+/// the broker cannot use is left out with a log line (the rules engine checks them at
+/// creation).
+pub(crate) fn service_routes(rule_filters: &[String]) -> Vec<ServiceRoute> {
+    let fixed = iot_services::routes()
+        .into_iter()
+        .map(|route| (route.filter.to_owned(), route.service, route.to_subscribers));
+    let rules = rule_filters
+        .iter()
+        .map(|filter| (filter.clone(), iot_services::RULES, true));
+    fixed
+        .chain(rules)
+        .filter_map(
+            |(filter, service, to_subscribers)| match TopicFilter::new(&filter) {
+                Ok(filter) => Some(ServiceRoute {
+                    filter,
+                    service: ServiceId(service),
+                    to_subscribers,
+                }),
+                Err(e) => {
+                    tracing::error!("service route {filter:?} is not a topic filter: {e}");
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+/// What the worker needs besides the store and the router: where the rules engine's network
+/// work goes, the metrics it counts into, and the local pre-provisioning hooks (run on the
+/// caller's tokio runtime).
+#[derive(Debug)]
+pub(crate) struct Extras {
+    /// The rules dispatcher's queue.
+    pub(crate) network: Option<Outbox>,
+    /// `/metrics`.
+    pub(crate) metrics: Arc<Metrics>,
+    /// Local pre-provisioning hooks.
+    pub(crate) hooks: Vec<ProvisioningHook>,
+}
+
+/// Starts the worker on its own store connection. It stops when every [`Link`] is gone.
 pub(crate) fn start(
     store: Store,
     services: Services,
     clock: Clock,
     router: tokio_mpsc::Sender<Command>,
-    hooks: Vec<ProvisioningHook>,
+    extras: Extras,
 ) -> std::io::Result<Running> {
     let (jobs, queue) = mpsc::channel();
     let jobs = Arc::new(jobs);
@@ -136,7 +186,7 @@ pub(crate) fn start(
         services,
         clock,
         router,
-        hooks,
+        extras,
         runtime: tokio::runtime::Handle::try_current().ok(),
         link: Arc::downgrade(&jobs),
     };
@@ -154,8 +204,7 @@ struct Worker {
     services: Services,
     clock: Clock,
     router: tokio_mpsc::Sender<Command>,
-    /// Local pre-provisioning hooks.
-    hooks: Vec<ProvisioningHook>,
+    extras: Extras,
     /// Where hooks run.
     runtime: Option<tokio::runtime::Handle>,
     /// The worker's own queue, for a hook's answer; weak, so that the worker still stops once
@@ -205,7 +254,7 @@ impl Worker {
         for call in calls {
             match (&self.runtime, self.link.upgrade()) {
                 (Some(runtime), Some(jobs)) => {
-                    hooks::spawn(runtime, &self.hooks, call, Link { jobs });
+                    hooks::spawn(runtime, &self.extras.hooks, call, Link { jobs });
                 }
                 _ => tracing::warn!(
                     "a pre-provisioning hook could not be started (the server is stopping)"
@@ -231,6 +280,7 @@ impl Worker {
                         service,
                         origin,
                         message,
+                        hops,
                     } => {
                         let earlier = origin.as_ref().map_or(0, |o| {
                             let count = in_flight.entry(o.conn).or_default();
@@ -248,6 +298,7 @@ impl Worker {
                             topic: message.topic.as_str(),
                             payload: &message.payload,
                             in_flight: earlier,
+                            hops,
                         };
                         let handled: Handled = services.publish(tx, &request, now_ms);
                         output.extend(handled.output);
@@ -279,11 +330,56 @@ impl Worker {
         {
             return false;
         }
+        if !self.after_rules(committed) {
+            return false;
+        }
         for done in after_commit {
             done(committed);
         }
         if committed {
             self.start_hooks(hooks);
+        }
+        true
+    }
+
+    /// The rules engine's work after a batch: on a failed commit its rules are reloaded from
+    /// the store (a rule change was rolled back); changed FROM filters replace the broker's
+    /// routes (before the API answers, so a publish after CreateTopicRule fires it); network
+    /// work goes to the dispatcher; counts go to `/metrics`. False when the router is gone.
+    fn after_rules(&mut self, committed: bool) -> bool {
+        if !committed {
+            let rules = self.services.rules();
+            if let Err(e) = self
+                .store
+                .services("reload topic rules", |tx| rules.load(tx))
+            {
+                tracing::error!("cannot reload the topic rules after a failed commit: {e}");
+            }
+        }
+        let rules = self.services.rules();
+        self.extras.metrics.rules.add(rules.take_counts());
+        let network = rules.take_network();
+        if rules.take_routes_changed() {
+            let routes = service_routes(&rules.filters());
+            if self
+                .router
+                .blocking_send(Command::SetServiceRoutes(routes))
+                .is_err()
+            {
+                return false;
+            }
+        }
+        if !network.is_empty() {
+            match &self.extras.network {
+                Some(outbox) => {
+                    for batch in network {
+                        if outbox.send(batch).is_err() {
+                            tracing::warn!("the rules dispatcher has stopped; a call was dropped");
+                        }
+                    }
+                }
+                None => tracing::warn!("rule actions need the network but no dispatcher runs"),
+            }
         }
         true
     }

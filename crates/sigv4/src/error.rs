@@ -15,7 +15,7 @@ const MISMATCH: &str = "The request signature we calculated does not match the s
 
 /// Why a request's SigV4 signature was refused. The `Display` text is the message sent to the
 /// client; [`exception`](SigV4Error::exception) is the AWS exception name that goes with it.
-/// More variants may come (presigned URLs), so matches need a wildcard arm.
+/// More variants may come (SigV4a), so matches need a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SigV4Error {
@@ -33,12 +33,61 @@ pub enum SigV4Error {
          when credentials are configured)"
     )]
     MissingAuthentication,
-    /// The request is a presigned URL, which tether does not accept yet.
+    /// A presigned URL lacks one of the `X-Amz-*` query parameters SigV4 needs.
     #[error(
-        "tether does not accept presigned URLs (query-string signatures); sign the \
-         Authorization header"
+        "AWS query-string parameters must include '{name}'. Re-examine the query-string \
+         parameters."
     )]
-    PresignedUrl,
+    QueryParameterMissing {
+        /// The missing parameter.
+        name: &'static str,
+    },
+    /// A presigned URL's query string cannot be read: a bad percent-escape, or an `X-Amz-*`
+    /// parameter given twice.
+    #[error("the query parameter {parameter:?} is malformed or repeated; presign the URL again")]
+    MalformedQuery {
+        /// The parameter (at most 64 characters of it).
+        parameter: String,
+    },
+    /// `X-Amz-Expires` is not a number of seconds from 1 to 604800 (seven days).
+    #[error(
+        "X-Amz-Expires must be a whole number of seconds from 1 to 604800 (a week); got \
+         {value:?}"
+    )]
+    BadExpires {
+        /// The parameter's value.
+        value: String,
+    },
+    /// A presigned URL is past its `X-Amz-Date` plus `X-Amz-Expires`.
+    #[error(
+        "Signature expired: {date} + {expires} s is now earlier than {now}; the URL was \
+         signed {age_secs} s ago: presign a new one, or check the client's clock"
+    )]
+    PresignedUrlExpired {
+        /// The URL's `X-Amz-Date`.
+        date: String,
+        /// Its `X-Amz-Expires`.
+        expires: u64,
+        /// The server's time.
+        now: String,
+        /// How long ago it was signed, by the server's clock.
+        age_secs: u64,
+    },
+    /// A signature dated more than 15 minutes after the server's time.
+    #[error(
+        "Signature not yet current: {date} is still later than {limit} ({now} + 15 min.); the \
+         client's clock is {skew_secs} s ahead of the server's: set it right"
+    )]
+    SignatureNotYetCurrent {
+        /// The request's `X-Amz-Date`.
+        date: String,
+        /// The latest date accepted now.
+        limit: String,
+        /// The server's time.
+        now: String,
+        /// How far ahead the signing date is.
+        skew_secs: u64,
+    },
     /// The `Authorization` header is not printable ASCII.
     #[error("the Authorization header is not printable ASCII")]
     AuthorizationNotAscii,
@@ -145,7 +194,9 @@ impl SigV4Error {
         match self {
             SigV4Error::MissingAuthentication => "MissingAuthenticationTokenException",
             SigV4Error::BadTarget
-            | SigV4Error::PresignedUrl
+            | SigV4Error::QueryParameterMissing { .. }
+            | SigV4Error::MalformedQuery { .. }
+            | SigV4Error::BadExpires { .. }
             | SigV4Error::AuthorizationNotAscii
             | SigV4Error::WrongAlgorithm { .. }
             | SigV4Error::MissingParameter { .. }
@@ -160,6 +211,8 @@ impl SigV4Error {
             SigV4Error::HostNotSigned
             | SigV4Error::WrongService { .. }
             | SigV4Error::SignatureExpired { .. }
+            | SigV4Error::PresignedUrlExpired { .. }
+            | SigV4Error::SignatureNotYetCurrent { .. }
             | SigV4Error::SignedHeaderNotAscii { .. }
             | SigV4Error::Unverifiable { .. }
             | SigV4Error::SignatureMismatch => "InvalidSignatureException",

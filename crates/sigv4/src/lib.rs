@@ -3,8 +3,9 @@
 //! development credential ([`Verifier`]), and signing outgoing requests the way the AWS SDKs do
 //! ([`sign_request`]). Both sides go through the `aws-sigv4` crate rather than a hand-rolled
 //! HMAC chain. It speaks the `http` crate's types and knows no web framework and no other
-//! tether crate; it does not yet accept presigned URLs (query-string signatures) and never
-//! speaks SigV4a.
+//! tether crate. Presigned URLs (query-string signatures, as AWS IoT takes them on
+//! `wss://…/mqtt`) are verified and made by `presign.rs` ([`Verifier::verify_presigned`],
+//! [`presign_url`]). It never speaks SigV4a.
 //!
 //! ```
 //! use std::time::SystemTime;
@@ -31,11 +32,13 @@
 mod date;
 mod error;
 pub mod fuzz;
+mod presign;
 mod sign;
 mod verify;
 
 pub use date::{format_amz_date, parse_amz_date};
 pub use error::{SigV4Error, SigningError};
+pub use presign::{MAX_EXPIRES_SECS, is_presigned, presign_url};
 pub use sign::{SigningKey, sign_request};
 pub use verify::{Caller, Verifier};
 

@@ -1,9 +1,8 @@
 //! Verifying incoming SigV4 requests: the request is rebuilt with exactly the headers the client
 //! signed and its `x-amz-date`, signed again with the secret we hold, and the two signatures are
-//! compared in constant time. Only signatures in the `Authorization` header are read today; a
-//! presigned URL would be a second way to read the same [`Authorization`] parts (from the
-//! `X-Amz-*` query parameters) and would be recomputed with the query-string signature location,
-//! without changing [`Verifier::verify`]. It does not decide what a verified caller may do.
+//! compared in constant time. A request without an `Authorization` header whose query carries
+//! `X-Amz-Signature` is a presigned URL, verified by `presign.rs`. It does not decide what a
+//! verified caller may do.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
@@ -23,7 +22,7 @@ use crate::{ALGORITHM, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY, SIGNING_NAMES};
 pub(crate) const MAX_TARGET_LEN: usize = 8 * 1024;
 
 /// AWS refuses signatures more than 15 minutes away from its clock.
-const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
+pub(crate) const MAX_SKEW: Duration = Duration::from_secs(15 * 60);
 
 /// Who signed a verified request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +34,8 @@ pub struct Caller {
     pub region: String,
     /// The signing name of the credential scope.
     pub service: String,
+    /// The session token of temporary credentials, when the request carried one.
+    pub session_token: Option<String>,
 }
 
 /// Checks SigV4 signatures against a fixed set of credentials.
@@ -90,8 +91,8 @@ impl Verifier {
             return Err(SigV4Error::BadTarget);
         }
         let Some(authorization) = headers.get("authorization") else {
-            if path_and_query.contains("X-Amz-Signature=") {
-                return Err(SigV4Error::PresignedUrl);
+            if crate::presign::is_presigned(path_and_query) {
+                return self.verify_presigned(method, path_and_query, headers, body, now);
             }
             return Err(SigV4Error::MissingAuthentication);
         };
@@ -149,7 +150,7 @@ impl Verifier {
         let identity: Identity = Credentials::new(
             parsed.access_key_id,
             secret,
-            session_token,
+            session_token.clone(),
             None,
             "tether-api",
         )
@@ -177,10 +178,11 @@ impl Verifier {
             access_key_id: parsed.access_key_id.to_owned(),
             region: parsed.region.to_owned(),
             service: parsed.service.to_owned(),
+            session_token,
         })
     }
 
-    fn secret_of(&self, access_key_id: &str) -> Result<&str, SigV4Error> {
+    pub(crate) fn secret_of(&self, access_key_id: &str) -> Result<&str, SigV4Error> {
         if let Some((_, secret)) = self.credentials.iter().find(|(k, _)| k == access_key_id) {
             return Ok(secret);
         }
@@ -493,12 +495,27 @@ mod tests {
     }
 
     #[test]
-    fn a_presigned_url_is_refused_as_incomplete() {
-        let target = "/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=ab";
+    fn a_presigned_api_request_is_verified_from_its_query() {
+        let now = now();
+        let key = key("test", "iot");
+        let target = crate::presign_url(
+            &key,
+            "GET",
+            "127.0.0.1:4580",
+            "/things",
+            Duration::from_secs(60),
+            now,
+        )
+        .unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("127.0.0.1:4580"));
+        let caller = loopback()
+            .verify("GET", &target, &headers, b"", now)
+            .unwrap();
+        assert_eq!(caller.service, "iot");
         let e = loopback()
-            .verify("GET", target, &HeaderMap::new(), b"", now())
+            .verify("GET", "/mqtt?X-Amz-Signature=ab", &headers, b"", now)
             .unwrap_err();
-        assert_eq!(e, SigV4Error::PresignedUrl);
         assert_eq!(e.exception(), "IncompleteSignatureException");
     }
 
@@ -529,10 +546,36 @@ mod tests {
                  do this when credentials are configured)",
             ),
             (
-                SigV4Error::PresignedUrl,
+                SigV4Error::QueryParameterMissing {
+                    name: "X-Amz-Credential",
+                },
                 "IncompleteSignatureException",
-                "tether does not accept presigned URLs (query-string signatures); sign the \
-                 Authorization header",
+                "AWS query-string parameters must include 'X-Amz-Credential'. Re-examine the \
+                 query-string parameters.",
+            ),
+            (
+                SigV4Error::PresignedUrlExpired {
+                    date: "20240101T000000Z".into(),
+                    expires: 60,
+                    now: "20240101T000200Z".into(),
+                    age_secs: 120,
+                },
+                "InvalidSignatureException",
+                "Signature expired: 20240101T000000Z + 60 s is now earlier than \
+                 20240101T000200Z; the URL was signed 120 s ago: presign a new one, or check the \
+                 client's clock",
+            ),
+            (
+                SigV4Error::SignatureNotYetCurrent {
+                    date: "20240101T010000Z".into(),
+                    limit: "20240101T001500Z".into(),
+                    now: "20240101T000000Z".into(),
+                    skew_secs: 3600,
+                },
+                "InvalidSignatureException",
+                "Signature not yet current: 20240101T010000Z is still later than \
+                 20240101T001500Z (20240101T000000Z + 15 min.); the client's clock is 3600 s \
+                 ahead of the server's: set it right",
             ),
             (
                 SigV4Error::AuthorizationNotAscii,

@@ -19,6 +19,7 @@ pub enum ResourceKind {
     ThingGroup,
     ThingType,
     ProvisioningTemplate,
+    Authorizer,
 }
 
 impl fmt::Display for ResourceKind {
@@ -34,6 +35,7 @@ impl fmt::Display for ResourceKind {
             ResourceKind::ThingGroup => "thing group",
             ResourceKind::ThingType => "thing type",
             ResourceKind::ProvisioningTemplate => "provisioning template",
+            ResourceKind::Authorizer => "authorizer",
         })
     }
 }

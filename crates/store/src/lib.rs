@@ -3,7 +3,7 @@
 //! attachments), broker durability (persistent sessions,
 //! subscriptions, queued and retained messages) with a group-commit [`Writer`], and the
 //! services layer's records (Device Shadows, Jobs, provisioning templates, claims and
-//! ownership tokens) behind [`ServiceTx`]. This is the only
+//! ownership tokens, topic rules and destinations) behind [`ServiceTx`]. This is the only
 //! crate that touches the database. It is synchronous (the server runs it on dedicated threads),
 //! reads no clock and draws no randomness: callers pass `now_unix_ms` and id material. It does
 //! not parse MQTT packets (message blobs are opaque), validate policy documents, or build ARNs.
@@ -12,6 +12,7 @@
 //! [`Writer`] thread for the broker's high-rate writes. WAL mode lets the reader run while the
 //! writer commits.
 
+mod authorizers;
 mod certificates;
 mod connection_auth;
 mod error;
@@ -22,6 +23,7 @@ mod policies;
 mod principals;
 mod provisioning;
 mod retained;
+mod rules;
 mod schema;
 mod service_registry;
 mod services;
@@ -37,6 +39,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::Connection;
 
+pub use authorizers::{AuthorizerRecord, AuthorizerUpdate};
 pub use certificates::{
     CaCertificate, CaCertificateStatus, Certificate, CertificateMode, CertificateStatus,
     NewCaCertificate, NewCertificate,
@@ -55,6 +58,7 @@ pub use provisioning::{
     MAX_TEMPLATE_VERSIONS, OwnershipToken, StoredClaim, StoredTemplate, StoredTemplateVersion,
 };
 pub use retained::RetainedMessage;
+pub use rules::{StoredDestination, StoredRule};
 pub use schema::{Durability, SCHEMA_VERSION};
 pub use services::{ServiceTx, StoredShadow};
 pub use sessions::{

@@ -26,7 +26,7 @@ use crate::error::{SqlContext, StoreError};
 
 /// The schema version this build writes. Older files are migrated forward on open; newer files
 /// are refused.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// How long a connection waits for the other connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,7 +62,31 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     V7_THING_GROUPS_AND_TYPES,
     V8_JOB_THING_GROUPS,
     V9_PROVISIONING,
+    V10_AUTHORIZERS,
+    V11_TOPIC_RULES,
 ];
+
+/// Version 11: topic rules (the TopicRulePayload as accepted, its FROM filter for ListTopicRules'
+/// `topic` filter, and whether it is disabled) and topic rule destinations (HTTP confirmation
+/// URLs with their status and confirmation token).
+const V11_TOPIC_RULES: &str = "
+CREATE TABLE topic_rules (
+    name TEXT PRIMARY KEY,
+    payload TEXT NOT NULL,
+    topic_pattern TEXT,
+    disabled INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE topic_rule_destinations (
+    arn TEXT PRIMARY KEY,
+    confirmation_url TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    status_reason TEXT,
+    token TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
 
 /// Version 8: the thing groups each job targets, so that ListJobs can filter by group. Jobs
 /// stored before had no group targets (they were refused), so nothing is filled in.
@@ -124,6 +148,24 @@ CREATE TRIGGER provisioning_claims_insert_bumps_registry AFTER INSERT ON provisi
 BEGIN UPDATE registry_version SET version = version + 1; END;
 CREATE TRIGGER provisioning_claims_delete_bumps_registry AFTER DELETE ON provisioning_claims
 BEGIN UPDATE registry_version SET version = version + 1; END;
+";
+
+/// Version 10: custom authorizers (CreateAuthorizer and the account's default authorizer). The
+/// token signing keys are a JSON object of key name to PEM text. Authorizers are not part of
+/// the registry that live connections are judged by, so they do not bump `registry_version`.
+const V10_AUTHORIZERS: &str = "
+CREATE TABLE authorizers (
+    name                      TEXT PRIMARY KEY NOT NULL,
+    function_arn              TEXT NOT NULL,
+    token_key_name            TEXT,
+    token_signing_public_keys TEXT NOT NULL,
+    status                    TEXT NOT NULL,
+    signing_disabled          INTEGER NOT NULL,
+    enable_caching_for_http   INTEGER NOT NULL,
+    is_default                INTEGER NOT NULL,
+    created_ms                INTEGER NOT NULL,
+    modified_ms               INTEGER NOT NULL
+);
 ";
 
 /// Version 7: thing types and static thing groups as records of their own, group membership,
@@ -560,6 +602,9 @@ mod tests {
                 "provisioning_template_versions",
                 "provisioning_claims",
                 "ownership_tokens",
+                "authorizers",
+                "topic_rules",
+                "topic_rule_destinations",
             ] {
                 assert!(
                     tables.iter().any(|n| n == t),

@@ -96,6 +96,7 @@ impl Builder {
         let listeners = Listeners {
             mqtts: Some(bind("mqtts")?),
             mqtts_alpn: self.alpn_listener.then(|| bind("mqtts-alpn")).transpose()?,
+            wss: None,
             mqtt: self.plain_mqtt.then(|| bind("mqtt")).transpose()?,
             http: Some(bind("api")?),
         };

@@ -13,8 +13,8 @@ use clap::{ArgAction, Args};
 use client::Bytes;
 use client::mqtt_proto::properties::WillProperties;
 use client::{
-    ClientConfig, ConnectOptions, Identity, MqttStr, Protocol, ProtocolVersion, QoS, TlsOptions,
-    TopicName, Trust, Will,
+    ClientConfig, ConnectOptions, Identity, MqttStr, Protocol, ProtocolVersion, QoS,
+    SigV4Credentials, TlsOptions, TopicName, Trust, WebSocketOptions, Will,
 };
 
 /// Flags both commands take, with mosquitto's names and meanings.
@@ -79,6 +79,12 @@ pub struct ConnArgs {
     /// would); default: OpenSSL's list, which includes the post-quantum X25519MLKEM768.
     #[arg(long = "tls-groups", value_name = "GROUPS")]
     pub tls_groups: Option<String>,
+    /// MQTT over WebSockets on /mqtt (wss:// with --cafile or --capath, else ws://), the
+    /// upgrade signed with SigV4 from the AWS credential chain's environment variables
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; AWS_REGION or
+    /// AWS_DEFAULT_REGION, else us-east-1), as AWS IoT takes it on port 443.
+    #[arg(long)]
+    pub wss: bool,
     /// Topic of the will message.
     #[arg(long = "will-topic")]
     pub will_topic: Option<String>,
@@ -242,11 +248,17 @@ impl ConnArgs {
         } else {
             None
         };
-        let port = self.port.unwrap_or(if tls.is_some() { 8883 } else { 1883 });
+        let websocket = self.wss.then(websocket_options).transpose()?;
+        let port = self.port.unwrap_or(match (&websocket, &tls) {
+            (Some(_), _) => 443,
+            (None, Some(_)) => 8883,
+            (None, None) => 1883,
+        });
         Ok(ConnectOptions {
             host: self.host.clone(),
             port,
             tls,
+            websocket,
             mqtt,
             connect_timeout: Duration::from_secs(30),
             reconnect: None,
@@ -312,6 +324,31 @@ impl ConnArgs {
     }
 }
 
+/// MQTT over WebSockets signed with the credentials of the environment, as the AWS SDKs' default
+/// chain finds them first.
+fn websocket_options() -> Result<WebSocketOptions, Failure> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(access_key_id), Some(secret_access_key)) =
+        (var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"))
+    else {
+        return Err(Failure::usage(
+            "--wss signs the WebSocket upgrade with SigV4: set AWS_ACCESS_KEY_ID and \
+             AWS_SECRET_ACCESS_KEY (for tether serve on loopback: test and test)",
+        ));
+    };
+    Ok(WebSocketOptions {
+        signing: Some(SigV4Credentials {
+            access_key_id,
+            secret_access_key,
+            session_token: var("AWS_SESSION_TOKEN"),
+            region: var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_owned()),
+        }),
+        ..WebSocketOptions::default()
+    })
+}
+
 /// Connection options for a device over mutual TLS: `cafile` to trust, `cert`/`key` checked as
 /// `--cert`/`--key` are, MQTT 3.1.1 with a clean session. Used by commands that follow topics
 /// on a device's behalf (`tether shadow get --watch`).
@@ -332,6 +369,7 @@ pub fn device_connection(
     Ok(ConnectOptions {
         host: host.to_owned(),
         port,
+        websocket: None,
         tls: Some(TlsOptions {
             trust,
             trust_label: Some(format!("--cafile {}", cafile.display())),

@@ -50,6 +50,8 @@ pub fn record(ready: &Ready, settings: &Settings, pid: u32) -> Value {
     for (key, addr) in [
         ("mqtts", ready.mqtts),
         ("mqtts_alpn", ready.mqtts_alpn),
+        ("https_443", ready.mqtts_alpn),
+        ("wss", ready.wss),
         ("mqtt", ready.mqtt),
     ] {
         if let Some(addr) = addr {
@@ -211,6 +213,7 @@ mod tests {
         Ready {
             mqtts: Some("127.0.0.1:8883".parse().unwrap()),
             mqtts_alpn: None,
+            wss: Some("127.0.0.1:8443".parse().unwrap()),
             mqtt: Some("0.0.0.0:1883".parse().unwrap()),
             http,
             data_dir: dir.to_owned(),
@@ -247,6 +250,7 @@ mod tests {
         assert_eq!(record["endpoints"]["mqtts"]["address"], "127.0.0.1:8883");
         assert_eq!(record["endpoints"]["mqtt"]["host"], "localhost");
         assert!(record["endpoints"].get("mqtts_alpn").is_none());
+        assert_eq!(record["endpoints"]["wss"]["port"], 8443);
         assert_eq!(record["api_url"], "http://127.0.0.1:4580");
         assert_eq!(record["credentials"]["access_key_id"], "test");
         assert_eq!(record["region"], "eu-west-1");

@@ -1,13 +1,14 @@
 //! The README's commands, run as printed: every ```sh block of README.md, in order, one shell
 //! command at a time, against a fresh data directory. What a reader's machine supplies is
 //! substituted, and only that: the binary cargo built for `cargo run --release --` and
-//! `tether`; the free ports of the `tether serve` the quick start starts for 8883 and 4580 (in
-//! place where a command spells them, else through the flag or environment variable that sets
-//! them); the data directory for `DIR` and `~/.local/share/tether`; the reader's own input
-//! files (a root CA, a device certificate and key, a serial log, a job document) in the working
-//! directory. A command commented `# refused: WHY` must fail and say WHY; one commented
-//! `# Ctrl-C to stop` must print and keep running (it is stopped after its first line). `scripts/test` (this test's
-//! own runner) and `bench/compare` (it installs brokers, runs for minutes and rewrites
+//! `tether`; the free ports of the `tether serve` the quick start starts (with `--wss` added,
+//! for the WebSocket example) for 8883, 4580 and 8443 (in place where a command spells them,
+//! else through the flag or environment variable that sets them); the data directory for `DIR`
+//! and `~/.local/share/tether`; the reader's own input files (a root CA, a device certificate
+//! and key, a serial log, a job document, a message and a topic rule) in the working directory.
+//! A command commented `# refused: WHY` must fail and say WHY; one commented `# Ctrl-C to stop`
+//! must print and keep running (it is stopped after its first line). `scripts/test` (this
+//! test's own runner) and `bench/compare` (it installs brokers, runs for minutes and rewrites
 //! docs/benchmarks.md) are not run; any other command this file does not know fails the test,
 //! so a new README example cannot go unchecked.
 
@@ -94,6 +95,15 @@ fn inputs(work: &Path) {
         r#"{"operation":"update","url":"http://updates.example/fw-2.bin"}"#,
     )
     .unwrap();
+    // A message and a topic rule of the reader's (the README says what they hold).
+    std::fs::write(work.join("reading.json"), r#"{"temp": 35}"#).unwrap();
+    std::fs::write(
+        work.join("hot-rule.json"),
+        r#"{"sql": "SELECT temp, topic(2) AS device FROM 'sensors/+/data' WHERE temp > 30",
+            "actions": [{"republish": {"topic": "alerts/${topic(2)}", "qos": 1,
+                "roleArn": "arn:aws:iam::123456789012:role/republish"}}]}"#,
+    )
+    .unwrap();
 }
 
 /// What the README's commands run with.
@@ -115,7 +125,11 @@ impl Reader {
         if let Some(server) = &self.server {
             let mqtts = server.addr("mqtts").port().to_string();
             let api = server.addr("api").port().to_string();
-            line = line.replace("8883", &mqtts).replace("4580", &api);
+            let wss = server.addr("wss").port().to_string();
+            line = line
+                .replace("8883", &mqtts)
+                .replace("4580", &api)
+                .replace("8443", &wss);
             // Commands that rely on the default port get it through their flag.
             if line.starts_with("tether bench ") && !line.contains(" -p ") {
                 line.push_str(&format!(" -p {mqtts}"));
@@ -141,7 +155,9 @@ impl Reader {
         }
         let line = self.substitute(&example.line);
         if line == "tether serve" {
-            let server = Tether::serve(tether(), self.data.path(), &[]).unwrap();
+            // With the WebSocket listener the README's `--wss` example needs.
+            let server =
+                Tether::serve(tether(), self.data.path(), &["--wss", "127.0.0.1:0"]).unwrap();
             let api = crate::support::api_url(&server);
             // `tether device` finds the API as the AWS tools do.
             self.env.insert("AWS_ENDPOINT_URL".to_owned(), api);
@@ -149,8 +165,14 @@ impl Reader {
             return;
         }
         let known = ["tether ", "mosquitto_pub ", "mosquitto_sub ", "aws "];
+        // The command after any leading `NAME=value` environment assignments.
+        let command = line
+            .split_whitespace()
+            .skip_while(|word| word.contains('=') && !word.starts_with('-'))
+            .collect::<Vec<_>>()
+            .join(" ");
         assert!(
-            known.iter().any(|k| line.starts_with(k)),
+            known.iter().any(|k| command.starts_with(k)),
             "README command this test does not know how to run: {}\n(add it to NOT_RUN with \
              the reason, or teach the test to run it)",
             example.line
@@ -164,7 +186,7 @@ impl Reader {
         let home = self.work.path().join("home");
         let mut command = Command::new("sh");
         command
-            .args(["-c", &format!("exec {line}")])
+            .args(["-c", &format!("exec env {line}")])
             .current_dir(self.work.path())
             .envs(&self.env)
             .env("PATH", path)

@@ -377,6 +377,8 @@ fn answer(
                 topic: format!("{topic}/{suffix}"),
                 payload: format.encode(&body),
                 qos: 0,
+                headers: None,
+                hops: 0,
             },
         )],
     }

@@ -127,6 +127,7 @@ impl ApiError {
                     ResourceKind::Policy => Some(arns.policy(&id)),
                     ResourceKind::ThingGroup => Some(arns.thing_group(&id)),
                     ResourceKind::ThingType => Some(arns.thing_type(&id)),
+                    ResourceKind::Authorizer => Some(arns.arn(&format!("authorizer/{id}"))),
                     _ => None,
                 };
                 ApiError::already_exists(message, id, arn)

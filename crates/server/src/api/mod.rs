@@ -1,16 +1,19 @@
 //! The AWS-compatible HTTP API: the `iot` control plane (registry: things, thing types, static
-//! thing groups, certificates, CA certificates, policies, attachments; DescribeEndpoint; fleet
-//! provisioning templates, claims and RegisterThing) and the `iot-data` data plane
-//! (Publish, retained messages, Device Shadows), wire-compatible with botocore's restJson1
+//! thing groups, certificates, CA certificates, policies, attachments, custom authorizers;
+//! DescribeEndpoint; fleet provisioning templates, claims and RegisterThing; Jobs; topic rules
+//! and their destinations) and the `iot-data` data plane (Publish, retained messages, Device
+//! Shadows) and the `iot-jobs-data` device plane, wire-compatible with botocore's restJson1
 //! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
-//! SigV4-verified first. Registry operations run on the API's own store connection (the store
-//! enforces AWS's rules); data-plane publishes go to the router as a command, like any other
-//! client of the broker; shadow and Jobs operations run on the services worker, like their MQTT
-//! form (Jobs' device plane, `iot-jobs-data`, shares the control plane's paths and is told apart
-//! by the signature's service name). It does not enforce IoT policies on API callers (AWS
+//! SigV4-verified first (but a topic rule destination's unsigned `enableUrl`). Registry
+//! operations run on the API's own store connection (the store enforces AWS's rules);
+//! data-plane publishes go to the router as a command, like any other client of the broker;
+//! shadow, Jobs, provisioning and topic rule operations run on the services worker, like their
+//! MQTT form (Jobs' device plane, `iot-jobs-data`, shares the control plane's paths and is told
+//! apart by the signature's service name). It does not enforce IoT policies on API callers (AWS
 //! checks IAM there, not IoT policies) and serves no dynamic thing groups.
 
 mod attachments;
+mod authorizers;
 mod ca_certificates;
 mod certificates;
 mod data;
@@ -22,6 +25,7 @@ mod jobs_data;
 mod policies;
 mod provisioning;
 mod routes;
+mod rules;
 mod shadows;
 mod thing_groups;
 mod thing_types;
@@ -73,6 +77,8 @@ pub struct ApiConfig {
     pub database: PathBuf,
     /// How long after its deprecation a thing type may be deleted (AWS: five minutes).
     pub thing_type_delete_delay: std::time::Duration,
+    /// Custom authorizers' functions (TestInvokeAuthorizer calls them).
+    pub authorizers: Arc<crate::authorizer::Authorizers>,
 }
 
 /// The host DescribeEndpoint answers: the first DNS name among the server certificates' extra
@@ -162,7 +168,7 @@ pub struct Arns {
 }
 
 impl Arns {
-    fn arn(&self, resource: &str) -> String {
+    pub(crate) fn arn(&self, resource: &str) -> String {
         format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
     }
 
@@ -409,15 +415,26 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
     if parts.method == Method::GET && path == "/_tether/root-ca.pem" {
         return endpoint::root_ca(&api);
     }
-    let caller = api.verifier.verify(
-        parts.method.as_str(),
-        &path_and_query,
-        &parts.headers,
-        &body,
-        SystemTime::now(),
-    )?;
+    // A destination's enableUrl is browsed to without a signature: its token is the credential.
+    // It is a control plane (`iot`) route.
+    let enable_url = parts.method == Method::GET
+        && path.starts_with("/confirmdestination/")
+        && !parts.headers.contains_key(header::AUTHORIZATION);
+    let service = if enable_url {
+        "iot".to_owned()
+    } else {
+        api.verifier
+            .verify(
+                parts.method.as_str(),
+                &path_and_query,
+                &parts.headers,
+                &body,
+                SystemTime::now(),
+            )?
+            .service
+    };
     let request = Request {
-        service: caller.service,
+        service,
         segments: decode_segments(&path)?,
         query: parts
             .uri
@@ -455,9 +472,18 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
         routes::Handler::Shadow(op) => shadows::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
+        routes::Handler::Rules(op) => rules::run(&api, &request, op, &labels)
+            .await
+            .map(Reply::from),
         routes::Handler::Provisioning(op) => provisioning::run(&api, &request, op, &labels)
             .await
             .map(Reply::from),
+        routes::Handler::TestInvokeAuthorizer => {
+            let name = labels.first().map_or("", String::as_str);
+            authorizers::test_invoke(&api, &request, name)
+                .await
+                .map(Reply::from)
+        }
         routes::Handler::Jobs => match jobs::route(&api, &request).await {
             Some(answer) => answer.map(Reply::from),
             None => Err(ApiError::unknown_operation(

@@ -7,9 +7,10 @@
 use axum::http::Method;
 
 use super::provisioning::ProvisioningOp;
+use super::rules::RuleOp;
 use super::{
-    Api, ApiError, Reply, Request, attachments, ca_certificates, certificates, data, endpoint,
-    events, policies, thing_groups, thing_types, things,
+    Api, ApiError, Reply, Request, attachments, authorizers, ca_certificates, certificates, data,
+    endpoint, events, policies, thing_groups, thing_types, things,
 };
 
 /// What runs a route.
@@ -22,11 +23,15 @@ pub(super) enum Handler {
     Publish,
     /// A Device Shadow operation, run on the services worker.
     Shadow(ShadowOp),
+    /// TestInvokeAuthorizer: calls the authorizer's function (`authorizers.rs`).
+    TestInvokeAuthorizer,
     /// A Jobs operation (control plane, or the device plane when signed for `iot-jobs-data`),
     /// run on the services worker (`jobs.rs`, `jobs_data.rs`).
     Jobs,
     /// A fleet provisioning operation, run on the services worker (`provisioning.rs`).
     Provisioning(ProvisioningOp),
+    /// A topic rule or destination operation, run on the services worker.
+    Rules(RuleOp),
 }
 
 /// The Device Shadow operations of the `iot-data` plane.
@@ -199,6 +204,23 @@ pub(super) static ROUTES: &[Route] = &[
         |a, r, l| attachments::detach_principal_policy(a, r, label(l, 0))),
     route!(GET "/principal-policies" ListPrincipalPolicies "iot" =>
         |a, r, l| attachments::list_principal_policies(a, r)),
+    route!(GET "/authorizers/" ListAuthorizers "iot" => |a, r, l| authorizers::list(a, r)),
+    route!(POST "/authorizer/{authorizerName}" CreateAuthorizer "iot" =>
+        |a, r, l| authorizers::create(a, r, label(l, 0))),
+    route!(GET "/authorizer/{authorizerName}" DescribeAuthorizer "iot" =>
+        |a, r, l| authorizers::describe(a, label(l, 0))),
+    route!(PUT "/authorizer/{authorizerName}" UpdateAuthorizer "iot" =>
+        |a, r, l| authorizers::update(a, r, label(l, 0))),
+    route!(DELETE "/authorizer/{authorizerName}" DeleteAuthorizer "iot" =>
+        |a, r, l| authorizers::delete(a, label(l, 0))),
+    route!(POST "/authorizer/{authorizerName}/test" TestInvokeAuthorizer "iot" =>
+        Handler::TestInvokeAuthorizer),
+    route!(POST "/default-authorizer" SetDefaultAuthorizer "iot" =>
+        |a, r, l| authorizers::set_default(a, r)),
+    route!(GET "/default-authorizer" DescribeDefaultAuthorizer "iot" =>
+        |a, r, l| authorizers::describe_default(a)),
+    route!(DELETE "/default-authorizer" ClearDefaultAuthorizer "iot" =>
+        |a, r, l| authorizers::clear_default(a)),
     route!(POST "/topics/{topic}" Publish "iot-data" => Handler::Publish),
     route!(GET "/retainedMessage" ListRetainedMessages "iot-data" =>
         |a, r, l| data::list_retained(a, r)),
@@ -256,6 +278,27 @@ pub(super) static ROUTES: &[Route] = &[
     route!(PUT "/things/{thingName}/jobs/$next" StartNextPendingJobExecution "iot-jobs-data" =>
         Handler::Jobs),
     route!(POST "/things/{thingName}/jobs/{jobId}" UpdateJobExecution "iot-jobs-data" => Handler::Jobs),
+    route!(GET "/rules" ListTopicRules "iot" => Handler::Rules(RuleOp::List)),
+    route!(POST "/rules/{ruleName}" CreateTopicRule "iot" => Handler::Rules(RuleOp::Create)),
+    route!(GET "/rules/{ruleName}" GetTopicRule "iot" => Handler::Rules(RuleOp::Get)),
+    route!(PATCH "/rules/{ruleName}" ReplaceTopicRule "iot" => Handler::Rules(RuleOp::Replace)),
+    route!(DELETE "/rules/{ruleName}" DeleteTopicRule "iot" => Handler::Rules(RuleOp::Delete)),
+    route!(POST "/rules/{ruleName}/enable" EnableTopicRule "iot" =>
+        Handler::Rules(RuleOp::Enable)),
+    route!(POST "/rules/{ruleName}/disable" DisableTopicRule "iot" =>
+        Handler::Rules(RuleOp::Disable)),
+    route!(POST "/destinations" CreateTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::CreateDestination)),
+    route!(GET "/destinations" ListTopicRuleDestinations "iot" =>
+        Handler::Rules(RuleOp::ListDestinations)),
+    route!(PATCH "/destinations" UpdateTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::UpdateDestination)),
+    route!(GET "/destinations/{arn+}" GetTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::GetDestination)),
+    route!(DELETE "/destinations/{arn+}" DeleteTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::DeleteDestination)),
+    route!(GET "/confirmdestination/{confirmationToken+}" ConfirmTopicRuleDestination "iot" =>
+        Handler::Rules(RuleOp::ConfirmDestination)),
 ];
 
 /// The service whose routes a request signed for `signing_name` prefers where two services share
@@ -295,7 +338,8 @@ pub fn operations() -> Vec<Operation> {
 }
 
 /// The route for `method` and the decoded path `segments`, with its path labels in order; of two
-/// routes on the same path, the one of the plane `signing_name` names.
+/// routes on the same path, the one of the plane `signing_name` names. A greedy label (`{arn+}`,
+/// last in its pattern) takes every remaining segment, joined with `/`.
 pub(super) fn find(
     method: &Method,
     segments: &[String],
@@ -326,12 +370,15 @@ fn matches(
         return None;
     }
     let pattern: Vec<&str> = route.path.trim_start_matches('/').split('/').collect();
-    if pattern.len() != segments.len() {
+    let greedy = pattern.last().is_some_and(|p| p.ends_with("+}"));
+    if pattern.len() != segments.len() && !(greedy && segments.len() > pattern.len()) {
         return None;
     }
     let mut labels = Vec::new();
-    for (part, segment) in pattern.iter().zip(segments) {
-        if part.starts_with('{') {
+    for (i, (part, segment)) in pattern.iter().zip(segments).enumerate() {
+        if greedy && i + 1 == pattern.len() {
+            labels.push(segments.get(i..).unwrap_or_default().join("/"));
+        } else if part.starts_with('{') {
             labels.push(segment.clone());
         } else if part != segment {
             return None;
@@ -380,6 +427,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(route.operation, "AddThingToThingGroup");
+    }
+
+    #[test]
+    fn greedy_labels_take_the_rest_of_the_path() {
+        let arn = "arn:aws:iot:us-east-1:1:ruledestination/http/ab-cd";
+        let (route, labels) = find(
+            &Method::GET,
+            &segments(&format!("/destinations/{arn}")),
+            "iot",
+        )
+        .unwrap();
+        assert_eq!(route.operation, "GetTopicRuleDestination");
+        assert_eq!(labels, [arn]);
+        let (route, _) = find(&Method::GET, &segments("/destinations"), "iot").unwrap();
+        assert_eq!(route.operation, "ListTopicRuleDestinations");
+        let (route, labels) = find(&Method::POST, &segments("/rules/r1/enable"), "iot").unwrap();
+        assert_eq!(
+            (route.operation, labels.as_slice()),
+            ("EnableTopicRule", &["r1".to_owned()][..])
+        );
     }
 
     #[test]

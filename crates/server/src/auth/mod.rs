@@ -15,6 +15,9 @@
 //! ("when attaching a thing to a static thing group associated with an AWS IoT Core policy, the
 //! thing name must match the client ID", developer guide, "Static thing groups"). A client id
 //! that names no attached thing gets the certificate's policies alone.
+//!
+//! Clients without a certificate (SigV4-signed WebSockets, custom authorizers) are judged by the
+//! policy layers of `identity.rs`, installed per connection.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,9 +32,11 @@ use pki::CertificateId;
 use store::{AttachedThing, CertificateStatus, Store};
 
 mod cache;
+pub mod identity;
 
 use cache::AllowCache;
 pub use cache::RegistryCache;
+pub use identity::{CredentialPolicy, IdentityPolicies, PolicyLayer};
 
 /// The identity behind a connection.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,6 +58,26 @@ pub enum Identity {
         /// When its certificate expires, wall-clock milliseconds (the connection is closed
         /// then).
         not_after_ms: i64,
+    },
+    /// A client that signed its WebSocket URL with SigV4: the IAM-style principal.
+    Iam {
+        /// The access key id (what lifecycle events name as `principalIdentifier`).
+        access_key_id: String,
+        /// Where it connected from.
+        peer: SocketAddr,
+        /// The key its policies are installed under (unique to the connection).
+        key: String,
+    },
+    /// A client a custom authorizer admitted.
+    Custom {
+        /// The authorizer's name.
+        authorizer: String,
+        /// The `principalId` its function returned.
+        principal_id: String,
+        /// Where it connected from.
+        peer: SocketAddr,
+        /// The key its policies are installed under (unique to the connection).
+        key: String,
     },
     /// A client on the plain listener of the `mqtt` profile (no certificate).
     Anonymous {
@@ -98,6 +123,20 @@ impl fmt::Debug for Principal {
             } => {
                 write!(f, "certificate {} from {peer}", short_id(certificate_id))
             }
+            Identity::Iam {
+                access_key_id,
+                peer,
+                ..
+            } => write!(f, "access key {access_key_id} (SigV4) from {peer}"),
+            Identity::Custom {
+                authorizer,
+                principal_id,
+                peer,
+                ..
+            } => write!(
+                f,
+                "principal {principal_id} of authorizer {authorizer} from {peer}"
+            ),
             Identity::Anonymous { peer } => write!(f, "anonymous client from {peer}"),
             Identity::Restored => f.write_str("restored session"),
         }
@@ -144,6 +183,8 @@ pub struct ServerAuthorizer {
     pub account: String,
     /// Attached policies by certificate id, refreshed when the registry changes.
     devices: HashMap<String, Arc<DevicePolicies>>,
+    /// Policy layers of identities without a certificate, by their connection's key.
+    identities: HashMap<String, Arc<IdentityPolicies>>,
     /// Publish and Receive decisions already reached as Allow.
     allowed: AllowCache,
 }
@@ -156,7 +197,47 @@ impl ServerAuthorizer {
             region: region.to_owned(),
             account: account.to_owned(),
             devices: HashMap::new(),
+            identities: HashMap::new(),
             allowed: AllowCache::default(),
+        }
+    }
+
+    /// Installs (or replaces, for a refreshed custom authorizer answer) the policy layers of a
+    /// connection without a certificate.
+    pub fn set_identity_policies(&mut self, key: &str, policies: Arc<IdentityPolicies>) {
+        if self.identities.insert(key.to_owned(), policies).is_some() {
+            self.allowed = AllowCache::default();
+        }
+    }
+
+    /// Forgets a connection's policy layers once it has ended.
+    pub fn forget_identity(&mut self, key: &str) {
+        self.identities.remove(key);
+    }
+
+    fn decide_identity(
+        &self,
+        key: &str,
+        who: &str,
+        peer: SocketAddr,
+        client_id: &str,
+        action: Action<'_>,
+    ) -> Decision {
+        let context = identity::context(&self.region, &self.account, client_id, peer);
+        let Some(policies) = self.identities.get(key) else {
+            return Decision::Deny(Denial::new(
+                action.aws_name(),
+                action.resource(client_id),
+                format!("no policies are installed for {who}; its connection was not admitted"),
+            ));
+        };
+        match policies.decide(&context, &requests(&context, client_id, action), who) {
+            Ok(()) => Decision::Allow,
+            Err(why) => Decision::Deny(Denial::new(
+                action.aws_name(),
+                action.resource(client_id),
+                why,
+            )),
         }
     }
 
@@ -221,33 +302,7 @@ impl ServerAuthorizer {
                 policies.push((p.name.as_str(), &p.policy));
             }
         }
-        let requests: Vec<(iot_policy::Action, String)> = match action {
-            Action::Connect => {
-                vec![(
-                    iot_policy::Action::Connect,
-                    context.arn(ResourceKind::Client, client_id),
-                )]
-            }
-            Action::Publish { topic, retain } => {
-                let arn = context.arn(ResourceKind::Topic, topic);
-                let mut requests = vec![(iot_policy::Action::Publish, arn.clone())];
-                if retain {
-                    requests.push((iot_policy::Action::RetainPublish, arn));
-                }
-                requests
-            }
-            Action::Subscribe { filter } => vec![(
-                iot_policy::Action::Subscribe,
-                context.arn(ResourceKind::TopicFilter, filter),
-            )],
-            Action::Receive { topic } => {
-                vec![(
-                    iot_policy::Action::Receive,
-                    context.arn(ResourceKind::Topic, topic),
-                )]
-            }
-        };
-        for (policy_action, resource) in requests {
+        for (policy_action, resource) in requests(&context, client_id, action) {
             let decision = iot_policy::evaluate(&policies, &context, policy_action, &resource);
             if !decision.is_allowed() {
                 let why = match &decision {
@@ -283,6 +338,52 @@ impl ServerAuthorizer {
     }
 }
 
+/// The policy actions and resource ARNs one broker action needs allowed.
+fn requests(
+    context: &RequestContext,
+    client_id: &str,
+    action: Action<'_>,
+) -> Vec<(iot_policy::Action, String)> {
+    match action {
+        Action::Connect => {
+            vec![(
+                iot_policy::Action::Connect,
+                context.arn(ResourceKind::Client, client_id),
+            )]
+        }
+        Action::Publish { topic, retain } => {
+            let arn = context.arn(ResourceKind::Topic, topic);
+            let mut requests = vec![(iot_policy::Action::Publish, arn.clone())];
+            if retain {
+                requests.push((iot_policy::Action::RetainPublish, arn));
+            }
+            requests
+        }
+        Action::Subscribe { filter } => vec![(
+            iot_policy::Action::Subscribe,
+            context.arn(ResourceKind::TopicFilter, filter),
+        )],
+        Action::Receive { topic } => {
+            vec![(
+                iot_policy::Action::Receive,
+                context.arn(ResourceKind::Topic, topic),
+            )]
+        }
+    }
+}
+
+/// The publish and receive actions whose allows are remembered: (is receive, topic).
+fn cacheable<'a>(action: Action<'a>) -> Option<(bool, &'a str)> {
+    match action {
+        Action::Publish {
+            topic,
+            retain: false,
+        } => Some((false, topic)),
+        Action::Receive { topic } => Some((true, topic)),
+        _ => None,
+    }
+}
+
 impl Authorizer for ServerAuthorizer {
     type Principal = Principal;
 
@@ -299,20 +400,36 @@ impl Authorizer for ServerAuthorizer {
                 certificate,
                 ..
             } => {
-                let cacheable = match action {
-                    Action::Publish {
-                        topic,
-                        retain: false,
-                    } => Some((false, topic)),
-                    Action::Receive { topic } => Some((true, topic)),
-                    _ => None,
-                };
+                let cacheable = cacheable(action);
                 if let Some((receive, topic)) = cacheable
                     && self.allowed.contains(principal, client_id, receive, topic)
                 {
                     return Decision::Allow;
                 }
                 let decision = self.decide(certificate_id, *peer, certificate, client_id, action);
+                if let (Decision::Allow, Some((receive, topic))) = (&decision, cacheable) {
+                    self.allowed.insert(principal, client_id, receive, topic);
+                }
+                decision
+            }
+            Identity::Iam {
+                access_key_id: who,
+                peer,
+                key,
+            }
+            | Identity::Custom {
+                principal_id: who,
+                peer,
+                key,
+                ..
+            } => {
+                let cacheable = cacheable(action);
+                if let Some((receive, topic)) = cacheable
+                    && self.allowed.contains(principal, client_id, receive, topic)
+                {
+                    return Decision::Allow;
+                }
+                let decision = self.decide_identity(key, who, *peer, client_id, action);
                 if let (Decision::Allow, Some((receive, topic))) = (&decision, cacheable) {
                     self.allowed.insert(principal, client_id, receive, topic);
                 }

@@ -134,6 +134,19 @@ async fn serve_tls(
             return;
         }
     };
+    serve_accepted(listener, edge, accepted, peer, conn, admission).await;
+}
+
+/// After a completed mutual-TLS handshake (here, or on the port-443 listener with ALPN
+/// `x-amzn-mqtt-ca`): the checks, the certificate's policies to the router, then the connection.
+pub(super) async fn serve_accepted(
+    listener: &'static str,
+    edge: &TlsEdge,
+    accepted: Accepted,
+    peer: SocketAddr,
+    conn: ConnId,
+    admission: &Admission,
+) {
     let Some((id, policies)) = admit(edge, listener, peer, &accepted, admission).await else {
         return;
     };

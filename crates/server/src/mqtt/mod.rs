@@ -1,21 +1,31 @@
 //! The MQTT wing of the server: listeners and their accept loops with TLS admission
 //! (`accept.rs`, `handshake.rs`, `rewind.rs`), one task per connection (`connection.rs`,
-//! `first_packet.rs`, `linger.rs`), the router task that owns the broker (`router/`), and the refusal
-//! records of what happens after admission (`record.rs`). [`start`] builds
-//! one TLS edge per TLS listener and spawns the accept loops. The HTTP wing is `api/`.
+//! `first_packet.rs`, `linger.rs`), the router task that owns the broker (`router/`), and the
+//! refusal records of what happens after admission (`record.rs`). [`start`] builds one TLS edge
+//! per TLS listener and spawns the accept loops; [`start_web`] does the same for the listeners
+//! that also speak HTTP (`web.rs`: the port-443 listener and `--wss`, with MQTT over WebSockets
+//! in `websocket.rs`, its authentication in `web_auth.rs`, custom authorizers over MQTT in
+//! `custom_mqtt.rs`, and connections without a certificate in `admitted.rs`). The HTTP wing is
+//! `api/`.
 
 mod accept;
+mod admitted;
 mod auto_registration;
 mod connection;
+mod custom_mqtt;
 mod first_packet;
 mod handshake;
 mod linger;
 mod record;
 mod rewind;
 pub(crate) mod router;
+mod web;
+mod web_auth;
+mod websocket;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tls::context::{ClientAuth, Identity as TlsIdentity, ServerOptions, server_acceptor};
 use tokio::net::TcpListener;
@@ -26,6 +36,9 @@ use accept::Transport;
 pub(crate) use connection::{ConnectionSettings, Shared};
 use handshake::TlsEdge;
 
+use crate::auth::CredentialPolicy;
+use crate::auth::identity::DEV_IAM_POLICY;
+use crate::authorizer::Authorizers;
 use crate::bootstrap::DataDir;
 use crate::config::{Ready, ServerConfig, ServerError};
 
@@ -43,8 +56,6 @@ pub(crate) fn now_rfc3339() -> String {
 pub(crate) struct MqttListeners {
     /// Mutual TLS (AWS port 8883).
     pub(crate) mqtts: Option<std::net::TcpListener>,
-    /// Mutual TLS with ALPN `x-amzn-mqtt-ca` (AWS port 443).
-    pub(crate) mqtts_alpn: Option<std::net::TcpListener>,
     /// Plain MQTT over TCP.
     pub(crate) mqtt: Option<std::net::TcpListener>,
 }
@@ -78,20 +89,141 @@ pub(crate) fn start(
         ready.mqtts = listener.local_addr().ok();
         spawn(listener, tls("mqtts", &[], ready.mqtts)?);
     }
-    if let Some(listener) = listeners.mqtts_alpn {
-        let listener = tokio_listener(listener, "mqtts-alpn")?;
-        ready.mqtts_alpn = listener.local_addr().ok();
-        spawn(
-            listener,
-            tls("mqtts-alpn", &["x-amzn-mqtt-ca"], ready.mqtts_alpn)?,
-        );
-    }
     if let Some(listener) = listeners.mqtt {
         let listener = tokio_listener(listener, "mqtt")?;
         ready.mqtt = listener.local_addr().ok();
         spawn(listener, Transport::Plain);
     }
     Ok(tasks)
+}
+
+/// The listeners that speak HTTP too, bound by the caller.
+#[derive(Debug)]
+pub(crate) struct WebListeners {
+    /// The port-443 listener (ALPN chooses the protocol).
+    pub(crate) https_443: Option<std::net::TcpListener>,
+    /// TLS with the server certificate only: MQTT over WebSockets and the API.
+    pub(crate) wss: Option<std::net::TcpListener>,
+}
+
+/// What the HTTP-speaking listeners need besides the admission of MQTT connections.
+#[derive(Debug)]
+pub(crate) struct WebServices {
+    /// Custom authorizers.
+    pub(crate) authorizers: Arc<Authorizers>,
+    /// What the HTTP API's routes are built from, for requests that are not WebSocket
+    /// upgrades (each listener gets its own, judging the development credential by its own
+    /// address).
+    pub(crate) api: Option<crate::http::ApiRoutes>,
+    /// The registry (IoT policies of identity ids).
+    pub(crate) store: Arc<Mutex<store::Store>>,
+}
+
+/// Starts the port-443 and WebSocket listeners; records their addresses in `ready`.
+pub(crate) fn start_web(
+    config: &ServerConfig,
+    data: &DataDir,
+    listeners: WebListeners,
+    admission: &Arc<Admission>,
+    services: &WebServices,
+    ready: &mut Ready,
+) -> Result<Vec<JoinHandle<()>>, ServerError> {
+    let identities = [&data.server_rsa, &data.server_ec].map(|identity| TlsIdentity {
+        certificate: identity.certificate.clone(),
+        chain: Vec::new(),
+        key: identity.key.clone(),
+    });
+    let mut tasks = Vec::new();
+    for (listener, name, port_443) in [
+        (listeners.https_443, "https-443", true),
+        (listeners.wss, "wss", false),
+    ] {
+        let Some(listener) = listener else { continue };
+        let listener = tokio_listener(listener, name)?;
+        let addr = listener.local_addr().ok();
+        if port_443 {
+            ready.mqtts_alpn = addr;
+        } else {
+            ready.wss = addr;
+        }
+        let (client_auth, alpn): (ClientAuth, &[&str]) = if port_443 {
+            (ClientAuth::Request, &web::ALPN_443)
+        } else {
+            (ClientAuth::None, &["http/1.1"])
+        };
+        let mut tls = tls_edge(config, &identities, alpn, addr)?;
+        tls.acceptor = server_acceptor(&ServerOptions {
+            policy: config.tls_policy,
+            port: addr.map(|a| a.port()),
+            identities: identities.to_vec(),
+            client_auth,
+            alpn: alpn.iter().map(|p| (*p).to_owned()).collect(),
+            alpn_required: false,
+        })
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
+        // No ALPN is required: without one the port speaks HTTP.
+        tls.listener.required_alpn = Vec::new();
+        let verifier = sigv4::Verifier::new(config.api_credentials.clone(), addr);
+        let policies = credential_policies(config, verifier.accepts_dev_credential())?;
+        let edge = web::WebEdge {
+            name,
+            tls,
+            port_443,
+            sigv4: web_auth::SigV4Identities {
+                verifier,
+                policies,
+                store: Arc::clone(&services.store),
+            },
+            authorizers: Arc::clone(&services.authorizers),
+            api: services
+                .api
+                .as_ref()
+                .map(|api| api.build(addr))
+                .transpose()?,
+        };
+        tasks.push(tokio::spawn(web::accept_loop(
+            listener,
+            Arc::new(edge),
+            Arc::clone(admission),
+        )));
+    }
+    Ok(tasks)
+}
+
+/// The IAM-style policy of each configured credential, parsed; the development credential gets
+/// `iot:*` where it is accepted (loopback) unless the configuration gives it another.
+fn credential_policies(
+    config: &ServerConfig,
+    dev_credential: bool,
+) -> Result<HashMap<String, CredentialPolicy>, ServerError> {
+    let mut policies = HashMap::new();
+    for configured in &config.credential_policies {
+        let policy = iot_policy::Policy::parse(&configured.policy).map_err(|e| {
+            ServerError::Config(format!(
+                "the IAM policy of access key {} does not parse: {e}",
+                configured.access_key_id
+            ))
+        })?;
+        policies.insert(
+            configured.access_key_id.clone(),
+            CredentialPolicy {
+                policy,
+                identity_id: configured.identity_id.clone(),
+            },
+        );
+    }
+    if dev_credential && !policies.contains_key(sigv4::DEV_ACCESS_KEY_ID) {
+        let policy = iot_policy::Policy::parse(DEV_IAM_POLICY)
+            .map_err(|e| ServerError::Config(format!("the development IAM policy: {e}")))?;
+        policies.insert(
+            sigv4::DEV_ACCESS_KEY_ID.to_owned(),
+            CredentialPolicy {
+                policy,
+                identity_id: None,
+            },
+        );
+    }
+    Ok(policies)
 }
 
 /// The TLS edge of one listener: an OpenSSL acceptor under the configured security policy,

@@ -34,6 +34,27 @@ fn base(
             "mqtt".to_owned(),
             Some("anonymous".to_owned()),
         ),
+        // Both arrive on a web listener (`--https-443` or `--wss`); the identity does not
+        // say which.
+        Identity::Iam {
+            access_key_id,
+            peer,
+            ..
+        } => (
+            peer.to_string(),
+            "web".to_owned(),
+            Some(access_key_id.clone()),
+        ),
+        Identity::Custom {
+            authorizer,
+            principal_id,
+            peer,
+            ..
+        } => (
+            peer.to_string(),
+            "web".to_owned(),
+            Some(format!("{principal_id} (custom authorizer {authorizer})")),
+        ),
         Identity::Restored => (String::new(), String::new(), None),
     };
     Refusal {

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use broker_core::{ConnId, DisconnectKind, Message};
 use bytes::Bytes;
 use iot_services::lifecycle::{Client, DisconnectReason, Presence, Ticket};
-use iot_services::{OutMessage, Output};
+use iot_services::{MessageHeaders, OutMessage, Output};
+use mqtt_proto::properties::PublishProperties;
 use mqtt_proto::{MqttStr, QoS, ReasonCode, TopicFilter, TopicName};
 
 use super::Router;
@@ -23,6 +24,8 @@ pub(crate) struct Aws {
     presence: Presence,
     /// The services worker, when services run.
     worker: Option<services::Link>,
+    /// Rule republishes behind the message being published now (see `service_output`).
+    hops: u8,
 }
 
 impl Aws {
@@ -31,6 +34,7 @@ impl Aws {
         Aws {
             presence: Presence::default(),
             worker,
+            hops: 0,
         }
     }
 }
@@ -46,6 +50,8 @@ fn disconnect_reason(kind: DisconnectKind, reason: Option<ReasonCode>) -> Discon
         _ => match reason {
             Some(ReasonCode::SessionTakenOver) => DisconnectReason::DuplicateClientId,
             Some(ReasonCode::NotAuthorized) => DisconnectReason::AuthError,
+            // Only a custom authorizer's disconnectAfterInSeconds closes with this reason.
+            Some(ReasonCode::MaximumConnectTime) => DisconnectReason::CustomAuthTtlExpiration,
             Some(ReasonCode::ServerShuttingDown) | None => DisconnectReason::ServerInitiated,
             Some(
                 ReasonCode::ProtocolError
@@ -73,6 +79,14 @@ fn who<'a>(principal: &'a Principal, client_id: &'a str) -> Client<'a> {
             peer,
             ..
         } => (certificate_id.as_str(), Some(peer.ip())),
+        Identity::Iam {
+            access_key_id,
+            peer,
+            ..
+        } => (access_key_id.as_str(), Some(peer.ip())),
+        Identity::Custom {
+            principal_id, peer, ..
+        } => (principal_id.as_str(), Some(peer.ip())),
         Identity::Anonymous { peer } => ("", Some(peer.ip())),
         Identity::Restored => ("", None),
     };
@@ -190,7 +204,11 @@ impl Router {
         from: Option<ConnId>,
         message: Arc<Message>,
     ) {
-        let Some(worker) = self.aws.as_ref().and_then(|aws| aws.worker.as_ref()) else {
+        let Some(aws) = self.aws.as_ref() else {
+            return;
+        };
+        let hops = if from.is_none() { aws.hops } else { 0 };
+        let Some(worker) = aws.worker.as_ref() else {
             return;
         };
         let origin = from.and_then(|conn| {
@@ -201,13 +219,29 @@ impl Router {
                 certificate_id: live.principal.certificate_id().map(str::to_owned),
             })
         });
-        worker.publish(service, origin, message);
+        worker.publish(service, origin, message, hops);
     }
 
-    /// Publishes what a service handed back.
+    /// Publishes what a service handed back. A message a rule republished carries its hop
+    /// count to the services it reaches in turn, so the rules engine can stop loops: its
+    /// effects are carried out while the count is set.
     pub(super) fn service_output(&mut self, output: Output) {
         for message in output.publish {
+            let hops = message.hops;
+            if hops == 0 {
+                self.publish_event(Some(message));
+                continue;
+            }
+            // Effects of the messages before it keep their own count.
+            self.carry_out_effects(None);
+            if let Some(aws) = self.aws.as_mut() {
+                aws.hops = hops;
+            }
             self.publish_event(Some(message));
+            self.carry_out_effects(None);
+            if let Some(aws) = self.aws.as_mut() {
+                aws.hops = 0;
+            }
         }
         for (conn, message) in output.direct {
             if let Some(message) = broker_message(message) {
@@ -241,10 +275,35 @@ fn broker_message(message: OutMessage) -> Option<Message> {
     } else {
         QoS::AtMostOnce
     };
-    Some(Message::new(
-        topic,
-        Bytes::from(message.payload),
-        qos,
-        false,
-    ))
+    let mut out = Message::new(topic, Bytes::from(message.payload), qos, false);
+    if let Some(headers) = message.headers {
+        out.properties = publish_properties(*headers);
+    }
+    Some(out)
+}
+
+/// A service's MQTT 5 headers (a republish action's) as publish properties. A value MQTT
+/// cannot carry (a response topic with a wildcard, a string with NUL) is left out with a log
+/// line; the rules engine checks what it can before.
+fn publish_properties(headers: MessageHeaders) -> PublishProperties {
+    let text = |what: &str, value: String| match MqttStr::new(&value) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("a republish {what} {value:?} cannot be sent over MQTT: {e}");
+            None
+        }
+    };
+    PublishProperties {
+        payload_format_indicator: headers.payload_format_indicator,
+        message_expiry_interval: headers.message_expiry,
+        response_topic: headers.response_topic.and_then(|t| TopicName::new(&t).ok()),
+        correlation_data: headers.correlation_data.map(Bytes::from),
+        user_properties: headers
+            .user_properties
+            .into_iter()
+            .filter_map(|(k, v)| Some((text("user property", k)?, text("user property", v)?)))
+            .collect(),
+        content_type: headers.content_type.and_then(|c| text("content type", c)),
+        ..PublishProperties::default()
+    }
 }

@@ -146,6 +146,20 @@ pub enum Command {
         /// Its policies and things.
         policies: Arc<crate::auth::DevicePolicies>,
     },
+    /// Install (or replace) the policy layers of a connection without a certificate (SigV4 or a
+    /// custom authorizer): sent before its CONNECT, and again when an authorizer's answer is
+    /// refreshed.
+    SetIdentityPolicies {
+        /// The connection's key (`Identity::Iam`/`Custom`'s `key`).
+        key: String,
+        /// Its policy layers.
+        policies: Arc<crate::auth::IdentityPolicies>,
+    },
+    /// Forget a connection's policy layers: it has ended (sent after its `Disconnect`).
+    ForgetIdentity {
+        /// The connection's key.
+        key: String,
+    },
     /// Close these connections (certificate no longer ACTIVE, administrative action).
     CloseConnections {
         /// Which.
@@ -163,6 +177,9 @@ pub enum Command {
     },
     /// What a service wants published after handling a request (from the services worker).
     ServiceOutput(iot_services::Output),
+    /// Replace the broker's service routes (the services worker sends it after a topic rule
+    /// change is committed): publishes routed from now on follow them.
+    SetServiceRoutes(Vec<broker_core::ServiceRoute>),
     /// Close every connection and stop once they are gone.
     Shutdown,
 }

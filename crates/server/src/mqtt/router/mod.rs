@@ -202,6 +202,11 @@ impl Router {
                 certificate_id,
                 policies,
             } => self.set_policies(&certificate_id, policies),
+            Command::SetIdentityPolicies { key, policies } => self
+                .broker
+                .authorizer_mut()
+                .set_identity_policies(&key, policies),
+            Command::ForgetIdentity { key } => self.broker.authorizer_mut().forget_identity(&key),
             Command::CloseConnections { conns, reason } => {
                 for conn in conns {
                     self.send(conn, ToConn::Close(reason));
@@ -209,6 +214,7 @@ impl Router {
             }
             Command::ServerPublish { message, reply } => self.server_publish(message, reply),
             Command::ServiceOutput(output) => self.service_output(output),
+            Command::SetServiceRoutes(routes) => self.broker.set_service_routes(routes),
             Command::Shutdown => self.shutdown(),
         }
     }
