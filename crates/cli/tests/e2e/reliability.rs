@@ -1,8 +1,8 @@
 //! Reliability of message delivery under the faults clients cause: a client id taking over a
 //! session with QoS 1/2 deliveries in flight, and a SUBSCRIBE that reached the broker before
 //! another connection's PUBLISH. Each test scripts raw MQTT packets on plain TCP against the
-//! real `tether serve --profile mqtt`, so what the broker sent is seen byte for byte. Broker
-//! faults (kill -9 and the like) are not covered here.
+//! real `tether serve --profile mqtt`, so what the broker sent is seen byte for byte. And one
+//! fault of the disk: a database damaged between runs is refused at start, and kept.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -212,5 +212,55 @@ fn a_subscribe_that_arrived_before_another_clients_publish_takes_effect_for_it()
         missed.len() <= 1,
         "{} of {TRIES} subscribers missed a publish sent after their SUBSCRIBE: tries {missed:?}",
         missed.len()
+    );
+}
+
+/// Issue 21 (2): a database file damaged between runs (pages overwritten where opening it does
+/// not read) stops `tether serve` with an error naming the file and what to do, and the file is
+/// left exactly as it was: never a silent start, empty or on a damaged registry.
+#[test]
+fn a_damaged_database_is_refused_at_start_and_kept() {
+    let (dir, server) = start(&["--profile", "mqtt", "--mqtt", "127.0.0.1:0", "--no-api"]);
+    drop(server);
+    let path = dir.path().join("tether.db");
+    // Fold the write-ahead log of the killed server into the file, so what is overwritten
+    // below is what a later start reads.
+    drop(store::Store::open(&path).unwrap());
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.len() > 16 * 4096, "{} bytes", bytes.len());
+    let end = bytes.len() - 4096;
+    for (i, byte) in bytes[3 * 4096..end].iter_mut().enumerate() {
+        *byte = u8::try_from(i % 253).unwrap();
+    }
+    std::fs::write(&path, &bytes).unwrap();
+
+    // `timeout` ends a server that started after all (exit 124) instead of hanging the test.
+    let output = std::process::Command::new("timeout")
+        .arg("60")
+        .arg(crate::support::tether())
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--profile", "mqtt", "--mqtt", "127.0.0.1:0", "--no-api"])
+        .args(["--mqtts", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && output.status.code() != Some(124),
+        "{:?}: {stderr}",
+        output.status
+    );
+    assert!(
+        stderr.contains(&path.display().to_string())
+            && stderr.contains("is damaged")
+            && stderr.contains("left it untouched"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("tether ready"));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "the file is kept as it was"
     );
 }
