@@ -169,6 +169,12 @@ impl<A: Authorizer> Broker<A> {
         }
     }
 
+    /// Queued messages dropped so far because a session's queue was full (the oldest goes):
+    /// [`BrokerStats::queue_dropped`] without counting sessions, cheap enough for every step.
+    pub fn queue_dropped(&self) -> u64 {
+        self.stats.queue_dropped
+    }
+
     /// The client id a connection is attached to, if it is (still) the session's owner.
     pub fn client_id(&self, conn: ConnId) -> Option<&MqttStr> {
         let key = self.conns.get(&conn)?;

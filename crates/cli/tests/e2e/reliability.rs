@@ -264,3 +264,63 @@ fn a_damaged_database_is_refused_at_start_and_kept() {
         "the file is kept as it was"
     );
 }
+
+/// Issue 21 (2): a persistent session offline past its queue limit (`--max-queued-messages`)
+/// keeps the newest messages, in order, and the ones it dropped (the oldest) are counted on
+/// `/metrics`; memory stays bounded by the limit. AWS IoT documents no such limit (only the
+/// session's expiry); see docs/aws-differences.md.
+#[test]
+fn an_offline_session_past_its_queue_limit_keeps_the_newest_and_counts_the_rest() {
+    let (_dir, server) = start(&[
+        "--profile",
+        "mqtt",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--max-queued-messages",
+        "3",
+    ]);
+    let addr = server.addr("mqtt");
+    let (mut sub, _) = connected(addr, &connect(4, "queued", false));
+    sub.write_all(&subscribe(4, "queue/t", 1)).unwrap();
+    assert_eq!(read_packet(&mut sub).unwrap()[0], 0x90, "SUBACK");
+    sub.write_all(&[0xE0, 0]).unwrap();
+    assert!(read_packet(&mut sub).is_none(), "closed after DISCONNECT");
+
+    let (mut publisher, _) = connected(addr, &connect(4, "queue-pub", true));
+    for n in 1..=5u16 {
+        let payload = format!("m{n}");
+        publisher
+            .write_all(&publish_qos1(4, "queue/t", n, payload.as_bytes()))
+            .unwrap();
+        assert_eq!(read_packet(&mut publisher).unwrap()[0], 0x40, "PUBACK");
+    }
+
+    let mut tcp = TcpStream::connect(server.addr("api")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut metrics = String::new();
+    std::io::Read::read_to_string(&mut tcp, &mut metrics).unwrap();
+    assert!(
+        metrics.contains("\ntether_queued_messages_dropped_total 2\n"),
+        "{metrics}"
+    );
+
+    let (mut back, connack) = connected(addr, &connect(4, "queued", false));
+    assert_eq!(connack[2], 1, "Session Present: {connack:02X?}");
+    let mut payloads = Vec::new();
+    for _ in 0..3 {
+        let (packet_id, _, payload) = next_publish(&mut back, 4).expect("a queued message");
+        let mut ack = vec![0x40, 2];
+        ack.extend_from_slice(&packet_id.to_be_bytes());
+        back.write_all(&ack).unwrap();
+        payloads.push(String::from_utf8(payload).unwrap());
+    }
+    assert_eq!(payloads, ["m3", "m4", "m5"], "the newest three, in order");
+    back.write_all(&[0xC0, 0]).unwrap();
+    assert_eq!(
+        read_packet(&mut back).unwrap(),
+        [0xD0, 0],
+        "nothing else queued"
+    );
+}
