@@ -25,9 +25,12 @@ pub(super) const GATHER: usize = 256;
 /// How long a router with time to spare lets other connection tasks run before it applies a
 /// PUBLISH: long enough for a task woken with the publisher's (or just before it) on the
 /// other worker thread to read its socket and hand its commands over (with the 2 cores of a
-/// loaded test machine, 250 µs made 200 of 200 tries of SUBSCRIBE-then-PUBLISH on two
-/// connections take effect in that order, against about 1 in 3 failing without it); short
-/// enough to add little to a QoS 0/1 round trip. It yields the thread meanwhile.
+/// test machine, 250 µs made 200 of 200 tries of SUBSCRIBE-then-PUBLISH on two connections
+/// take effect in that order, against about 1 in 3 failing without it; during a full test run
+/// on those 2 cores, 3 in 30 still went the other way, as a thread the kernel preempts for
+/// longer cannot be waited for); short enough to add little to a QoS 0/1 round trip. The router
+/// yields meanwhile, but it does spin: at most 250 µs of a core per PUBLISH when publishes are
+/// rare, none when they come faster than that.
 pub(super) const SETTLE: Duration = Duration::from_micros(250);
 
 /// `first` (a PUBLISH) with the commands that reach `commands` within [`SETTLE`], or until
