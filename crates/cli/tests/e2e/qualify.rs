@@ -17,14 +17,24 @@ use crate::support::{Subscriber, lossy, tether, venv_bin};
 /// background.
 type Device<'a> = &'a dyn Fn(u16, &Path) -> Child;
 
-/// Runs `tether qualify` on a fresh data directory for its demo device with `tests` (all when
-/// empty), starting `device` for each test; returns the verdict lines, the exit code and the
-/// directory holding `data` and `reports`.
+/// The tests a device answers with one connection each.
+const CONNECTION_TESTS: [&str; 5] = [
+    "TLS_Connect",
+    "TLS_Incorrect_Subject_Name_Server_Cert",
+    "TLS_Unsecure_Server_Cert",
+    "TLS_Expired_Server_Cert",
+    "MQTT_Connect",
+];
+
+/// Runs `tether qualify` on a fresh data directory for its demo device with `tests`, starting
+/// `device` for each test; returns the verdict lines, the exit code and the directory holding
+/// `data` and `reports`.
 fn qualify(tests: &[&str], device: Device<'_>) -> (Vec<(String, String)>, i32, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let cert = data.join("devices/demo-device/certificate.pem.crt");
-    let (verdicts, code) = qualify_in(&data, &cert, &dir.path().join("reports"), tests, device);
+    let reports = dir.path().join("reports");
+    let (verdicts, code) = qualify_in(&data, &cert, &reports, tests, "30", device);
     (verdicts, code, dir)
 }
 
@@ -34,6 +44,7 @@ fn qualify_in(
     cert: &Path,
     reports: &Path,
     tests: &[&str],
+    timeout: &str,
     device: Device<'_>,
 ) -> (Vec<(String, String)>, i32) {
     let mut command = Command::new("stdbuf");
@@ -45,7 +56,7 @@ fn qualify_in(
         .arg(data)
         .arg("--device-cert")
         .arg(cert)
-        .args(["--bind", "127.0.0.1", "--port", "0", "--timeout", "30"])
+        .args(["--bind", "127.0.0.1", "--port", "0", "--timeout", timeout])
         // s2n (awsiotsdk) holds a refused handshake open without an alert for 10 s or more
         // ("blinding"): two seconds of silence already show it did not accept the certificate.
         .args(["--handshake-timeout", "2"])
@@ -61,9 +72,8 @@ fn qualify_in(
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("no port in the ready line: {ready}"));
     let files = data.join("devices/demo-device");
-    let count = if tests.is_empty() { 5 } else { tests.len() };
     let mut verdicts = Vec::new();
-    for _ in 0..count {
+    for _ in tests {
         let waiting = endpoint.read_until("qualify waiting test=");
         assert!(!waiting.contains("qualify verdict"), "{waiting}");
         let attempt = device(port, &files);
@@ -167,7 +177,8 @@ fn list_prints_every_test_id() {
             "TLS_Incorrect_Subject_Name_Server_Cert",
             "TLS_Unsecure_Server_Cert",
             "TLS_Expired_Server_Cert",
-            "MQTT_Connect"
+            "MQTT_Connect",
+            "MQTT_Publish_Retry_No_Puback"
         ]
     );
     let out = crate::support::run(&["qualify", "--device-cert", "x.pem", "--test", "TLS_Nope"]);
@@ -182,7 +193,7 @@ fn list_prints_every_test_id() {
 #[test]
 fn mosquitto_checking_names_passes_every_test() {
     let device = |port, files: &Path| mosquitto(port, files, &["-i", "demo-device"]);
-    let (verdicts, code, dir) = qualify(&[], &device);
+    let (verdicts, code, dir) = qualify(&CONNECTION_TESTS, &device);
     assert_eq!(
         verdicts,
         pairs(&[
@@ -260,7 +271,7 @@ fn mosquitto_insecure_fails_the_wrong_name_test_and_a_short_keep_alive_warns() {
 #[test]
 fn awsiotsdk_passes_every_test() {
     let device = |port, files: &Path| python(port, files, "awsiotsdk", "demo-device", &[]);
-    let (verdicts, code, _dir) = qualify(&[], &device);
+    let (verdicts, code, _dir) = qualify(&CONNECTION_TESTS, &device);
     assert!(
         verdicts.iter().all(|(_, outcome)| outcome == "PASS"),
         "{verdicts:?}"
@@ -371,6 +382,7 @@ fn a_policy_that_wants_the_thing_name_fails_another_client_id() {
         &files.join("certificate.pem.crt"),
         &reports,
         &["MQTT_Connect", "MQTT_Connect"],
+        "30",
         &device,
     );
     assert_eq!(
@@ -391,4 +403,76 @@ fn a_policy_that_wants_the_thing_name_fails_another_client_id() {
             .contains("client id \"not-the-thing\""),
         "{report}"
     );
+}
+
+fn retrying_publisher(port: u16, files: &Path, extra: &[&str]) -> Child {
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/qualify_publish_retry.py");
+    Command::new(venv_bin().join("python"))
+        .arg(script)
+        .arg(format!("localhost:{port}"))
+        .arg(files.join("certificate.pem.crt"))
+        .arg(files.join("private.pem.key"))
+        .arg(files.join("root-ca.pem"))
+        .arg("demo-device")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_withheld_puback_needs_a_resend_with_dup_on_the_same_connection() {
+    // Three devices, one attempt each: a publisher that re-sends with DUP, one that re-sends
+    // without it, and mosquitto_pub -q 1, which waits for the PUBACK and never re-sends on the
+    // same connection (libmosquitto re-sends only after a reconnect).
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        match attempts.get() {
+            1 => retrying_publisher(port, files, &[]),
+            2 => retrying_publisher(port, files, &["--no-dup"]),
+            _ => mosquitto(port, files, &["-i", "demo-device", "-q", "1"]),
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let reports = dir.path().join("reports");
+    let test = "MQTT_Publish_Retry_No_Puback";
+    let (verdicts, code) = qualify_in(
+        &data,
+        &data.join("devices/demo-device/certificate.pem.crt"),
+        &reports,
+        &[test, test, test],
+        "3",
+        &device,
+    );
+    assert_eq!(
+        verdicts,
+        pairs(&[(test, "PASS"), (test, "FAIL"), (test, "FAIL")])
+    );
+    assert_eq!(code, 1);
+    let report = json(&reports);
+    let did = |i: usize| {
+        report["verdicts"][i]["device_did"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(
+        did(0).starts_with("re-sent packet id 7 with DUP"),
+        "{report}"
+    );
+    assert!(
+        did(1).contains("without the DUP flag [MQTT-3.3.1-1]"),
+        "{report}"
+    );
+    assert!(
+        did(2).contains("did not finish the test within 3 s")
+            && did(2).contains("packet id 1 at QoS 1"),
+        "{report}"
+    );
+    let (_, failures, _) = junit(&reports);
+    assert_eq!(failures, "2");
 }

@@ -1,11 +1,12 @@
 //! One test's connection attempts, judged from the server's side. A device that refuses the
 //! server certificate shows it by a TLS alert (its certificate verification failing) or by
-//! closing the connection before its Finished; a device that accepts it completes the
+//! closing the connection before its Finished, or by silence past the step timeout; a device
+//! that accepts it completes the
 //! handshake. A completed handshake is answered as AWS IoT would answer (CONNECT → CONNACK
 //! after the policy's iot:Connect decision), so the device does not back off before the next
 //! test. Connections that carry no ClientHello, or that complete with another certificate than
-//! the one under test, are noted and the test keeps waiting. It does not withhold or delay any
-//! packet after CONNACK.
+//! the one under test, are noted and the test keeps waiting. What follows CONNACK in the
+//! publish-retry test is puback.rs's; this file withholds and delays nothing.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -47,26 +48,38 @@ pub(crate) struct Run<'a> {
 
 /// What a test found, before it is timed.
 pub(crate) struct Judged {
-    outcome: Outcome,
-    device_did: String,
-    fix: Option<String>,
+    pub outcome: Outcome,
+    pub device_did: String,
+    pub fix: Option<String>,
 }
 
 impl Judged {
-    /// The verdict when no attempt came within the test's timeout.
-    pub fn no_connection(test: TestId, timeout: Duration) -> Judged {
+    /// The verdict when the test's timeout passed: no attempt came, or (`last`) the last thing
+    /// the device did left the test undecided.
+    pub fn timed_out(test: TestId, timeout: Duration, last: Option<String>) -> Judged {
+        let secs = timeout.as_secs();
+        let Some(last) = last else {
+            return Judged {
+                outcome: Outcome::Fail,
+                device_did: format!("did not connect within {secs} s ({})", test.id()),
+                fix: Some(
+                    "point the device at this endpoint's address and port (the ready line) and \
+                     restart it, or raise --timeout"
+                        .to_owned(),
+                ),
+            };
+        };
+        let fix = match test {
+            TestId::MqttPublishRetryNoPuback => super::puback::FIX,
+            _ => {
+                "see the progress lines above for what the device did; raise --timeout if it \
+                  needs longer"
+            }
+        };
         Judged {
             outcome: Outcome::Fail,
-            device_did: format!(
-                "did not connect within {} s ({})",
-                timeout.as_secs(),
-                test.id()
-            ),
-            fix: Some(
-                "point the device at this endpoint's address and port (the ready line) and \
-                 restart it, or raise --timeout"
-                    .to_owned(),
-            ),
+            device_did: format!("did not finish the test within {secs} s (last: {last})"),
+            fix: Some(fix.to_owned()),
         }
     }
 
@@ -102,6 +115,10 @@ fn expects(test: TestId) -> &'static str {
             "the device sends a valid CONNECT that its policy allows (iot:Connect on its client \
              id), with a keep-alive of 30 to 1200 s"
         }
+        TestId::MqttPublishRetryNoPuback => {
+            "when no PUBACK comes for a QoS 1 PUBLISH, the device re-sends it on the same \
+             connection with the DUP flag and the same packet id"
+        }
     }
 }
 
@@ -121,7 +138,7 @@ enum Handshake {
 
 impl Run<'_> {
     /// Accepts attempts until one decides the test.
-    pub async fn judge(self, progress: &mut impl FnMut(String)) -> Judged {
+    pub async fn judge(mut self, progress: &mut impl FnMut(String)) -> Judged {
         loop {
             let (tcp, peer) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
@@ -164,24 +181,34 @@ impl Run<'_> {
                         ));
                         continue;
                     }
-                    return self.completed(*stream, peer).await;
+                    if let Some(judged) = self.completed(*stream, peer, progress).await {
+                        return judged;
+                    }
                 }
             }
         }
     }
 
-    /// The device completed the handshake with the certificate under test.
-    async fn completed(self, mut stream: SslStream<TcpStream>, peer: SocketAddr) -> Judged {
+    /// The device completed the handshake with the certificate under test. None: the
+    /// connection ended without deciding the test (a reconnect starts it over).
+    async fn completed(
+        &mut self,
+        mut stream: SslStream<TcpStream>,
+        peer: SocketAddr,
+        progress: &mut impl FnMut(String),
+    ) -> Option<Judged> {
         let version = stream.ssl().version_str().to_owned();
         let cipher = stream
             .ssl()
             .current_cipher()
             .map_or("?", |c| c.name())
             .to_owned();
-        let accepted = |what: &str, fix: &str| Judged {
-            outcome: Outcome::Fail,
-            device_did: format!("accepted {what} and completed the handshake ({version})"),
-            fix: Some(fix.to_owned()),
+        let accepted = |what: &str, fix: &str| {
+            Some(Judged {
+                outcome: Outcome::Fail,
+                device_did: format!("accepted {what} and completed the handshake ({version})"),
+                fix: Some(fix.to_owned()),
+            })
         };
         match self.test {
             TestId::TlsIncorrectSubjectName => {
@@ -213,9 +240,13 @@ impl Run<'_> {
                      (BearSSL), WiFiClientSecure after configTime (Arduino)",
                 );
             }
-            TestId::TlsConnect | TestId::MqttConnect => {}
+            TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => {}
         }
-        let connect = read_connect(&mut stream, self.step_timeout).await;
+        let read = read_connect(&mut stream, self.step_timeout).await;
+        let (connect, rest) = match read {
+            Ok((connect, rest)) => (Ok(connect), rest),
+            Err(why) => (Err(why), BytesMut::new()),
+        };
         let decision = connect.as_ref().ok().map(|connect| {
             self.device.authorizer.authorize(
                 &self.device.principal(peer),
@@ -240,15 +271,25 @@ impl Run<'_> {
                 ),
             },
         };
-        if let Ok(connect) = connect {
-            let allowed = matches!(decision, Some(Decision::Allow));
-            answer(&mut stream, &connect, allowed).await;
+        let Ok(connect) = connect else {
+            return Some(judged);
+        };
+        let allowed = matches!(decision, Some(Decision::Allow));
+        if self.test == TestId::MqttPublishRetryNoPuback && judged.outcome != Outcome::Fail {
+            if !send_connack(&mut stream, &connect, true).await {
+                progress("the connection broke before CONNACK; still waiting".to_owned());
+                return None;
+            }
+            return super::puback::withhold(&mut stream, connect.protocol, rest, progress).await;
         }
-        judged
+        if send_connack(&mut stream, &connect, allowed).await && allowed {
+            linger(&mut stream).await;
+        }
+        Some(judged)
     }
 }
 
-/// Accepts one TLS handshake, within [`STEP_TIMEOUT`].
+/// Accepts one TLS handshake, within `timeout`.
 async fn handshake(acceptor: &SslAcceptor, tcp: TcpStream, timeout: Duration) -> Handshake {
     let mut first = [0u8; 1];
     match tokio::time::timeout(timeout, tcp.peek(&mut first)).await {
@@ -311,7 +352,7 @@ fn classify(error: &ssl::Error) -> Handshake {
 
 fn refused(test: TestId, how: String) -> Judged {
     match test {
-        TestId::TlsConnect | TestId::MqttConnect => Judged {
+        TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => Judged {
             outcome: Outcome::Fail,
             device_did: format!("refused the endpoint's real server certificate: {how}"),
             fix: Some(
@@ -350,16 +391,17 @@ fn failed(test: TestId, why: &str) -> Judged {
 }
 
 /// Reads the CONNECT that should follow the handshake.
+/// Reads the CONNECT that should follow the handshake; returns it with the bytes read after it.
 async fn read_connect(
     stream: &mut SslStream<TcpStream>,
     timeout: Duration,
-) -> Result<Connect, String> {
+) -> Result<(Connect, BytesMut), String> {
     let mut decoder = Decoder::new(Protocol::V311, MAX_PACKET_SIZE);
     let mut buf = BytesMut::with_capacity(1024);
     let read = async {
         loop {
             match decoder.decode(&mut buf) {
-                Ok(Some(Packet::Connect(connect))) => return Ok(*connect),
+                Ok(Some(Packet::Connect(connect))) => return Ok((*connect, buf.split())),
                 Ok(Some(other)) => {
                     return Err(format!(
                         "sent {:?} first instead of CONNECT [MQTT-3.1.0-1]",
@@ -442,8 +484,8 @@ fn judge_connect(device: &Device, connect: &Connect, decision: Option<&Decision>
     }
 }
 
-/// Answers the CONNECT as AWS IoT would, then waits briefly for the device to finish.
-async fn answer(stream: &mut SslStream<TcpStream>, connect: &Connect, allowed: bool) {
+/// Answers the CONNECT as AWS IoT would; false when the connection broke.
+async fn send_connack(stream: &mut SslStream<TcpStream>, connect: &Connect, allowed: bool) -> bool {
     let reason = if allowed {
         ReasonCode::Success
     } else {
@@ -455,12 +497,11 @@ async fn answer(stream: &mut SslStream<TcpStream>, connect: &Connect, allowed: b
         properties: Default::default(),
     });
     let mut out = BytesMut::new();
-    if connack.encode(connect.protocol, &mut out).is_err() {
-        return;
-    }
-    if stream.write_all(&out).await.is_err() || !allowed {
-        return;
-    }
+    connack.encode(connect.protocol, &mut out).is_ok() && stream.write_all(&out).await.is_ok()
+}
+
+/// Waits briefly for the device to finish (its DISCONNECT, or its close).
+async fn linger(stream: &mut SslStream<TcpStream>) {
     let mut sink = [0u8; 4096];
     let drain = async {
         while let Ok(n) = stream.read(&mut sink).await {

@@ -5,10 +5,12 @@
 //! and reporting verdicts as they come (`on_event`); report.rs writes JUnit XML, JSON and text.
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
 //! holds its lock while it runs. It does not run the broker, services or the API, and it does
-//! not yet inject faults after CONNACK (withheld PUBACK, SUBACK, PINGRESP) — see README.
+//! not yet inject faults after CONNACK beyond the withheld PUBACK of puback.rs (no withheld
+//! CONNACK, SUBACK or PINGRESP) — see docs/qualification.md.
 
 mod attempt;
 mod certs;
+mod puback;
 mod report;
 
 use std::net::SocketAddr;
@@ -42,16 +44,21 @@ pub enum TestId {
     TlsExpiredServerCert,
     /// `MQTT_Connect`: the device sends a CONNECT that AWS IoT Core would accept.
     MqttConnect,
+    /// `MQTT_Publish_Retry_No_Puback`: the PUBACK of the device's first QoS 1 PUBLISH is
+    /// withheld; the device must re-send it with DUP and the same packet id without
+    /// disconnecting (a reconnect starts the test over, as in Device Advisor).
+    MqttPublishRetryNoPuback,
 }
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 5] = [
+    pub const ALL: [TestId; 6] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsExpiredServerCert,
         TestId::MqttConnect,
+        TestId::MqttPublishRetryNoPuback,
     ];
 
     /// Device Advisor's id. The expired-certificate test's id is not in the pages read
@@ -63,6 +70,7 @@ impl TestId {
             TestId::TlsUnsecureServerCert => "TLS_Unsecure_Server_Cert",
             TestId::TlsExpiredServerCert => "TLS_Expired_Server_Cert",
             TestId::MqttConnect => "MQTT_Connect",
+            TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
         }
     }
 
@@ -78,6 +86,9 @@ impl TestId {
             }
             TestId::TlsExpiredServerCert => "the device refuses an expired server certificate",
             TestId::MqttConnect => "the device sends a CONNECT that AWS IoT Core accepts",
+            TestId::MqttPublishRetryNoPuback => {
+                "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
+            }
         }
     }
 
@@ -309,11 +320,15 @@ pub async fn run(
             device: &mut device,
             step_timeout: config.handshake_timeout,
         };
-        let deadline = tokio::time::sleep(config.test_timeout);
-        let mut progress = |line: String| on_event(Event::Progress(test, line));
-        let judged = tokio::select! {
-            judged = run.judge(&mut progress) => judged,
-            () = deadline => attempt::Judged::no_connection(test, config.test_timeout),
+        let mut last = None;
+        let mut progress = |line: String| {
+            on_event(Event::Progress(test, line.clone()));
+            last = Some(line);
+        };
+        let judged = match tokio::time::timeout(config.test_timeout, run.judge(&mut progress)).await
+        {
+            Ok(judged) => judged,
+            Err(_) => attempt::Judged::timed_out(test, config.test_timeout, last.take()),
         };
         let verdict = judged.into_verdict(test, started.elapsed().as_secs_f64());
         on_event(Event::Verdict(&verdict));
@@ -354,4 +369,22 @@ fn device(config: &QualifyConfig, store: &store::Store) -> Result<Device, Qualif
         info: crate::auth::certificate_info(&certificate),
         not_after_ms: summary.not_after.saturating_mul(1000),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_ids_parse_back_case_insensitively_and_unknown_ids_name_the_list() {
+        for test in TestId::ALL {
+            assert_eq!(TestId::parse(test.id()).unwrap(), test);
+            assert_eq!(TestId::parse(&test.id().to_lowercase()).unwrap(), test);
+        }
+        let err = TestId::parse("TLS_Nope").unwrap_err().to_string();
+        assert!(
+            err.contains("\"TLS_Nope\"") && err.contains("--list"),
+            "{err}"
+        );
+    }
 }
