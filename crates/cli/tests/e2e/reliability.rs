@@ -363,9 +363,12 @@ fn torture(args: &[&str]) -> (Option<i32>, Value, Output) {
 fn reliability_torture_short_run_loses_no_acknowledged_message() {
     let started = Instant::now();
     let binary = tether().to_str().unwrap().to_owned();
+    let data = tempfile::tempdir().unwrap();
     let (code, report, output) = torture(&[
         "--tether",
         &binary,
+        "--data",
+        data.path().to_str().unwrap(),
         "--duration",
         "20",
         "--nemesis",
