@@ -19,6 +19,7 @@ mod compat;
 mod completions;
 mod conformance;
 mod coverage;
+mod device_stacks;
 mod doctor;
 mod ephemeral;
 mod events;
