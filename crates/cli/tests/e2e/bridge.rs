@@ -4,8 +4,9 @@
 //! both ways; an upstream stopped and restarted mid-stream, with a `kill -9` of the gateway
 //! during the outage, loses nothing the gateway acknowledged (message accounting); the state
 //! shows in the ready line and `/metrics`; an upstream's refusal is explained by `tether doctor
-//! recent`; a bad table stops the start with its name. A TLS 1.1-only client connects to the
-//! `--mqtts-legacy` listener only with `--allow-legacy-tls`.
+//! recent`; a bad table stops the start with its name. A TLS 1.1-only client (an ESP8266 on
+//! the NONOS SDK) that AWS refuses connects to the `--mqtts-legacy` listener only with
+//! `--allow-legacy-tls`, and what it publishes reaches the upstream through the bridge.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -385,10 +386,13 @@ fn a_bridge_that_cannot_work_stops_the_start_naming_its_table() {
     );
 }
 
-/// A TLS 1.1-only client (OpenSSL with TLS 1.1 as its maximum and an ESP8266-era suite) with
-/// the demo device's credentials: it sends CONNECT and returns the CONNACK, or the handshake
-/// error.
-fn tls11_connect(server: &Tether) -> Result<Vec<u8>, String> {
+/// A TLS 1.1-only client (OpenSSL with TLS 1.1 as its maximum and AES128-SHA, what an ESP8266
+/// on the NONOS SDK offers) with the demo device's credentials of `server`, connected to `addr`:
+/// it sends an MQTT 3.1.1 CONNECT and returns the stream and the CONNACK, or the handshake error.
+fn tls11_connect(
+    server: &Tether,
+    addr: std::net::SocketAddr,
+) -> Result<(openssl::ssl::SslStream<TcpStream>, Vec<u8>), String> {
     let mut builder = demo_connector(server);
     builder.set_security_level(0);
     builder
@@ -398,42 +402,85 @@ fn tls11_connect(server: &Tether) -> Result<Vec<u8>, String> {
         .set_max_proto_version(Some(SslVersion::TLS1_1))
         .unwrap();
     builder.set_cipher_list("AES128-SHA").unwrap();
-    let tcp = TcpStream::connect(server.addr("mqtts-legacy")).unwrap();
+    let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
     let mut tls = builder
         .build()
         .connect("localhost", tcp)
         .map_err(|e| e.to_string())?;
     assert_eq!(tls.ssl().version_str(), "TLSv1.1");
-    // MQTT 3.1.1 CONNECT, clean session, keep-alive 60, client id "esp8266-1".
+    // Clean session, keep-alive 60, client id "esp8266-1".
     let id = b"esp8266-1";
     let mut connect = vec![0x10, (10 + 2 + id.len()) as u8, 0, 4];
     connect.extend(b"MQTT");
     connect.extend([4, 0x02, 0, 60, 0, id.len() as u8]);
     connect.extend(id);
     tls.write_all(&connect).unwrap();
-    read_packet(&mut tls).ok_or_else(|| "closed before CONNACK".to_owned())
+    let connack = read_packet(&mut tls).ok_or_else(|| "closed before CONNACK".to_owned())?;
+    Ok((tls, connack))
 }
 
 #[test]
-fn a_tls_1_1_device_connects_to_the_legacy_listener_only_when_it_allows_legacy_tls() {
-    let (_dir, gateway) = start(&["--mqtts-legacy", "127.0.0.1:0", "--allow-legacy-tls"]);
+fn an_esp8266_speaking_tls_1_1_reaches_aws_iot_core_through_the_legacy_gateway() {
+    // "AWS IoT Core": TLS 1.2 only, as every AWS endpoint.
+    let (_upstream_dir, upstream) = start(&["--tls-policy", "IoTSecurityPolicy_TLS12_1_2_2022_10"]);
+    let port = upstream.addr("mqtts").port();
+    let file = |name: &str| upstream.demo_file(name).display().to_string();
+    let (_config_dir, config) = config_file(&format!(
+        "[[bridge]]\nname = \"aws\"\naddress = \"localhost:{port}\"\nclient-id = \"site-1-gateway\"\n\
+         cafile = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
+         topics = [{{ pattern = \"telemetry/#\", direction = \"out\", remote-prefix = \"site-1/\" }}]\n",
+        file("root-ca.pem"),
+        file("certificate.pem.crt"),
+        file("private.pem.key"),
+    ));
+    let (_dir, gateway) = start(&[
+        "--config",
+        &config,
+        "--mqtts-legacy",
+        "127.0.0.1:0",
+        "--allow-legacy-tls",
+    ]);
     gateway
         .wait_for_log("allows TLS 1.0 and 1.1", LOG_WAIT)
         .unwrap();
-    assert_eq!(tls11_connect(&gateway).unwrap(), [0x20, 2, 0, 0]);
+    gateway
+        .wait_for_log("bridge aws: subscribed upstream", LOG_WAIT)
+        .unwrap();
+    // AWS IoT Core (and the gateway's own mutual-TLS listener) refuse the device.
+    let refused = tls11_connect(&upstream, upstream.addr("mqtts")).unwrap_err();
+    assert!(refused.contains("alert"), "{refused}");
+    let refused = tls11_connect(&gateway, gateway.addr("mqtts")).unwrap_err();
+    assert!(refused.contains("alert"), "{refused}");
 
+    let mut cloud = upstream.demo_tls_args();
+    cloud.extend(["-i", "cloud-app", "-q", "1", "-v", "-t", "site-1/#"].map(String::from));
+    let cloud = Lines::mosquitto_sub(&cloud);
+    cloud.until("received SUBACK");
+    let (mut device, connack) = tls11_connect(&gateway, gateway.addr("mqtts-legacy")).unwrap();
+    assert_eq!(connack, [0x20, 2, 0, 0]);
+    // PUBLISH QoS 1, packet id 1, on telemetry/esp: "on".
+    let topic = b"telemetry/esp";
+    let mut publish = vec![0x32, (2 + topic.len() + 2 + 2) as u8, 0, topic.len() as u8];
+    publish.extend(topic);
+    publish.extend([0, 1]);
+    publish.extend(b"on");
+    device.write_all(&publish).unwrap();
+    assert_eq!(read_packet(&mut device).unwrap(), [0x40, 2, 0, 1]);
+    assert_eq!(cloud.message("site-1/"), "site-1/telemetry/esp on");
+}
+
+#[test]
+fn the_legacy_listener_refuses_tls_1_1_without_allow_legacy_tls() {
     let (_dir, strict) = start(&["--mqtts-legacy", "127.0.0.1:0"]);
-    let refused = tls11_connect(&strict).unwrap_err();
+    let refused = tls11_connect(&strict, strict.addr("mqtts-legacy")).unwrap_err();
+    assert!(refused.contains("alert"), "{refused}");
     assert!(
-        refused.contains("version") || refused.contains("alert"),
-        "{refused}"
-    );
-    // The main listener never allows it either.
-    assert!(
-        !gateway
+        !strict
             .logs()
             .iter()
-            .any(|l| l.contains("allows TLS 1.0") && l.contains(&gateway.addr("mqtts").to_string()))
+            .any(|l| l.contains("allows TLS 1.0 and 1.1")),
+        "{:?}",
+        strict.logs()
     );
 }
