@@ -133,12 +133,12 @@ fn wait_metric(server: &Tether, series: &str, value: &str) {
     }
 }
 
-/// Publishes the numbers of `range` on `site/n`, one QoS 1 message each, through the gateway
+/// Publishes the numbers of `range` on `topic`, one QoS 1 message each, through the gateway
 /// with mosquitto_pub -l; it exits 0 only once the gateway has acknowledged every one.
-fn publish_numbers(gateway: &Tether, range: std::ops::Range<u32>) {
+fn publish_numbers(gateway: &Tether, topic: &str, range: std::ops::Range<u32>) {
     let mut child = Command::new("mosquitto_pub")
         .args(gateway.demo_tls_args())
-        .args(["-i", "sensor-1", "-q", "1", "-t", "site/n", "-l"])
+        .args(["-i", "sensor-1", "-q", "1", "-t", topic, "-l"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -232,6 +232,29 @@ fn a_device_on_the_gateway_reaches_a_second_tether_playing_aws_iot_core_both_way
         "1",
     );
     wait_metric(&gateway, "tether_bridge_queued{bridge=\"aws\"}", "0");
+
+    // Paced to AWS IoT Core's 100 publishes per second per connection (excess is silently
+    // discarded there): a burst of 250 goes up a second's worth at once, then 100 a second, so
+    // the last arrives no sooner than 1.5 s after the first.
+    let started = Instant::now();
+    publish_numbers(&gateway, "telemetry/n", 0..250);
+    for n in 0..250 {
+        assert_eq!(cloud.message("site-1/"), format!("site-1/telemetry/n {n}"));
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "250 messages crossed in {:.2} s ({:.0}/s)",
+        elapsed.as_secs_f64(),
+        250.0 / elapsed.as_secs_f64()
+    );
+    assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
+    wait_metric(
+        &gateway,
+        "tether_bridge_messages_total{bridge=\"aws\",direction=\"out\"}",
+        "251",
+    );
+    // A stop is prompt with a bridge connected, and clean.
+    assert!(gateway.terminate().unwrap().success());
 }
 
 #[test]
@@ -279,7 +302,7 @@ fn an_upstream_restart_and_a_kill_9_of_the_gateway_during_the_outage_lose_nothin
 
     let first = Lines::mosquitto_sub(&accountant);
     first.until("received SUBACK");
-    publish_numbers(&gateway, 0..20);
+    publish_numbers(&gateway, "site/n", 0..20);
     for _ in 0..20 {
         received.push(number(first.message("factory/7/")));
     }
@@ -288,7 +311,7 @@ fn an_upstream_restart_and_a_kill_9_of_the_gateway_during_the_outage_lose_nothin
     // The upstream goes away mid-stream; the gateway acknowledges what devices publish and
     // keeps it, in the store.
     broker.stop();
-    publish_numbers(&gateway, 20..40);
+    publish_numbers(&gateway, "site/n", 20..40);
     let connected =
         format!("tether_bridge_connected{{bridge=\"mosq\",upstream=\"localhost:{tls}\"}}");
     wait_metric(&gateway, &connected, "0");
@@ -302,7 +325,7 @@ fn an_upstream_restart_and_a_kill_9_of_the_gateway_during_the_outage_lose_nothin
     gateway
         .wait_for_log("bridge mosq: subscribed upstream", LOG_WAIT)
         .unwrap();
-    publish_numbers(&gateway, 40..60);
+    publish_numbers(&gateway, "site/n", 40..60);
     wait_metric(&gateway, "tether_bridge_queued{bridge=\"mosq\"}", "0");
     wait_metric(&gateway, &connected, "1");
 
