@@ -1,7 +1,7 @@
 //! Bridges and the device gateway end to end: `tether serve` with a `[[bridge]]` table in front
 //! of a second `tether serve` playing AWS IoT Core (TLS 1.2-only policy, its policies enforced)
 //! and of the Debian mosquitto broker, with mosquitto's clients on both sides. Messages cross
-//! both ways; an upstream stopped and restarted mid-stream, with a `kill -9` of the gateway
+//! both ways, once each (a `both` line does not loop); an upstream stopped and restarted mid-stream, with a `kill -9` of the gateway
 //! during the outage, loses nothing the gateway acknowledged (message accounting); the state
 //! shows in the ready line and `/metrics`; an upstream's refusal is explained by `tether doctor
 //! recent`; a bad table stops the start with its name. A TLS 1.1-only client (an ESP8266 on
@@ -349,6 +349,62 @@ fn an_upstream_restart_and_a_kill_9_of_the_gateway_during_the_outage_lose_nothin
     assert_eq!(firsts, (0..60).collect::<Vec<_>>(), "received {received:?}");
     let duplicates = received.len() - distinct.len();
     println!("accounting: 60 published, 60 received, 0 lost, {duplicates} duplicate(s)");
+}
+
+#[test]
+fn a_both_ways_line_to_mosquitto_carries_each_message_once_without_looping() {
+    let broker = Mosquitto::start();
+    let (_config_dir, config) = config_file(&format!(
+        "[[bridge]]\nname = \"mosq\"\naddress = \"127.0.0.1:{}\"\nclient-id = \"gw-both\"\n\
+         transport = \"tcp\"\nlimits = \"none\"\n\
+         topics = [{{ pattern = \"chat/#\", direction = \"both\" }}]\n",
+        broker.plain
+    ));
+    let (_dir, gateway) = start(&["--config", &config]);
+    gateway
+        .wait_for_log(
+            "bridge mosq: subscribed upstream to 1 inbound filter(s)",
+            LOG_WAIT,
+        )
+        .unwrap();
+    let mut remote = broker.plain_args();
+    remote.extend(["-i", "remote-app", "-q", "1", "-v", "-t", "chat/#"].map(String::from));
+    let remote = Lines::mosquitto_sub(&remote);
+    remote.until("received SUBACK");
+    let mut local = gateway.demo_tls_args();
+    local.extend(["-i", "local-app", "-q", "1", "-v", "-t", "chat/#"].map(String::from));
+    let local = Lines::mosquitto_sub(&local);
+    local.until("received SUBACK");
+    let mut device = gateway.demo_tls_args();
+    device.extend(["-i", "device-1"].map(String::from));
+    let mut cloud = broker.plain_args();
+    cloud.extend(["-i", "cloud-1"].map(String::from));
+
+    let out = mosquitto_pub(&device, &["-q", "1", "-t", "chat/a", "-m", "from-site"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(local.message("chat/"), "chat/a from-site");
+    assert_eq!(remote.message("chat/"), "chat/a from-site");
+    let out = mosquitto_pub(&cloud, &["-q", "1", "-t", "chat/b", "-m", "from-cloud"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(remote.message("chat/"), "chat/b from-cloud");
+    assert_eq!(local.message("chat/"), "chat/b from-cloud");
+    // A sentinel from the site, published once the cloud's message is here: had that message
+    // gone back up (a loop), it would reach mosquitto before the sentinel; had the site's come
+    // back down, the local subscriber would see it again before the sentinel.
+    let out = mosquitto_pub(&device, &["-q", "1", "-t", "chat/end", "-m", "sentinel"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(remote.message("chat/"), "chat/end sentinel");
+    assert_eq!(local.message("chat/"), "chat/end sentinel");
+    wait_metric(
+        &gateway,
+        "tether_bridge_messages_total{bridge=\"mosq\",direction=\"out\"}",
+        "2",
+    );
+    wait_metric(
+        &gateway,
+        "tether_bridge_messages_total{bridge=\"mosq\",direction=\"in\"}",
+        "1",
+    );
 }
 
 #[test]
