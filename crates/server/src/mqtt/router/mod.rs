@@ -146,8 +146,9 @@ impl Router {
             };
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(command @ Command::Publish { .. }) => {
-                        // Apply the subscriptions read with this PUBLISH first (`order.rs`).
+                    Some(command @ Command::Publish { .. }) if self.aws.is_none() => {
+                        // Profile mqtt: apply the subscriptions read with this PUBLISH first
+                        // (`order.rs`), as a single-threaded broker would.
                         let batch = order::gather(command, &mut commands).await;
                         for command in order::subscriptions_first(batch) {
                             self.handle(command);

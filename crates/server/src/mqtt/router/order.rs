@@ -9,6 +9,12 @@
 //! connections are concurrent, so any order that keeps each connection's own commands in order
 //! is a valid one; this file picks the one where subscriptions come first. It does not decide
 //! anything about a command's content (the broker does).
+//!
+//! Profile `mqtt` only, where tether stands in for a general broker such as mosquitto. AWS IoT
+//! Core is a distributed service that promises no order between one client's SUBSCRIBE and
+//! another's PUBLISH before its SUBACK (its SDKs wait for SUBACK before relying on a
+//! subscription), so the `aws` profile applies commands as they arrive and keeps the settle's
+//! cost (below) off its publish path.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
