@@ -14,6 +14,7 @@ mod authorizer;
 mod bootstrap;
 mod clock;
 mod config;
+mod console;
 mod hooks;
 mod http;
 mod lock;

@@ -17,6 +17,7 @@ mod bench;
 mod compat;
 mod completions;
 mod conformance;
+mod console;
 mod coverage;
 mod doctor;
 mod ephemeral;

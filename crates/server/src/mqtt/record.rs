@@ -209,6 +209,7 @@ mod tests {
             listener: "mqtts",
             certificate: Default::default(),
             not_after_ms: i64::MAX,
+            tls: Default::default(),
         })
     }
 
