@@ -218,16 +218,83 @@ struct CreateRequest<'a> {
 }
 
 fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Result<ExitCode> {
+    let files = server::DeviceFiles::in_dir(request.out);
+    let existed = check_create(client, request, &files)?;
+    let body = match request.registry.thing_type {
+        Some(thing_type) => json!({ "thingTypeName": thing_type }),
+        None => json!({}),
+    };
+    let name = request.name;
+    let thing = client
+        .call(Call::iot("POST", &["things", name]).json(body))
+        .with_context(|| format!("cannot create thing {name}"))?;
+    let issued = issue_certificate(client, name, request.key_type)?;
+    let certificate_arn = text(&issued.certificate, "certificateArn")?;
+    register(client, request, &certificate_arn)?;
+    let root_ca = client.raw_get("/_tether/root-ca.pem")?;
+    let (host, port) = client.endpoint()?;
+
+    let out = request.out;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    pki::write_public_file(
+        &files.certificate,
+        text(&issued.certificate, "certificatePem")?.as_bytes(),
+    )?;
+    pki::write_private_key(&files.private_key, &issued.private_pem)?;
+    pki::write_public_file(&files.public_key, &issued.public_pem)?;
+    pki::write_public_file(&files.root_ca, &root_ca)?;
+
+    let created = Created {
+        existed,
+        thing_arn: at(&thing, "thingArn").clone(),
+        certificate_id: text(&issued.certificate, "certificateId")?,
+        certificate_arn,
+        files,
+        host,
+        port,
+    };
+    if json_out {
+        print_created_json(request, &created)?;
+    } else {
+        print_created(request, &created);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `create` made, for its report.
+struct Created {
+    existed: bool,
+    thing_arn: Value,
+    certificate_id: String,
+    certificate_arn: String,
+    files: server::DeviceFiles,
+    host: String,
+    port: u16,
+}
+
+/// A new certificate as CreateKeysAndCertificate or CreateCertificateFromCsr answered it, with
+/// the key pair in PEM.
+struct Issued {
+    certificate: Value,
+    private_pem: Vec<u8>,
+    public_pem: Vec<u8>,
+}
+
+/// Refuses before anything is created: files already in `--out`, a missing policy or group (a
+/// missing or deprecated type refuses CreateThing itself). Answers whether the thing exists,
+/// since AWS's CreateThing answers an existing thing like a new one.
+fn check_create(
+    client: &Client,
+    request: &CreateRequest<'_>,
+    files: &server::DeviceFiles,
+) -> Result<bool> {
     let CreateRequest {
         name,
-        key_type,
         ref registry,
         out,
         endpoint,
+        ..
     } = *request;
-    let policy = registry.policy;
-    let files = server::DeviceFiles::in_dir(out);
-    // AWS's CreateThing answers an existing thing like a new one; say which it was.
     let existed = match client.call(Call::iot("GET", &["things", name])) {
         Ok(_) => true,
         Err(e) if is_aws_error(&e, "ResourceNotFoundException") => false,
@@ -254,8 +321,7 @@ fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Resul
             out.display()
         );
     }
-    // A missing policy is found before anything is created.
-    if let Some(policy) = policy {
+    if let Some(policy) = registry.policy {
         client
             .call(Call::iot("GET", &["policies", policy]))
             .with_context(|| {
@@ -265,7 +331,6 @@ fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Resul
                 )
             })?;
     }
-    // So are a missing group; a missing or deprecated type refuses CreateThing itself.
     for group in registry.groups {
         client
             .call(Call::iot("GET", &["thing-groups", group]))
@@ -273,65 +338,70 @@ fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Resul
                 format!("thing group {group} is not usable; create it first (aws iot create-thing-group)")
             })?;
     }
-    let body = match registry.thing_type {
-        Some(thing_type) => json!({ "thingTypeName": thing_type }),
-        None => json!({}),
-    };
-    let thing = client
-        .call(Call::iot("POST", &["things", name]).json(body))
-        .with_context(|| format!("cannot create thing {name}"))?;
-    let (certificate, private_pem, public_pem) = match key_type {
+    Ok(existed)
+}
+
+/// An RSA-2048 key made by the server (CreateKeysAndCertificate, as the AWS console does) or a
+/// P-256 key made here with its certificate from a CSR (the key never leaves this machine).
+fn issue_certificate(client: &Client, name: &str, key_type: KeyType) -> Result<Issued> {
+    match key_type {
         KeyType::Rsa2048 => {
-            let created = client
+            let certificate = client
                 .call(Call::iot("POST", &["keys-and-certificate"]).query("setAsActive", "true"))?;
-            let pair = &at(&created, "keyPair");
-            let private = text(pair, "PrivateKey")?.into_bytes();
-            let public = text(pair, "PublicKey")?.into_bytes();
-            (created, private, public)
+            let pair = &at(&certificate, "keyPair");
+            let private_pem = text(pair, "PrivateKey")?.into_bytes();
+            let public_pem = text(pair, "PublicKey")?.into_bytes();
+            Ok(Issued {
+                certificate,
+                private_pem,
+                public_pem,
+            })
         }
         KeyType::EcP256 => {
             let key = pki::generate_key(pki::KeyAlgorithm::EcP256)?;
             let csr = pki::create_csr(&key, name)?;
             let csr_pem = String::from_utf8(csr.to_pem().context("encoding the CSR")?)?;
-            let created = client.call(
+            let certificate = client.call(
                 Call::iot("POST", &["certificates"])
                     .query("setAsActive", "true")
                     .json(json!({ "certificateSigningRequest": csr_pem })),
             )?;
-            let private = pki::private_key_pem(&key, pki::traditional_format(&key))?;
-            (created, private, pki::public_key_pem(&key)?)
+            Ok(Issued {
+                certificate,
+                private_pem: pki::private_key_pem(&key, pki::traditional_format(&key))?,
+                public_pem: pki::public_key_pem(&key)?,
+            })
         }
-    };
-    let certificate_arn = text(&certificate, "certificateArn")?;
-    let certificate_id = text(&certificate, "certificateId")?;
+    }
+}
+
+/// Attaches the certificate to the thing, the policy to the certificate, the thing to its groups.
+fn register(client: &Client, request: &CreateRequest<'_>, certificate_arn: &str) -> Result<()> {
+    let name = request.name;
     client.call(
         Call::iot("PUT", &["things", name, "principals"])
-            .header("x-amzn-principal", &certificate_arn),
+            .header("x-amzn-principal", certificate_arn),
     )?;
-    if let Some(policy) = policy {
+    if let Some(policy) = request.registry.policy {
         client.call(
             Call::iot("PUT", &["target-policies", policy])
                 .json(json!({ "target": certificate_arn })),
         )?;
     }
-    for group in registry.groups {
+    for group in request.registry.groups {
         client.call(
             Call::iot("PUT", &["thing-groups", "addThingToThingGroup"])
                 .json(json!({ "thingGroupName": group, "thingName": name })),
         )?;
     }
-    let root_ca = client.raw_get("/_tether/root-ca.pem")?;
-    let (host, port) = client.endpoint()?;
+    Ok(())
+}
 
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    pki::write_public_file(
-        &files.certificate,
-        text(&certificate, "certificatePem")?.as_bytes(),
-    )?;
-    pki::write_private_key(&files.private_key, &private_pem)?;
-    pki::write_public_file(&files.public_key, &public_pem)?;
-    pki::write_public_file(&files.root_ca, &root_ca)?;
-
+/// The commands that connect as the new device: mosquitto_pub's and tether pub's.
+fn connect_commands(name: &str, created: &Created) -> (String, String) {
+    let Created {
+        files, host, port, ..
+    } = created;
     let topic = format!("devices/{name}/hello");
     let connection = format!(
         "--cafile {} --cert {} --key {} -h {host} -p {port}",
@@ -339,32 +409,52 @@ fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Resul
         quote(&files.certificate),
         quote(&files.private_key)
     );
-    let mosquitto =
-        format!("mosquitto_pub {connection} -q 1 -d -t {topic} -i {name} -m \"hello world\"");
-    let tether_pub =
-        format!("tether pub {connection} -q 1 -t {topic} -i {name} -m \"hello world\"");
-    if json_out {
-        let out = json!({
-            "thingName": name,
-            "thingExisted": existed,
-            "thingArn": at(&thing, "thingArn"),
-            "certificateId": certificate_id,
-            "certificateArn": certificate_arn,
-            "policy": policy,
-            "thingTypeName": registry.thing_type,
-            "thingGroups": registry.groups,
-            "files": {
-                "certificate": files.certificate,
-                "privateKey": files.private_key,
-                "publicKey": files.public_key,
-                "rootCa": files.root_ca,
-            },
-            "endpoint": { "host": host, "port": port },
-            "commands": { "mosquitto_pub": mosquitto, "tether_pub": tether_pub },
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(ExitCode::SUCCESS);
-    }
+    (
+        format!("mosquitto_pub {connection} -q 1 -d -t {topic} -i {name} -m \"hello world\""),
+        format!("tether pub {connection} -q 1 -t {topic} -i {name} -m \"hello world\""),
+    )
+}
+
+fn print_created_json(request: &CreateRequest<'_>, created: &Created) -> Result<()> {
+    let name = request.name;
+    let (mosquitto, tether_pub) = connect_commands(name, created);
+    let files = &created.files;
+    let out = json!({
+        "thingName": name,
+        "thingExisted": created.existed,
+        "thingArn": created.thing_arn,
+        "certificateId": created.certificate_id,
+        "certificateArn": created.certificate_arn,
+        "policy": request.registry.policy,
+        "thingTypeName": request.registry.thing_type,
+        "thingGroups": request.registry.groups,
+        "files": {
+            "certificate": files.certificate,
+            "privateKey": files.private_key,
+            "publicKey": files.public_key,
+            "rootCa": files.root_ca,
+        },
+        "endpoint": { "host": created.host, "port": created.port },
+        "commands": { "mosquitto_pub": mosquitto, "tether_pub": tether_pub },
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn print_created(request: &CreateRequest<'_>, created: &Created) {
+    let CreateRequest {
+        name,
+        ref registry,
+        endpoint,
+        ..
+    } = *request;
+    let Created {
+        existed,
+        ref certificate_id,
+        ref certificate_arn,
+        ref files,
+        ..
+    } = *created;
     if existed {
         println!(
             "Thing {name} already existed; created a new ACTIVE certificate {certificate_id} for it"
@@ -385,7 +475,7 @@ fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Resul
             registry.groups.join(", ")
         );
     }
-    match policy {
+    match registry.policy {
         Some(policy) => println!("Policy {policy} is attached to the certificate."),
         None if !registry.groups.is_empty() => println!(
             "No policy is attached to the certificate: the device may do what its thing groups' \
@@ -403,11 +493,11 @@ fn create(client: &Client, request: &CreateRequest<'_>, json_out: bool) -> Resul
             endpoint.region
         ),
     }
+    let (mosquitto, tether_pub) = connect_commands(name, created);
     println!();
     println!("Connect and publish with client id {name}:");
     println!("  {mosquitto}");
     println!("  {tether_pub}");
-    Ok(ExitCode::SUCCESS)
 }
 
 fn list(client: &Client, json_out: bool) -> Result<ExitCode> {

@@ -16,11 +16,12 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// The exit codes of `tether doctor`, as its `--help` prints them.
-pub const EXIT_CODES: &str = "Exit codes: explain, creds and probe exit 0 when nothing is \
-    wrong and 1 when a problem was found (the findings say what); recent exits 0 when it listed \
-    the recorded refusals (however many, none included). Every subcommand exits 2 when it could \
-    not run: unreadable input, a directory that is not a tether serve data directory, bad \
-    arguments.";
+pub const EXIT_CODES: &str = "Exit codes: explain and probe exit 0 when nothing is wrong \
+    and 1 when a problem was found (the findings say what); creds exits 1 when it found an \
+    error and 0 otherwise, warnings included (they are shown; with --strict they exit 1 too); \
+    recent exits 0 when it listed the recorded refusals (however many, none included). Every \
+    subcommand exits 2 when it could not run: unreadable input, a directory that is not a \
+    tether serve data directory, bad arguments.";
 
 /// Exit code when a check could not run at all.
 const COULD_NOT_RUN: u8 = 2;
@@ -73,6 +74,9 @@ struct CredsArgs {
     /// Print the findings as JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Exit 1 on warnings too, not only on errors (for CI gates that want a spotless set).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -102,7 +106,7 @@ struct ProbeArgs {
     client_id: Option<String>,
     /// Offer exactly what this device TLS stack offers: esp8266-nonos-axtls,
     /// esp8266-nonos-mbedtls, esp8266-arduino-axtls, esp8266-arduino-bearssl, esp-idf-mbedtls,
-    /// embedded-tls, openssl-default.
+    /// wolfssl, wolfssl-tls13, embedded-tls, openssl-default.
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
     /// Subscribe to this topic and publish to it (QoS 1) as a round trip.
@@ -186,7 +190,20 @@ fn creds(args: &CredsArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir.clone(),
         now: now_unix(),
     };
-    print_report(&::doctor::check_credentials(&input), args.json)
+    let report = ::doctor::check_credentials(&input);
+    print_report(&report, args.json)?;
+    // A warning is something to know, not a set that fails: a certificate made a minute ago
+    // works. Only errors fail, unless --strict asks for a spotless set.
+    let failed = if args.strict {
+        !report.is_clean()
+    } else {
+        report.worst() == Some(Severity::Error)
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Splits `HOST:PORT` (`[v6]:PORT` for IPv6).
@@ -440,11 +457,29 @@ fn emit(text: &str) {
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }
 
-/// The report as plain text: one block per finding, then the root cause.
+/// The report as plain text: one block per finding, then the context lines and the lines no
+/// rule explains (a log's), then the root cause.
 pub fn render_text(report: &Report) -> String {
     let mut out = String::new();
     for f in &report.findings {
         render_finding(&mut out, f, "");
+    }
+    if !report.context.is_empty() {
+        out.push_str("Context:\n");
+        for note in &report.context {
+            out.push_str(&format!(
+                "  line {}: {} — {}\n",
+                note.line, note.text, note.meaning
+            ));
+        }
+        out.push('\n');
+    }
+    if !report.not_understood.is_empty() {
+        out.push_str("Not understood (no rule explains these lines):\n");
+        for note in &report.not_understood {
+            out.push_str(&format!("  line {}: {}\n", note.line, note.text));
+        }
+        out.push('\n');
     }
     if let Some(rc) = &report.root_cause {
         out.push_str("Most likely root cause:\n");

@@ -66,6 +66,20 @@ impl Finding {
     }
 }
 
+/// One input line that is context rather than a finding (a Wi-Fi state change, a DNS answer, a
+/// TLS library's progress trace), with what it means; or, without a meaning, a line no rule
+/// explains.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineNote {
+    /// 1-based line of the input.
+    pub line: usize,
+    /// The line as found.
+    pub text: String,
+    /// What it means (empty for a line no rule explains).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub meaning: String,
+}
+
 /// Everything one diagnosis found, ending with the most likely root cause.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct Report {
@@ -73,6 +87,12 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// The most likely root cause and its fix, when the evidence points at one.
     pub root_cause: Option<Finding>,
+    /// Input lines recognised as context, each with its meaning (the log explainer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<LineNote>,
+    /// Input lines no rule explains, listed rather than skipped (the log explainer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_understood: Vec<LineNote>,
 }
 
 impl Report {

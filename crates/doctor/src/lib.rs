@@ -11,6 +11,6 @@ pub mod probe;
 pub mod recent;
 
 pub use creds::{CredentialFile, CredsInput, check_credentials};
-pub use finding::{Finding, Report, Severity};
+pub use finding::{Finding, LineNote, Report, Severity};
 pub use log::{Stack, explain_log};
-pub use probe::{ProbeOptions, ProbeReport, Step};
+pub use probe::{Outcome, ProbeOptions, ProbeReport, Step};

@@ -191,8 +191,10 @@ fn a_good_set_has_only_information_and_names_formats() {
     find(&report, "key.pem is the private key of cert.pem");
     find(&report, "the certificate chains to root-ca.pem");
     find(&report, "the certificate is valid now");
+    // The device certificate's own old notBefore earns no remark; the CA's start says when an
+    // unset device clock matters.
     assert!(
-        find(&report, "is old enough for a device clock")
+        find(&report, "the newest CA certificate starts at")
             .why
             .contains("1970")
     );
@@ -314,7 +316,7 @@ fn an_aws_issued_certificate_not_chaining_to_amazon_root_is_normal() {
         ]),
         &amazon_key,
     );
-    let i = CredsInput {
+    let mut i = CredsInput {
         ca: Some(file("AmazonRootCA1.pem", pem(&amazon1))),
         certificate: file("xxx-certificate.pem.crt", pem(&cert)),
         key: Some(file("xxx-private.pem.key", key_pem(&key))),
@@ -337,10 +339,29 @@ fn an_aws_issued_certificate_not_chaining_to_amazon_root_is_normal() {
         find(&report, "holds Amazon Root CA 1, which signs").severity,
         Severity::Info
     );
-    // A recent notBefore warns about unset device clocks.
-    let clock = find(&report, "a device with an unset clock sees 1970");
-    assert_eq!(clock.severity, Severity::Warning);
-    assert!(clock.fix.contains("SNTP"));
+    // A recent notBefore is fine for the device's own certificate; the CA's start date says
+    // when an unset device clock matters, and is a warning only for a stack that checks dates.
+    assert_eq!(
+        find(&report, "is recent, which is fine").severity,
+        Severity::Info
+    );
+    let clock = find(&report, "the newest CA certificate starts at");
+    assert_eq!(clock.severity, Severity::Info);
+    assert!(
+        clock.why.contains("before its clock is set"),
+        "{}",
+        clock.why
+    );
+    for (profile, severity) in [
+        ("esp8266-arduino-bearssl", Severity::Warning),
+        ("esp8266-nonos-mbedtls", Severity::Info),
+    ] {
+        i.profile = Some(tls::DeviceProfile::by_name(profile).unwrap());
+        let report = check_credentials(&i);
+        let clock = find(&report, "the newest CA certificate starts at");
+        assert_eq!(clock.severity, severity, "{profile}: {}", clock.why);
+        assert!(clock.why.contains(profile), "{}", clock.why);
+    }
 }
 
 #[test]

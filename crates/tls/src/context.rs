@@ -279,6 +279,9 @@ pub fn server_acceptor(options: &ServerOptions) -> Result<SslAcceptor, ContextEr
             )?;
         }
     }
+    // A connection the server marked (`hello_refusal::refuse`) is refused at its ClientHello
+    // with the alert AWS sends; every other connection continues untouched.
+    b.set_client_hello_callback(crate::hello_refusal::callback);
     match options.client_auth {
         ClientAuth::None => b.set_verify(SslVerifyMode::NONE),
         mode => {

@@ -130,14 +130,35 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The alert a server sends for this refusal (what OpenSSL sends where OpenSSL decides; AWS
-    /// gateways may send 40 handshake_failure for any negotiation refusal).
+    /// The alert a server sends for this refusal — the one `tether serve` sends, chosen to be
+    /// the one AWS IoT Core sends where that is known. Each with its source:
+    ///
+    /// - No shared version (`VersionTooLow`, `VersionTooHigh`) and no shared suite
+    ///   (`NoSharedSuite`): 40 handshake_failure. Source: the field log of an ESP8266 on NONOS
+    ///   libssl (TLS 1.1 at most) against AWS IoT Core, `Error: SSL error 40`, which axTLS
+    ///   prints for a received fatal alert 40 (device-side research §0; issue 22). RFC 5246
+    ///   §E.1 would have 70 protocol_version for the version case, and OpenSSL sends 70, so
+    ///   `tether serve` refuses such a hello itself (`hello_refusal`). That AWS answers a
+    ///   TLS 1.3-only hello under a TLS 1.2-only policy the same way is inferred (one rule: the
+    ///   hello shares nothing with the policy); the suite case is OpenSSL's own answer too.
+    /// - SNI missing or wrong (`ServerNameMissing`, `ServerNameMismatch`): 112
+    ///   unrecognized_name. Inferred from RFC 6066 §3; AWS documents only that the handshake
+    ///   fails (contract §2.2).
+    /// - ALPN without a match (`Alpn`): 120 no_application_protocol. RFC 7301 §3.2 requires it;
+    ///   AWS's exact answer is inferred.
+    /// - No client certificate (`ClientCertificateMissing`): 116 certificate_required in
+    ///   TLS 1.3 (RFC 8446 §4.4.2.4), 40 handshake_failure in TLS 1.2 (RFC 5246 §7.4.6); both
+    ///   are OpenSSL's answers, AWS's are inferred.
+    /// - An unusable client certificate (`ClientCertificateMalformed`): 42 bad_certificate,
+    ///   OpenSSL's answer; inferred for AWS.
+    /// - Not registered or not ACTIVE: 46 certificate_unknown names the refusal for the doctor,
+    ///   but no alert is sent: AWS IoT Core completes the handshake and closes the connection
+    ///   (contract §2.3, the SDKs' "connection closed" reports), and so does `tether serve`.
     pub fn alert(&self) -> Alert {
         match self {
-            Refusal::VersionTooLow { .. } | Refusal::VersionTooHigh { .. } => {
-                Alert::PROTOCOL_VERSION
-            }
-            Refusal::NoSharedSuite { .. } => Alert::HANDSHAKE_FAILURE,
+            Refusal::VersionTooLow { .. }
+            | Refusal::VersionTooHigh { .. }
+            | Refusal::NoSharedSuite { .. } => Alert::HANDSHAKE_FAILURE,
             Refusal::ServerNameMissing { .. } | Refusal::ServerNameMismatch { .. } => {
                 Alert::UNRECOGNIZED_NAME
             }
@@ -150,6 +171,17 @@ impl Refusal {
             Refusal::ClientCertificateNotRegistered { .. }
             | Refusal::ClientCertificateNotActive { .. } => Alert::CERTIFICATE_UNKNOWN,
         }
+    }
+
+    /// True when the hello shares no version or no suite with the policy: the refusals
+    /// `tether serve` makes itself at the ClientHello, with [`Refusal::alert`]'s alert.
+    pub fn shares_nothing(&self) -> bool {
+        matches!(
+            self,
+            Refusal::VersionTooLow { .. }
+                | Refusal::VersionTooHigh { .. }
+                | Refusal::NoSharedSuite { .. }
+        )
     }
 }
 

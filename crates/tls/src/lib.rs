@@ -9,6 +9,7 @@ pub mod client_validity;
 pub mod context;
 pub mod explain;
 pub mod hello_builder;
+pub mod hello_refusal;
 pub mod hello_types;
 pub mod policy;
 pub mod profile;

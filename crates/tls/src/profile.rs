@@ -36,6 +36,10 @@ pub struct DeviceProfile {
     /// Whether the stack can send ALPN (the NONOS stacks and axTLS cannot, so they must use
     /// port 8883 rather than 443).
     pub alpn: bool,
+    /// Whether the stack checks the server chain's validity dates against the device clock in
+    /// its usual build, so that a device whose clock is not yet set (1970 until SNTP runs)
+    /// refuses a chain that starts later (device-side research §1.4, §3, §5.2).
+    pub checks_dates: bool,
 }
 
 /// Inputs that vary per connection attempt.
@@ -72,6 +76,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: &[],
         ecc: false,
         alpn: false,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "esp8266-nonos-mbedtls",
@@ -85,6 +90,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: RSA_SHA,
         ecc: false,
         alpn: false,
+        checks_dates: false,
     },
     DeviceProfile {
         name: "esp8266-arduino-axtls",
@@ -98,10 +104,13 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: RSA_SHA,
         ecc: false,
         alpn: false,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "esp8266-arduino-bearssl",
         description: "ESP8266 Arduino core >= 2.5 BearSSL::WiFiClientSecure, default (full) suites",
+        // BearSSL asks for the smaller of its buffers as max_fragment_length: 512 with the
+        // core's default output buffer (512 + 85 bytes).
         min_version: ProtocolVersion::TLS10,
         max_version: ProtocolVersion::TLS12,
         cipher_suites: &[
@@ -110,11 +119,12 @@ pub const PROFILES: &[DeviceProfile] = &[
             0x000A,
         ],
         sends_sni: true,
-        max_fragment_length: None,
+        max_fragment_length: Some(512),
         groups: &[29, 23, 24, 25],
         signature_algorithms: MODERN_SIGS,
         ecc: true,
         alpn: true,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "esp-idf-mbedtls",
@@ -131,6 +141,41 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: MODERN_SIGS,
         ecc: true,
         alpn: true,
+        checks_dates: false,
+    },
+    DeviceProfile {
+        name: "wolfssl",
+        description: "wolfSSL 5 client (RTOS SDKs, ESP-TLS with wolfSSL): TLS 1.2-1.3, default suites, SNI, max_fragment_length 4096",
+        min_version: ProtocolVersion::TLS12,
+        max_version: ProtocolVersion::TLS13,
+        // The suites of wolfSSL's default list that OpenSSL can name (its RC4, PSK and
+        // integrity-only suites left out), in wolfSSL's order; no static RSA by default.
+        cipher_suites: &[
+            0x1301, 0x1302, 0x1303, 0xC02C, 0xC02B, 0xC030, 0xC02F, 0x009F, 0x009E, 0xCCA9, 0xCCA8,
+            0xCCAA, 0xC027, 0xC023, 0xC028, 0xC024, 0xC00A, 0xC009, 0xC014, 0xC013, 0x006B, 0x0067,
+            0x0039, 0x0033,
+        ],
+        sends_sni: true,
+        max_fragment_length: Some(4096),
+        groups: &[23, 25, 24, 29],
+        signature_algorithms: MODERN_SIGS,
+        ecc: true,
+        alpn: true,
+        checks_dates: true,
+    },
+    DeviceProfile {
+        name: "wolfssl-tls13",
+        description: "wolfSSL 5 built for TLS 1.3 only (wolfTLSv1_3_client_method), SNI",
+        min_version: ProtocolVersion::TLS13,
+        max_version: ProtocolVersion::TLS13,
+        cipher_suites: &[0x1301, 0x1302, 0x1303],
+        sends_sni: true,
+        max_fragment_length: None,
+        groups: &[23],
+        signature_algorithms: MODERN_SIGS,
+        ecc: true,
+        alpn: true,
+        checks_dates: true,
     },
     DeviceProfile {
         name: "embedded-tls",
@@ -144,6 +189,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: &[0x0403, 0x0804],
         ecc: true,
         alpn: true,
+        checks_dates: false,
     },
     DeviceProfile {
         name: "openssl-default",
@@ -161,6 +207,7 @@ pub const PROFILES: &[DeviceProfile] = &[
         signature_algorithms: MODERN_SIGS,
         ecc: true,
         alpn: true,
+        checks_dates: true,
     },
 ];
 
@@ -304,13 +351,15 @@ mod tests {
         };
         assert_eq!(
             verdict("esp8266-nonos-axtls").alert().map(|a| a.0),
-            Some(70)
+            Some(40)
         );
         for ok in [
             "esp8266-nonos-mbedtls",
             "esp8266-arduino-axtls",
             "esp8266-arduino-bearssl",
             "esp-idf-mbedtls",
+            "wolfssl",
+            "wolfssl-tls13",
             "embedded-tls",
             "openssl-default",
         ] {

@@ -18,6 +18,7 @@ use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
+use openssl::ssl::Ssl;
 use openssl::x509::extension::BasicConstraints;
 use openssl::x509::{X509, X509NameBuilder};
 use tls::client_validity::{self, OutOfDate};
@@ -134,8 +135,14 @@ struct Outcome {
 }
 
 /// Runs one handshake; the server peeks the ClientHello first and asks `explain` for a
-/// prediction, then lets OpenSSL decide.
+/// prediction, marks a hello that shares nothing with the policy as `tether serve` does, then
+/// lets OpenSSL decide.
 fn handshake(options: ServerOptions, offer: &Offer) -> Outcome {
+    handshake_marking(options, offer, true)
+}
+
+/// [`handshake`], with the marking of hellos that share nothing optional.
+fn handshake_marking(options: ServerOptions, offer: &Offer, mark: bool) -> Outcome {
     let acceptor = server_acceptor(&options).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -165,7 +172,13 @@ fn handshake(options: ServerOptions, offer: &Offer) -> Outcome {
             }
         };
         let predicted = explain(&hello, &policy_listener, Some(&client_cert));
-        let result = acceptor
+        let mut ssl = Ssl::new(acceptor.context()).unwrap();
+        if let Some(refusal) = predicted.refusals.first().filter(|r| r.shares_nothing())
+            && mark
+        {
+            assert!(tls::hello_refusal::refuse(&mut ssl, refusal.alert()));
+        }
+        let result = ssl
             .accept(stream)
             .map(|s| {
                 let ssl = s.ssl();
@@ -428,12 +441,20 @@ fn client_sees_the_alert_the_table_names() {
         tls12: Some("AES128-SHA"),
         ..Offer::default()
     };
+    // A hello that shares no version with the policy gets 40, as AWS answers a TLS 1.1 device.
     let out = handshake(server("TLS13_1_2_2022_10"), &tls11);
     let err = out.client.unwrap_err();
-    assert!(err.contains("alert protocol version"), "{err}");
-    assert_eq!(out.predicted.alert().map(|a| a.0), Some(70));
+    assert!(err.contains("alert handshake failure"), "{err}");
+    assert_eq!(out.predicted.alert().map(|a| a.0), Some(40));
 
     let out = handshake(server("TLS13_1_3_2022_10"), &v12("AES128-SHA"));
+    assert!(out.client.unwrap_err().contains("alert handshake failure"));
+    let out = handshake(server("TLS12_1_2_2022_10"), &v13("TLS_AES_128_GCM_SHA256"));
+    assert!(out.client.unwrap_err().contains("alert handshake failure"));
+
+    // Left to itself, OpenSSL answers a version it does not allow with 70: the reason the
+    // server marks such hellos (`tls::hello_refusal`).
+    let out = handshake_marking(server("TLS13_1_2_2022_10"), &tls11, false);
     assert!(out.client.unwrap_err().contains("alert protocol version"));
 
     let out = handshake(ports("TLS12_1_0_2016_01", 8883), &v12("AES128-SHA256"));
@@ -638,25 +659,11 @@ fn raw_profile_hellos_get_the_predicted_answer() {
         "TLS12_1_2_2022_10",
     ] {
         for profile in PROFILES {
-            let acceptor = server_acceptor(&server(policy)).unwrap();
-            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            let server = thread::spawn(move || {
-                let (stream, _) = listener.accept().unwrap();
-                let _ = acceptor.accept(stream);
-            });
             let options = HelloOptions {
                 random: [7; 32],
                 server_name: Some("localhost".into()),
                 ..HelloOptions::default()
             };
-            let mut tcp = TcpStream::connect(addr).unwrap();
-            tcp.write_all(&profile.client_hello(&options)).unwrap();
-            let mut head = [0u8; 7];
-            tcp.read_exact(&mut head).unwrap();
-            drop(tcp);
-            server.join().unwrap();
-
             let hello = match tls::parse_client_hello(&profile.client_hello(&options)).unwrap() {
                 Progress::Complete { hello, .. } => hello,
                 Progress::Incomplete { .. } => panic!("{}: incomplete", profile.name),
@@ -666,6 +673,30 @@ fn raw_profile_hellos_get_the_predicted_answer() {
                 ..Listener::default()
             };
             let predicted = explain(&hello, &listener, None);
+            // The server marks a hello that shares nothing with the policy, as tether serve does.
+            let mark = predicted
+                .refusals
+                .first()
+                .filter(|r| r.shares_nothing())
+                .map(tls::Refusal::alert);
+            let acceptor = server_acceptor(&server(policy)).unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = thread::spawn(move || {
+                let (stream, _) = listener.accept().unwrap();
+                let mut ssl = Ssl::new(acceptor.context()).unwrap();
+                if let Some(alert) = mark {
+                    tls::hello_refusal::refuse(&mut ssl, alert);
+                }
+                let _ = ssl.accept(stream);
+            });
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            tcp.write_all(&profile.client_hello(&options)).unwrap();
+            let mut head = [0u8; 7];
+            tcp.read_exact(&mut head).unwrap();
+            drop(tcp);
+            server.join().unwrap();
+
             let label = format!("{} under {policy}: {predicted}", profile.name);
             match head {
                 [22, 3, _, _, _, 2, _] => assert!(predicted.accepted(), "{label}: got ServerHello"),

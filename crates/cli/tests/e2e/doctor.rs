@@ -115,20 +115,19 @@ fn axtls_is_refused_with_the_forum_explanation_and_mbedtls_connects() {
     let what = verdict["what"].as_str().unwrap();
     assert!(
         what.starts_with(
-            "ESP8266 NONOS libssl (axTLS 1.4.9) cannot speak TLS 1.2, so the server refused its ClientHello with fatal alert 70 protocol_version"
+            "ESP8266 NONOS libssl (axTLS 1.4.9) cannot speak TLS 1.2, so the server refused its ClientHello with fatal alert 40 handshake_failure"
         ),
         "{what}"
     );
     assert!(what.contains("requires TLS 1.2"), "{what}");
     assert!(verdict["fix"].as_str().unwrap().contains("-lmbedtls"));
 
-    // The same explanation as `doctor explain` gives for the forum log (there: alert 40).
+    // The same explanation as `doctor explain` gives for the forum log, alert 40 included.
     let log = std::fs::read(fixture("nonos_libssl_forum.log")).unwrap();
     let out = run_with_stdin(&["doctor", "explain", "-", "--json"], &log);
     let explained: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = &explained["root_cause"];
-    let head = |s: &str| s.split(" with fatal alert").next().unwrap().to_owned();
-    assert_eq!(head(root["what"].as_str().unwrap()), head(what));
+    assert_eq!(root["what"], verdict["what"]);
     assert_eq!(root["fix"], verdict["fix"]);
     let policy = "every AWS IoT security policy requires TLS 1.2 or TLS 1.3";
     assert!(root["why"].as_str().unwrap().contains(policy));
@@ -203,7 +202,7 @@ fn a_tls_1_3_only_policy_refuses_every_tls_1_2_device() {
     let (code, text) = probe(&server, &["--profile", "esp8266-nonos-mbedtls"]);
     assert_eq!(code, Some(1), "{text}");
     assert!(
-        text.contains("fatal alert 70 protocol_version in answer to the ClientHello"),
+        text.contains("fatal alert 40 handshake_failure in answer to the ClientHello"),
         "{text}"
     );
     assert!(text.contains("the endpoint allows TLS 1.3 only"), "{text}");
@@ -274,8 +273,69 @@ fn probe_without_a_client_certificate_and_creds_of_the_demo_device() {
     assert!(has("the certificate chains to"), "{whats:#?}");
     assert!(has("is registered and ACTIVE"), "{whats:#?}");
     assert!(has("attached policies:"), "{whats:#?}");
-    // A certificate issued just now warns about devices with unset clocks: exit 1.
-    assert!(has("a device with an unset clock sees 1970"), "{whats:#?}");
+    // A set issued a minute ago works: its recent notBefore is fine, and the CA's recent start
+    // is named as mattering only to devices that check dates before setting their clock.
+    assert!(has("notBefore"), "{whats:#?}");
+    assert!(has("is recent, which is fine"), "{whats:#?}");
+    let clock = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["what"]
+                .as_str()
+                .unwrap()
+                .contains("the newest CA certificate starts at")
+        })
+        .unwrap();
+    assert_eq!(clock["severity"], "info", "{clock}");
+    assert!(
+        clock["why"]
+            .as_str()
+            .unwrap()
+            .contains("before its clock is set"),
+        "{clock}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{v:#}");
+
+    // Only errors fail, unless --strict; a stack that checks dates turns the clock into a warning.
+    let creds = |extra: &[&str]| {
+        let mut args = vec![
+            "doctor",
+            "creds",
+            "--cafile",
+            ca.to_str().unwrap(),
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+    let out = creds(&["--profile", "esp8266-arduino-bearssl"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("esp8266-arduino-bearssl checks certificate dates"),
+        "{text}"
+    );
+    assert!(text.contains("warning"), "{text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let out = creds(&["--profile", "esp8266-arduino-bearssl", "--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = creds(&["--strict"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    // An error fails with or without --strict: a key that belongs to another certificate.
+    let other = dir.path().join("ca/root-ca.key");
+    let out = run(&[
+        "doctor",
+        "creds",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        other.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
 }
 
@@ -385,4 +445,41 @@ fn recent_honours_tether_data_dir_like_serve_and_documents_its_exit_codes() {
     let text = String::from_utf8(help.stdout).unwrap();
     assert!(text.contains("Exit codes:"), "{text}");
     assert!(text.contains("exits 2 when it"), "{text}");
+}
+
+/// The log of issue 22, line by line: the PEM lines are harmless information, each record is
+/// named for what it holds, the progress lines are context, and nothing is left unexplained.
+#[test]
+fn the_nonos_log_of_issue_22_is_explained_line_by_line() {
+    let out = run(&["doctor", "explain", &fixture("nonos_libssl_issue22.log")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("line 5: libssl read a credential stored as DER"),
+        "{text}"
+    );
+    assert!(text.contains("why: harmless"), "{text}");
+    assert!(
+        text.contains("line 7: client certificate record (the device's own certificate"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("CA certificate record (the root the device trusts, CA image) certificate"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Context:\n  line 1: TCP: Connect to domain"),
+        "{text}"
+    );
+    assert!(!text.contains("Not understood"), "{text}");
+
+    // A line no rule knows is listed, not skipped.
+    let out = run_with_stdin(
+        &["doctor", "explain", "-", "--json"],
+        b"client handshake start.\nsomething nobody explained\nError: SSL error 40\n",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["not_understood"][0]["line"], 2, "{v:#}");
+    assert_eq!(v["not_understood"][0]["text"], "something nobody explained");
+    assert_eq!(v["context"][0]["line"], 1, "{v:#}");
 }

@@ -19,6 +19,7 @@ mod completions;
 mod conformance;
 mod console;
 mod coverage;
+mod device_stacks;
 mod doctor;
 mod ephemeral;
 mod events;

@@ -329,3 +329,52 @@ fn policy_denials_and_limits_are_recorded_compactly_and_explained() {
         assert!(said.contains(needle), "{needle:?} missing from:\n{said}");
     }
 }
+
+/// The case this project started from: an ESP8266 on NONOS libssl (TLS 1.1 at most, RSA-CBC and
+/// RC4 suites, no extensions), played by tlslite-ng restricted to that offer. AWS IoT Core
+/// answers its ClientHello with fatal alert 40 (the device logs `Error: SSL error 40`), and so
+/// must `tether serve`, under every policy; the server's explanation stays the version refusal.
+#[test]
+fn the_nonos_libssl_hello_gets_alert_40_as_from_aws() {
+    for policy in tls::policy::POLICIES {
+        let (_dir, server) = start(&["--tls-policy", policy.name]);
+        let addr = server.addr("mqtts");
+        let file = |name: &str| server.demo_file(name).display().to_string();
+        let out = Command::new(crate::support::venv_bin().join("python"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../tests/python/nonos_axtls.py"
+            ))
+            .args([addr.ip().to_string(), addr.port().to_string()])
+            .args([
+                file("root-ca.pem"),
+                file("certificate.pem.crt"),
+                file("private.pem.key"),
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = stdout_stderr(&out);
+        assert!(out.status.success(), "{stdout}{stderr}");
+        let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(result["handshake"], "alert", "{}: {stdout}", policy.name);
+        assert_eq!(result["alert"], 40, "{}: {stdout}", policy.name);
+        let line = server.wait_for_log("refused", LOG_WAIT).unwrap();
+        let required = if policy.min_version == tls::ProtocolVersion::TLS13 {
+            "TLS 1.3"
+        } else {
+            "TLS 1.2"
+        };
+        assert!(
+            line.contains(&format!(
+                "client offered TLS 1.1 at most; policy {} requires {required} (alert 40 \
+                 handshake_failure)",
+                policy.name
+            )),
+            "{line}"
+        );
+        assert!(
+            line.contains("client offered TLS 1.1/TLS 1.0 with suites AES128-SHA, AES256-SHA, RC4-SHA, RC4-MD5; no SNI; no ALPN"),
+            "{line}"
+        );
+    }
+}

@@ -248,29 +248,63 @@ pub(crate) fn validity(summary: &CertificateSummary, now: i64) -> Vec<Finding> {
         ));
     }
     let age_days = now.saturating_sub(summary.not_before) / 86_400;
-    let clock_why = "a device whose clock is not set sees 1970-01-01 (or, on stacks that fall back to it, the SDK's build date) and refuses every certificate whose notBefore is later; ESP8266 NONOS libssl, BearSSL and ESP-IDF with MBEDTLS_HAVE_TIME_DATE check dates, NONOS mbedTLS does not";
     if (0..RECENT_NOT_BEFORE_DAYS).contains(&age_days) {
-        out.push(Finding::new(
-            Severity::Warning,
-            format!(
-                "the certificate's notBefore ({}) is recent: a device with an unset clock sees 1970 (or its SDK's build date) and treats it as not yet valid",
-                summary.not_before_rfc3339
-            ),
-            clock_why,
-            "set the clock before connecting (SNTP, e.g. configTime() on ESP8266 Arduino, esp_sntp on ESP-IDF), or on BearSSL call setX509Time() with a real time",
-        ));
-    } else if age_days >= RECENT_NOT_BEFORE_DAYS {
+        // The device's own certificate is judged by the server, against the server's clock; no
+        // device stack checks the dates of its own certificate. Its age matters to nobody else.
         out.push(Finding::new(
             Severity::Info,
             format!(
-                "the certificate's notBefore ({}) is old enough for a device clock that fell back to a recent SDK build date, but not for one at 1970",
+                "the certificate's notBefore ({}) is recent, which is fine",
                 summary.not_before_rfc3339
             ),
-            clock_why,
-            "set the clock (SNTP) before connecting",
+            "the server checks the device certificate's dates against its own clock (tether serve and AWS IoT refuse it only before notBefore); device stacks do not check their own certificate's dates. An unset device clock matters for the server's chain, which the device checks: see the CA file's findings",
+            "",
         ));
     }
     out
+}
+
+/// The CA file's start dates against a device whose clock is not set yet. A device that
+/// checks the server chain's dates before SNTP has run believes it is 1970 (or its SDK's build
+/// date) and refuses a chain that starts later; every real chain does, so this matters exactly
+/// for stacks that check dates and connect before setting the clock. With a profile whose
+/// stack checks dates this is a warning, otherwise information saying when it matters.
+pub(crate) fn ca_clock(ca: &CaFile, profile: Option<&DeviceProfile>, now: i64) -> Vec<Finding> {
+    let Some((_, newest)) = ca.roots.iter().max_by_key(|(_, s)| s.not_before) else {
+        return Vec::new();
+    };
+    let when = "a device that checks the server's certificate dates and connects before its clock is set (no SNTP yet) believes it is 1970, or its SDK's build date, and refuses this chain as not yet valid";
+    let recent = now.saturating_sub(newest.not_before) / 86_400 < RECENT_NOT_BEFORE_DAYS;
+    let what = format!(
+        "{}: the newest CA certificate starts at {}{}",
+        ca.name,
+        newest.not_before_rfc3339,
+        if recent { " (recently)" } else { "" }
+    );
+    let finding = match profile {
+        Some(p) if !p.checks_dates => Finding::new(
+            Severity::Info,
+            what,
+            format!(
+                "{} does not check certificate dates in its usual build, so an unset clock does not matter to it",
+                p.name
+            ),
+            "",
+        ),
+        Some(p) => Finding::new(
+            Severity::Warning,
+            what,
+            format!("{} checks certificate dates: {when}", p.name),
+            "set the clock before connecting (SNTP, e.g. configTime() on ESP8266 Arduino, esp_sntp on ESP-IDF), or on BearSSL call setX509Time() with a real time",
+        ),
+        None => Finding::new(
+            Severity::Info,
+            what,
+            format!("this matters only on one kind of device: {when}"),
+            "if the device checks dates (BearSSL, axTLS, ESP-IDF with MBEDTLS_HAVE_TIME_DATE), set its clock with SNTP before connecting",
+        ),
+    };
+    vec![finding]
 }
 
 /// Key type and size against AWS IoT and device stacks.

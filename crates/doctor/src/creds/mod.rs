@@ -91,6 +91,7 @@ pub fn check_credentials(input: &CredsInput) -> Report {
     }
     if let Some(ca) = &ca {
         findings.extend(checks::ca_fit(ca, input.endpoint.as_deref(), input.profile));
+        findings.extend(checks::ca_clock(ca, input.profile, input.now));
     }
     if let Some(endpoint) = input.endpoint.as_deref() {
         findings.extend(checks::endpoint_port(endpoint, input.profile));
@@ -105,5 +106,6 @@ pub fn check_credentials(input: &CredsInput) -> Report {
     Report {
         findings,
         root_cause,
+        ..Report::default()
     }
 }

@@ -51,20 +51,49 @@ pub fn parse(line: &str) -> Option<RecordTrace> {
     })
 }
 
+/// What a record holds, judged from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A root the device trusts (the CA image, `esp_ca_cert.bin`: `TLS.ca_x509.cer`).
+    Ca,
+    /// The device's own certificate (the client image: record `certificate`).
+    ClientCertificate,
+    /// The device's private key (the client image: record `private_key`).
+    PrivateKey,
+}
+
+/// The role of a record by its name. The SDK's tools name the client image's records exactly
+/// `certificate` and `private_key` (the reader matches those prefixes), and the CA image's
+/// record after its file, `TLS.ca_x509.cer`; "certificate" itself contains the letters "ca",
+/// so a CA is recognised by "ca" as a word of the name, not as letters inside one.
+pub fn role(name: &str) -> Role {
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("key") {
+        return Role::PrivateKey;
+    }
+    let ca_word = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w == "ca" || w == "cacert" || w == "root" || w.starts_with("rootca"));
+    if ca_word || lower.starts_with("ca_") || lower.contains("ca_x509") {
+        Role::Ca
+    } else {
+        Role::ClientCertificate
+    }
+}
+
 /// Judges a trace: which record, decimal length, plausibility.
 pub fn assess(trace: &RecordTrace) -> Finding {
     let RecordTrace { name, length } = trace;
-    let lower = name.to_ascii_lowercase();
-    let is_key = lower.contains("key");
-    let is_ca = lower.contains("ca") && !is_key;
-    let role = if is_key {
-        "private key record"
-    } else if is_ca {
-        "CA certificate record"
-    } else {
-        "client certificate record"
+    let record_role = role(name);
+    let is_key = record_role == Role::PrivateKey;
+    let role_text = match record_role {
+        Role::PrivateKey => "private key record (the device's key, client image)",
+        Role::Ca => "CA certificate record (the root the device trusts, CA image)",
+        Role::ClientCertificate => {
+            "client certificate record (the device's own certificate, client image)"
+        }
     };
-    let what = format!("{role} {name} has length 0x{length:x} = {length} bytes");
+    let what = format!("{role_text} {name} has length 0x{length:x} = {length} bytes");
     if *length == 0xFFFF {
         return Finding::new(
             Severity::Error,
@@ -99,6 +128,35 @@ pub fn assess(trace: &RecordTrace) -> Finding {
                 what,
                 "the length does not match a usual RSA-2048 key (≈1191 bytes DER PKCS#1, ≈1675 bytes PEM)",
                 "check that the record holds the device's private key in PKCS#1 DER",
+            ),
+        };
+    }
+    if record_role == Role::ClientCertificate {
+        return match length {
+            300..=2600 => Finding::new(
+                Severity::Info,
+                what,
+                format!(
+                    "a plausible size for the device's certificate in DER ({}); the record was found and read, and it is the certificate the device presents, not a CA",
+                    if (850..=870).contains(length) {
+                        "861 bytes or so is the size of an AWS IoT device certificate"
+                    } else {
+                        "AWS IoT device certificates are about 860 bytes"
+                    }
+                ),
+                "",
+            ),
+            2601..=4096 => Finding::new(
+                Severity::Info,
+                what,
+                "larger than one DER certificate: PEM text, or the certificate followed by its chain",
+                "",
+            ),
+            _ => Finding::new(
+                Severity::Warning,
+                what,
+                "not a plausible size for a device certificate: wrong sector, truncated image or wrong record",
+                "regenerate the client image from the device certificate and key and flash it to the sector the firmware reads",
             ),
         };
     }
@@ -160,6 +218,17 @@ mod tests {
         assert_eq!(g5.severity, Severity::Info);
         assert!(g5.why.contains("G5"));
         assert!(g5.what.contains("CA certificate record"));
+        let client = assess(&parse("certificate 35d").unwrap());
+        assert!(
+            client.what.starts_with("client certificate record"),
+            "{}",
+            client.what
+        );
+        assert!(!client.what.contains("CA certificate"));
+        assert!(client.why.contains("AWS IoT device certificate"));
+        assert_eq!(role("TLS.ca_x509.cer"), Role::Ca);
+        assert_eq!(role("certificate"), Role::ClientCertificate);
+        assert_eq!(role("private_key"), Role::PrivateKey);
         assert_eq!(
             assess(&parse("TLS.ca_x509.cer ffff").unwrap()).severity,
             Severity::Error

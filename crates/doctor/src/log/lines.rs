@@ -8,7 +8,7 @@ use tls::Alert;
 
 use super::bearssl::{self, BearSslError};
 use super::verdict::{alert_fix, buffer_fix};
-use super::{Fact, Observation, Stack, axtls, cert_record, esp, mbedtls};
+use super::{Fact, Observation, Stack, axtls, cert_record, esp, libssl, mbedtls, modem};
 use crate::finding::{Finding, Severity};
 
 /// All observations one line yields (usually zero or one).
@@ -17,10 +17,53 @@ pub(crate) fn recognise(line: &str, stack: Stack) -> Vec<Observation> {
     let lower = line.to_ascii_lowercase();
     if let Some(trace) = cert_record::parse(line) {
         let finding = cert_record::assess(&trace);
-        let plausible = finding.severity == Severity::Info && !trace.name.contains("key");
+        let plausible = finding.severity == Severity::Info
+            && cert_record::role(&trace.name) == cert_record::Role::Ca;
         out.push(observe(
             finding,
             plausible.then_some(Fact::CaRecordPlausible),
+        ));
+        return out;
+    }
+    if let Some(obs) = libssl::recognise(line).or_else(|| modem::recognise(line)) {
+        out.push(obs);
+        return out;
+    }
+    if lower.contains("no server verification option set") {
+        out.push(observe(
+            Finding::new(
+                Severity::Error,
+                format!("esp-tls has no way to verify the server: `{}`", quote(line)),
+                "the TLS configuration names no CA certificate, no certificate bundle and does not skip verification, so esp-tls refuses to start the handshake",
+                fact_fix(&Fact::Misconfigured, stack),
+            ),
+            Some(Fact::Misconfigured),
+        ));
+        return out;
+    }
+    if let Some(fact) = plain_text_fact(&lower) {
+        let (what, why) = match fact {
+            Fact::Network => (
+                "the device could not reach the broker",
+                "the name did not resolve or the TCP connection failed; no TLS happened",
+            ),
+            Fact::Clock => (
+                "a certificate is outside its validity period as the device sees it",
+                "the device checks the server chain's dates against its clock, which is usually not set yet (1970) when this appears",
+            ),
+            _ => (
+                "the server's certificate chain was not accepted",
+                "the device could not verify the server's chain against the CA it holds",
+            ),
+        };
+        out.push(observe(
+            Finding::new(
+                Severity::Error,
+                format!("{what}: `{}`", quote(line)),
+                why,
+                fact_fix(&fact, stack),
+            ),
+            Some(fact),
         ));
         return out;
     }
@@ -237,7 +280,26 @@ pub(crate) fn fact_fix(fact: &Fact, stack: Stack) -> String {
         Fact::ClientCertMissing => "load the device certificate and private key before connecting".to_owned(),
         Fact::AlertReceived(a) | Fact::AlertSent(a) => alert_fix(*a, stack),
         Fact::AlertReceivedUnknown => "enable TLS debug output to see which alert the server sent".to_owned(),
+        Fact::MqttRefused => "attach a policy that allows iot:Connect on client/<client id> to the ACTIVE device certificate, and connect with that client id".to_owned(),
+        Fact::Misconfigured => "give esp-tls the broker's root CA (cacert_buf / broker.verification.certificate), attach the certificate bundle (crt_bundle_attach), or, for tests only, skip verification explicitly".to_owned(),
+        Fact::WrongName => "connect with the host name the server's certificate carries (the endpoint from aws iot describe-endpoint, not an IP address), or give the TLS client that name for SNI and verification".to_owned(),
+        Fact::Timeout => "check the network path to the broker's port (firewalls that drop rather than refuse), and allow the handshake more time on a slow device (RSA-2048 on an ESP8266 takes seconds)".to_owned(),
         Fact::HandshakeFailed | Fact::CaRecordPlausible => String::new(),
+    }
+}
+
+/// Failures stated in words by TLS wrappers (esp-tls, the ESP32 Arduino core's ssl_client,
+/// BearSSL's error strings, the AWS IoT Device SDK) rather than as a library code.
+fn plain_text_fact(lower: &str) -> Option<Fact> {
+    let has = |t: &str| lower.contains(t);
+    if has("couldn't get hostname") || has("failed to connect to the server") {
+        Some(Fact::Network)
+    } else if has("certificate is expired or not yet valid") {
+        Some(Fact::Clock)
+    } else if has("server certificate verification failed") {
+        Some(Fact::WrongCa)
+    } else {
+        None
     }
 }
 
@@ -253,8 +315,16 @@ fn classify_cert_text(lower: &str) -> Fact {
     }
 }
 
-/// mbedTLS debug line `got an alert message, type: [2:40]` (level 2 = fatal).
+/// mbedTLS debug line `got an alert message, type: [2:40]` (level 2 = fatal), or mbedTLS 3's
+/// `is a fatal alert message (msg 70)`.
 fn mbedtls_debug_alert(lower: &str) -> Option<u8> {
+    if let Some(rest) = lower
+        .split_once("is a fatal alert message (msg ")
+        .map(|(_, r)| r)
+    {
+        let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        return n.parse().ok();
+    }
     let rest = lower.split_once("got an alert message, type: [")?.1;
     let (level, rest) = rest.split_once(':')?;
     let n: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -374,6 +444,40 @@ fn mbedtls_codes(line: &str, lower: &str) -> Vec<u16> {
             codes.push(v);
         }
     }
+    // `(-30592) SSL - A fatal alert…`: the decimal code next to mbedtls_strerror's text, as
+    // the ESP32 Arduino core's ssl_client prints it.
+    for (i, _) in line.match_indices("(-") {
+        let digits: String = line
+            .get(i + 2..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let described = [") SSL - ", ") X509 - ", ") NET - ", ") PK - ", ") RSA - "]
+            .iter()
+            .any(|t| {
+                line.get(i + 2 + digits.len()..)
+                    .is_some_and(|r| r.starts_with(t))
+            });
+        if described
+            && let Ok(v) = digits.parse::<u16>()
+            && !codes.contains(&v)
+        {
+            codes.push(v);
+        }
+    }
+    // `Handshake failed with error code -29312`: a decimal mbedTLS code in a wrapper's words.
+    if lower.contains("handshake")
+        && let Some(rest) = lower.split_once("error code -").map(|(_, r)| r)
+    {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(v) = digits.parse::<u16>()
+            && (0x1000..0x8000).contains(&v)
+            && !codes.contains(&v)
+        {
+            codes.push(v);
+        }
+    }
     if let Some(rest) = lower.split_once("tls stack error").map(|(_, r)| r)
         && let Some(hex) = rest.split_once("0x").map(|(_, h)| h)
     {
@@ -395,7 +499,10 @@ fn mbedtls_observation(code: u16, line: &str, stack: Stack) -> Observation {
     let fact = match (high, low) {
         (0x7200, _) | (0x6A00, _) => Some(Fact::BufferTooSmall),
         (0x2700, _) => Some(Fact::WrongCa),
-        (0x7F00, _) | (0x2880, _) | (0x3F80, _) | (_, 0x006A) => Some(Fact::OutOfMemory),
+        (0x7F00, _) | (0x2880, _) | (0x3F80, _) | (_, 0x006A) | (0, 0x0010) => {
+            Some(Fact::OutOfMemory)
+        }
+        (0x6800, _) => Some(Fact::Timeout),
         (0x7780, _) => Some(Fact::AlertReceivedUnknown),
         (0x7280, _) | (0x7880, _) | (_, 0x0050) | (_, 0x004C) => Some(Fact::ServerClosed),
         (0x7380, _) | (0x6980, _) => Some(Fact::NoCommonSuite),
@@ -447,6 +554,8 @@ fn mbedtls_verify_info(lower: &str) -> Option<Fact> {
     Some(
         if lower.contains("expired") || lower.contains("in the future") {
             Fact::Clock
+        } else if lower.contains("common name (cn) does not match") {
+            Fact::WrongName
         } else {
             Fact::WrongCa
         },

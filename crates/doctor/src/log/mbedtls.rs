@@ -362,6 +362,11 @@ const HIGH: &[MbedtlsCode] = &[
 
 /// Low-level codes (bits 0–6) that combine with a high-level code, plus the net layer.
 const LOW: &[MbedtlsCode] = &[
+    c(
+        0x0010,
+        "MPI_ALLOC_FAILED",
+        "memory allocation failed in the big-number arithmetic (key exchange or signature)",
+    ),
     c(0x0042, "NET_SOCKET_FAILED", "could not open a socket"),
     c(0x0044, "NET_CONNECT_FAILED", "the TCP connection failed"),
     c(

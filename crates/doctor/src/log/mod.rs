@@ -7,12 +7,15 @@
 mod axtls;
 mod bearssl;
 mod cert_record;
+mod context;
 mod esp;
+mod libssl;
 mod lines;
 mod mbedtls;
+mod modem;
 pub(crate) mod verdict;
 
-use crate::finding::{Finding, Report};
+use crate::finding::{Finding, LineNote, Report};
 
 pub use cert_record::RecordTrace;
 
@@ -91,6 +94,14 @@ pub(crate) enum Fact {
     ClientCertMissing,
     HandshakeFailed,
     CaRecordPlausible,
+    /// The broker refused the MQTT CONNECT after TLS succeeded.
+    MqttRefused,
+    /// The TLS client was configured so that it cannot run (no way to verify the server).
+    Misconfigured,
+    /// The server's certificate does not name the host the device connected to.
+    WrongName,
+    /// The handshake timed out waiting for the server.
+    Timeout,
 }
 
 /// One recognised line: the finding and what it proves.
@@ -100,29 +111,45 @@ pub(crate) struct Observation {
     pub fact: Option<Fact>,
 }
 
-/// Explains a device log. Accepts any bytes (invalid UTF-8 is replaced).
+/// Explains a device log. Accepts any bytes (invalid UTF-8 is replaced). Every non-empty line
+/// becomes a finding, a context note, or an entry of `not_understood`: none is skipped.
 pub fn explain_log(input: &[u8]) -> Report {
     let text = String::from_utf8_lossy(input);
     let stack = Stack::detect(&text);
-    let mut findings = Vec::new();
+    let mut report = Report::default();
     let mut facts = Vec::new();
-    for (index, raw) in text.split(['\n', '\r']).enumerate() {
+    for (index, raw) in text.split('\n').enumerate() {
         let line = raw.trim();
         if line.is_empty() {
             continue;
         }
-        for obs in lines::recognise(line, stack) {
-            facts.push(obs.fact.clone());
-            findings.push(obs.finding.at_line(index + 1));
+        let number = index + 1;
+        let observations = lines::recognise(line, stack);
+        if !observations.is_empty() {
+            for obs in observations {
+                facts.push(obs.fact.clone());
+                report.findings.push(obs.finding.at_line(number));
+            }
+        } else if let Some(meaning) = context::recognise(line) {
+            report.context.push(LineNote {
+                line: number,
+                text: line.to_owned(),
+                meaning,
+            });
+        } else {
+            report.not_understood.push(LineNote {
+                line: number,
+                text: line.to_owned(),
+                meaning: String::new(),
+            });
         }
     }
     let facts: Vec<Fact> = facts.into_iter().flatten().collect();
-    let root_cause = verdict::root_cause(stack, &facts, findings.is_empty());
-    Report {
-        findings,
-        root_cause,
-    }
+    report.root_cause = verdict::root_cause(stack, &facts, report.findings.is_empty());
+    report
 }
 
+#[cfg(test)]
+mod corpus;
 #[cfg(test)]
 mod tests;

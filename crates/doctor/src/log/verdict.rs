@@ -82,7 +82,7 @@ pub(crate) fn libssl_version_refusal(alert_text: &str, ca_ok: bool) -> Finding {
             libssl_refusal()
         ),
         format!(
-            "libssl offers TLS 1.0–1.1 only, with AES128-SHA, AES256-SHA, RC4-SHA and RC4-MD5, no SNI and no extensions; every AWS IoT security policy requires TLS 1.2 or TLS 1.3. The handshake dies at the first flight, before any certificate is exchanged, so the root CA, the client certificate and the key are not what failed{}. (A version refusal should be alert 70; gateways often send 40 for it.)",
+            "libssl offers TLS 1.0–1.1 only, with AES128-SHA, AES256-SHA, RC4-SHA and RC4-MD5, no SNI and no extensions; every AWS IoT security policy requires TLS 1.2 or TLS 1.3. The handshake dies at the first flight, before any certificate is exchanged, so the root CA, the client certificate and the key are not what failed{}. AWS IoT Core answers this hello with alert 40 handshake_failure, not the 70 protocol_version RFC 5246 suggests for a version refusal, and tether serve does the same.",
             if ca_ok {
                 " — the CA record trace shows the CA was found and read"
             } else {
@@ -112,6 +112,10 @@ fn rank(fact: &Fact, stack: Stack) -> u8 {
         Fact::Network => 60,
         Fact::ServerClosed => 50,
         Fact::AlertReceivedUnknown => 45,
+        Fact::Misconfigured => 86,
+        Fact::WrongName => 87,
+        Fact::Timeout => 55,
+        Fact::MqttRefused => 72,
         Fact::HandshakeFailed => 10,
         Fact::CaRecordPlausible => 0,
     }
@@ -199,12 +203,28 @@ pub(crate) fn root_cause(
                     "the device's offer does not meet the endpoint's security policy",
                 ),
                 Fact::Network => (
-                    "the device never reached the TLS handshake",
-                    "DNS, Wi-Fi or TCP connection to the endpoint failed",
+                    "the connection to the broker could not be opened",
+                    "DNS, the network link or the TCP connection to the endpoint failed (a modem that runs TLS itself reports its handshake failures the same way)",
+                ),
+                Fact::WrongName => (
+                    "the server's certificate does not name the host the device connected to",
+                    "the TLS client checks the certificate's names against the host it was given; an IP address or another name fails the check",
+                ),
+                Fact::Timeout => (
+                    "the TLS handshake timed out waiting for the server",
+                    "the server's answer did not arrive in time: a network path that drops traffic, or a device too slow for the key exchange",
                 ),
                 Fact::ServerClosed => (
                     "the server closed the connection during the handshake without an alert",
                     "AWS IoT closes connections whose client certificate is unknown or not ACTIVE, or whose CA is not registered",
+                ),
+                Fact::MqttRefused => (
+                    "the broker refused the MQTT CONNECT",
+                    "TLS succeeded; the broker refused the client at the MQTT layer, which on AWS IoT means the certificate's policy does not allow iot:Connect for this client id",
+                ),
+                Fact::Misconfigured => (
+                    "the TLS client is configured so that it cannot verify the server",
+                    "esp-tls refuses to connect without a CA, a certificate bundle or an explicit skip of verification",
                 ),
                 Fact::AlertReceivedUnknown => (
                     "the server sent a fatal alert, but the log does not say which",

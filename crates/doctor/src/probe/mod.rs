@@ -63,6 +63,26 @@ pub struct Step {
     pub finding: Finding,
 }
 
+/// What the probe found for the device, in a form scripts and tests compare: it connects (TLS,
+/// CONNECT and the optional round trip all succeeded), it gets past the ClientHello (a raw
+/// replay, which goes no further), or it is refused at a step, with the fatal alert the server
+/// sent when one arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step succeeded.
+    Connects,
+    /// The server answered the replayed ClientHello with a ServerHello.
+    HelloAccepted,
+    /// A step failed.
+    Refused {
+        /// The first step that failed (`tls`, `mqtt`, ...).
+        step: &'static str,
+        /// The TLS alert the server sent, when one arrived.
+        alert: Option<u8>,
+    },
+}
+
 /// The whole probe.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeReport {
@@ -74,6 +94,8 @@ pub struct ProbeReport {
     pub mode: &'static str,
     /// The steps in order.
     pub steps: Vec<Step>,
+    /// Connects, or refused where and with which alert.
+    pub outcome: Outcome,
     /// Will the device connect, and what to change if not.
     pub verdict: Finding,
 }
@@ -110,6 +132,7 @@ struct Run<'a> {
     opts: &'a ProbeOptions,
     steps: Vec<Step>,
     problem: Option<(Problem, Finding)>,
+    failed_step: Option<&'static str>,
 }
 
 impl Run<'_> {
@@ -125,6 +148,7 @@ impl Run<'_> {
     fn fail(&mut self, step: &'static str, started: Instant, problem: Problem, finding: Finding) {
         if self.problem.is_none() {
             self.problem = Some((problem, finding.clone()));
+            self.failed_step = Some(step);
         }
         self.step(step, started, finding);
     }
@@ -146,9 +170,23 @@ pub fn run(opts: &ProbeOptions) -> ProbeReport {
         opts,
         steps: Vec::new(),
         problem: None,
+        failed_step: None,
     };
     let negotiated = probe_steps(&mut run, raw_mode);
     let verdict = verdict::verdict(opts, raw_mode, run.problem.as_ref(), negotiated.as_deref());
+    let outcome = match (&run.problem, run.failed_step) {
+        (Some((problem, _)), step) => Outcome::Refused {
+            step: step.unwrap_or("tls"),
+            alert: match problem {
+                Problem::HelloRefused(alert)
+                | Problem::HandshakeFailed(alert)
+                | Problem::ClientCertificate(alert) => alert.map(|a| a.0),
+                _ => None,
+            },
+        },
+        (None, _) if raw_mode => Outcome::HelloAccepted,
+        (None, _) => Outcome::Connects,
+    };
     ProbeReport {
         target: format!("{}:{}", opts.host, opts.port),
         profile: opts.profile.map(|p| p.name),
@@ -158,6 +196,7 @@ pub fn run(opts: &ProbeOptions) -> ProbeReport {
             "openssl"
         },
         steps: run.steps,
+        outcome,
         verdict,
     }
 }

@@ -3,7 +3,9 @@
 //! security policy, which also refuses a client certificate outside its validity period
 //! (`tls::client_validity`, named here with its id and dates). Every refusal becomes a
 //! `Refused` that says, in one line, what the client offered and why it failed in words (the
-//! vocabulary is `tls::explain`'s, shared with `tether doctor`). Registry checks of the client
+//! vocabulary is `tls::explain`'s, shared with `tether doctor`). A hello that shares no version
+//! or suite with the policy is refused with alert 40 handshake_failure, as AWS IoT Core refuses
+//! it (`tls::hello_refusal`). Registry checks of the client
 //! certificate happen after this (`accept.rs` with `auth`).
 
 use std::fmt;
@@ -246,6 +248,15 @@ async fn accept_inner(
         )
     })?;
     tls::client_validity::watch(&mut ssl);
+    // A hello that shares no version or suite with the policy is refused at once with the
+    // alert AWS sends for it (40, not OpenSSL's 70 for a version; `tls::hello_refusal`).
+    if let Some(refusal) = tls::explain(&hello, &edge.listener, None)
+        .refusals
+        .first()
+        .filter(|r| r.shares_nothing())
+    {
+        tls::hello_refusal::refuse(&mut ssl, refusal.alert());
+    }
     let mut tls = SslStream::new(ssl, Rewind::new(buf, stream)).map_err(|e| {
         refuse(
             Some(hello.clone()),

@@ -173,85 +173,31 @@ async fn http(
     let Accepted {
         mut stream, hello, ..
     } = accepted;
-    let offered = || Some(handshake::offer_summary(&hello));
+    let refuse = |kind, reason: &str| {
+        let offered = Some(handshake::offer_summary(&hello));
+        edge.record(admission, peer, kind, reason, offered);
+    };
     let head = match tokio::time::timeout(edge.tls.timeout, read_head(&mut stream)).await {
         Ok(Ok(head)) => head,
         Ok(Err(Head::NotHttp(first))) => {
-            let (kind, reason) = if edge.port_443 && first == Some(0x10) {
-                (
-                    RefusalKind::Alpn,
-                    "the client sent MQTT without ALPN: on this port MQTT needs ALPN \
-                     x-amzn-mqtt-ca (mutual TLS) or mqtt (custom authorizer); without ALPN the \
-                     port speaks HTTP (WebSockets on /mqtt, HTTPS)"
-                        .to_owned(),
-                )
-            } else {
-                (
-                    RefusalKind::NotWebsocket,
-                    "the client did not send an HTTP request; this listener serves MQTT over \
-                     WebSockets on wss://HOST:PORT/mqtt"
-                        .to_owned(),
-                )
-            };
-            edge.record(admission, peer, kind, &reason, offered());
+            let (kind, reason) = not_http(edge, first);
+            refuse(kind, reason);
             return;
         }
         Ok(Err(Head::Closed)) | Err(_) => return,
     };
-    let parsed = match parse_head(&head) {
-        Some(parsed) => parsed,
-        None => {
-            let reason = "the HTTP request head cannot be read";
-            respond(&mut stream, 400, "Bad Request", reason).await;
-            edge.record(
-                admission,
-                peer,
-                RefusalKind::NotWebsocket,
-                reason,
-                offered(),
-            );
+    let parsed = match route(edge, &head) {
+        Ok(Route::Api(api)) => {
+            serve_api(api, Rewind::new(head, stream)).await;
+            return;
+        }
+        Ok(Route::WebSocket(parsed)) => parsed,
+        Err(refused) => {
+            respond(&mut stream, refused.status, refused.words, &refused.reason).await;
+            refuse(RefusalKind::NotWebsocket, &refused.reason);
             return;
         }
     };
-    let path = parsed.target.split('?').next().unwrap_or_default();
-    let upgrade = websocket::is_upgrade(&parsed.headers);
-    if !(upgrade && path == websocket::PATH) {
-        if let Some(api) = &edge.api
-            && !upgrade
-        {
-            serve_api(api.clone(), Rewind::new(head, stream)).await;
-            return;
-        }
-        let reason = format!(
-            "{} {} is not an MQTT WebSocket upgrade; connect to wss://HOST:PORT{}",
-            parsed.method,
-            path,
-            websocket::PATH
-        );
-        respond(&mut stream, 404, "Not Found", &reason).await;
-        edge.record(
-            admission,
-            peer,
-            RefusalKind::NotWebsocket,
-            &reason,
-            offered(),
-        );
-        return;
-    }
-    if !websocket::offers_mqtt(&parsed.headers) {
-        let reason = "the WebSocket upgrade does not offer the subprotocol mqtt \
-                      (Sec-WebSocket-Protocol: mqtt), which MQTT over WebSockets requires \
-                      [MQTT-6.0.0-3]";
-        respond(&mut stream, 400, "Bad Request", reason).await;
-        edge.record(
-            admission,
-            peer,
-            RefusalKind::NotWebsocket,
-            reason,
-            offered(),
-        );
-        return;
-    }
     let request = Upgrade {
         target: &parsed.target,
         headers: &parsed.headers,
@@ -261,7 +207,7 @@ async fn http(
         Ok(admit) => admit,
         Err((kind, reason)) => {
             respond(&mut stream, 403, "Forbidden", &reason).await;
-            edge.record(admission, peer, kind, &reason, offered());
+            refuse(kind, &reason);
             return;
         }
     };
@@ -284,6 +230,109 @@ async fn http(
             return;
         }
     };
+    let client = Client {
+        peer,
+        conn,
+        server_name,
+    };
+    serve_websocket(edge, ws, admit, upgraded, client, admission).await;
+}
+
+/// Why a connection that did not start with an HTTP request is refused: on port 443, MQTT
+/// without ALPN is named as such.
+fn not_http(edge: &WebEdge, first: Option<u8>) -> (RefusalKind, &'static str) {
+    if edge.port_443 && first == Some(0x10) {
+        (
+            RefusalKind::Alpn,
+            "the client sent MQTT without ALPN: on this port MQTT needs ALPN x-amzn-mqtt-ca \
+             (mutual TLS) or mqtt (custom authorizer); without ALPN the port speaks HTTP \
+             (WebSockets on /mqtt, HTTPS)",
+        )
+    } else {
+        (
+            RefusalKind::NotWebsocket,
+            "the client did not send an HTTP request; this listener serves MQTT over \
+             WebSockets on wss://HOST:PORT/mqtt",
+        )
+    }
+}
+
+/// Where an HTTP request goes.
+enum Route {
+    /// To the HTTP API (any request but a WebSocket upgrade, when the listener serves it).
+    Api(axum::Router),
+    /// An MQTT WebSocket upgrade on `/mqtt`, still to be authenticated.
+    WebSocket(ParsedHead),
+}
+
+/// An HTTP request answered with an error status and recorded as a refusal.
+struct BadRequest {
+    status: u16,
+    words: &'static str,
+    reason: String,
+}
+
+/// Routes a request by its head: the API, or a WebSocket upgrade that offers `mqtt`.
+fn route(edge: &WebEdge, head: &[u8]) -> Result<Route, BadRequest> {
+    let bad_request = |reason: &str| BadRequest {
+        status: 400,
+        words: "Bad Request",
+        reason: reason.to_owned(),
+    };
+    let parsed =
+        parse_head(head).ok_or_else(|| bad_request("the HTTP request head cannot be read"))?;
+    let path = parsed.target.split('?').next().unwrap_or_default();
+    let upgrade = websocket::is_upgrade(&parsed.headers);
+    if !(upgrade && path == websocket::PATH) {
+        if let Some(api) = &edge.api
+            && !upgrade
+        {
+            return Ok(Route::Api(api.clone()));
+        }
+        return Err(BadRequest {
+            status: 404,
+            words: "Not Found",
+            reason: format!(
+                "{} {} is not an MQTT WebSocket upgrade; connect to wss://HOST:PORT{}",
+                parsed.method,
+                path,
+                websocket::PATH
+            ),
+        });
+    }
+    if !websocket::offers_mqtt(&parsed.headers) {
+        return Err(bad_request(
+            "the WebSocket upgrade does not offer the subprotocol mqtt \
+             (Sec-WebSocket-Protocol: mqtt), which MQTT over WebSockets requires \
+             [MQTT-6.0.0-3]",
+        ));
+    }
+    Ok(Route::WebSocket(parsed))
+}
+
+/// Who is on an upgraded connection.
+struct Client {
+    peer: SocketAddr,
+    conn: ConnId,
+    /// The TLS server name (SNI) the client asked for.
+    server_name: Option<String>,
+}
+
+/// MQTT over an upgraded WebSocket, as the upgrade was admitted: by SigV4, by a custom
+/// authorizer, or by a custom authorizer at CONNECT (with what the upgrade carried).
+async fn serve_websocket(
+    edge: &WebEdge,
+    ws: websocket::WsStream<Rewind<handshake::TlsStream>>,
+    admit: Admit,
+    upgraded: Option<custom_mqtt::Upgraded>,
+    client: Client,
+    admission: &Admission,
+) {
+    let Client {
+        peer,
+        conn,
+        server_name,
+    } = client;
     let shared = &admission.shared;
     match admit {
         Admit::Iam {

@@ -56,17 +56,17 @@ fn verdict_table() {
             axtls.clone(),
             "TLS13_1_2_2022_10",
             None,
-            "refused with alert 70 protocol_version: client offered TLS 1.1 at most; \
+            "refused with alert 40 handshake_failure: client offered TLS 1.1 at most; \
              policy IoTSecurityPolicy_TLS13_1_2_2022_10 requires TLS 1.2",
-            Some(70),
+            Some(40),
         ),
         (
             axtls,
             "TLS13_1_3_2022_10",
             None,
-            "refused with alert 70 protocol_version: client offered TLS 1.1 at most; \
+            "refused with alert 40 handshake_failure: client offered TLS 1.1 at most; \
              policy IoTSecurityPolicy_TLS13_1_3_2022_10 requires TLS 1.3",
-            Some(70),
+            Some(40),
         ),
         (
             rc4_only_tls12,
@@ -88,9 +88,9 @@ fn verdict_table() {
             tls12(&[0x002F]),
             "TLS13_1_3_2022_10",
             None,
-            "refused with alert 70 protocol_version: client offered TLS 1.2 at most; \
+            "refused with alert 40 handshake_failure: client offered TLS 1.2 at most; \
              policy IoTSecurityPolicy_TLS13_1_3_2022_10 requires TLS 1.3",
-            Some(70),
+            Some(40),
         ),
         (
             tls12(&[0x003C]),
@@ -112,9 +112,9 @@ fn verdict_table() {
             tls13(&[0x1301]),
             "TLS12_1_2_2022_10",
             None,
-            "refused with alert 70 protocol_version: client offered TLS 1.3 at least; \
+            "refused with alert 40 handshake_failure: client offered TLS 1.3 at least; \
              policy IoTSecurityPolicy_TLS12_1_2_2022_10 allows TLS 1.2 at most",
-            Some(70),
+            Some(40),
         ),
         (
             tls13(&[0x1301]),
