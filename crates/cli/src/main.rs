@@ -12,6 +12,7 @@ mod jobs;
 mod man;
 mod provision;
 mod pubsub;
+mod qualify;
 mod rules;
 mod serve;
 mod shadow;
@@ -52,6 +53,8 @@ enum Command {
     /// Subscribe and print MQTT messages (mosquitto_sub's flags; -h is the host).
     #[command(disable_help_flag = true)]
     Sub(pubsub::SubArgs),
+    /// Run AWS IoT Device Advisor's qualification tests locally against a device.
+    Qualify(qualify::QualifyArgs),
     /// Read, change and follow Device Shadows through the API of a running tether serve.
     Shadow(shadow::ShadowArgs),
     /// Try IoT SQL statements locally; list and show the topic rules of a running tether serve.
@@ -102,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Provision(args) => provision::run(args),
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
+        Command::Qualify(args) => qualify::run(args),
         Command::Shadow(args) => shadow::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Bench(args) => bench::run(args),

@@ -21,6 +21,7 @@ mod lock;
 mod metrics;
 mod mqtt;
 mod persist;
+pub mod qualify;
 mod registry_watch;
 mod rules;
 mod runtime;

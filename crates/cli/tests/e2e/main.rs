@@ -28,6 +28,7 @@ mod group_policies;
 mod jobs;
 mod provisioning;
 mod pubsub;
+mod qualify;
 mod readme;
 mod refusals;
 mod registry;

@@ -245,7 +245,12 @@ impl Subscriber {
         Subscriber::start(command, "received SUBACK")
     }
 
-    pub fn start(mut command: Command, ready: &str) -> Subscriber {
+    pub fn start(command: Command, ready: &str) -> Subscriber {
+        Subscriber::start_reading(command, ready).0
+    }
+
+    /// As [`Subscriber::start`], also returning what it read up to the ready line.
+    pub fn start_reading(mut command: Command, ready: &str) -> (Subscriber, String) {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -253,8 +258,8 @@ impl Subscriber {
             .unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
         let mut sub = Subscriber { child, out };
-        sub.read_until(ready);
-        sub
+        let seen = sub.read_until(ready);
+        (sub, seen)
     }
 
     /// Reads lines until one contains `needle`; returns everything read.

@@ -1,0 +1,514 @@
+//! One test's connection attempts, judged from the server's side. A device that refuses the
+//! server certificate shows it by a TLS alert (its certificate verification failing) or by
+//! closing the connection before its Finished, or by silence past the step timeout; a device
+//! that accepts it completes the
+//! handshake. A completed handshake is answered as AWS IoT would answer (CONNECT → CONNACK
+//! after the policy's iot:Connect decision), so the device does not back off before the next
+//! test. Connections that carry no ClientHello, or that complete with another certificate than
+//! the one under test, are noted and the test keeps waiting. What follows CONNACK in the
+//! publish-retry test is puback.rs's; this file withholds and delays nothing.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use broker_core::{Action, Authorizer, Decision};
+use bytes::BytesMut;
+use mqtt_proto::codec::Decoder;
+use mqtt_proto::{ConnAck, Connect, MAX_PACKET_SIZE, Packet, Protocol, ReasonCode};
+use openssl::ssl::{self, Ssl, SslAcceptor};
+use tls::Alert;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_openssl::SslStream;
+
+use super::{Device, Outcome, TestId, Verdict};
+
+/// How long a connection stays open after CONNACK for the device's own DISCONNECT, so that a
+/// client such as mosquitto_pub finishes its work instead of seeing the socket drop.
+const LINGER: Duration = Duration::from_secs(2);
+/// OpenSSL's `SSL_AD_REASON_OFFSET`: a received alert N is reported as reason N + 1000.
+const ALERT_REASON_OFFSET: i32 = 1000;
+/// OpenSSL's `ERR_LIB_SSL`.
+const ERR_LIB_SSL: i32 = 20;
+
+/// AWS IoT Core's keep-alive range (developer guide, "MQTT": 30 to 1200 s; 0 means 1200).
+const KEEP_ALIVE_MIN: u16 = 30;
+const KEEP_ALIVE_MAX: u16 = 1200;
+
+/// A test in progress.
+pub(crate) struct Run<'a> {
+    pub test: TestId,
+    pub listener: &'a TcpListener,
+    pub acceptor: &'a SslAcceptor,
+    pub device: &'a mut Device,
+    /// How long one attempt's handshake, or its CONNECT after the handshake, may take.
+    pub step_timeout: Duration,
+}
+
+/// What a test found, before it is timed.
+pub(crate) struct Judged {
+    pub outcome: Outcome,
+    pub device_did: String,
+    pub fix: Option<String>,
+}
+
+impl Judged {
+    /// The verdict when the test's timeout passed: no attempt came, or (`last`) the last thing
+    /// the device did left the test undecided.
+    pub fn timed_out(test: TestId, timeout: Duration, last: Option<String>) -> Judged {
+        let secs = timeout.as_secs();
+        let Some(last) = last else {
+            return Judged {
+                outcome: Outcome::Fail,
+                device_did: format!("did not connect within {secs} s ({})", test.id()),
+                fix: Some(
+                    "point the device at this endpoint's address and port (the ready line) and \
+                     restart it, or raise --timeout"
+                        .to_owned(),
+                ),
+            };
+        };
+        let fix = match test {
+            TestId::MqttPublishRetryNoPuback => super::puback::FIX,
+            _ => {
+                "see the progress lines above for what the device did; raise --timeout if it \
+                  needs longer"
+            }
+        };
+        Judged {
+            outcome: Outcome::Fail,
+            device_did: format!("did not finish the test within {secs} s (last: {last})"),
+            fix: Some(fix.to_owned()),
+        }
+    }
+
+    /// The verdict, with what AWS expects for the test.
+    pub fn into_verdict(self, test: TestId, seconds: f64) -> Verdict {
+        Verdict {
+            test,
+            outcome: self.outcome,
+            device_did: self.device_did,
+            aws_expects: expects(test).to_owned(),
+            fix: self.fix,
+            seconds,
+        }
+    }
+}
+
+/// What AWS IoT (Device Advisor) expects in each test.
+fn expects(test: TestId) -> &'static str {
+    match test {
+        TestId::TlsConnect => "the device completes the TLS handshake with AWS IoT's certificate",
+        TestId::TlsIncorrectSubjectName => {
+            "the device closes the connection when the server certificate's names (CN/SAN) do \
+             not match the endpoint it connects to"
+        }
+        TestId::TlsUnsecureServerCert => {
+            "the device closes the connection when the server certificate is not signed by a \
+             CA it trusts (Amazon Root CA)"
+        }
+        TestId::TlsExpiredServerCert => {
+            "the device closes the connection when the server certificate has expired"
+        }
+        TestId::MqttConnect => {
+            "the device sends a valid CONNECT that its policy allows (iot:Connect on its client \
+             id), with a keep-alive of 30 to 1200 s"
+        }
+        TestId::MqttPublishRetryNoPuback => {
+            "when no PUBACK comes for a QoS 1 PUBLISH, the device re-sends it on the same \
+             connection with the DUP flag and the same packet id"
+        }
+    }
+}
+
+/// How one handshake ended.
+enum Handshake {
+    /// The device completed it.
+    Completed(Box<SslStream<TcpStream>>),
+    /// The device sent this alert, or closed the connection (None) before its Finished.
+    Refused(Option<Alert>),
+    /// The device sent neither its Finished nor an alert within the step timeout.
+    Stalled,
+    /// The handshake failed on the endpoint's side (the message says why).
+    Failed(String),
+    /// The connection closed without any TLS record, or sent something else.
+    NoHello(String),
+}
+
+impl Run<'_> {
+    /// Accepts attempts until one decides the test.
+    pub async fn judge(mut self, progress: &mut impl FnMut(String)) -> Judged {
+        loop {
+            let (tcp, peer) = match self.listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    progress(format!("accept failed: {e}"));
+                    continue;
+                }
+            };
+            match handshake(self.acceptor, tcp, self.step_timeout).await {
+                Handshake::NoHello(why) => progress(format!("{peer}: {why}; still waiting")),
+                Handshake::Refused(alert) => {
+                    return refused(
+                        self.test,
+                        alert.map_or_else(
+                            || "closed the connection without an alert".to_owned(),
+                            |alert| format!("sent TLS alert {alert}"),
+                        ),
+                    );
+                }
+                Handshake::Stalled => {
+                    return refused(
+                        self.test,
+                        format!(
+                            "sent neither its Finished nor an alert within {} s (TLS libraries that \
+                     delay their alert, as s2n does, look like this)",
+                            self.step_timeout.as_secs()
+                        ),
+                    );
+                }
+                Handshake::Failed(why) => return failed(self.test, &why),
+                Handshake::Completed(stream) => {
+                    let leaf = stream
+                        .ssl()
+                        .peer_certificate()
+                        .and_then(|c| c.to_der().ok());
+                    if leaf.as_deref() != Some(self.device.der.as_slice()) {
+                        progress(format!(
+                            "{peer}: a connection with another certificate than the device \
+                             under test was closed; still waiting"
+                        ));
+                        continue;
+                    }
+                    if let Some(judged) = self.completed(*stream, peer, progress).await {
+                        return judged;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The device completed the handshake with the certificate under test. None: the
+    /// connection ended without deciding the test (a reconnect starts it over).
+    async fn completed(
+        &mut self,
+        mut stream: SslStream<TcpStream>,
+        peer: SocketAddr,
+        progress: &mut impl FnMut(String),
+    ) -> Option<Judged> {
+        let version = stream.ssl().version_str().to_owned();
+        let cipher = stream
+            .ssl()
+            .current_cipher()
+            .map_or("?", |c| c.name())
+            .to_owned();
+        let accepted = |what: &str, fix: &str| {
+            Some(Judged {
+                outcome: Outcome::Fail,
+                device_did: format!("accepted {what} and completed the handshake ({version})"),
+                fix: Some(fix.to_owned()),
+            })
+        };
+        match self.test {
+            TestId::TlsIncorrectSubjectName => {
+                return accepted(
+                    &format!(
+                        "a server certificate for the wrong host name {}",
+                        super::certs::WRONG_NAME
+                    ),
+                    "enable host name verification against the endpoint name: \
+                     mbedtls_ssl_set_hostname (mbedTLS), br_ssl_client_reset with the host name \
+                     (BearSSL), esp-tls without skip_cert_common_name_check, mosquitto without \
+                     --insecure",
+                );
+            }
+            TestId::TlsUnsecureServerCert => {
+                return accepted(
+                    "a server certificate signed by a CA it was not given",
+                    "verify the server chain against the root CA (Amazon Root CA 1 for AWS): \
+                     MBEDTLS_SSL_VERIFY_REQUIRED with mbedtls_ssl_conf_ca_chain (mbedTLS), \
+                     WiFiClientSecure::setCACert instead of setInsecure (Arduino), a trust anchor \
+                     list with br_x509_minimal (BearSSL)",
+                );
+            }
+            TestId::TlsExpiredServerCert => {
+                return accepted(
+                    "an expired server certificate",
+                    "set the clock (SNTP) before connecting and let the TLS library check \
+                     validity dates: MBEDTLS_HAVE_TIME_DATE (mbedTLS), br_x509_minimal_set_time \
+                     (BearSSL), WiFiClientSecure after configTime (Arduino)",
+                );
+            }
+            TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => {}
+        }
+        let read = read_connect(&mut stream, self.step_timeout).await;
+        let (connect, rest) = match read {
+            Ok((connect, rest)) => (Ok(connect), rest),
+            Err(why) => (Err(why), BytesMut::new()),
+        };
+        let decision = connect.as_ref().ok().map(|connect| {
+            self.device.authorizer.authorize(
+                &self.device.principal(peer),
+                connect.client_id.as_str(),
+                Action::Connect,
+            )
+        });
+        let judged = match (&connect, self.test) {
+            (_, TestId::TlsConnect) => Judged {
+                outcome: Outcome::Pass,
+                device_did: format!("completed the mutual-TLS handshake ({version}, {cipher})"),
+                fix: None,
+            },
+            (Ok(connect), _) => judge_connect(self.device, connect, decision.as_ref()),
+            (Err(why), _) => Judged {
+                outcome: Outcome::Fail,
+                device_did: format!("completed TLS ({version}) but {why}"),
+                fix: Some(
+                    "send CONNECT as soon as the TLS handshake completes (MQTT 3.1.1 §3.1 or \
+                     MQTT 5)"
+                        .to_owned(),
+                ),
+            },
+        };
+        let Ok(connect) = connect else {
+            return Some(judged);
+        };
+        let allowed = matches!(decision, Some(Decision::Allow));
+        if self.test == TestId::MqttPublishRetryNoPuback && judged.outcome != Outcome::Fail {
+            if !send_connack(&mut stream, &connect, true).await {
+                progress("the connection broke before CONNACK; still waiting".to_owned());
+                return None;
+            }
+            return super::puback::withhold(&mut stream, connect.protocol, rest, progress).await;
+        }
+        if send_connack(&mut stream, &connect, allowed).await && allowed {
+            linger(&mut stream).await;
+        }
+        Some(judged)
+    }
+}
+
+/// Accepts one TLS handshake, within `timeout`.
+async fn handshake(acceptor: &SslAcceptor, tcp: TcpStream, timeout: Duration) -> Handshake {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(timeout, tcp.peek(&mut first)).await {
+        Ok(Ok(0)) => return Handshake::NoHello("closed without sending anything".to_owned()),
+        Ok(Ok(_)) if first[0] != 0x16 => {
+            return Handshake::NoHello(format!(
+                "sent byte {:#04x}, not a TLS handshake record (plain MQTT on a TLS port?)",
+                first[0]
+            ));
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Handshake::NoHello(format!("read failed: {e}")),
+        Err(_) => {
+            let secs = timeout.as_secs();
+            return Handshake::NoHello(format!("sent nothing for {secs} s"));
+        }
+    }
+    let stream = Ssl::new(acceptor.context()).and_then(|ssl| SslStream::new(ssl, tcp));
+    let mut stream = match stream {
+        Ok(stream) => stream,
+        Err(e) => return Handshake::Failed(format!("OpenSSL could not start a session: {e}")),
+    };
+    match tokio::time::timeout(timeout, Pin::new(&mut stream).accept()).await {
+        Err(_) => Handshake::Stalled,
+        Ok(Ok(())) => Handshake::Completed(Box::new(stream)),
+        Ok(Err(e)) => classify(&e),
+    }
+}
+
+/// A failed handshake: the device's alert, the device's silence, or the endpoint's refusal.
+fn classify(error: &ssl::Error) -> Handshake {
+    let stack = error
+        .ssl_error()
+        .map(|s| s.errors().to_vec())
+        .unwrap_or_default();
+    let alert = stack.iter().find_map(|e| {
+        let code = e.reason_code().checked_sub(ALERT_REASON_OFFSET)?;
+        (e.library_code() == ERR_LIB_SSL)
+            .then(|| u8::try_from(code).ok().map(Alert))
+            .flatten()
+    });
+    if alert.is_some() {
+        return Handshake::Refused(alert);
+    }
+    let reasons: Vec<&str> = stack.iter().filter_map(|e| e.reason()).collect();
+    let eof = reasons.iter().any(|r| r.contains("unexpected eof"))
+        || (reasons.is_empty()
+            && matches!(
+                error.code(),
+                ssl::ErrorCode::SYSCALL | ssl::ErrorCode::ZERO_RETURN
+            ));
+    if eof {
+        Handshake::Refused(None)
+    } else if reasons.is_empty() {
+        Handshake::Failed(error.to_string())
+    } else {
+        Handshake::Failed(reasons.join("; "))
+    }
+}
+
+fn refused(test: TestId, how: String) -> Judged {
+    match test {
+        TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => Judged {
+            outcome: Outcome::Fail,
+            device_did: format!("refused the endpoint's real server certificate: {how}"),
+            fix: Some(
+                "give the device the root CA this endpoint's certificate chains to (the ready \
+                 line's root CA; Amazon Root CA 1 for AWS) and connect by a name the \
+                 certificate covers (serve --hostname adds one)"
+                    .to_owned(),
+            ),
+        },
+        _ => Judged {
+            outcome: Outcome::Pass,
+            device_did: format!("refused the certificate during the handshake: {how}"),
+            fix: None,
+        },
+    }
+}
+
+fn failed(test: TestId, why: &str) -> Judged {
+    let hint = if why.contains("certificate") {
+        "the device sent no client certificate: configure its certificate and private key"
+    } else if why.contains("cipher") || why.contains("version") {
+        "the device offers no TLS version or cipher suite AWS IoT's policy allows: tether doctor \
+         probe shows what a device stack can negotiate"
+    } else {
+        "fix the handshake first: tether doctor explains device logs and probes"
+    };
+    Judged {
+        outcome: Outcome::Fail,
+        device_did: format!(
+            "could not complete a handshake the endpoint accepts ({why}), so {} could not be \
+             checked",
+            test.id()
+        ),
+        fix: Some(hint.to_owned()),
+    }
+}
+
+/// Reads the CONNECT that should follow the handshake.
+/// Reads the CONNECT that should follow the handshake; returns it with the bytes read after it.
+async fn read_connect(
+    stream: &mut SslStream<TcpStream>,
+    timeout: Duration,
+) -> Result<(Connect, BytesMut), String> {
+    let mut decoder = Decoder::new(Protocol::V311, MAX_PACKET_SIZE);
+    let mut buf = BytesMut::with_capacity(1024);
+    let read = async {
+        loop {
+            match decoder.decode(&mut buf) {
+                Ok(Some(Packet::Connect(connect))) => return Ok((*connect, buf.split())),
+                Ok(Some(other)) => {
+                    return Err(format!(
+                        "sent {:?} first instead of CONNECT [MQTT-3.1.0-1]",
+                        other.packet_type()
+                    ));
+                }
+                Ok(None) => {}
+                Err(e) => return Err(format!("sent a CONNECT that does not decode: {e}")),
+            }
+            match stream.read_buf(&mut buf).await {
+                Ok(0) => return Err("closed the connection without sending CONNECT".to_owned()),
+                Ok(_) => {}
+                Err(e) => return Err(format!("broke the connection before CONNECT ({e})")),
+            }
+        }
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or_else(|_| Err(format!("sent no CONNECT within {} s", timeout.as_secs())))
+}
+
+/// Judges a CONNECT as AWS IoT Core takes it.
+fn judge_connect(device: &Device, connect: &Connect, decision: Option<&Decision>) -> Judged {
+    let client_id = connect.client_id.as_str();
+    let version = match connect.protocol {
+        Protocol::V5 => "MQTT 5",
+        _ => "MQTT 3.1.1",
+    };
+    let did = format!(
+        "sent CONNECT ({version}, client id {client_id:?}, keep-alive {} s, clean session {})",
+        connect.keep_alive, connect.clean_start
+    );
+    if let Some(Decision::Deny(denial)) = decision {
+        let fix = match device.things.first() {
+            Some(thing) if !device.things.iter().any(|t| t == client_id) => format!(
+                "connect with the thing name as the client id ({thing}): the attached policy \
+                 allows iot:Connect only for its own names ({denial})"
+            ),
+            _ => format!(
+                "allow iot:Connect on {} in a policy attached to the certificate ({denial})",
+                Action::Connect.resource(client_id)
+            ),
+        };
+        return Judged {
+            outcome: Outcome::Fail,
+            device_did: format!("{did}, which its policy does not allow"),
+            fix: Some(fix),
+        };
+    }
+    let mut warnings = Vec::new();
+    if connect.keep_alive == 0 || connect.keep_alive > KEEP_ALIVE_MAX {
+        warnings.push(format!(
+            "keep-alive {} s is outside 30–1200 s: AWS IoT uses 1200 s, so a dead connection \
+             is noticed only after 30 minutes; set 30 to 1200 s",
+            connect.keep_alive
+        ));
+    } else if connect.keep_alive < KEEP_ALIVE_MIN {
+        warnings.push(format!(
+            "keep-alive {} s is below AWS IoT's 30 s minimum: AWS uses 30 s, so pings sent \
+             more often are wasted; set 30 to 1200 s",
+            connect.keep_alive
+        ));
+    }
+    if !device.things.is_empty() && !device.things.iter().any(|t| t == client_id) {
+        warnings.push(format!(
+            "the client id is not the name of the attached thing ({}): \
+             iot:Connection.Thing.* policy variables and thing-based features do not resolve; \
+             use the thing name as the client id",
+            device.things.join(", ")
+        ));
+    }
+    Judged {
+        outcome: if warnings.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::PassWithWarnings
+        },
+        device_did: did,
+        fix: (!warnings.is_empty()).then(|| warnings.join("; ")),
+    }
+}
+
+/// Answers the CONNECT as AWS IoT would; false when the connection broke.
+async fn send_connack(stream: &mut SslStream<TcpStream>, connect: &Connect, allowed: bool) -> bool {
+    let reason = if allowed {
+        ReasonCode::Success
+    } else {
+        ReasonCode::NotAuthorized
+    };
+    let connack = Packet::ConnAck(ConnAck {
+        session_present: false,
+        reason,
+        properties: Default::default(),
+    });
+    let mut out = BytesMut::new();
+    connack.encode(connect.protocol, &mut out).is_ok() && stream.write_all(&out).await.is_ok()
+}
+
+/// Waits briefly for the device to finish (its DISCONNECT, or its close).
+async fn linger(stream: &mut SslStream<TcpStream>) {
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        while let Ok(n) = stream.read(&mut sink).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
