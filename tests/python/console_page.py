@@ -82,11 +82,19 @@ class Page:
         return found[W3C_ELEMENT]
 
     def click(self, css):
-        element = self.element(css)
-        # WebDriver would scroll it just into view, where the fixed status line may cover it; a
-        # person scrolls it to the middle.
-        self.js("arguments[0].scrollIntoView({block: 'center'})", {W3C_ELEMENT: element})
-        self.call("POST", f"/element/{element}/click", {})
+        # A list the server's events refresh may replace the element between finding and
+        # clicking it: then it is found again.
+        for attempt in range(5):
+            element = self.element(css)
+            try:
+                # WebDriver would scroll it just into view, where the fixed status line may
+                # cover it; a person scrolls it to the middle.
+                self.js("arguments[0].scrollIntoView({block: 'center'})", {W3C_ELEMENT: element})
+                self.call("POST", f"/element/{element}/click", {})
+                return
+            except AssertionError as e:
+                if "stale element" not in str(e) or attempt == 4:
+                    raise
 
     def type(self, css, text):
         element = self.element(css)
