@@ -69,6 +69,7 @@ mod connect;
 mod effect;
 pub mod fuzz;
 mod index;
+mod inspect;
 mod message;
 mod profile;
 mod restore;
@@ -83,6 +84,7 @@ pub use config::{AWS_MAX_SESSION_EXPIRY, BrokerConfig, ConfigError, Limits, Prof
 pub use connect::{ConnectOutcome, ConnectRequest, Connected, DisconnectKind};
 pub use effect::{ConnId, Effect, PersistOp};
 pub use index::filter_matches;
+pub use inspect::SessionView;
 pub use message::{Delivery, Message};
 pub use restore::StoredSession;
 pub use routing::{PublishOutcome, SubscribeOutcome, UnsubscribeOutcome};

@@ -659,6 +659,15 @@ fn print_ready(ready: &Ready) {
     println!("  certificate  {}", device.certificate.display());
     println!("  private key  {}", device.private_key.display());
     println!("  root CA      {}", device.root_ca.display());
+    if let Some(addr) = ready.http {
+        // On loopback it opens directly; elsewhere it asks for an API access key and secret.
+        let host = if addr.ip().is_unspecified() {
+            format!("localhost:{}", addr.port())
+        } else {
+            addr.to_string()
+        };
+        println!("Web console:  http://{host}/console/");
+    }
     if let Some(addr) = ready.mqtts {
         let host = if addr.ip().is_unspecified() {
             "localhost".to_owned()

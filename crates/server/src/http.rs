@@ -1,5 +1,6 @@
 //! The HTTP edge: `/metrics` in the Prometheus text format (unsigned), and every other path to
-//! the AWS-compatible API (`api`), which verifies SigV4 itself. [`ApiRoutes`] builds these routes
+//! the AWS-compatible API (`api`), which verifies SigV4 itself; the API listener adds the web
+//! console's `/console` routes (`console`). [`ApiRoutes`] builds these routes
 //! for each listener that serves them (the API listener, and the port-443 and WebSocket
 //! listeners), so that each API instance knows its own listener's address: the development
 //! credential is accepted only where that address is loopback. It holds no state of its own.
@@ -34,17 +35,22 @@ impl ApiRoutes {
         &self,
         listener: Option<std::net::SocketAddr>,
     ) -> Result<Router, ServerError> {
+        let api = self.api(listener)?;
+        Ok(routes(Arc::clone(&self.metrics), Some(Arc::new(api))))
+    }
+
+    /// The API as served on a listener at `listener` (the web console gets its own).
+    pub(crate) fn api(&self, listener: Option<std::net::SocketAddr>) -> Result<Api, ServerError> {
         let config = ApiConfig {
             listener,
             ..self.config.clone()
         };
-        let api = Api::new(
+        Ok(Api::new(
             config,
             self.ca.clone(),
             self.router.clone(),
             self.services.clone(),
-        )?;
-        Ok(routes(Arc::clone(&self.metrics), Some(Arc::new(api))))
+        )?)
     }
 }
 

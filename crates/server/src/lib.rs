@@ -15,6 +15,7 @@ mod bootstrap;
 mod bridge;
 mod clock;
 mod config;
+mod console;
 mod hooks;
 mod http;
 mod lock;

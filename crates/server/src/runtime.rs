@@ -25,7 +25,7 @@ use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{
     self, Admission, ConnectionSettings, MqttListeners, Shared, WebListeners, WebServices,
 };
-use crate::{api, bridge, http, lock, persist, registry_watch, rules, services};
+use crate::{api, bridge, console, http, lock, persist, registry_watch, rules, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -129,12 +129,13 @@ pub async fn run(
         Arc::clone(&store),
     ));
     let mut api = None;
+    let mut console = None;
     if let Some(listener) = listeners.http {
-        let (task, app) = start_http(
+        let (task, app, web_console) = start_http(
             &config,
             &data,
             listener,
-            &metrics,
+            (&metrics, &admission),
             &router_tx,
             link,
             &authorizers,
@@ -142,6 +143,7 @@ pub async fn run(
         )?;
         tasks.push(task);
         api = Some(app);
+        console = Some(web_console);
     }
     let web = WebListeners {
         https_443: listeners.mqtts_alpn,
@@ -163,6 +165,9 @@ pub async fn run(
     // What the listeners were built from holds a router sender and the services worker's link,
     // which must not outlive the listeners, or the worker would wait for them at shutdown.
     drop(web_services);
+    if let Some(console) = &console {
+        console.set_wss(ready.wss);
+    }
     tasks.push(tokio::spawn(registry_watch::watch(
         Arc::clone(&store),
         router_tx.clone(),
@@ -179,6 +184,11 @@ pub async fn run(
     tracing::info!("shutting down: closing client connections");
     for task in &tasks {
         task.abort();
+    }
+    // A browser may hold the console's event streams open: the console lets go of the API
+    // (and so of the services worker) and ends them.
+    if let Some(console) = console.take() {
+        console.close();
     }
     drop(admission);
     if let Some(dispatcher) = dispatcher {
@@ -332,19 +342,20 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
     }
 }
 
-/// Serves `/metrics` and the AWS-compatible API on the HTTP listener; returns the task and what
-/// the port-443 and WebSocket listeners build their own routes from.
+/// Serves `/metrics`, the AWS-compatible API and the web console on the HTTP listener; returns
+/// the task, what the port-443 and WebSocket listeners build their own routes from, and the
+/// console.
 #[allow(clippy::too_many_arguments)]
 fn start_http(
     config: &ServerConfig,
     data: &DataDir,
     listener: std::net::TcpListener,
-    metrics: &Arc<Metrics>,
+    (metrics, admission): (&Arc<Metrics>, &Arc<Admission>),
     router: &mpsc::Sender<Command>,
     services: Option<services::Link>,
     authorizers: &Arc<Authorizers>,
     ready: &mut Ready,
-) -> Result<(JoinHandle<()>, http::ApiRoutes), ServerError> {
+) -> Result<(JoinHandle<()>, http::ApiRoutes, Arc<console::Console>), ServerError> {
     let listener = mqtt::tokio_listener(listener, "http")?;
     ready.http = listener.local_addr().ok();
     let api_config = api::ApiConfig {
@@ -366,11 +377,25 @@ fn start_http(
         services,
         metrics: Arc::clone(metrics),
     };
-    let app = routes.build(ready.http)?;
+    let web_console = console::Console::start(console::Parts {
+        api: routes.api(ready.http)?,
+        admission: Arc::clone(admission),
+        metrics: Arc::clone(metrics),
+        data_dir: data.root.clone(),
+        database: data.database_path(),
+        listener: ready.http,
+        credentials: config.api_credentials.clone(),
+        mqtts: ready.mqtts,
+        region: config.region.clone(),
+        account: config.account_id.clone(),
+    })?;
+    let app = routes
+        .build(ready.http)?
+        .merge(console::routes(Arc::clone(&web_console)));
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!("HTTP listener stopped: {e}");
         }
     });
-    Ok((task, routes))
+    Ok((task, routes, web_console))
 }

@@ -30,6 +30,7 @@ mod services;
 mod sessions;
 mod thing_group_members;
 mod thing_groups;
+mod thing_search;
 mod thing_types;
 mod things;
 mod transaction;
@@ -69,6 +70,7 @@ pub use thing_groups::{
     DeletedThingGroup, MAX_CHILD_GROUPS, MAX_HIERARCHY_DEPTH, NewThingGroup, ThingGroup,
     ThingGroupFilter, ThingGroupUpdate,
 };
+pub use thing_search::ThingSearch;
 pub use thing_types::{
     AWS_DELETE_DELAY_MS, MAX_SEARCHABLE_ATTRIBUTES, NewThingType, ThingType, ThingTypeUpdate,
 };

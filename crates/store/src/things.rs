@@ -88,7 +88,7 @@ pub fn thing_id_from_bytes(bytes: [u8; 16]) -> String {
     )
 }
 
-const THING_COLUMNS: &str =
+pub(crate) const THING_COLUMNS: &str =
     "name, thing_id, thing_type, attributes, version, created_ms, modified_ms";
 
 impl Store {
@@ -362,7 +362,7 @@ impl RawThing {
     }
 }
 
-fn raw_thing(r: &Row<'_>) -> rusqlite::Result<RawThing> {
+pub(crate) fn raw_thing(r: &Row<'_>) -> rusqlite::Result<RawThing> {
     Ok(RawThing {
         thing: Thing {
             name: r.get(0)?,

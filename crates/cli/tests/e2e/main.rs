@@ -18,6 +18,7 @@ mod bridge;
 mod compat;
 mod completions;
 mod conformance;
+mod console;
 mod coverage;
 mod device_stacks;
 mod doctor;

@@ -373,8 +373,20 @@ impl From<Value> for Reply {
 
 /// The HTTP entry point: verifies the signature, dispatches, and shapes the answer.
 pub async fn handle(api: Arc<Api>, request: HttpRequest) -> Response {
+    answer(handle_inner(api, request, None).await)
+}
+
+/// The web console's entry: a request the console has already authenticated (loopback, or its
+/// session cookie) is answered as if it were signed for the signing name `service` (`iot`,
+/// `iotdata`), without a signature. It reaches exactly the routes a signed request reaches.
+pub(crate) async fn handle_trusted(api: Arc<Api>, service: &str, request: HttpRequest) -> Response {
+    answer(handle_inner(api, request, Some(service)).await)
+}
+
+/// The HTTP response of an operation's result, with AWS's request id header.
+fn answer(result: Result<Reply, ApiError>) -> Response {
     let request_id = store::thing_id_from_bytes(random_16());
-    let mut response = match handle_inner(api, request).await {
+    let mut response = match result {
         Ok(Reply::Json(value)) => json_response(&value),
         Ok(Reply::Raw(response)) => response,
         Err(e) => {
@@ -401,7 +413,11 @@ fn json_response(value: &Value) -> Response {
     response
 }
 
-async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiError> {
+async fn handle_inner(
+    api: Arc<Api>,
+    request: HttpRequest,
+    trusted: Option<&str>,
+) -> Result<Reply, ApiError> {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         ApiError::too_large(format!("the request body is larger than {MAX_BODY} bytes"))
@@ -420,7 +436,9 @@ async fn handle_inner(api: Arc<Api>, request: HttpRequest) -> Result<Reply, ApiE
     let enable_url = parts.method == Method::GET
         && path.starts_with("/confirmdestination/")
         && !parts.headers.contains_key(header::AUTHORIZATION);
-    let service = if enable_url {
+    let service = if let Some(service) = trusted {
+        service.to_owned()
+    } else if enable_url {
         "iot".to_owned()
     } else {
         api.verifier

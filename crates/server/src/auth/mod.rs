@@ -58,6 +58,9 @@ pub enum Identity {
         /// When its certificate expires, wall-clock milliseconds (the connection is closed
         /// then).
         not_after_ms: i64,
+        /// The TLS version and cipher suite its handshake settled on (the web console shows
+        /// them on its sessions page).
+        tls: TlsSession,
     },
     /// A client that signed its WebSocket URL with SigV4: the IAM-style principal.
     Iam {
@@ -152,6 +155,25 @@ impl fmt::Debug for Principal {
             Identity::Anonymous { peer } => write!(f, "anonymous client from {peer}"),
             Identity::Restored => f.write_str("restored session"),
             Identity::Bridge { name } => write!(f, "bridge {name}"),
+        }
+    }
+}
+
+/// What a TLS handshake settled on, by OpenSSL's names (`TLSv1.2`, `ECDHE-RSA-AES128-GCM-SHA256`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TlsSession {
+    /// The protocol version.
+    pub version: &'static str,
+    /// The cipher suite.
+    pub cipher: &'static str,
+}
+
+impl TlsSession {
+    /// What `ssl`'s handshake settled on.
+    pub fn of(ssl: &openssl::ssl::SslRef) -> TlsSession {
+        TlsSession {
+            version: ssl.version_str(),
+            cipher: ssl.current_cipher().map_or("", |c| c.name()),
         }
     }
 }
@@ -665,6 +687,7 @@ mod tests {
             listener: "mqtts",
             certificate: CertificateInfo::default(),
             not_after_ms: i64::MAX,
+            tls: TlsSession::default(),
         })
     }
 

@@ -180,6 +180,7 @@ pub(super) async fn serve_accepted(
         listener,
         certificate: auth::certificate_info(&certificate),
         not_after_ms,
+        tls: auth::TlsSession::of(stream.ssl()),
     });
     drop((hello, certificate, alpn));
     connection::serve(stream, conn, principal, admission.shared.clone()).await;

@@ -9,7 +9,7 @@
 //! `api/`.
 
 mod accept;
-mod admitted;
+pub(crate) mod admitted;
 mod auto_registration;
 mod connection;
 mod custom_mqtt;

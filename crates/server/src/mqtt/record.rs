@@ -214,6 +214,7 @@ mod tests {
             listener: "mqtts",
             certificate: Default::default(),
             not_after_ms: i64::MAX,
+            tls: Default::default(),
         })
     }
 

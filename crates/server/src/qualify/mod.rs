@@ -272,6 +272,8 @@ impl Device {
             listener: "qualify",
             certificate: self.info.clone(),
             not_after_ms: self.not_after_ms,
+            // The authorizer, the only reader of this principal, does not look at TLS.
+            tls: crate::auth::TlsSession::default(),
         })
     }
 }

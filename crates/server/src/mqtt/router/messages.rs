@@ -180,6 +180,19 @@ pub enum Command {
     /// Replace the broker's service routes (the services worker sends it after a topic rule
     /// change is committed): publishes routed from now on follow them.
     SetServiceRoutes(Vec<broker_core::ServiceRoute>),
+    /// Every session the broker holds, for the web console's sessions page.
+    Sessions {
+        /// The answer, ordered by client id.
+        reply: oneshot::Sender<Vec<broker_core::SessionView<Principal>>>,
+    },
+    /// Close the connection of `client_id` (MQTT 5: DISCONNECT 0x98 Administrative action), as
+    /// the web console's kick asks; the answer says whether it was connected.
+    Kick {
+        /// The client id.
+        client_id: String,
+        /// The answer.
+        reply: oneshot::Sender<bool>,
+    },
     /// Close every connection and stop once they are gone.
     Shutdown,
 }

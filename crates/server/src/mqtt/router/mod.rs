@@ -216,6 +216,16 @@ impl Router {
             Command::ServerPublish { message, reply } => self.server_publish(message, reply),
             Command::ServiceOutput(output) => self.service_output(output),
             Command::SetServiceRoutes(routes) => self.broker.set_service_routes(routes),
+            Command::Sessions { reply } => {
+                let _ = reply.send(self.broker.sessions());
+            }
+            Command::Kick { client_id, reply } => {
+                let closed = self
+                    .broker
+                    .close_client(&client_id, ReasonCode::AdministrativeAction);
+                self.carry_out_effects(None);
+                let _ = reply.send(closed);
+            }
             Command::Shutdown => self.shutdown(),
         }
     }
