@@ -5,13 +5,15 @@
 //! and reporting verdicts as they come (`on_event`); report.rs writes JUnit XML, JSON and text.
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
 //! holds its lock while it runs. It does not run the broker, services or the API, and it does
-//! not yet inject faults after CONNACK beyond the withheld PUBACK of puback.rs (no withheld
-//! CONNACK, SUBACK or PINGRESP) — see docs/qualification.md.
+//! withholds only what its tests need: the PUBACK of puback.rs, the SUBACK of suback.rs and the
+//! CONNACKs of backoff.rs (no withheld PINGRESP yet) — see docs/qualification.md.
 
 mod attempt;
+mod backoff;
 mod certs;
 mod puback;
 mod report;
+mod suback;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,17 +50,25 @@ pub enum TestId {
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
     MqttPublishRetryNoPuback,
+    /// `MQTT_Subscribe_Retry_No_Suback`: the SUBACK of the device's first SUBSCRIBE is
+    /// withheld; the device must retry the subscription with the same packet id.
+    MqttSubscribeRetryNoSuback,
+    /// `MQTT_Connect_Exponential_Backoff_Retries`: CONNACK is withheld from five CONNECTs; the
+    /// delays between the device's attempts must grow exponentially, with jitter.
+    MqttConnectExponentialBackoffRetries,
 }
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 6] = [
+    pub const ALL: [TestId; 8] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsExpiredServerCert,
         TestId::MqttConnect,
         TestId::MqttPublishRetryNoPuback,
+        TestId::MqttSubscribeRetryNoSuback,
+        TestId::MqttConnectExponentialBackoffRetries,
     ];
 
     /// Device Advisor's id. The expired-certificate test's id is not in the pages read
@@ -71,6 +81,10 @@ impl TestId {
             TestId::TlsExpiredServerCert => "TLS_Expired_Server_Cert",
             TestId::MqttConnect => "MQTT_Connect",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
+            TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
+            TestId::MqttConnectExponentialBackoffRetries => {
+                "MQTT_Connect_Exponential_Backoff_Retries"
+            }
         }
     }
 
@@ -88,6 +102,12 @@ impl TestId {
             TestId::MqttConnect => "the device sends a CONNECT that AWS IoT Core accepts",
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
+            }
+            TestId::MqttSubscribeRetryNoSuback => {
+                "the device retries a SUBSCRIBE whose SUBACK is withheld, with its packet id"
+            }
+            TestId::MqttConnectExponentialBackoffRetries => {
+                "the device backs off exponentially, with jitter, when CONNACK does not come"
             }
         }
     }
@@ -319,6 +339,8 @@ pub async fn run(
             acceptor: &acceptor,
             device: &mut device,
             step_timeout: config.handshake_timeout,
+            subscribe: None,
+            backoff: backoff::Attempts::default(),
         };
         let mut last = None;
         let mut progress = |line: String| {
