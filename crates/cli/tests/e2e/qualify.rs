@@ -181,7 +181,8 @@ fn list_prints_every_test_id() {
             "MQTT_Connect",
             "MQTT_Publish_Retry_No_Puback",
             "MQTT_Subscribe_Retry_No_Suback",
-            "MQTT_Connect_Exponential_Backoff_Retries"
+            "MQTT_Connect_Exponential_Backoff_Retries",
+            "MQTT_No_Ack_PingResp"
         ]
     );
     let out = crate::support::run(&["qualify", "--device-cert", "x.pem", "--test", "TLS_Nope"]);
@@ -501,6 +502,10 @@ fn script(name: &str, port: u16, files: &Path, extra: &[&str]) -> Child {
 }
 
 fn mosquitto_sub(port: u16, files: &Path) -> Child {
+    mosquitto_sub_with(port, files, &[])
+}
+
+fn mosquitto_sub_with(port: u16, files: &Path, extra: &[&str]) -> Child {
     Command::new("mosquitto_sub")
         .args(["-h", "localhost", "-p", &port.to_string()])
         .arg("--cafile")
@@ -510,6 +515,7 @@ fn mosquitto_sub(port: u16, files: &Path) -> Child {
         .arg("--key")
         .arg(files.join("private.pem.key"))
         .args(["-i", "demo-device", "-t", "qualify/commands", "-q", "1"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -687,5 +693,56 @@ fn mosquitto_sub_giving_up_after_a_lost_first_connection_fails_the_backoff_test(
             .unwrap()
             .contains("doubling the delay up to a cap"),
         "{report}"
+    );
+}
+
+#[test]
+fn devices_that_close_on_a_missing_pingresp_pass_the_keep_alive_test() {
+    // mosquitto_sub with libmosquitto's minimum keep-alive of 5 s pings after 5 s and closes
+    // when no PINGRESP came 5 s later (about 11 s); the scripted client pings every second.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        if attempts.get() == 1 {
+            mosquitto_sub_with(port, files, &["-k", "5"])
+        } else {
+            script("qualify_keepalive.py", port, files, &[])
+        }
+    };
+    let test = "MQTT_No_Ack_PingResp";
+    let (verdicts, code, report, _dir) = qualify_fresh(&[test, test], "16", "2", &device);
+    assert_eq!(verdicts, pairs(&[(test, "PASS"), (test, "PASS")]));
+    assert_eq!(code, 0);
+    for (i, keep_alive) in [(0, 5), (1, 1)] {
+        let did = device_did(&report, i);
+        assert!(
+            did.starts_with("closed the connection")
+                && did.contains("after its first unanswered PINGREQ")
+                && did.contains(&format!("keep-alive {keep_alive} s)")),
+            "{did}"
+        );
+    }
+}
+
+#[test]
+fn a_device_that_keeps_pinging_without_pingresp_fails_the_keep_alive_test() {
+    let device =
+        |port, files: &Path| script("qualify_keepalive.py", port, files, &["--ignore-pingresp"]);
+    let test = "MQTT_No_Ack_PingResp";
+    let (verdicts, code, report, dir) = qualify_fresh(&[test], "4", "2", &device);
+    assert_eq!(verdicts, pairs(&[(test, "FAIL")]));
+    assert_eq!(code, 1);
+    let did = device_did(&report, 0);
+    assert!(
+        did.contains("did not finish the test within 4 s") && did.contains("PINGRESP withheld"),
+        "{did}"
+    );
+    let (_, failures, cases) = junit(&dir.path().join("reports"));
+    assert_eq!(failures, "1");
+    assert!(cases[0].1.contains("PINGRESP withheld"), "{cases:?}");
+    let summary = std::fs::read_to_string(dir.path().join("reports/summary.txt")).unwrap();
+    assert!(
+        summary.contains("fix: close the connection and reconnect when no PINGRESP arrives"),
+        "{summary}"
     );
 }

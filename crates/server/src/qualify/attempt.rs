@@ -7,7 +7,8 @@
 //! test. Connections that carry no ClientHello, or that complete with another certificate than
 //! the one under test, are noted and the test keeps waiting. What follows CONNACK in the
 //! publish-retry test is puback.rs's, in the subscribe-retry test suback.rs's; the backoff
-//! test's withheld CONNACKs are counted by backoff.rs and held here.
+//! test's withheld CONNACKs are counted by backoff.rs and held here; the keep-alive test's
+//! silence is keepalive.rs's.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -79,6 +80,7 @@ impl Judged {
             TestId::MqttPublishRetryNoPuback => super::puback::FIX,
             TestId::MqttSubscribeRetryNoSuback => super::suback::FIX,
             TestId::MqttConnectExponentialBackoffRetries => super::backoff::FIX,
+            TestId::MqttNoAckPingResp => super::keepalive::FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -134,6 +136,10 @@ fn expects(test: TestId) -> &'static str {
         TestId::MqttConnectExponentialBackoffRetries => {
             "when no CONNACK comes, the device reconnects at least five times with delays that \
              grow exponentially and carry random jitter (Exponential Backoff And Jitter)"
+        }
+        TestId::MqttNoAckPingResp => {
+            "when PINGRESP (and PUBACK, SUBACK) do not come, the device closes the MQTT \
+             connection"
         }
     }
 }
@@ -264,7 +270,8 @@ impl Run<'_> {
             | TestId::MqttConnect
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
-            | TestId::MqttConnectExponentialBackoffRetries => {}
+            | TestId::MqttConnectExponentialBackoffRetries
+            | TestId::MqttNoAckPingResp => {}
         }
         let read = read_connect(&mut stream, self.step_timeout).await;
         let (connect, rest) = match read {
@@ -304,12 +311,25 @@ impl Run<'_> {
                 TestId::MqttConnectExponentialBackoffRetries => {
                     return self.backoff(stream, &connect, accepted_at, progress).await;
                 }
-                TestId::MqttPublishRetryNoPuback | TestId::MqttSubscribeRetryNoSuback => {
+                TestId::MqttPublishRetryNoPuback
+                | TestId::MqttSubscribeRetryNoSuback
+                | TestId::MqttNoAckPingResp => {
                     if !send_connack(&mut stream, &connect, true).await {
                         progress("the connection broke before CONNACK; still waiting".to_owned());
                         return None;
                     }
                     let protocol = connect.protocol;
+                    if self.test == TestId::MqttNoAckPingResp {
+                        let keep_alive = connect.keep_alive;
+                        return super::keepalive::withhold(
+                            &mut stream,
+                            protocol,
+                            keep_alive,
+                            rest,
+                            progress,
+                        )
+                        .await;
+                    }
                     if self.test == TestId::MqttPublishRetryNoPuback {
                         return super::puback::withhold(&mut stream, protocol, rest, progress)
                             .await;
@@ -435,7 +455,8 @@ fn refused(test: TestId, how: String) -> Judged {
         | TestId::MqttConnect
         | TestId::MqttPublishRetryNoPuback
         | TestId::MqttSubscribeRetryNoSuback
-        | TestId::MqttConnectExponentialBackoffRetries => Judged {
+        | TestId::MqttConnectExponentialBackoffRetries
+        | TestId::MqttNoAckPingResp => Judged {
             outcome: Outcome::Fail,
             device_did: format!("refused the endpoint's real server certificate: {how}"),
             fix: Some(

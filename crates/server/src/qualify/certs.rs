@@ -79,7 +79,8 @@ impl Alternates {
             | TestId::MqttConnect
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
-            | TestId::MqttConnectExponentialBackoffRetries => &self.real,
+            | TestId::MqttConnectExponentialBackoffRetries
+            | TestId::MqttNoAckPingResp => &self.real,
             TestId::TlsIncorrectSubjectName => &self.wrong_name,
             TestId::TlsUnsecureServerCert => &self.untrusted,
             TestId::TlsExpiredServerCert => &self.expired,

@@ -6,11 +6,12 @@
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
 //! holds its lock while it runs. It does not run the broker, services or the API, and it does
 //! withholds only what its tests need: the PUBACK of puback.rs, the SUBACK of suback.rs and the
-//! CONNACKs of backoff.rs (no withheld PINGRESP yet) — see docs/qualification.md.
+//! CONNACKs of backoff.rs and every answer in keepalive.rs — see docs/qualification.md.
 
 mod attempt;
 mod backoff;
 mod certs;
+mod keepalive;
 mod puback;
 mod report;
 mod suback;
@@ -56,11 +57,14 @@ pub enum TestId {
     /// `MQTT_Connect_Exponential_Backoff_Retries`: CONNACK is withheld from five CONNECTs; the
     /// delays between the device's attempts must grow exponentially, with jitter.
     MqttConnectExponentialBackoffRetries,
+    /// `MQTT_No_Ack_PingResp`: no PINGRESP (nor PUBACK or SUBACK) comes; the device must close
+    /// the connection.
+    MqttNoAckPingResp,
 }
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 8] = [
+    pub const ALL: [TestId; 9] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
@@ -69,6 +73,7 @@ impl TestId {
         TestId::MqttPublishRetryNoPuback,
         TestId::MqttSubscribeRetryNoSuback,
         TestId::MqttConnectExponentialBackoffRetries,
+        TestId::MqttNoAckPingResp,
     ];
 
     /// Device Advisor's id. The expired-certificate test's id is not in the pages read
@@ -85,6 +90,7 @@ impl TestId {
             TestId::MqttConnectExponentialBackoffRetries => {
                 "MQTT_Connect_Exponential_Backoff_Retries"
             }
+            TestId::MqttNoAckPingResp => "MQTT_No_Ack_PingResp",
         }
     }
 
@@ -108,6 +114,9 @@ impl TestId {
             }
             TestId::MqttConnectExponentialBackoffRetries => {
                 "the device backs off exponentially, with jitter, when CONNACK does not come"
+            }
+            TestId::MqttNoAckPingResp => {
+                "the device closes the connection when its PINGREQ gets no PINGRESP"
             }
         }
     }
