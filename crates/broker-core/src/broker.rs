@@ -169,11 +169,24 @@ impl<A: Authorizer> Broker<A> {
         }
     }
 
+    /// Queued messages dropped so far because a session's queue was full (the oldest goes):
+    /// [`BrokerStats::queue_dropped`] without counting sessions, cheap enough for every step.
+    pub fn queue_dropped(&self) -> u64 {
+        self.stats.queue_dropped
+    }
+
     /// The client id a connection is attached to, if it is (still) the session's owner.
     pub fn client_id(&self, conn: ConnId) -> Option<&MqttStr> {
         let key = self.conns.get(&conn)?;
         let session = self.sessions.get(key)?;
         (session.conn == Some(conn)).then_some(&session.client_id)
+    }
+
+    /// The live connection of `client_id`'s session, if it is connected: the one a CONNECT with
+    /// the same client id would take over.
+    pub fn connection_of(&self, client_id: &str) -> Option<ConnId> {
+        let key = self.by_client.get(client_id)?;
+        self.sessions.get(key).and_then(|s| s.conn)
     }
 
     /// Whether a session exists for `client_id`, and whether it is connected.
@@ -227,6 +240,11 @@ impl<A: Authorizer> Broker<A> {
             Some((_, max)) if keep_alive == 0 => max,
             Some((min, max)) => keep_alive.clamp(min, max),
             None => keep_alive,
+        };
+        // `admit` refused the 3.1.1 clients this would change; MQTT 5 ones learn it in CONNACK.
+        let granted_keep_alive = match limits.max_keep_alive {
+            Some(max) if granted_keep_alive == 0 || granted_keep_alive > max => max,
+            _ => granted_keep_alive,
         };
         let requested_expiry = if protocol.is_v5() {
             session_expiry.unwrap_or(0)
@@ -283,7 +301,8 @@ impl<A: Authorizer> Broker<A> {
     }
 
     /// The checks a CONNECT must pass before it touches any session: the client id (or one
-    /// assigned), the will under the profile, `iot:Connect` and the will's `iot:Publish`.
+    /// assigned), an MQTT 3.1.1 keep-alive under a configured maximum, the will under the
+    /// profile, `iot:Connect` and the will's `iot:Publish`.
     /// Returns the client id and whether the broker assigned it.
     fn admit(
         &mut self,
@@ -310,6 +329,26 @@ impl<A: Authorizer> Broker<A> {
             }
             (request.client_id.clone(), false)
         };
+
+        // A keep-alive above the configured maximum (or none at all) can only be corrected in
+        // an MQTT 5 CONNACK; older clients are refused, as that reference broker does.
+        if let Some(max) = self.config.limits.max_keep_alive
+            && !protocol.is_v5()
+            && (request.keep_alive == 0 || request.keep_alive > max)
+        {
+            let asked = match request.keep_alive {
+                0 => "none (0)".to_owned(),
+                seconds => format!("{seconds} s"),
+            };
+            let limit = format!(
+                "a keep-alive of at most {max} s (this MQTT 3.1.1 client asks for {asked} and \
+                 cannot be told the server's value; MQTT 5 clients get Server Keep Alive)"
+            );
+            let reason = ReasonCode::ClientIdentifierNotValid;
+            let resource = ("CONNECT", client_id.as_str());
+            self.limited(conn, Some(&client_id), resource, limit, reason);
+            return Err(reason);
+        }
 
         // The will must be publishable under the profile ([MQTT-3.2.2-12] QoS, topic, size).
         if let Some(will) = &request.will

@@ -2,7 +2,7 @@
 //! implies. Plain data with defaults; nothing here reads files or the environment (only `cli`
 //! does), and nothing here enforces the rules (see `profile.rs` and the broker).
 
-use mqtt_proto::QoS;
+use mqtt_proto::{QoS, TopicFilter};
 
 /// Which broker the core behaves like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -54,6 +54,18 @@ pub struct Limits {
     /// Keep-alive clamp `(min, max)` in seconds; a client's 0 becomes `max`. `None` keeps the
     /// client's value.
     pub keep_alive_clamp: Option<(u16, u16)>,
+    /// The longest keep-alive granted, in seconds, as mosquitto's `max_keepalive`: an MQTT 5
+    /// client that asks for more, or for none (0), is told this value in CONNACK's Server Keep
+    /// Alive ([MQTT-3.2.2-21]); an MQTT 3.1.1/3.1 client cannot be told, so it is refused with
+    /// return code 2 (identifier rejected, the code that reference broker answers). `None`:
+    /// whatever the client asks. Applied after `keep_alive_clamp`.
+    pub max_keep_alive: Option<u16>,
+    /// Topic filters no client may subscribe to (a deployment's list, e.g. what an
+    /// interoperability suite expects to be refused). A requested filter is refused with SUBACK
+    /// 0x87 Not authorized (MQTT 3.1.1: 0x80) when one of these matches it read as a topic
+    /// name: `secret/#` refuses `secret/a`, `secret/+` and `secret/#`, but not `#`. It refuses
+    /// subscribing, not receiving; policies (profile `aws`) decide what may be received.
+    pub refused_filters: Vec<TopicFilter>,
     /// Session expiry (seconds) given to an MQTT 3.1.1 session with Clean Session = 0.
     /// `u32::MAX` means the session never expires.
     pub default_session_expiry: u32,
@@ -99,6 +111,8 @@ impl Limits {
                 max_filters_per_subscribe: Some(8),
                 max_subscriptions_per_session: Some(50),
                 keep_alive_clamp: Some((30, 1200)),
+                max_keep_alive: None,
+                refused_filters: Vec::new(),
                 default_session_expiry: 3600,
                 max_session_expiry: 3600,
                 message_expiry_clamp: Some((1, 604_800)),
@@ -123,6 +137,8 @@ impl Limits {
                 max_filters_per_subscribe: None,
                 max_subscriptions_per_session: None,
                 keep_alive_clamp: None,
+                max_keep_alive: None,
+                refused_filters: Vec::new(),
                 default_session_expiry: u32::MAX,
                 max_session_expiry: u32::MAX,
                 message_expiry_clamp: None,
@@ -193,6 +209,9 @@ impl BrokerConfig {
         {
             return Err(ConfigError::KeepAliveClamp { min, max });
         }
+        if self.limits.max_keep_alive == Some(0) {
+            return Err(ConfigError::ZeroMaxKeepAlive);
+        }
         Ok(())
     }
 }
@@ -226,6 +245,12 @@ pub enum ConfigError {
         /// The maximum.
         max: u32,
     },
+    /// `max_keep_alive` is 0, which would grant no keep-alive to everyone.
+    #[error(
+        "broker config: max_keep_alive is 0; give the longest keep-alive to grant, 1 to 65535 \
+         seconds, or leave it unset for no maximum"
+    )]
+    ZeroMaxKeepAlive,
     /// The keep-alive clamp is empty or starts at 0.
     #[error(
         "broker config: keep_alive_clamp ({min}, {max}) must have 0 < min <= max; fix the bounds"

@@ -52,6 +52,15 @@ pub(crate) fn filter_allowed(limits: &Limits, filter: &TopicFilter) -> bool {
     share_ok && levels_ok && within(limits, counted(filter.pattern()))
 }
 
+/// The configured refused filter that matches `filter` read as a topic name, if any (see
+/// `Limits::refused_filters`; the `$share/<name>/` prefix is not part of what is matched).
+pub(crate) fn refused_by<'a>(limits: &'a Limits, filter: &TopicFilter) -> Option<&'a TopicFilter> {
+    limits
+        .refused_filters
+        .iter()
+        .find(|refused| refused.matches(filter.pattern()))
+}
+
 /// The topic limits in words, for refusal records.
 pub(crate) fn topic_limit(limits: &Limits) -> String {
     let mut parts = Vec::new();

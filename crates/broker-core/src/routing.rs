@@ -448,6 +448,9 @@ impl<A: Authorizer> Broker<A> {
                     profile::filter_limit(limits),
                     ReasonCode::TopicFilterInvalid,
                 )
+            } else if let Some(refused) = profile::refused_by(limits, filter) {
+                let limit = format!("no subscriptions matching the refused filter {refused}");
+                (limit, ReasonCode::NotAuthorized)
             } else {
                 return None;
             };

@@ -90,6 +90,15 @@ pub struct ServeArgs {
     /// device's reconnection notice a silent client sooner (a local setting, not AWS's).
     #[arg(long, value_name = "SECONDS")]
     min_keep_alive: Option<u16>,
+    /// Profile mqtt: the longest keep-alive granted, in seconds, like mosquitto's
+    /// max_keepalive. MQTT 5 clients asking for more, or for none, are told this value (Server
+    /// Keep Alive); MQTT 3.1.1 clients are refused (CONNACK 2).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u16).range(1..))]
+    max_keep_alive: Option<u16>,
+    /// Profile mqtt: a topic filter no client may subscribe to (repeatable). A requested
+    /// filter it matches gets SUBACK 0x87 Not authorized (MQTT 3.1.1: 0x80).
+    #[arg(long = "refused-filter", value_name = "FILTER")]
+    refused_filters: Vec<String>,
     /// How many seconds a minute lasts for AWS IoT Jobs timers (in-progress and step
     /// timeouts) and rollout rates, instead of 60: lets tests see a job execution time out in
     /// seconds (a local setting, not AWS's).
@@ -158,6 +167,9 @@ pub struct FileConfig {
     #[serde(default)]
     api_credentials: Vec<String>,
     min_keep_alive: Option<u16>,
+    max_keep_alive: Option<u16>,
+    #[serde(default)]
+    refused_filters: Vec<String>,
     jobs_minute: Option<u16>,
     thing_type_delete_delay: Option<u64>,
     ownership_token_lifetime: Option<u64>,
@@ -338,6 +350,21 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     }
     config.max_packet_size = args.max_packet_size.or(file.max_packet_size);
     config.min_keep_alive = args.min_keep_alive.or(file.min_keep_alive);
+    config.max_keep_alive = args.max_keep_alive.or(file.max_keep_alive);
+    if config.max_keep_alive == Some(0) {
+        bail!("max-keep-alive 0: give the longest keep-alive to grant, 1 to 65535 seconds");
+    }
+    let refused = if args.refused_filters.is_empty() {
+        file.refused_filters
+    } else {
+        args.refused_filters
+    };
+    for filter in refused {
+        let parsed = client::TopicFilter::new(&filter).map_err(|e| {
+            anyhow::anyhow!("refused filter {filter:?} is not a valid MQTT topic filter: {e}")
+        })?;
+        config.refused_filters.push(parsed);
+    }
     if let Some(seconds) = args.jobs_minute.or(file.jobs_minute) {
         if !(1..=60).contains(&seconds) {
             bail!("jobs-minute {seconds}: give 1 to 60 seconds");
@@ -634,6 +661,21 @@ mod tests {
         let config = load_config(&path).unwrap();
         assert_eq!(config.profile, Some(ProfileArg::Aws));
         assert!(config.mqtts.is_some());
+    }
+
+    #[test]
+    fn the_example_mqtt_profile_keys_parse_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
+        let example = std::fs::read_to_string(path).unwrap();
+        let keys: String = example
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with("max-keep-alive =") || l.starts_with("refused-filters ="))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: FileConfig = toml::from_str(&keys).unwrap();
+        assert_eq!(file.max_keep_alive, Some(3600));
+        assert_eq!(file.refused_filters, ["test/nosubscribe"]);
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct ServerConfig {
     /// Lowest keep-alive granted, in seconds, in place of the profile's (AWS: 30). A local
     /// setting for tests of a device's reconnection, not an AWS behaviour.
     pub min_keep_alive: Option<u16>,
+    /// Profile `mqtt`: the longest keep-alive granted (`broker_core::Limits::max_keep_alive`).
+    pub max_keep_alive: Option<u16>,
+    /// Profile `mqtt`: filters no client may subscribe to
+    /// (`broker_core::Limits::refused_filters`).
+    pub refused_filters: Vec<mqtt_proto::TopicFilter>,
     /// How long a minute lasts for AWS IoT Jobs timers (in-progress and step timeouts) and
     /// rollout rates, in place of 60 seconds. A local setting for tests that need a job
     /// execution to time out in seconds, not an AWS behaviour.
@@ -114,6 +119,8 @@ impl ServerConfig {
             max_queued_per_session: 100_000,
             api_credentials: Vec::new(),
             min_keep_alive: None,
+            max_keep_alive: None,
+            refused_filters: Vec::new(),
             jobs_minute: None,
             thing_type_delete_delay: Duration::from_millis(
                 u64::try_from(store::AWS_DELETE_DELAY_MS).unwrap_or(300_000),
@@ -128,12 +135,15 @@ impl ServerConfig {
         }
     }
 
-    /// The broker's limits: the profile's, with the configured keep-alive minimum.
+    /// The broker's limits: the profile's, with the configured keep-alive minimum and maximum
+    /// and refused filters.
     pub(crate) fn limits(&self) -> broker_core::Limits {
         let mut limits = broker_core::Limits::for_profile(self.profile);
         if let (Some(min), Some((_, max))) = (self.min_keep_alive, limits.keep_alive_clamp) {
             limits.keep_alive_clamp = Some((min.min(max), max));
         }
+        limits.max_keep_alive = self.max_keep_alive;
+        limits.refused_filters.clone_from(&self.refused_filters);
         limits
     }
 

@@ -21,6 +21,11 @@ impl Counter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Raises the count to `total`, a count kept elsewhere (never lowers it).
+    pub fn raise_to(&self, total: u64) {
+        self.0.fetch_max(total, Ordering::Relaxed);
+    }
 }
 
 /// A value that goes up and down.
@@ -61,6 +66,8 @@ pub struct Metrics {
     pub messages_received: Counter,
     /// Deliveries handed to connections.
     pub messages_delivered: Counter,
+    /// QoS 1/2 messages dropped from full offline queues (`--max-queued-messages`).
+    pub queued_dropped: Counter,
     /// Refused TLS handshakes by kind (indexed by `RefusalKind::index`).
     handshake_failures: [Counter; RefusalKind::ALL.len()],
     /// The rules engine.
@@ -162,6 +169,13 @@ impl Metrics {
             "counter",
             "Messages handed to connections for delivery.",
             self.messages_delivered.get().to_string(),
+        );
+        metric(
+            "tether_queued_messages_dropped_total",
+            "counter",
+            "QoS 1/2 messages dropped, oldest first, from persistent sessions' queues that were \
+             full (max-queued-messages).",
+            self.queued_dropped.get().to_string(),
         );
         for (name, help, counter) in [
             (

@@ -267,6 +267,22 @@ fn start_services(
 
 /// The broker for the configured profile, with the AWS IoT policy authorizer.
 fn broker(config: &ServerConfig) -> Result<Broker<ServerAuthorizer>, ServerError> {
+    if config.profile == Profile::Aws {
+        // AWS IoT grants 30 to 1200 s and decides subscriptions by policy; these settings
+        // belong to the plain MQTT broker.
+        if let Some(max) = config.max_keep_alive {
+            return Err(ServerError::Config(format!(
+                "max-keep-alive {max}: the aws profile grants AWS IoT's keep-alive (30 to 1200 \
+                 s); use --profile mqtt, or remove the setting"
+            )));
+        }
+        if let Some(filter) = config.refused_filters.first() {
+            return Err(ServerError::Config(format!(
+                "refused-filters {filter}: the aws profile refuses subscriptions by AWS IoT \
+                 policy (iot:Subscribe); use --profile mqtt, or a policy"
+            )));
+        }
+    }
     let mut broker_config = BrokerConfig::for_profile(config.profile);
     broker_config.limits = config.limits();
     broker_config.max_queued_per_session = config.max_queued_per_session;

@@ -56,6 +56,15 @@ pub enum StoreError {
         path: String,
         source: Arc<rusqlite::Error>,
     },
+    /// The file is damaged (a truncated or overwritten page, found at open or by SQLite's
+    /// quick check). The file is left exactly as it is: nothing starts on it, and nothing
+    /// starts empty in its place.
+    #[error(
+        "database {path} is damaged ({problem}); tether will not start on it and has left it \
+         untouched: restore it from a backup, or move it aside (e.g. mv {path} {path}.damaged) \
+         to start with an empty registry, or use another --data-dir"
+    )]
+    Damaged { path: String, problem: String },
     /// The file was written by a newer tether.
     #[error(
         "database {path} is from a newer tether (schema {found}, this build knows {known}): \

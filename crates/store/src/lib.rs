@@ -101,11 +101,13 @@ impl Store {
         Store::open_with(path, StoreOptions::default())
     }
 
-    /// Opens (creating if needed) the database file at `path`, migrating its schema forward.
+    /// Opens (creating if needed) the database file at `path`, migrating its schema forward,
+    /// and refuses a damaged file ([`StoreError::Damaged`], the file left as it is).
     pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store, StoreError> {
         let path = path.as_ref();
         let label = path.display().to_string();
         let conn = schema::open_connection(Some(path), &label, options.durability)?;
+        schema::quick_check(&conn, &label)?;
         Ok(Store {
             conn,
             file: Some(path.to_owned()),

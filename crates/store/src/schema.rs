@@ -480,9 +480,17 @@ pub(crate) fn open_connection(
     label: &str,
     durability: Durability,
 ) -> Result<Connection, StoreError> {
-    let open_err = |e| StoreError::Open {
-        path: label.to_owned(),
-        source: std::sync::Arc::new(e),
+    let open_err = |e: rusqlite::Error| {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) {
+            return StoreError::Damaged {
+                path: label.to_owned(),
+                problem: e.to_string(),
+            };
+        }
+        StoreError::Open {
+            path: label.to_owned(),
+            source: std::sync::Arc::new(e),
+        }
     };
     let mut conn = match path {
         Some(p) => Connection::open(p),
@@ -496,6 +504,29 @@ pub(crate) fn open_connection(
     // committed in between (busy_timeout cannot help there); IMMEDIATE waits for the lock instead.
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     Ok(conn)
+}
+
+/// SQLite's quick check of the whole file (every page and record, not the indexes' contents):
+/// a file damaged in pages that opening does not read (a disk fault, a copy cut short, bytes
+/// overwritten) is refused at start, with the file left as it is, rather than failing later
+/// in the middle of a request or losing the rows it held. It reads the whole file once, so
+/// it costs start-up time in proportion to the database's size.
+pub(crate) fn quick_check(conn: &Connection, label: &str) -> Result<(), StoreError> {
+    let damaged = |problem: String| StoreError::Damaged {
+        path: label.to_owned(),
+        problem,
+    };
+    let mut statement = conn
+        .prepare("PRAGMA quick_check(5)")
+        .map_err(|e| damaged(e.to_string()))?;
+    let problems: Vec<String> = statement
+        .query_map([], |r| r.get::<_, String>(0))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<String>>>())
+        .map_err(|e| damaged(e.to_string()))?;
+    match problems.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        _ => Err(damaged(problems.join("; "))),
+    }
 }
 
 /// Per-connection settings. `journal_mode=WAL` is stored in the file; the others are not and
@@ -684,5 +715,68 @@ mod tests {
         let label = path.display().to_string();
         let err = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap_err();
         assert!(err.to_string().contains(&label), "{err}");
+    }
+
+    /// A file with `rows` rows of filler beside the schema, closed (so its WAL is folded in).
+    fn filled_file(dir: &std::path::Path, rows: i64) -> std::path::PathBuf {
+        let path = dir.join("filled.db");
+        let conn = open_connection(Some(&path), "filled", Durability::PowerLoss).unwrap();
+        conn.execute_batch("CREATE TABLE filler(n INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            .unwrap();
+        for n in 0..rows {
+            conn.execute("INSERT INTO filler VALUES (?1, zeroblob(300))", [n])
+                .unwrap();
+        }
+        drop(conn);
+        path
+    }
+
+    #[test]
+    fn a_file_damaged_where_opening_does_not_read_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = filled_file(dir.path(), 2_000);
+        let mut bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 200_000, "{} bytes", bytes.len());
+        // Pages in the middle: filler, which opening and migrating never read.
+        let middle = bytes.len() / 2 / 4096 * 4096;
+        for (i, byte) in bytes[middle..middle + 8192].iter_mut().enumerate() {
+            *byte = u8::try_from(i % 251).unwrap();
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let label = path.display().to_string();
+        let conn = open_connection(Some(&path), &label, Durability::PowerLoss).unwrap();
+        let err = quick_check(&conn, &label).unwrap_err();
+        drop(conn);
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&label) && text.contains("untouched") && text.contains(".damaged"),
+            "{text}"
+        );
+        let err = crate::Store::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "the file is kept as it was"
+        );
+    }
+
+    #[test]
+    fn a_truncated_file_is_refused_as_damaged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = filled_file(dir.path(), 2_000);
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+        let err = crate::Store::open(&path).err().unwrap();
+        assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+        assert_eq!(std::fs::read(&path).unwrap().len(), bytes.len() / 3);
+    }
+
+    #[test]
+    fn a_sound_file_passes_the_quick_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = filled_file(dir.path(), 100);
+        crate::Store::open(&path).unwrap();
     }
 }

@@ -1,7 +1,9 @@
 //! Loading the broker conformance sequences (`shared/conformance/mqtt-sequences/*.json`): each
 //! file is a list of groups, each group a list of tests, each test a list of steps. Defaults are
 //! resolved here (protocol 4, connect first, expect a disconnect), so the runner sees plain
-//! values. The format is described in the sequences' README.
+//! values. The format is described in the sequences' README; tether's own sequences add two
+//! things to it: a `wait` step (`{"type": "wait", "seconds": 2}`) and `repeat` on a `send`
+//! (its bytes that many times over, in one write).
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +60,9 @@ pub enum Step {
         /// Topic filter.
         topic: String,
     },
+    /// Let this much time pass before the next step (tether's sequences only: what a message
+    /// waited is what Message Expiry is about). Never a way to wait for the broker.
+    Wait(std::time::Duration),
 }
 
 /// Why the sequences could not be loaded.
@@ -129,6 +134,10 @@ struct RawStep {
     topic: Option<String>,
     qos: Option<u8>,
     retain: Option<bool>,
+    /// `send` only: the payload's bytes this many times over, in one write.
+    repeat: Option<usize>,
+    /// `wait` only.
+    seconds: Option<f64>,
 }
 
 /// Loads every `*.json` file in `dir`, in file-name order.
@@ -214,7 +223,10 @@ fn step(file: &str, test: &str, raw: RawStep) -> Result<Step, LoadError> {
         })
     };
     Ok(match raw.kind.as_str() {
-        "send" => Step::Send(bytes(raw.payload)?),
+        "send" => Step::Send(bytes(raw.payload)?.repeat(raw.repeat.unwrap_or(1))),
+        "wait" => Step::Wait(std::time::Duration::from_secs_f64(
+            raw.seconds.unwrap_or(0.0).clamp(0.0, 60.0),
+        )),
         "recv" => Step::Recv(bytes(raw.payload)?),
         "external_publish" => Step::ExternalPublish {
             topic: raw.topic.unwrap_or_default(),

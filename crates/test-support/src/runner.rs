@@ -2,7 +2,7 @@
 //! timeouts. A `recv` step must match byte for byte, or, failing that, decode to the same packet
 //! with tether's codec (MQTT 5 properties are order-free except user properties, and CONNACK
 //! properties are the reference broker's configuration, so only its flags and reason count).
-//! Every read is bounded by the timeout; nothing here sleeps.
+//! Every read is bounded by the timeout; nothing sleeps but a case's own `wait` step.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -67,14 +67,25 @@ pub fn run_case(addr: SocketAddr, case: &Case, timeout: Duration) -> Result<Pass
             Step::Send(bytes) => {
                 if let Err(err) = conn.send(bytes) {
                     // A broker may close as soon as it sees a violation, before the script
-                    // has finished writing.
-                    if case.expect_disconnect {
+                    // has finished writing; but when the script still expects to read, the
+                    // broker must let the write end so that the client can read its answer
+                    // (a reset would lose it).
+                    let reads_after = case.steps.get(index + 1..).is_some_and(|rest| {
+                        rest.iter().any(|s| {
+                            matches!(
+                                s,
+                                Step::Recv(_) | Step::Subscribe { .. } | Step::Unsubscribe { .. }
+                            )
+                        })
+                    });
+                    if case.expect_disconnect && !reads_after {
                         closed = true;
                         break;
                     }
                     return Err(fail(err));
                 }
             }
+            Step::Wait(duration) => std::thread::sleep(*duration),
             Step::Recv(expected) => {
                 if compare(&mut conn, expected, protocol).map_err(fail)? == Pass::Equivalent {
                     pass = Pass::Equivalent;
@@ -154,8 +165,12 @@ fn compare(conn: &mut Conn, expected: &[u8], protocol: Protocol) -> Result<Pass,
 fn equivalent(want: &[u8], got: &[u8], protocol: Protocol) -> bool {
     let decode = |bytes: &[u8]| mqtt_proto::codec::decode(Bytes::copy_from_slice(bytes), protocol);
     match (decode(want), decode(got)) {
+        // The reference broker's CONNACK properties are its configuration, except Server Keep
+        // Alive, which answers the client's keep-alive: that one must agree (absent included).
         (Ok(Packet::ConnAck(a)), Ok(Packet::ConnAck(b))) => {
-            a.session_present == b.session_present && a.reason == b.reason
+            a.session_present == b.session_present
+                && a.reason == b.reason
+                && a.properties.server_keep_alive == b.properties.server_keep_alive
         }
         (Ok(a), Ok(b)) => a == b,
         _ => false,
@@ -207,7 +222,7 @@ impl Conn {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream
             .write_all(bytes)
-            .map_err(|e| format!("could not send {}: {e}", hex(bytes)))
+            .map_err(|e| format!("could not send {}: {e}", hex_head(bytes)))
     }
 
     /// Reads one whole packet.
@@ -384,6 +399,15 @@ fn external_publish(
     helper.send(&[0xE0, 0x00])
 }
 
+/// [`hex`] of at most the first 64 bytes, with the total when there are more (a `repeat`ed
+/// send can be megabytes).
+fn hex_head(bytes: &[u8]) -> String {
+    match bytes.get(..64) {
+        Some(head) if bytes.len() > 64 => format!("{} ... ({} bytes)", hex(head), bytes.len()),
+        _ => hex(bytes),
+    }
+}
+
 /// Hex with a space between bytes, for failure messages.
 pub fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
@@ -409,7 +433,7 @@ pub fn runs_alone(case: &Case) -> bool {
                 Some(&first) => first == 0x82 || (first & 0xF1 == 0x31),
                 None => false,
             },
-            Step::Recv(_) | Step::Unsubscribe { .. } => false,
+            Step::Recv(_) | Step::Unsubscribe { .. } | Step::Wait(_) => false,
         })
 }
 

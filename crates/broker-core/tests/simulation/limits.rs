@@ -1,5 +1,6 @@
 //! AWS IoT Core limits, each refused with the reason the contract names
-//! (shared/reference/aws-iot-contract.md §1.2–1.5), and their absence under the MQTT profile.
+//! (shared/reference/aws-iot-contract.md §1.2–1.5), their absence under the MQTT profile, and
+//! the limits a deployment configures (a maximum keep-alive, refused filters).
 
 use super::*;
 use mqtt_proto::ReasonCode;
@@ -278,4 +279,93 @@ fn every_limit_refusal_is_reported_naming_the_limit() {
     let (m, _) = mqtt.connect("m", Protocol::V311, true);
     mqtt.publish(m, "big", &over, QoS::AtLeastOnce, false);
     assert!(limited(&mut mqtt).is_empty());
+}
+
+#[test]
+fn a_maximum_keep_alive_is_told_to_mqtt5_clients_and_refuses_older_ones() {
+    let mut config = BrokerConfig::for_profile(Profile::Mqtt);
+    config.limits.max_keep_alive = Some(60);
+    let mut sim = Sim::with_config(config);
+    for (asked, granted) in [(0u16, 60u16), (30, 30), (60, 60), (61, 60), (65_535, 60)] {
+        let mut request = sim.request("k5", Protocol::V5, true, ());
+        request.keep_alive = asked;
+        let (_, connected) = accepted(sim.connect_with(request));
+        assert_eq!(
+            (connected.keep_alive, connected.keep_alive_changed),
+            (granted, asked != granted),
+            "MQTT 5 asks {asked}"
+        );
+        let props = connected.connack_properties(&sim.broker.config().limits);
+        assert_eq!(
+            props.server_keep_alive,
+            (asked != granted).then_some(granted),
+            "[MQTT-3.2.2-21] Server Keep Alive"
+        );
+    }
+    sim.effects();
+    for (asked, refused) in [(0u16, true), (60, false), (61, true)] {
+        let mut request = sim.request("k3", Protocol::V311, true, ());
+        request.keep_alive = asked;
+        let outcome = sim.connect_with(request).1;
+        assert_eq!(
+            matches!(
+                outcome,
+                ConnectOutcome::Refused(ReasonCode::ClientIdentifierNotValid)
+            ),
+            refused,
+            "MQTT 3.1.1 asks {asked}: {outcome:?}"
+        );
+    }
+    let report = limited(&mut sim);
+    assert_eq!(report.len(), 2, "{report:?}");
+    assert!(report[0].2.contains("at most 60 s"), "{report:?}");
+    assert!(report[0].2.contains("none (0)"), "{report:?}");
+    assert!(report[1].2.contains("61 s"), "{report:?}");
+}
+
+#[test]
+fn refused_filters_get_suback_0x87_and_are_reported() {
+    let mut config = BrokerConfig::for_profile(Profile::Mqtt);
+    config.limits.refused_filters = vec![
+        TopicFilter::new("test/nosubscribe").unwrap(),
+        TopicFilter::new("secret/#").unwrap(),
+    ];
+    let mut sim = Sim::with_config(config);
+    let (c, _) = sim.connect("c", Protocol::V5, true);
+    sim.effects();
+    assert_eq!(
+        sim.subscribe(
+            c,
+            &[
+                ("test/nosubscribe", QoS::AtLeastOnce),
+                ("test/other", QoS::AtLeastOnce),
+                ("secret/a", QoS::AtLeastOnce),
+                ("secret/+", QoS::AtLeastOnce),
+                ("$share/g/secret/#", QoS::AtLeastOnce),
+                ("#", QoS::AtLeastOnce),
+            ]
+        ),
+        SubscribeOutcome::SubAck(vec![
+            ReasonCode::NotAuthorized,
+            ReasonCode::GrantedQos1,
+            ReasonCode::NotAuthorized,
+            ReasonCode::NotAuthorized,
+            ReasonCode::NotAuthorized,
+            ReasonCode::GrantedQos1,
+        ])
+    );
+    assert_eq!(sim.broker.stats().subscriptions, 2);
+    let report = limited(&mut sim);
+    assert_eq!(report.len(), 4, "{report:?}");
+    assert_eq!(report[0].1, "test/nosubscribe");
+    assert!(
+        report[2].2.contains("refused filter secret/#"),
+        "{report:?}"
+    );
+    // MQTT 3.1.1: the same refusal, as SUBACK 0x80, and the connection stays.
+    let (v3, _) = sim.connect("v3", Protocol::V311, true);
+    assert_eq!(
+        sim.subscribe(v3, &[("test/nosubscribe", QoS::AtMostOnce)]),
+        SubscribeOutcome::SubAck(vec![ReasonCode::NotAuthorized])
+    );
 }

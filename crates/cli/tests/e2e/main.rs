@@ -31,6 +31,7 @@ mod qualify;
 mod readme;
 mod refusals;
 mod registry;
+mod reliability;
 mod rules;
 mod serve;
 mod shadow;

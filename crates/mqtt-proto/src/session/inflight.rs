@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use crate::packet::Publish;
 use crate::reason::ReasonCode;
 use crate::session::packet_id::PacketIds;
+use crate::time::Instant;
 use crate::types::{Delivery, PacketId, QoS};
 
 /// Where one outgoing QoS 1/2 publication is in its flow.
@@ -36,6 +37,9 @@ struct Entry {
     publish: Option<Box<Publish>>,
     /// Whether it went out on some connection already (so a resend carries DUP).
     sent_before: bool,
+    /// When its Message Expiry Interval ends (server side only): it is sent with what is left
+    /// of the interval, and dropped unsent once this has passed ([MQTT-3.3.2-5]).
+    expires_at: Option<Instant>,
 }
 
 /// What an acknowledgement of an outgoing publication means.
@@ -62,6 +66,8 @@ pub(crate) struct Outgoing {
     entries: BTreeMap<PacketId, Entry>,
     /// Ids of `Queued` entries in send order.
     queue: VecDeque<PacketId>,
+    /// Publications dropped unsent because their expiry passed, not yet reported.
+    expired: Vec<(PacketId, QoS)>,
     /// Entries in `AwaitAck` or `AwaitComp`: what the peer's Receive Maximum limits.
     inflight: usize,
     next_seq: u64,
@@ -69,7 +75,17 @@ pub(crate) struct Outgoing {
 
 impl Outgoing {
     /// Queues a QoS 1/2 publication under a fresh packet id. `None` when all ids are in use.
-    pub(crate) fn push(&mut self, mut publish: Publish, qos: QoS) -> Option<PacketId> {
+    pub(crate) fn push(&mut self, publish: Publish, qos: QoS) -> Option<PacketId> {
+        self.push_expiring(publish, qos, None)
+    }
+
+    /// [`Outgoing::push`] for a publication whose Message Expiry Interval ends at `expires_at`.
+    pub(crate) fn push_expiring(
+        &mut self,
+        mut publish: Publish,
+        qos: QoS,
+        expires_at: Option<Instant>,
+    ) -> Option<PacketId> {
         let qos = if qos == QoS::AtMostOnce {
             QoS::AtLeastOnce
         } else {
@@ -87,6 +103,7 @@ impl Outgoing {
                 qos,
                 publish: Some(Box::new(publish)),
                 sent_before: false,
+                expires_at,
             },
         );
         self.queue.push_back(id);
@@ -94,23 +111,41 @@ impl Outgoing {
     }
 
     /// Takes the next queued publication if fewer than `limit` are in flight, marks it sent and
-    /// returns it to be encoded (with DUP set when it is a resend).
-    pub(crate) fn next_sendable(&mut self, limit: usize) -> Option<&Publish> {
+    /// returns it to be encoded (with DUP set when it is a resend). A publication with an
+    /// expiry carries what is left of its interval at `now`, in whole seconds rounded down
+    /// ([MQTT-3.3.2-6]); one whose expiry passed before it was ever sent is dropped instead
+    /// ([MQTT-3.3.2-5]) and reported by [`Outgoing::take_expired`]. A resend keeps going
+    /// whatever its expiry: its delivery has started.
+    pub(crate) fn next_sendable(&mut self, limit: usize, now: Instant) -> Option<&Publish> {
         let id = loop {
             if self.inflight >= limit {
                 return None;
             }
             let id = self.queue.pop_front()?;
-            if self
-                .entries
-                .get(&id)
-                .is_some_and(|e| e.stage == Stage::Queued && e.publish.is_some())
-            {
-                break id;
+            let Some(entry) = self.entries.get(&id) else {
+                continue;
+            };
+            if entry.stage != Stage::Queued || entry.publish.is_none() {
+                continue;
             }
+            if !entry.sent_before && entry.expires_at.is_some_and(|at| now >= at) {
+                // Already off the queue: remove the entry and free its id directly.
+                let qos = entry.qos;
+                self.entries.remove(&id);
+                self.ids.release(id);
+                self.expired.push((id, qos));
+                continue;
+            }
+            break id;
         };
         let entry = self.entries.get_mut(&id)?;
+        let expires_at = entry.expires_at;
         let publish = entry.publish.as_mut()?;
+        if let Some(at) = expires_at {
+            let left = at.saturating_duration_since(now).as_secs();
+            publish.properties.message_expiry_interval =
+                Some(u32::try_from(left).unwrap_or(u32::MAX));
+        }
         publish.dup = entry.sent_before;
         entry.sent_before = true;
         entry.stage = Stage::AwaitAck;
@@ -260,6 +295,37 @@ impl Outgoing {
             self.abandon(*id);
         }
         finished.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Removes and returns the publications the peer has not taken ownership of (queued, or
+    /// sent and awaiting PUBACK/PUBREC), in send order, with the id each held and whether it
+    /// was sent before. Flows past PUBREC stay: the peer owns those messages.
+    pub(crate) fn take_unowned(&mut self) -> Vec<(PacketId, bool, Publish)> {
+        let mut taken: Vec<(u64, PacketId)> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.stage != Stage::AwaitComp && e.publish.is_some())
+            .map(|(id, e)| (e.seq, *id))
+            .collect();
+        taken.sort_unstable();
+        let mut out = Vec::with_capacity(taken.len());
+        for (_, id) in taken {
+            let Some(entry) = self.entries.get(&id) else {
+                continue;
+            };
+            let sent_before = entry.sent_before || entry.stage == Stage::AwaitAck;
+            let publish = entry.publish.as_deref().cloned();
+            self.abandon(id);
+            if let Some(publish) = publish {
+                out.push((id, sent_before, publish));
+            }
+        }
+        out
+    }
+
+    /// The publications dropped unsent because their expiry passed, since the last call.
+    pub(crate) fn take_expired(&mut self) -> Vec<(PacketId, QoS)> {
+        core::mem::take(&mut self.expired)
     }
 
     /// Publications sent and not yet completed (what Receive Maximum limits).
@@ -433,8 +499,11 @@ mod tests {
         let mut out = Outgoing::default();
         let a = out.push(publish("a"), QoS::AtLeastOnce).unwrap();
         let b = out.push(publish("b"), QoS::ExactlyOnce).unwrap();
-        assert_eq!(out.next_sendable(1).unwrap().topic.as_str(), "a");
-        assert!(out.next_sendable(1).is_none());
+        assert_eq!(
+            out.next_sendable(1, Instant::ZERO).unwrap().topic.as_str(),
+            "a"
+        );
+        assert!(out.next_sendable(1, Instant::ZERO).is_none());
         assert_eq!(out.on_puback(b), AckOutcome::Unknown, "b was never sent");
         assert_eq!(
             out.on_puback(a),
@@ -442,7 +511,7 @@ mod tests {
                 qos: QoS::AtLeastOnce
             }
         );
-        let sent = out.next_sendable(1).cloned().unwrap();
+        let sent = out.next_sendable(1, Instant::ZERO).cloned().unwrap();
         assert_eq!(sent.delivery, Delivery::ExactlyOnce(b));
         assert_eq!(out.on_puback(b), AckOutcome::Mismatch);
         assert_eq!(
@@ -471,7 +540,7 @@ mod tests {
         let b = out.push(publish("b"), QoS::ExactlyOnce).unwrap();
         let c = out.push(publish("c"), QoS::ExactlyOnce).unwrap();
         for _ in 0..3 {
-            out.next_sendable(10).unwrap();
+            out.next_sendable(10, Instant::ZERO).unwrap();
         }
         assert_eq!(
             out.on_pubrec(c, ReasonCode::Success),
@@ -480,8 +549,8 @@ mod tests {
         out.pause();
         assert_eq!(out.inflight(), 1);
         assert_eq!(out.releases(), alloc::vec![c]);
-        let first = out.next_sendable(10).cloned().unwrap();
-        let second = out.next_sendable(10).cloned().unwrap();
+        let first = out.next_sendable(10, Instant::ZERO).cloned().unwrap();
+        let second = out.next_sendable(10, Instant::ZERO).cloned().unwrap();
         assert_eq!((first.delivery.packet_id(), first.dup), (Some(a), true));
         assert_eq!((second.delivery.packet_id(), second.dup), (Some(b), true));
     }
@@ -490,7 +559,7 @@ mod tests {
     fn pubrec_with_failure_ends_the_flow() {
         let mut out = Outgoing::default();
         let a = out.push(publish("a"), QoS::ExactlyOnce).unwrap();
-        out.next_sendable(5).unwrap();
+        out.next_sendable(5, Instant::ZERO).unwrap();
         let outcome = out.on_pubrec(a, ReasonCode::QuotaExceeded);
         assert_eq!(
             outcome,

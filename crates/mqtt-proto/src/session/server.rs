@@ -65,6 +65,15 @@ impl ServerSession {
     pub fn pending_received(&self) -> usize {
         self.incoming.len()
     }
+
+    /// Takes the outgoing QoS 1/2 deliveries the client has not taken ownership of — waiting
+    /// to be sent, or sent and unacknowledged — in their send order, each with the packet id
+    /// it held and whether it was sent already (a resend carries DUP). For a broker that must
+    /// hand them to another connection of the client when this session cannot be handed over
+    /// whole. QoS 2 flows past PUBREC stay: the client has those messages.
+    pub fn take_unacknowledged(&mut self) -> Vec<(PacketId, bool, Publish)> {
+        self.outgoing.take_unowned()
+    }
 }
 
 /// What `deliver` did with a message.
@@ -96,6 +105,15 @@ pub enum ServerEvent {
     Subscribe(Subscribe),
     /// UNSUBSCRIBE: answer with `unsuback`.
     Unsubscribe(Unsubscribe),
+    /// A QoS 1/2 delivery waited in the session until its Message Expiry Interval passed and
+    /// was dropped without ever being sent ([MQTT-3.3.2-5]); it is finished like a delivered
+    /// one.
+    Expired {
+        /// The packet id it held.
+        packet_id: PacketId,
+        /// Its QoS.
+        qos: QoS,
+    },
     /// A QoS 1/2 delivery to the client completed (PUBACK, PUBCOMP, or PUBREC with a failure).
     Delivered {
         /// Its packet id.
@@ -347,15 +365,32 @@ impl ServerConnection {
         self.tx.clear();
     }
 
-    /// Delivers a message to the client. QoS 1/2 messages are accepted even when the window
-    /// is full or the connection closed: they wait in the session.
-    pub fn deliver(&mut self, message: Message) -> Result<DeliveryOutcome, Error> {
+    /// Delivers a message to the client at `now`. QoS 1/2 messages are accepted even when the
+    /// window is full or the connection closed: they wait in the session.
+    ///
+    /// `expires_at` is when the message's Message Expiry Interval ends, when it has one: the
+    /// PUBLISH then carries what is left of the interval when it leaves, not the interval in
+    /// `message` ([MQTT-3.3.2-6]), and a QoS 1/2 message still waiting for the client's window
+    /// at that moment is dropped unsent and reported as [`ServerEvent::Expired`]
+    /// ([MQTT-3.3.2-5]). A QoS 0 message leaves at once with what is left at `now`.
+    pub fn deliver(
+        &mut self,
+        message: Message,
+        expires_at: Option<Instant>,
+        now: Instant,
+    ) -> Result<DeliveryOutcome, Error> {
+        self.advance(now);
         if message.topic.is_empty() {
             return Err(Error::EmptyTopic);
         }
         let qos = message.qos;
         let mut publish = message.into_publish();
         publish.properties.topic_alias = None;
+        if let Some(at) = expires_at {
+            let left = at.saturating_duration_since(self.now).as_secs();
+            publish.properties.message_expiry_interval =
+                Some(u32::try_from(left).unwrap_or(u32::MAX));
+        }
         // Sized as sent: with a packet id for QoS 1/2 (`push` gives it its real one).
         publish.delivery = Delivery::new(qos, PacketId::MIN);
         match check_publish_size(&publish, self.protocol, self.client_maximum_packet_size) {
@@ -377,7 +412,7 @@ impl ServerConnection {
         let id = self
             .session
             .outgoing
-            .push(publish, qos)
+            .push_expiring(publish, qos, expires_at)
             .ok_or(Error::PacketIdsExhausted)?;
         self.pump();
         Ok(DeliveryOutcome::Accepted(id))
@@ -519,13 +554,18 @@ impl ServerConnection {
         }
         let limit = usize::from(self.client_receive_maximum);
         let mut failed: Vec<(PacketId, QoS)> = Vec::new();
-        while let Some(publish) = self.session.outgoing.next_sendable(limit) {
+        let now = self.now;
+        while let Some(publish) = self.session.outgoing.next_sendable(limit, now) {
             let delivery = publish.delivery;
             if self.tx.push_publish(publish, self.protocol).is_err() {
                 // `deliver` encoded-sized it already, so this does not happen; should it, the
                 // message is finished as undeliverable rather than retried forever.
                 failed.extend(delivery.packet_id().map(|id| (id, delivery.qos())));
             }
+        }
+        for (packet_id, qos) in self.session.outgoing.take_expired() {
+            self.events
+                .push_back(ServerEvent::Expired { packet_id, qos });
         }
         for (packet_id, qos) in failed {
             self.session.outgoing.abandon(packet_id);

@@ -394,7 +394,11 @@ fn client_and_server_exchange_qos2_both_ways() {
     );
 
     server
-        .deliver(message("down", QoS::ExactlyOnce, b"world"))
+        .deliver(
+            message("down", QoS::ExactlyOnce, b"world"),
+            None,
+            Instant::ZERO,
+        )
         .unwrap();
     shuttle(&mut client, &mut server, Instant::ZERO);
     assert!(

@@ -155,6 +155,7 @@ impl ApiError {
             StoreError::InvalidRequest(text) => ApiError::invalid_request(text),
             StoreError::InvalidToken { .. } => ApiError::invalid_request(message),
             StoreError::Open { .. }
+            | StoreError::Damaged { .. }
             | StoreError::NewerSchema { .. }
             | StoreError::Migration { .. }
             | StoreError::Sqlite { .. }

@@ -15,13 +15,14 @@ use broker_core::{ConnId, DisconnectKind, Limits};
 use bytes::BytesMut;
 use mqtt_proto::session::Message as SessionMessage;
 use mqtt_proto::session::server::{DeliveryOutcome, ServerConfig, ServerConnection, ServerEvent};
+use mqtt_proto::time::Instant;
 use mqtt_proto::{ConnAck, Disconnect, ReasonCode, SubAck, UnsubAck};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::first_packet;
 use super::router::{Command, ConnectReply, InFlightSeqs, ToConn};
+use super::{first_packet, linger};
 use crate::auth::Principal;
 use crate::clock::Clock;
 use crate::metrics::Metrics;
@@ -214,13 +215,14 @@ where
             },
             message = from_router.recv() => match message {
                 Some(message) => {
-                    apply(&mut session_conn, message, &mut ending);
+                    let now = shared.clock.now();
+                    apply(&mut session_conn, message, &mut ending, now);
                     // Take whatever else the router has queued before writing, so a burst of
                     // deliveries or acknowledgements leaves in one TLS record and one send
                     // instead of one each.
                     for _ in 1..ROUTER_BATCH {
                         match from_router.try_recv() {
-                            Ok(message) => apply(&mut session_conn, message, &mut ending),
+                            Ok(message) => apply(&mut session_conn, message, &mut ending, now),
                             Err(_) => break,
                         }
                     }
@@ -230,8 +232,10 @@ where
             () = timer => session_conn.handle_timeout(shared.clock.now()),
         }
     }
-    let _ = stream.shutdown().await;
     let kind = ending.kind.unwrap_or(DisconnectKind::Lost);
+    // The server ended it with a reason the client should be able to read (a DISCONNECT in
+    // MQTT 5, the silent close of 3.1.1 alike): close without a reset.
+    let reasoned = ending.server_reason.is_some() || kind == DisconnectKind::KeepAliveTimeout;
     let session = session_conn.into_session();
     let ended = Command::Disconnect {
         conn,
@@ -242,7 +246,14 @@ where
         session,
         inflight: ending.inflight,
     };
+    // The router hears first, so that wills, takeovers and sessions do not wait for the
+    // linger.
     to_router(&shared.router, ended).await;
+    if reasoned {
+        linger::close_gracefully(&mut stream).await;
+    } else {
+        let _ = stream.shutdown().await;
+    }
 }
 
 /// What the connection task learns along the way: how it is ending, and which durable
@@ -356,7 +367,7 @@ fn relay_ready(
             ServerEvent::Publish(publish) => Command::Publish { conn, publish },
             ServerEvent::Subscribe(subscribe) => Command::Subscribe { conn, subscribe },
             ServerEvent::Unsubscribe(unsubscribe) => Command::Unsubscribe { conn, unsubscribe },
-            ServerEvent::Delivered { packet_id, .. } => {
+            ServerEvent::Delivered { packet_id, .. } | ServerEvent::Expired { packet_id, .. } => {
                 match ending.inflight.remove(&packet_id.get()) {
                     Some(seq) => Command::Acked { conn, seq },
                     None => continue,
@@ -417,7 +428,7 @@ async fn to_router(router: &mpsc::Sender<Command>, command: Command) -> bool {
 }
 
 /// Applies one message from the router to the session.
-fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
+fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending, now: Instant) {
     let result = match message {
         ToConn::Deliver(delivery, seq) => {
             let mut properties = delivery.message.properties.clone();
@@ -429,8 +440,11 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
                 payload: delivery.message.payload.clone(),
                 properties,
             };
+            // The session sends what is left of the expiry interval when the message leaves,
+            // which may be later than now (a full Receive Maximum window).
+            let expires_at = delivery.message.expires_at;
             session
-                .deliver(message)
+                .deliver(message, expires_at, now)
                 .map(|outcome| match (outcome, seq) {
                     (DeliveryOutcome::Accepted(packet_id), Some(seq)) => {
                         ending.inflight.insert(packet_id.get(), seq);
@@ -464,7 +478,7 @@ fn apply(session: &mut ServerConnection, message: ToConn, ending: &mut Ending) {
         }
         ToConn::Batch(messages) => {
             for message in messages {
-                apply(session, message, ending);
+                apply(session, message, ending, now);
             }
             Ok(())
         }

@@ -49,7 +49,7 @@ where
             if let Some(reply) = connack_for_malformed(&error, level) {
                 let _ = stream.write_all(&reply).await;
             }
-            let _ = stream.shutdown().await;
+            super::linger::close_gracefully(stream).await;
             return None;
         }
         Ok(Err(FirstPacket::NotConnect(packet))) => {
@@ -82,8 +82,9 @@ where
     Some((connect, rx))
 }
 
-/// Answers a refused CONNECT with its CONNACK (3.1.1: the nearest return code) and closes.
-pub(super) async fn refuse<S: AsyncWrite + Unpin>(
+/// Answers a refused CONNECT with its CONNACK (3.1.1: the nearest return code) and closes
+/// without a reset (`linger.rs`).
+pub(super) async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
     protocol: Protocol,
     reason: ReasonCode,
@@ -97,7 +98,7 @@ pub(super) async fn refuse<S: AsyncWrite + Unpin>(
     if connack.encode(protocol, &mut out).is_ok() {
         let _ = stream.write_all(&out).await;
     }
-    let _ = stream.shutdown().await;
+    super::linger::close_gracefully(stream).await;
 }
 
 /// What tether refuses in a well-formed CONNECT before the broker sees it: an Authentication

@@ -1,10 +1,10 @@
 //! The MQTT wing of the server: listeners and their accept loops with TLS admission
 //! (`accept.rs`, `handshake.rs`, `rewind.rs`), one task per connection (`connection.rs`,
-//! `first_packet.rs`), the router task that owns the broker (`router/`), and the refusal
-//! records of what happens after admission (`record.rs`). [`start`] builds one TLS edge per TLS
-//! listener and spawns the accept loops; [`start_web`] does the same for the listeners that
-//! also speak HTTP (`web.rs`: the port-443 listener and `--wss`, with MQTT over WebSockets in
-//! `websocket.rs`, its authentication in `web_auth.rs`, custom authorizers over MQTT in
+//! `first_packet.rs`, `linger.rs`), the router task that owns the broker (`router/`), and the
+//! refusal records of what happens after admission (`record.rs`). [`start`] builds one TLS edge
+//! per TLS listener and spawns the accept loops; [`start_web`] does the same for the listeners
+//! that also speak HTTP (`web.rs`: the port-443 listener and `--wss`, with MQTT over WebSockets
+//! in `websocket.rs`, its authentication in `web_auth.rs`, custom authorizers over MQTT in
 //! `custom_mqtt.rs`, and connections without a certificate in `admitted.rs`). The HTTP wing is
 //! `api/`.
 
@@ -15,6 +15,7 @@ mod connection;
 mod custom_mqtt;
 mod first_packet;
 mod handshake;
+mod linger;
 mod record;
 mod rewind;
 pub(crate) mod router;

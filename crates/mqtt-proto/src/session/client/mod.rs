@@ -629,7 +629,7 @@ impl ClientSession {
         }
         let limit = usize::from(self.limits.receive_maximum);
         // A copy: topic aliases rewrite the wire form, and a resend needs the full topic.
-        while let Some(publish) = self.outgoing.next_sendable(limit).cloned() {
+        while let Some(publish) = self.outgoing.next_sendable(limit, self.now).cloned() {
             let Some(id) = publish.delivery.packet_id() else {
                 continue;
             };

@@ -179,7 +179,7 @@ fn server_deliveries_respect_the_client_receive_maximum() {
     let outcomes: Vec<_> = (0..3)
         .map(|_| {
             sim.conn
-                .deliver(message("o", QoS::AtLeastOnce, b""))
+                .deliver(message("o", QoS::AtLeastOnce, b""), None, sim.now)
                 .unwrap()
         })
         .collect();
@@ -213,7 +213,7 @@ fn server_deliveries_respect_the_client_receive_maximum() {
 fn server_qos2_delivery_runs_to_pubcomp() {
     let mut sim = ServerSim::v5();
     sim.conn
-        .deliver(message("o", QoS::ExactlyOnce, b""))
+        .deliver(message("o", QoS::ExactlyOnce, b""), None, sim.now)
         .unwrap();
     sim.sent();
     sim.feed(&ack(PacketType::PubRec, 1));
@@ -234,7 +234,7 @@ fn server_drops_deliveries_larger_than_the_client_accepts() {
     let mut sim = ServerSim::v5();
     let outcome = sim
         .conn
-        .deliver(message("o", QoS::AtLeastOnce, &[0; 100]))
+        .deliver(message("o", QoS::AtLeastOnce, &[0; 100]), None, sim.now)
         .unwrap();
     assert!(
         matches!(outcome, DeliveryOutcome::TooLarge { maximum: 64, .. }),
@@ -245,13 +245,63 @@ fn server_drops_deliveries_larger_than_the_client_accepts() {
 }
 
 #[test]
+fn server_sends_what_is_left_of_the_expiry_and_drops_what_expired_waiting() {
+    // [MQTT-3.3.2-6]: the interval forwarded is the one received minus the time the message
+    // waited in the server, here in the client's full Receive Maximum window (2).
+    let mut sim = ServerSim::v5();
+    for payload in [b"1", b"2"] {
+        sim.conn
+            .deliver(message("o", QoS::AtLeastOnce, payload), None, sim.now)
+            .unwrap();
+    }
+    let mut waits = message("o", QoS::AtLeastOnce, b"3");
+    waits.properties.message_expiry_interval = Some(6);
+    sim.conn.deliver(waits, Some(at(6)), sim.now).unwrap();
+    let short = message("o", QoS::AtLeastOnce, b"4");
+    sim.conn.deliver(short, Some(at(3)), sim.now).unwrap();
+    assert_eq!(sim.sent().len(), 2, "the window holds two");
+
+    sim.now = Instant::from_millis(2_500);
+    sim.feed(&ack(PacketType::PubAck, 1));
+    let sent = sim.sent();
+    let third = sent_publish(&sent[0]);
+    assert_eq!(&third.payload[..], b"3");
+    assert_eq!(
+        third.properties.message_expiry_interval,
+        Some(3),
+        "6 s less the 2.5 s it waited, rounded down"
+    );
+
+    // [MQTT-3.3.2-5]: the fourth expired while it waited and is never sent.
+    sim.now = at(4);
+    sim.events();
+    sim.feed(&ack(PacketType::PubAck, 2));
+    assert!(sim.sent().is_empty(), "an expired message is not sent");
+    assert_eq!(
+        sim.events(),
+        vec![
+            ServerEvent::Delivered {
+                packet_id: id(2),
+                qos: QoS::AtLeastOnce,
+                reason: ReasonCode::Success
+            },
+            ServerEvent::Expired {
+                packet_id: id(4),
+                qos: QoS::AtLeastOnce
+            }
+        ]
+    );
+    assert_eq!(sim.conn.session().pending_deliveries(), 1, "only the third");
+}
+
+#[test]
 fn server_resumed_session_resends_deliveries_with_dup_and_pubrel() {
     let mut sim = ServerSim::v5();
     sim.conn
-        .deliver(message("o", QoS::ExactlyOnce, b"1"))
+        .deliver(message("o", QoS::ExactlyOnce, b"1"), None, sim.now)
         .unwrap();
     sim.conn
-        .deliver(message("o", QoS::AtLeastOnce, b"2"))
+        .deliver(message("o", QoS::AtLeastOnce, b"2"), None, sim.now)
         .unwrap();
     sim.sent();
     sim.feed(&ack(PacketType::PubRec, 1));
@@ -266,6 +316,35 @@ fn server_resumed_session_resends_deliveries_with_dup_and_pubrel() {
         (Delivery::AtLeastOnce(id(2)), true)
     );
     assert_eq!(sim.resent.len(), 2);
+}
+
+#[test]
+fn server_session_gives_up_what_the_client_does_not_own_yet() {
+    let mut sim = ServerSim::v5();
+    for (qos, payload) in [
+        (QoS::ExactlyOnce, b"1"),
+        (QoS::AtLeastOnce, b"2"),
+        (QoS::AtLeastOnce, b"3"),
+    ] {
+        sim.conn
+            .deliver(message("o", qos, payload), None, sim.now)
+            .unwrap();
+    }
+    assert_eq!(sim.sent().len(), 2, "the window holds two");
+    sim.feed(&ack(PacketType::PubRec, 1));
+    sim.conn.connection_lost(at(1));
+    let mut session = sim.conn.into_session();
+    let taken: Vec<(u16, bool, Vec<u8>)> = session
+        .take_unacknowledged()
+        .into_iter()
+        .map(|(id, sent, p)| (id.get(), sent, p.payload.to_vec()))
+        .collect();
+    assert_eq!(
+        taken,
+        vec![(2, true, b"2".to_vec()), (3, false, b"3".to_vec())],
+        "in send order; the QoS 2 message past PUBREC is the client's"
+    );
+    assert_eq!(session.pending_deliveries(), 1, "its PUBREL flow stays");
 }
 
 #[test]

@@ -120,6 +120,9 @@ impl Router {
         let mut live_writes: Vec<WriteOp> = Vec::new();
         let mut outgoing: Vec<(ConnId, ToConn)> = Vec::new();
         let effects: Vec<Effect> = self.broker.drain_effects().collect();
+        self.metrics
+            .queued_dropped
+            .raise_to(self.broker.queue_dropped());
         for effect in effects {
             match effect {
                 Effect::Deliver { conn, delivery } => {

@@ -10,10 +10,12 @@ mod aws;
 mod effects;
 mod expiry;
 mod messages;
+mod order;
+mod takeover;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
@@ -74,6 +76,11 @@ pub(crate) struct Router {
     refusals: refusals::Recorder,
     /// The connection whose CONNECT is being decided, for records of its refusal.
     connecting: Option<(ConnId, Principal)>,
+    /// CONNECTs that took over a live session, by the connection they took it from, waiting
+    /// for its in-flight state (`takeover.rs`).
+    takeovers: HashMap<ConnId, takeover::PendingTakeover>,
+    /// Taken-over connections that had not ended when their takeover stopped waiting.
+    late_takeovers: HashSet<ConnId>,
     shutting_down: bool,
 }
 
@@ -113,6 +120,8 @@ impl Router {
             expiries: BTreeSet::new(),
             refusals,
             connecting: None,
+            takeovers: HashMap::new(),
+            late_takeovers: HashSet::new(),
             shutting_down: false,
         }
     }
@@ -120,10 +129,14 @@ impl Router {
     /// Runs until shutdown completes or every command sender is gone.
     pub(crate) async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         loop {
-            let next = match (self.broker.next_deadline(), self.next_expiry()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next = [
+                self.broker.next_deadline(),
+                self.next_expiry(),
+                self.next_takeover_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let deadline = next.map(|at| self.clock.deadline(at));
             let tick = async {
                 match deadline {
@@ -133,11 +146,20 @@ impl Router {
             };
             tokio::select! {
                 command = commands.recv() => match command {
+                    Some(command @ Command::Publish { .. }) if self.aws.is_none() => {
+                        // Profile mqtt: apply the subscriptions read with this PUBLISH first
+                        // (`order.rs`), as a single-threaded broker would.
+                        let batch = order::gather(command, &mut commands).await;
+                        for command in order::subscriptions_first(batch) {
+                            self.handle(command);
+                        }
+                    }
                     Some(command) => self.handle(command),
                     None => break,
                 },
                 () = tick => {
                     let now = self.clock.now();
+                    self.release_overdue_takeovers(now);
                     self.close_expired(now);
                     self.broker.handle_tick(now);
                     self.carry_out_effects(None);
@@ -213,6 +235,8 @@ impl Router {
             return;
         }
         let client_id = connect.client_id.clone();
+        // The live connection this CONNECT would take over, if any.
+        let previous = self.broker.connection_of(&client_id);
         let request = ConnectRequest::from_connect(connect, principal.clone());
         self.connecting = Some((conn, principal.clone()));
         match self.broker.handle_connect(conn, request, self.clock.now()) {
@@ -228,11 +252,26 @@ impl Router {
                 // The CONNACK must precede queued deliveries: the task sends it as soon as it
                 // has this reply, before reading its channel.
                 let durable = connected.session_expiry > 0;
-                let _ = reply.send(ConnectReply::Accepted {
-                    connected,
-                    session,
-                    inflight,
-                });
+                match previous.filter(|old| resumed && *old != conn) {
+                    // A resumed session whose in-flight state is still with the connection
+                    // taken over: the reply waits for it (`takeover.rs`).
+                    Some(old) => self.await_takeover(
+                        old,
+                        takeover::PendingTakeover {
+                            conn,
+                            reply,
+                            connected,
+                            deadline: self.clock.now() + takeover::TAKEOVER_WAIT,
+                        },
+                    ),
+                    None => {
+                        let _ = reply.send(ConnectReply::Accepted {
+                            connected,
+                            session,
+                            inflight,
+                        });
+                    }
+                }
                 let ticket = self.announce_connected(&principal, &client_id, resumed);
                 let expires = self.track_expiry(conn, &principal);
                 self.conns.insert(
@@ -323,12 +362,20 @@ impl Router {
         inflight: InFlightSeqs,
     ) {
         let client_id = self.broker.client_id(conn).cloned();
+        // A connection taken over hands its in-flight state to the one that took it over.
+        let (mut unacked, mut drop_rows) = (Vec::new(), Vec::new());
+        let (session, inflight) = if self.late_takeovers.remove(&conn) {
+            (unacked, drop_rows) = self.late_unacknowledged(conn, session, &inflight);
+            Default::default()
+        } else {
+            self.hand_over(conn, session, inflight).unwrap_or_default()
+        };
         let live = self.conns.remove(&conn);
         if let Some(live) = &live {
             self.untrack_expiry(conn, live.expires);
         }
         self.broker
-            .handle_disconnect(conn, kind, session_expiry, Vec::new(), self.clock.now());
+            .handle_disconnect(conn, kind, session_expiry, unacked, self.clock.now());
         if let Some(client_id) = client_id
             && self.broker.session_state(&client_id) == Some(false)
             && (session.pending_deliveries() > 0 || session.pending_received() > 0)
@@ -345,6 +392,13 @@ impl Router {
             self.announce_disconnected(&principal, &client_id, ticket, kind, reason);
         }
         self.carry_out_effects(None);
+        if !drop_rows.is_empty() {
+            self.writer.submit(drop_rows, |result| {
+                if let Err(e) = result {
+                    tracing::error!("could not drop handed-over deliveries from disk: {e}");
+                }
+            });
+        }
     }
 
     /// A durable delivery was acknowledged (or will never be sent): drop it from disk.
