@@ -306,40 +306,17 @@ impl Run<'_> {
             return Some(judged);
         };
         let allowed = matches!(decision, Some(Decision::Allow));
-        if judged.outcome != Outcome::Fail {
-            match self.test {
-                TestId::MqttConnectExponentialBackoffRetries => {
-                    return self.backoff(stream, &connect, accepted_at, progress).await;
-                }
-                TestId::MqttPublishRetryNoPuback
+        let withholds = matches!(
+            self.test,
+            TestId::MqttConnectExponentialBackoffRetries
+                | TestId::MqttPublishRetryNoPuback
                 | TestId::MqttSubscribeRetryNoSuback
-                | TestId::MqttNoAckPingResp => {
-                    if !send_connack(&mut stream, &connect, true).await {
-                        progress("the connection broke before CONNACK; still waiting".to_owned());
-                        return None;
-                    }
-                    let protocol = connect.protocol;
-                    if self.test == TestId::MqttNoAckPingResp {
-                        let keep_alive = connect.keep_alive;
-                        return super::keepalive::withhold(
-                            &mut stream,
-                            protocol,
-                            keep_alive,
-                            rest,
-                            progress,
-                        )
-                        .await;
-                    }
-                    if self.test == TestId::MqttPublishRetryNoPuback {
-                        return super::puback::withhold(&mut stream, protocol, rest, progress)
-                            .await;
-                    }
-                    let pending = &mut self.subscribe;
-                    return super::suback::withhold(&mut stream, protocol, rest, pending, progress)
-                        .await;
-                }
-                _ => {}
-            }
+                | TestId::MqttNoAckPingResp
+        );
+        if withholds && judged.outcome != Outcome::Fail {
+            return self
+                .withhold(stream, &connect, rest, accepted_at, progress)
+                .await;
         }
         if send_connack(&mut stream, &connect, allowed).await && allowed {
             linger(&mut stream).await;
@@ -349,6 +326,38 @@ impl Run<'_> {
 }
 
 impl Run<'_> {
+    /// The tests that withhold a packet after an accepted CONNECT: the backoff test withholds
+    /// CONNACK, the others send it and hand the connection to their module. None: the
+    /// connection ended without deciding the test.
+    async fn withhold(
+        &mut self,
+        mut stream: SslStream<TcpStream>,
+        connect: &Connect,
+        rest: BytesMut,
+        accepted_at: Instant,
+        progress: &mut impl FnMut(String),
+    ) -> Option<Judged> {
+        if self.test == TestId::MqttConnectExponentialBackoffRetries {
+            return self.backoff(stream, connect, accepted_at, progress).await;
+        }
+        if !send_connack(&mut stream, connect, true).await {
+            progress("the connection broke before CONNACK; still waiting".to_owned());
+            return None;
+        }
+        let protocol = connect.protocol;
+        match self.test {
+            TestId::MqttNoAckPingResp => {
+                let keep_alive = connect.keep_alive;
+                super::keepalive::withhold(&mut stream, protocol, keep_alive, rest, progress).await
+            }
+            TestId::MqttSubscribeRetryNoSuback => {
+                let pending = &mut self.subscribe;
+                super::suback::withhold(&mut stream, protocol, rest, pending, progress).await
+            }
+            _ => super::puback::withhold(&mut stream, protocol, rest, progress).await,
+        }
+    }
+
     /// One attempt of the backoff test: the first five CONNECTs get no CONNACK (the device
     /// closes, or the endpoint does after the step timeout), the sixth gets one and the delays
     /// are judged.
