@@ -6,6 +6,7 @@
 //! directory with port-0 listeners (ephemeral.rs); `--exit-with-parent` ends the server with
 //! the process that started it (parent.rs).
 
+mod bridges;
 mod ephemeral;
 #[cfg(unix)]
 mod parent;
@@ -42,6 +43,15 @@ pub struct ServeArgs {
     /// without ALPN MQTT over WebSockets on /mqtt and the API. --mqtts-alpn is another name.
     #[arg(long = "https-443", visible_alias = "mqtts-alpn", value_name = "ADDR")]
     mqtts_alpn: Option<SocketAddr>,
+    /// A mutual-TLS device gateway listener with its own TLS policy (the global one unless
+    /// --allow-legacy-tls; more with [[listener]] tables in the config file).
+    #[arg(long, value_name = "ADDR")]
+    mqtts_legacy: Option<SocketAddr>,
+    /// Allow TLS 1.0 and 1.1 (and their CBC suites) on the --mqtts-legacy listener, for
+    /// devices that cannot do TLS 1.2 (ESP8266 NONOS): weak, so tether warns at start. The
+    /// global --tls-policy is not changed.
+    #[arg(long, requires = "mqtts_legacy")]
+    allow_legacy_tls: bool,
     /// MQTT over WebSockets (wss://ADDR/mqtt, SigV4 or a custom authorizer) and the API over
     /// TLS with the server certificate from the local CA. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR")]
@@ -154,6 +164,8 @@ pub struct FileConfig {
     #[serde(alias = "mqtts-alpn")]
     https_443: Option<SocketAddr>,
     wss: Option<SocketAddr>,
+    mqtts_legacy: Option<SocketAddr>,
+    allow_legacy_tls: Option<bool>,
     api: Option<SocketAddr>,
     profile: Option<ProfileArg>,
     tls_policy: Option<String>,
@@ -187,6 +199,12 @@ pub struct FileConfig {
     /// `[rules]`: the rules engine's local settings.
     #[serde(default)]
     rules: RulesFile,
+    /// `[[bridge]]`: bridges to upstream brokers (config file only).
+    #[serde(default)]
+    bridge: Vec<bridges::BridgeFile>,
+    /// `[[listener]]`: device gateway listeners with their own TLS policy (config file only).
+    #[serde(default)]
+    listener: Vec<bridges::ListenerFile>,
 }
 
 /// `[[iam-policies]]`: the IAM policy of one access key, for MQTT over WebSockets with SigV4.
@@ -434,6 +452,17 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         })
         .collect();
     config.authorizer_functions = authorizer_functions(file.authorizer_functions)?;
+    let base = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    config.bridges = file
+        .bridge
+        .into_iter()
+        .map(|bridge| bridge.bridge(&base))
+        .collect::<Result<_>>()?;
 
     let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral.is_some() {
         (ephemeral::ANY_PORT, ephemeral::ANY_PORT)
@@ -465,6 +494,11 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         } else {
             Some(bind(args.api.or(file.api).unwrap_or(default_api), "--api")?)
         },
+        mqtts_legacy: bridges::legacy_listeners(
+            args.mqtts_legacy.or(file.mqtts_legacy),
+            args.allow_legacy_tls || file.allow_legacy_tls.unwrap_or(false),
+            file.listener,
+        )?,
     };
 
     init_logging();
@@ -599,8 +633,15 @@ fn print_ready(ready: &Ready) {
             line.push_str(&format!(" {key}={addr}"));
         }
     }
+    if !ready.mqtts_legacy.is_empty() {
+        let addrs: Vec<String> = ready.mqtts_legacy.iter().map(ToString::to_string).collect();
+        line.push_str(&format!(" mqtts-legacy={}", addrs.join(",")));
+    }
     if let Some(addr) = ready.http {
         line.push_str(&format!(" api=http://{addr}"));
+    }
+    for bridge in &ready.bridges {
+        line.push_str(&format!(" bridge-{}={}", bridge.name, bridge.upstream));
     }
     line.push_str(&format!(" data-dir={}", ready.data_dir.display()));
     println!("{line}");
@@ -639,6 +680,16 @@ fn print_ready(ready: &Ready) {
             device.certificate.display(),
             device.private_key.display(),
             addr.port()
+        );
+    }
+    for bridge in &ready.bridges {
+        println!(
+            "Bridge {} to {} as client {}: connecting ({} queued); its state is \
+             tether_bridge_connected in /metrics",
+            bridge.name,
+            bridge.upstream,
+            bridge.client_id,
+            bridge.queued()
         );
     }
     if ready.restored_sessions > 0 {

@@ -227,6 +227,20 @@ impl Client {
         self.take_failures()
     }
 
+    /// How the outgoing QoS 1/2 flows ended since the last call, in the order they ended: the
+    /// packet id (as [`Client::start_publish`] returned it) with `Ok` for a success reason, an
+    /// [`Error::PublishRefused`] for a failure reason, or an [`Error::PublishAbandoned`]. For a
+    /// caller that keeps its own record of what it sent and must know which message the server
+    /// took (a bridge forgets a queued message only then). Do not mix with
+    /// [`Client::publish`], [`Client::flush`] or [`Client::wait_pending_below`] on the same
+    /// client: whichever looks first takes a completion.
+    pub fn take_completed(&mut self) -> Vec<(Option<PacketId>, Result<(), Error>)> {
+        self.completions
+            .drain(..)
+            .map(|completion| (completion.packet_id, completion_result(completion)))
+            .collect()
+    }
+
     /// Drives the connection until every queued message has completed, every received QoS 2
     /// message has its PUBREL, and every byte is written; reports the first refused message.
     pub async fn flush(&mut self) -> Result<(), Error> {
@@ -309,6 +323,22 @@ impl Client {
         loop {
             if let Some(message) = self.incoming.pop_front() {
                 return Ok(message);
+            }
+            self.step().await?;
+        }
+    }
+
+    /// The next application message, or `None` as soon as an outgoing QoS 1/2 flow has ended
+    /// (read how with [`Client::take_completed`]): for a caller that publishes and receives on
+    /// one connection and must hear of either without waiting for the other. Cancel-safe like
+    /// [`Client::recv`].
+    pub async fn next_event(&mut self) -> Result<Option<Publish>, Error> {
+        loop {
+            if let Some(message) = self.incoming.pop_front() {
+                return Ok(Some(message));
+            }
+            if !self.completions.is_empty() {
+                return Ok(None);
             }
             self.step().await?;
         }

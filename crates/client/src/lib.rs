@@ -28,7 +28,7 @@ pub use websocket::{SigV4Credentials, WebSocketOptions};
 /// The MQTT vocabulary the API speaks, re-exported so callers need no direct dependency.
 pub use bytes::Bytes;
 pub use mqtt_proto::{
-    self, ClientConfig, Message, MqttStr, Packet, Protocol, Publish, QoS, ReasonCode,
+    self, ClientConfig, Message, MqttStr, Packet, PacketId, Protocol, Publish, QoS, ReasonCode,
     SubscriptionOptions, TopicFilter, TopicName, Will,
 };
 /// TLS settings types from the `tls` crate.

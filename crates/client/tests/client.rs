@@ -360,3 +360,83 @@ async fn each_refused_publication_is_reported_once_in_turn() {
     assert_eq!(refused, [1, 2]);
     server.await.unwrap();
 }
+
+#[tokio::test]
+async fn completions_name_each_packet_id_with_its_outcome_while_messages_arrive() {
+    let (listener, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut peer = Peer::accept(&listener, Protocol::V5).await;
+        peer.connack(false, ReasonCode::Success).await;
+        let mut ids = Vec::new();
+        for _ in 0..2 {
+            let Packet::Publish(publish) = peer.recv().await else {
+                panic!("expected PUBLISH");
+            };
+            ids.push(publish.delivery.packet_id().unwrap());
+        }
+        // The second is refused, the first taken; then a message for the client.
+        let mut refused = PubAck::new(ids[1]);
+        refused.reason = ReasonCode::NotAuthorized;
+        peer.send(Packet::PubAck(refused)).await;
+        peer.send(Packet::PubAck(PubAck::new(ids[0]))).await;
+        let message = client::Publish {
+            dup: false,
+            delivery: client::mqtt_proto::Delivery::AtMostOnce,
+            retain: false,
+            topic: TopicName::new("down/1").unwrap(),
+            properties: Default::default(),
+            payload: bytes::Bytes::from_static(b"hi"),
+        };
+        peer.send(Packet::Publish(message)).await;
+        peer
+    });
+    let mut client = Client::connect(options(port, Protocol::V5)).await.unwrap();
+    let topic = TopicName::new("up").unwrap();
+    let first = client
+        .start_publish(Message::new(topic.clone(), QoS::AtLeastOnce, "a"))
+        .unwrap();
+    let second = client
+        .start_publish(Message::new(topic, QoS::AtLeastOnce, "b"))
+        .unwrap();
+    let received = client.recv().await.unwrap();
+    assert_eq!(received.topic.as_str(), "down/1");
+    let completed = client.take_completed();
+    assert_eq!(completed.len(), 2, "{completed:?}");
+    assert_eq!(completed[0].0, second);
+    assert!(
+        matches!(&completed[0].1, Err(Error::PublishRefused { reason, .. }) if *reason == ReasonCode::NotAuthorized),
+        "{completed:?}"
+    );
+    assert_eq!(completed[1].0, first);
+    assert!(completed[1].1.is_ok(), "{completed:?}");
+    assert!(client.take_completed().is_empty());
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn next_event_returns_when_a_publication_completes_without_a_message() {
+    let (listener, port) = listener().await;
+    let server = tokio::spawn(async move {
+        let mut peer = Peer::accept(&listener, Protocol::V5).await;
+        peer.connack(false, ReasonCode::Success).await;
+        let Packet::Publish(publish) = peer.recv().await else {
+            panic!("expected PUBLISH");
+        };
+        peer.send(Packet::PubAck(PubAck::new(
+            publish.delivery.packet_id().unwrap(),
+        )))
+        .await;
+        peer
+    });
+    let mut client = Client::connect(options(port, Protocol::V5)).await.unwrap();
+    let topic = TopicName::new("up").unwrap();
+    let sent = client
+        .start_publish(Message::new(topic, QoS::AtLeastOnce, "a"))
+        .unwrap();
+    assert!(client.next_event().await.unwrap().is_none());
+    let completed = client.take_completed();
+    assert_eq!(completed.len(), 1, "{completed:?}");
+    assert_eq!(completed[0].0, sent);
+    assert!(completed[0].1.is_ok());
+    let _peer = server.await.unwrap();
+}

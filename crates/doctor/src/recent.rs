@@ -134,6 +134,18 @@ pub fn advice(kind: RefusalKind) -> Advice {
             why: "the authorizer is unknown or INACTIVE, its function could not be called, or its answer is not what AWS IoT expects",
             fix: "check aws iot describe-authorizer, the function's entry in authorizer-functions, and its answer (isAuthenticated, principalId of 1-128 letters and digits, policyDocuments, times of 300-86400 s) with aws iot test-invoke-authorizer",
         },
+        RefusalKind::UpstreamTls => Advice {
+            why: "the bridge and its upstream broker could not agree on TLS: the upstream refused the bridge's certificate (not registered there, or from a CA it does not know), or the bridge does not trust the upstream's certificate (wrong cafile, or an address that is not in the certificate)",
+            fix: "give the bridge the upstream's root CA as cafile (AmazonRootCA1.pem for AWS IoT Core) and the certificate and key registered upstream as cert and key; use the endpoint host name from aws iot describe-endpoint --endpoint-type iot:Data-ATS in address, not an IP address",
+        },
+        RefusalKind::UpstreamRefused => Advice {
+            why: "the upstream broker refused the bridge's CONNECT or disconnected it with the reason shown: on AWS IoT Core 0x87 Not authorized means the policy attached to the bridge's certificate does not allow iot:Connect for its client id (or iot:Publish/iot:Subscribe on a bridged topic), 0x85 a client id AWS does not accept",
+            fix: "attach a policy to the bridge's certificate upstream that allows iot:Connect on client/CLIENT-ID and iot:Publish, iot:Subscribe, iot:Receive on the bridged topics (remote prefix included); keep client-id within 128 bytes, not starting with $, and used by nothing else",
+        },
+        RefusalKind::UpstreamClosed => Advice {
+            why: "the upstream broker closed the bridge's connection without a reason: AWS IoT Core does this for a certificate that is not registered or not ACTIVE, and over MQTT 3.1.1 for a SUBSCRIBE or PUBLISH its policy does not allow; another client with the bridge's client id also takes the connection away",
+            fix: "register and activate the bridge's certificate upstream (aws iot register-certificate ... --set-as-active), check its policy against the topics named above, give the bridge a client id of its own, or use protocol = \"5\" so the upstream says why",
+        },
         RefusalKind::Other | RefusalKind::Unknown => Advice {
             why: "the server refused the connection for a reason without specific advice",
             fix: "read the reason; run tether doctor probe with the device's credentials and --profile to reproduce it",

@@ -99,6 +99,16 @@ pub enum RefusalKind {
     AuthorizerTimeout,
     /// A custom authorizer could not be used: unknown or inactive, its function failed, or its answer is invalid.
     AuthorizerFailed,
+    /// A bridge's upstream broker (AWS IoT Core, mosquitto...) failed the TLS handshake with
+    /// the bridge, or the bridge did not trust the upstream's certificate.
+    UpstreamTls,
+    /// A bridge's upstream broker refused the bridge's CONNECT (CONNACK with a failure code) or
+    /// disconnected it with a reason.
+    UpstreamRefused,
+    /// A bridge's upstream broker closed the connection without a word: before CONNACK, after a
+    /// SUBSCRIBE, or after a PUBLISH. AWS IoT Core refuses this way an unregistered or inactive
+    /// certificate and, over MQTT 3.1.1, what the policy does not allow.
+    UpstreamClosed,
     /// A kind this version does not know (written by a newer tether).
     #[default]
     #[serde(other)]
@@ -107,7 +117,7 @@ pub enum RefusalKind {
 
 impl RefusalKind {
     /// Every kind, in declaration order.
-    pub const ALL: [RefusalKind; 31] = [
+    pub const ALL: [RefusalKind; 34] = [
         RefusalKind::NotTls,
         RefusalKind::Timeout,
         RefusalKind::Version,
@@ -138,6 +148,9 @@ impl RefusalKind {
         RefusalKind::AuthorizerDenied,
         RefusalKind::AuthorizerTimeout,
         RefusalKind::AuthorizerFailed,
+        RefusalKind::UpstreamTls,
+        RefusalKind::UpstreamRefused,
+        RefusalKind::UpstreamClosed,
         RefusalKind::Unknown,
     ];
 
@@ -174,6 +187,9 @@ impl RefusalKind {
             RefusalKind::AuthorizerDenied => "authorizer_denied",
             RefusalKind::AuthorizerTimeout => "authorizer_timeout",
             RefusalKind::AuthorizerFailed => "authorizer_failed",
+            RefusalKind::UpstreamTls => "upstream_tls",
+            RefusalKind::UpstreamRefused => "upstream_refused",
+            RefusalKind::UpstreamClosed => "upstream_closed",
             RefusalKind::Unknown => "unknown",
         }
     }
@@ -198,7 +214,8 @@ pub struct Refusal {
     pub time: String,
     /// The client's address.
     pub peer: String,
-    /// Which listener (`mqtts`, `mqtts-alpn`, `https-443`, `wss`, `mqtt`).
+    /// Which listener (`mqtts`, `mqtts-alpn`, `https-443`, `wss`, `mqtt`, `mqtts-legacy`), or
+    /// `bridge NAME` for a refusal of a bridge by its upstream broker.
     pub listener: String,
     /// Why, as a kind.
     pub kind: RefusalKind,

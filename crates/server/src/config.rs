@@ -70,6 +70,8 @@ pub struct ServerConfig {
     pub authorizer_timeout: Duration,
     /// The rules engine's settings (local targets of `lambda` actions).
     pub rules: crate::rules::RulesSettings,
+    /// Bridges to upstream brokers (`[[bridge]]` tables).
+    pub bridges: Vec<crate::bridge::BridgeConfig>,
 }
 
 /// The IAM-style policy attached to one API credential.
@@ -132,6 +134,7 @@ impl ServerConfig {
             authorizer_functions: Vec::new(),
             authorizer_timeout: Duration::from_secs(5),
             rules: crate::rules::RulesSettings::default(),
+            bridges: Vec::new(),
         }
     }
 
@@ -198,6 +201,23 @@ pub struct Listeners {
     pub mqtt: Option<std::net::TcpListener>,
     /// HTTP: `/metrics` (and the control plane).
     pub http: Option<std::net::TcpListener>,
+    /// Mutual-TLS gateways for devices with their own TLS policy (`--mqtts-legacy`,
+    /// `[[listener]]`).
+    pub mqtts_legacy: Vec<LegacyListener>,
+}
+
+/// A mutual-TLS listener for a site's devices, with a TLS policy of its own: the global one
+/// unless it names another, lowered to TLS 1.0 only when `allow_legacy_tls` says so (devices
+/// that cannot be fixed, such as an ESP8266 on the NONOS SDK, in front of a bridge to AWS IoT
+/// Core, which refuses them). The server warns at start when it allows TLS 1.0/1.1.
+#[derive(Debug)]
+pub struct LegacyListener {
+    /// The bound listener.
+    pub listener: std::net::TcpListener,
+    /// Its policy (`None`: the server's `tls_policy`).
+    pub tls_policy: Option<SecurityPolicy>,
+    /// Allow TLS 1.0 and 1.1 (and the CBC suites they have) on it.
+    pub allow_legacy_tls: bool,
 }
 
 /// What is serving, reported once everything is bound and loaded.
@@ -213,6 +233,10 @@ pub struct Ready {
     pub mqtt: Option<SocketAddr>,
     /// HTTP listener address.
     pub http: Option<SocketAddr>,
+    /// The device gateway listeners' addresses.
+    pub mqtts_legacy: Vec<SocketAddr>,
+    /// The bridges (their state is live: they connect after the ready line).
+    pub bridges: Vec<std::sync::Arc<crate::bridge::BridgeStatus>>,
     /// The data directory.
     pub data_dir: PathBuf,
     /// The root CA devices must trust.

@@ -12,6 +12,7 @@ mod api;
 mod auth;
 mod authorizer;
 mod bootstrap;
+mod bridge;
 mod clock;
 mod config;
 mod hooks;
@@ -28,9 +29,13 @@ mod services;
 
 pub use api::{Operation as ApiOperation, operations as api_operations};
 pub use bootstrap::{BootstrapError, DEMO_DEVICE, DeviceFiles};
+pub use bridge::{
+    AWS_BYTES_PER_SECOND, AWS_PUBLISHES_PER_SECOND, BRIDGE_MARKER, BridgeConfig, BridgeConfigError,
+    BridgeStatus, BridgeTopic, Direction as BridgeDirection, DropReason, UpstreamLimits,
+};
 pub use config::{
-    AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, Listeners, Ready,
-    ServerConfig, ServerError,
+    AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, LegacyListener, Listeners,
+    Ready, ServerConfig, ServerError,
 };
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};

@@ -69,9 +69,21 @@ pub struct Metrics {
     /// QoS 1/2 messages dropped from full offline queues (`--max-queued-messages`).
     pub queued_dropped: Counter,
     /// Refused TLS handshakes by kind (indexed by `RefusalKind::index`).
-    handshake_failures: [Counter; RefusalKind::ALL.len()],
+    handshake_failures: KindCounters,
     /// The rules engine.
     pub rules: RuleMetrics,
+    /// The bridges' states, set once they start.
+    pub bridges: std::sync::OnceLock<Vec<std::sync::Arc<crate::bridge::BridgeStatus>>>,
+}
+
+/// One counter per refusal kind (more kinds than the 32 `Default` covers for arrays).
+#[derive(Debug)]
+struct KindCounters([Counter; RefusalKind::ALL.len()]);
+
+impl Default for KindCounters {
+    fn default() -> KindCounters {
+        KindCounters(std::array::from_fn(|_| Counter::default()))
+    }
 }
 
 /// The rules engine's counters.
@@ -107,7 +119,7 @@ impl RuleMetrics {
 impl Metrics {
     /// Counts one refused handshake.
     pub fn handshake_failed(&self, kind: RefusalKind) {
-        if let Some(counter) = self.handshake_failures.get(kind.index()) {
+        if let Some(counter) = self.handshake_failures.0.get(kind.index()) {
             counter.inc();
         }
     }
@@ -115,6 +127,7 @@ impl Metrics {
     /// Refused handshakes of one kind so far.
     pub fn handshake_failures(&self, kind: RefusalKind) -> u64 {
         self.handshake_failures
+            .0
             .get(kind.index())
             .map_or(0, Counter::get)
     }
@@ -220,6 +233,9 @@ impl Metrics {
                     "tether_tls_handshake_failures_total{{reason=\"{kind}\"}} {count}"
                 );
             }
+        }
+        if let Some(bridges) = self.bridges.get() {
+            crate::bridge::render_metrics(&mut out, bridges);
         }
         out
     }

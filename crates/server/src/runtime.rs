@@ -3,6 +3,7 @@
 //! readiness, and on shutdown close every client (MQTT 5: DISCONNECT 0x8B) and flush the
 //! store. Each part lives in its own module; this file only connects them.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -24,7 +25,7 @@ use crate::mqtt::router::{Aws, Command, Router};
 use crate::mqtt::{
     self, Admission, ConnectionSettings, MqttListeners, Shared, WebListeners, WebServices,
 };
-use crate::{api, http, lock, persist, registry_watch, rules, services};
+use crate::{api, bridge, http, lock, persist, registry_watch, rules, services};
 
 /// Commands the router's queue holds before senders wait.
 const ROUTER_QUEUE: usize = 8192;
@@ -51,6 +52,7 @@ pub async fn run(
     )?;
     let state = store.load_broker_state(clock.wall_ms())?;
     let restored_sessions = state.sessions.len();
+    let bridge_filters = bridge_subscriptions(&state);
     let writer = store.writer()?;
     let store = Arc::new(Mutex::new(store));
     let metrics = Arc::new(Metrics::default());
@@ -106,6 +108,8 @@ pub async fn run(
         wss: None,
         mqtt: None,
         http: None,
+        mqtts_legacy: Vec::new(),
+        bridges: Vec::new(),
         data_dir: data.root.clone(),
         ca_path: data.ca_path.clone(),
         demo_device: data.demo_device.clone(),
@@ -115,6 +119,7 @@ pub async fn run(
     let mqtt_listeners = MqttListeners {
         mqtts: listeners.mqtts,
         mqtt: listeners.mqtt,
+        legacy: listeners.mqtts_legacy,
     };
     let mut tasks = mqtt::start(&config, &data, mqtt_listeners, &admission, &mut ready)?;
     let link = services.as_ref().map(services::Running::link);
@@ -162,6 +167,11 @@ pub async fn run(
         Arc::clone(&store),
         router_tx.clone(),
     )));
+    // Their local sessions are subscribed before the ready line; their tasks are not aborted at
+    // shutdown but end when the router closes those sessions.
+    let bridges = bridge::start(&config.bridges, &admission, &bridge_filters).await?;
+    ready.bridges.clone_from(&bridges.statuses);
+    let _ = metrics.bridges.set(bridges.statuses);
 
     on_ready(&ready);
     shutdown.await;
@@ -175,6 +185,24 @@ pub async fn run(
         dispatcher.stop();
     }
     stop(router_tx, router_task, services, writer).await
+}
+
+/// The filters each bridge's local session held when it was saved, by client id: a bridge
+/// drops those its configuration no longer names.
+fn bridge_subscriptions(state: &store::BrokerState) -> HashMap<String, Vec<String>> {
+    state
+        .sessions
+        .iter()
+        .filter(|s| {
+            s.session
+                .client_id
+                .starts_with(crate::auth::BRIDGE_CLIENT_PREFIX)
+        })
+        .map(|s| {
+            let filters = s.subscriptions.iter().map(|f| f.filter.clone()).collect();
+            (s.session.client_id.clone(), filters)
+        })
+        .collect()
 }
 
 /// Closes every client (the router ends once they are gone, or after 5 s), then lets the

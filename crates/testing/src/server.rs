@@ -99,6 +99,7 @@ impl Builder {
             wss: None,
             mqtt: self.plain_mqtt.then(|| bind("mqtt")).transpose()?,
             http: Some(bind("api")?),
+            ..Listeners::default()
         };
         let signer = Signer {
             access_key_id: config

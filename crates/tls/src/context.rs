@@ -166,6 +166,17 @@ impl Default for ServerOptions {
 /// which no AWS policy allows anyway.
 pub const SECURITY_LEVEL: u32 = 2;
 
+/// The security level of a server context: [`SECURITY_LEVEL`], except for a policy that
+/// allows TLS 1.0 or 1.1 (a legacy device gateway listener, never an AWS policy), which needs
+/// level 0 because OpenSSL 3 refuses those versions at every higher level.
+pub fn security_level(policy: &SecurityPolicy) -> u32 {
+    if policy.min_version < ProtocolVersion::TLS12 {
+        0
+    } else {
+        SECURITY_LEVEL
+    }
+}
+
 fn ssl_version(v: ProtocolVersion) -> Result<SslVersion, ContextError> {
     Ok(match v {
         ProtocolVersion::SSL3 => SslVersion::SSL3,
@@ -218,7 +229,12 @@ pub fn server_acceptor(options: &ServerOptions) -> Result<SslAcceptor, ContextEr
         "creating the server context",
         SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()),
     )?;
-    b.set_security_level(SECURITY_LEVEL);
+    b.set_security_level(security_level(policy));
+    // The preset switches TLS 1.0 and 1.1 off with options, which the minimum version below
+    // does not override: a legacy gateway policy turns them back on.
+    if policy.min_version < ProtocolVersion::TLS12 {
+        b.clear_options(SslOptions::NO_TLSV1 | SslOptions::NO_TLSV1_1);
+    }
     // A broker holds thousands of mostly idle device connections: give each connection's
     // 16 KiB+ record buffers back to the allocator while nothing is being read or written.
     b.set_mode(SslMode::RELEASE_BUFFERS);

@@ -255,6 +255,28 @@ impl SecurityPolicy {
     }
 }
 
+/// The name a listener's policy takes once `allow-legacy-tls` lowers its minimum to TLS 1.0.
+/// It is not an AWS policy: AWS IoT Core refuses TLS 1.0 and 1.1 on every endpoint, so only a
+/// tether gateway in front of it may accept devices that cannot do better.
+pub const LEGACY_POLICY: &str = "TetherLegacyGateway_TLS1_0";
+
+impl SecurityPolicy {
+    /// This policy with TLS 1.0 and 1.1 allowed too (same suites: OpenSSL offers the older
+    /// versions only the CBC suites of the list, AES128-SHA and AES256-SHA among them, which is
+    /// what ESP8266 NONOS-era stacks speak). `None` for a policy without TLS 1.2 suites
+    /// (TLS13_1_3_2022_10), which has nothing an old stack could use.
+    pub fn allowing_legacy_versions(&self) -> Option<SecurityPolicy> {
+        if self.tls12_suites.is_empty() {
+            return None;
+        }
+        Some(SecurityPolicy {
+            name: LEGACY_POLICY,
+            min_version: ProtocolVersion::TLS10,
+            ..*self
+        })
+    }
+}
+
 impl FromStr for SecurityPolicy {
     type Err = UnknownPolicy;
 
@@ -318,5 +340,20 @@ mod tests {
             p("TLS13_1_2_2022_10").versions_in_words(),
             "TLS 1.2 or TLS 1.3"
         );
+    }
+
+    #[test]
+    fn legacy_versions_are_added_only_on_request_and_only_where_suites_allow() {
+        let base = SecurityPolicy::default();
+        let legacy = base.allowing_legacy_versions().unwrap();
+        assert_eq!(legacy.name, LEGACY_POLICY);
+        assert!(legacy.allows_version(ProtocolVersion::TLS11));
+        assert!(legacy.allows_version(ProtocolVersion::TLS10));
+        assert_eq!(legacy.max_version, base.max_version);
+        assert_eq!(legacy.tls12_suites, base.tls12_suites);
+        assert!(!base.allows_version(ProtocolVersion::TLS11));
+        let tls13_only = SecurityPolicy::by_name("TLS13_1_3_2022_10").unwrap();
+        assert!(tls13_only.allowing_legacy_versions().is_none());
+        assert!(SecurityPolicy::by_name(LEGACY_POLICY).is_err());
     }
 }

@@ -434,6 +434,33 @@ fn static_rsa_cbc_suites_survive_the_security_level() {
 }
 
 #[test]
+fn a_legacy_gateway_policy_accepts_tls_1_1_with_the_cbc_suites_and_the_aws_one_does_not() {
+    let tls11 = |suite: &'static str| Offer {
+        min: Some(ProtocolVersion::TLS11),
+        max: Some(ProtocolVersion::TLS11),
+        tls12: Some(suite),
+        ..Offer::default()
+    };
+    let legacy = ServerOptions {
+        policy: SecurityPolicy::default()
+            .allowing_legacy_versions()
+            .unwrap(),
+        ..server("TLS13_1_2_2022_10")
+    };
+    for suite in ["AES128-SHA", "AES256-SHA", "ECDHE-RSA-AES128-SHA"] {
+        let out = handshake(legacy.clone(), &tls11(suite));
+        let (version, cipher, _) = out.server.unwrap_or_else(|e| panic!("{suite}: {e}"));
+        assert_eq!((version.as_str(), cipher.as_str()), ("TLSv1.1", suite));
+        assert!(out.predicted.accepted(), "{suite}: {}", out.predicted);
+    }
+    let out = handshake(server("TLS13_1_2_2022_10"), &tls11("AES128-SHA"));
+    assert!(out.server.is_err(), "the AWS policy accepted TLS 1.1");
+    // TLS 1.2 and 1.3 clients are served as before on the legacy listener.
+    let out = handshake(legacy, &v12("ECDHE-RSA-AES128-GCM-SHA256"));
+    assert_eq!(out.server.unwrap().0, "TLSv1.2");
+}
+
+#[test]
 fn client_sees_the_alert_the_table_names() {
     let tls11 = Offer {
         min: Some(ProtocolVersion::TLS11),

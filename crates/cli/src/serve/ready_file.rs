@@ -221,6 +221,8 @@ mod tests {
             demo_device: server::DeviceFiles::in_dir(&dir.join("devices/demo-device")),
             first_start: true,
             restored_sessions: 0,
+            mqtts_legacy: Vec::new(),
+            bridges: Vec::new(),
         }
     }
 

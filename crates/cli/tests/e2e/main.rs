@@ -14,6 +14,7 @@
 
 mod api;
 mod bench;
+mod bridge;
 mod compat;
 mod completions;
 mod conformance;

@@ -112,8 +112,7 @@ impl Outgoing {
 
     /// Takes the next queued publication if fewer than `limit` are in flight, marks it sent and
     /// returns it to be encoded (with DUP set when it is a resend). A publication with an
-    /// expiry carries what is left of its interval at `now`, in whole seconds rounded down
-    /// ([MQTT-3.3.2-6]); one whose expiry passed before it was ever sent is dropped instead
+    /// expiry carries what is left of its interval at `now` ([`seconds_left`], [MQTT-3.3.2-6]); one whose expiry passed before it was ever sent is dropped instead
     /// ([MQTT-3.3.2-5]) and reported by [`Outgoing::take_expired`]. A resend keeps going
     /// whatever its expiry: its delivery has started.
     pub(crate) fn next_sendable(&mut self, limit: usize, now: Instant) -> Option<&Publish> {
@@ -142,9 +141,7 @@ impl Outgoing {
         let expires_at = entry.expires_at;
         let publish = entry.publish.as_mut()?;
         if let Some(at) = expires_at {
-            let left = at.saturating_duration_since(now).as_secs();
-            publish.properties.message_expiry_interval =
-                Some(u32::try_from(left).unwrap_or(u32::MAX));
+            publish.properties.message_expiry_interval = Some(seconds_left(at, now));
         }
         publish.dup = entry.sent_before;
         entry.sent_before = true;
@@ -475,6 +472,15 @@ impl Incoming {
     pub(crate) fn contains(&self, id: PacketId) -> bool {
         self.pending.contains_key(&id)
     }
+}
+
+/// What is left of a Message Expiry Interval ending at `at`, as sent at `now` ([MQTT-3.3.2-6]):
+/// whole seconds rounded down, but at least 1, since a message not yet expired is still worth
+/// delivering and an interval of 0 would read as already over (a message forwarded at once
+/// with an interval of 1 s leaves with 1, as it came).
+pub(crate) fn seconds_left(at: Instant, now: Instant) -> u32 {
+    let left = at.saturating_duration_since(now).as_secs().max(1);
+    u32::try_from(left).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

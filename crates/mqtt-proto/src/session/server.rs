@@ -387,9 +387,8 @@ impl ServerConnection {
         let mut publish = message.into_publish();
         publish.properties.topic_alias = None;
         if let Some(at) = expires_at {
-            let left = at.saturating_duration_since(self.now).as_secs();
             publish.properties.message_expiry_interval =
-                Some(u32::try_from(left).unwrap_or(u32::MAX));
+                Some(super::inflight::seconds_left(at, self.now));
         }
         // Sized as sent: with a packet id for QoS 1/2 (`push` gives it its real one).
         publish.delivery = Delivery::new(qos, PacketId::MIN);

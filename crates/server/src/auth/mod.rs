@@ -86,7 +86,19 @@ pub enum Identity {
     },
     /// A persistent session reloaded from disk whose client has not reconnected yet.
     Restored,
+    /// The local side of a `[[bridge]]` (`crate::bridge`): tether's own client inside the
+    /// process. It subscribes to and publishes only the topics its configuration names, so the
+    /// configuration is its authorization (as a mosquitto bridge's is); its client id carries
+    /// [`BRIDGE_CLIENT_PREFIX`], which no other principal may connect with.
+    Bridge {
+        /// The bridge's name.
+        name: String,
+    },
 }
+
+/// Client ids beginning with this belong to the local sides of bridges: any other principal is
+/// refused `iot:Connect` with one, so no device can take a bridge's session (and its queue) over.
+pub const BRIDGE_CLIENT_PREFIX: &str = "tether-bridge:";
 
 impl Principal {
     /// Wraps an identity.
@@ -139,6 +151,7 @@ impl fmt::Debug for Principal {
             ),
             Identity::Anonymous { peer } => write!(f, "anonymous client from {peer}"),
             Identity::Restored => f.write_str("restored session"),
+            Identity::Bridge { name } => write!(f, "bridge {name}"),
         }
     }
 }
@@ -393,6 +406,9 @@ impl Authorizer for ServerAuthorizer {
         client_id: &str,
         action: Action<'_>,
     ) -> Decision {
+        if let Some(denial) = reserved_for_bridges(principal, client_id, action) {
+            return Decision::Deny(denial);
+        }
         match principal.identity() {
             Identity::Device {
                 certificate_id,
@@ -447,8 +463,30 @@ impl Authorizer for ServerAuthorizer {
             // A session restored from disk keeps what it subscribed to until its client
             // reconnects and is judged again.
             Identity::Restored => Decision::Allow,
+            Identity::Bridge { .. } => Decision::Allow,
         }
     }
+}
+
+/// The refusal of a CONNECT with a bridge's client id by anyone but that bridge.
+fn reserved_for_bridges(
+    principal: &Principal,
+    client_id: &str,
+    action: Action<'_>,
+) -> Option<Denial> {
+    let taken = matches!(action, Action::Connect)
+        && client_id.starts_with(BRIDGE_CLIENT_PREFIX)
+        && !matches!(principal.identity(), Identity::Bridge { .. });
+    taken.then(|| {
+        Denial::new(
+            action.aws_name(),
+            action.resource(client_id),
+            format!(
+                "client ids beginning with {BRIDGE_CLIENT_PREFIX} are reserved for the local \
+                 sides of tether serve's bridges; pick another client id"
+            ),
+        )
+    })
 }
 
 /// Why a device's certificate may not connect.

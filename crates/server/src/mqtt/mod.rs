@@ -58,6 +58,8 @@ pub(crate) struct MqttListeners {
     pub(crate) mqtts: Option<std::net::TcpListener>,
     /// Plain MQTT over TCP.
     pub(crate) mqtt: Option<std::net::TcpListener>,
+    /// Device gateways with a TLS policy of their own.
+    pub(crate) legacy: Vec<crate::config::LegacyListener>,
 }
 
 /// Starts an accept loop per listener; records their addresses in `ready`.
@@ -74,7 +76,7 @@ pub(crate) fn start(
         key: identity.key.clone(),
     });
     let tls = |name: &'static str, alpn: &[&str], addr: Option<SocketAddr>| {
-        let edge = tls_edge(config, &identities, alpn, addr)?;
+        let edge = tls_edge(config, config.tls_policy, &identities, alpn, addr)?;
         Ok::<_, ServerError>(Transport::Tls(name, Arc::new(edge)))
     };
     let mut tasks = Vec::new();
@@ -94,7 +96,43 @@ pub(crate) fn start(
         ready.mqtt = listener.local_addr().ok();
         spawn(listener, Transport::Plain);
     }
+    for legacy in listeners.legacy {
+        let listener = tokio_listener(legacy.listener, "mqtts-legacy")?;
+        let addr = listener.local_addr().ok();
+        let policy = legacy_policy(config, legacy.tls_policy, legacy.allow_legacy_tls)?;
+        if policy.min_version < tls::version::ProtocolVersion::TLS12 {
+            tracing::warn!(
+                "the device gateway listener on {} allows TLS 1.0 and 1.1 (allow-legacy-tls): \
+                 their suites are weak and AWS IoT Core refuses them; keep it on the site \
+                 network, for devices that cannot be given TLS 1.2, behind a bridge",
+                addr.map_or_else(|| "?".to_owned(), |a| a.to_string())
+            );
+        }
+        let edge = tls_edge(config, policy, &identities, &[], addr)?;
+        ready.mqtts_legacy.extend(addr);
+        spawn(listener, Transport::Tls("mqtts-legacy", Arc::new(edge)));
+    }
     Ok(tasks)
+}
+
+/// The policy of a device gateway listener: its own or the server's, lowered to TLS 1.0 when
+/// legacy TLS is allowed on it.
+fn legacy_policy(
+    config: &ServerConfig,
+    own: Option<tls::SecurityPolicy>,
+    allow_legacy_tls: bool,
+) -> Result<tls::SecurityPolicy, ServerError> {
+    let base = own.unwrap_or(config.tls_policy);
+    if !allow_legacy_tls {
+        return Ok(base);
+    }
+    base.allowing_legacy_versions().ok_or_else(|| {
+        ServerError::Config(format!(
+            "allow-legacy-tls on a listener whose tls-policy is {base}, which has no TLS 1.2 \
+             suites an old device could use; give that listener another tls-policy (e.g. \
+             IoTSecurityPolicy_TLS13_1_2_2022_10)"
+        ))
+    })
 }
 
 /// The listeners that speak HTTP too, bound by the caller.
@@ -151,7 +189,7 @@ pub(crate) fn start_web(
         } else {
             (ClientAuth::None, &["http/1.1"])
         };
-        let mut tls = tls_edge(config, &identities, alpn, addr)?;
+        let mut tls = tls_edge(config, config.tls_policy, &identities, alpn, addr)?;
         tls.acceptor = server_acceptor(&ServerOptions {
             policy: config.tls_policy,
             port: addr.map(|a| a.port()),
@@ -226,10 +264,11 @@ fn credential_policies(
     Ok(policies)
 }
 
-/// The TLS edge of one listener: an OpenSSL acceptor under the configured security policy,
-/// requiring client certificates, with the ALPN protocols it requires.
+/// The TLS edge of one listener: an OpenSSL acceptor under `policy`, requiring client
+/// certificates, with the ALPN protocols it requires.
 fn tls_edge(
     config: &ServerConfig,
+    policy: tls::SecurityPolicy,
     identities: &[TlsIdentity],
     alpn: &[&str],
     addr: Option<SocketAddr>,
@@ -237,7 +276,7 @@ fn tls_edge(
     let port = addr.map(|a| a.port());
     let alpn: Vec<String> = alpn.iter().map(|p| (*p).to_owned()).collect();
     let options = ServerOptions {
-        policy: config.tls_policy,
+        policy,
         port,
         identities: identities.to_vec(),
         client_auth: ClientAuth::Require,
@@ -248,7 +287,7 @@ fn tls_edge(
     Ok(TlsEdge {
         acceptor,
         listener: tls::Listener {
-            policy: config.tls_policy,
+            policy,
             port,
             required_server_name: None,
             required_alpn: alpn,

@@ -56,6 +56,11 @@ fn base(
             Some(format!("{principal_id} (custom authorizer {authorizer})")),
         ),
         Identity::Restored => (String::new(), String::new(), None),
+        Identity::Bridge { name } => (
+            String::new(),
+            "bridge".to_owned(),
+            Some(format!("bridge {name}")),
+        ),
     };
     Refusal {
         time: crate::mqtt::now_rfc3339(),

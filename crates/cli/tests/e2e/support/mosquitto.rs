@@ -1,8 +1,9 @@
-//! A real mosquitto broker for the pub/sub and doctor tests: certificates made with `pki`, a
-//! generated config with a mutual-TLS listener (`require_certificate true`), a plain one, one
-//! that refuses everyone and one with an ACL (topics under `ok/` only), free loopback ports
-//! (mosquitto cannot bind port 0) and a readiness poll with a deadline. It does not drive
-//! clients; the tests do.
+//! A real mosquitto broker for the pub/sub, doctor and bridge tests: certificates made with
+//! `pki`, a generated config with a mutual-TLS listener (`require_certificate true`), a plain
+//! one, one that refuses everyone and one with an ACL (topics under `ok/` only), free loopback
+//! ports (mosquitto cannot bind port 0: it takes `listener 0` for a Unix socket) and a
+//! readiness poll with a deadline; persistence in its directory, so a stop and a restart on the
+//! same ports keep its sessions and their queues. It does not drive clients; the tests do.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -17,6 +18,7 @@ use super::strings;
 pub struct Mosquitto {
     child: Child,
     dir: tempfile::TempDir,
+    config: std::path::PathBuf,
     pub tls: u16,
     pub plain: u16,
     pub refuse: u16,
@@ -40,6 +42,7 @@ impl Mosquitto {
                 &config,
                 format!(
                     "per_listener_settings true\nuser root\n\
+                     persistence true\npersistence_location {d}/\n\
                      listener {tls} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\n\
                      keyfile {d}/server.key\nrequire_certificate true\nallow_anonymous true\n\
                      listener {plain} 127.0.0.1\nallow_anonymous true\n\
@@ -59,6 +62,7 @@ impl Mosquitto {
                 return Mosquitto {
                     child,
                     dir,
+                    config,
                     tls,
                     plain,
                     refuse,
@@ -69,6 +73,34 @@ impl Mosquitto {
             let _ = child.wait();
         }
         panic!("mosquitto did not start on five sets of free ports");
+    }
+
+    /// Stops the broker with SIGTERM (it saves its sessions and queues) and waits for it.
+    pub fn stop(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM mosquitto failed");
+        self.child.wait().unwrap();
+    }
+
+    /// Starts the broker again on the same ports with what it saved, and waits until it
+    /// accepts connections.
+    pub fn restart(&mut self) {
+        let mut child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ports = [self.tls, self.plain, self.refuse, self.acl];
+        assert!(
+            wait_ready(&mut child, &ports),
+            "mosquitto did not start again on its ports {ports:?}"
+        );
+        self.child = child;
     }
 
     pub fn file(&self, name: &str) -> String {

@@ -88,7 +88,7 @@ fn who<'a>(principal: &'a Principal, client_id: &'a str) -> Client<'a> {
             principal_id, peer, ..
         } => (principal_id.as_str(), Some(peer.ip())),
         Identity::Anonymous { peer } => ("", Some(peer.ip())),
-        Identity::Restored => ("", None),
+        Identity::Restored | Identity::Bridge { .. } => ("", None),
     };
     Client {
         client_id,
@@ -113,6 +113,10 @@ impl Router {
         client_id: &MqttStr,
         resumed: bool,
     ) -> Option<Ticket> {
+        // A bridge's local side is tether's own client, not a device AWS would report.
+        if matches!(principal.identity(), Identity::Bridge { .. }) {
+            return None;
+        }
         let now_ms = self.clock.wall_ms();
         let aws = self.aws.as_mut()?;
         let (ticket, event) =
