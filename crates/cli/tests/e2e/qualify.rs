@@ -34,7 +34,7 @@ fn qualify(tests: &[&str], device: Device<'_>) -> (Vec<(String, String)>, i32, t
     let data = dir.path().join("data");
     let cert = data.join("devices/demo-device/certificate.pem.crt");
     let reports = dir.path().join("reports");
-    let (verdicts, code) = qualify_in(&data, &cert, &reports, tests, "30", device);
+    let (verdicts, code) = qualify_in(&data, &cert, &reports, tests, "30", "2", device);
     (verdicts, code, dir)
 }
 
@@ -45,6 +45,7 @@ fn qualify_in(
     reports: &Path,
     tests: &[&str],
     timeout: &str,
+    handshake_timeout: &str,
     device: Device<'_>,
 ) -> (Vec<(String, String)>, i32) {
     let mut command = Command::new("stdbuf");
@@ -59,7 +60,7 @@ fn qualify_in(
         .args(["--bind", "127.0.0.1", "--port", "0", "--timeout", timeout])
         // s2n (awsiotsdk) holds a refused handshake open without an alert for 10 s or more
         // ("blinding"): two seconds of silence already show it did not accept the certificate.
-        .args(["--handshake-timeout", "2"])
+        .args(["--handshake-timeout", handshake_timeout])
         .arg("--report-dir")
         .arg(reports);
     for test in tests {
@@ -178,7 +179,10 @@ fn list_prints_every_test_id() {
             "TLS_Unsecure_Server_Cert",
             "TLS_Expired_Server_Cert",
             "MQTT_Connect",
-            "MQTT_Publish_Retry_No_Puback"
+            "MQTT_Publish_Retry_No_Puback",
+            "MQTT_Subscribe_Retry_No_Suback",
+            "MQTT_Connect_Exponential_Backoff_Retries",
+            "MQTT_No_Ack_PingResp"
         ]
     );
     let out = crate::support::run(&["qualify", "--device-cert", "x.pem", "--test", "TLS_Nope"]);
@@ -383,6 +387,7 @@ fn a_policy_that_wants_the_thing_name_fails_another_client_id() {
         &reports,
         &["MQTT_Connect", "MQTT_Connect"],
         "30",
+        "2",
         &device,
     );
     assert_eq!(
@@ -446,6 +451,7 @@ fn a_withheld_puback_needs_a_resend_with_dup_on_the_same_connection() {
         &reports,
         &[test, test, test],
         "3",
+        "2",
         &device,
     );
     assert_eq!(
@@ -475,4 +481,268 @@ fn a_withheld_puback_needs_a_resend_with_dup_on_the_same_connection() {
     );
     let (_, failures, _) = junit(&reports);
     assert_eq!(failures, "2");
+}
+
+fn script(name: &str, port: u16, files: &Path, extra: &[&str]) -> Child {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/python")
+        .join(name);
+    Command::new(venv_bin().join("python"))
+        .arg(script)
+        .arg(format!("localhost:{port}"))
+        .arg(files.join("certificate.pem.crt"))
+        .arg(files.join("private.pem.key"))
+        .arg(files.join("root-ca.pem"))
+        .arg("demo-device")
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn mosquitto_sub(port: u16, files: &Path) -> Child {
+    mosquitto_sub_with(port, files, &[])
+}
+
+fn mosquitto_sub_with(port: u16, files: &Path, extra: &[&str]) -> Child {
+    Command::new("mosquitto_sub")
+        .args(["-h", "localhost", "-p", &port.to_string()])
+        .arg("--cafile")
+        .arg(files.join("root-ca.pem"))
+        .arg("--cert")
+        .arg(files.join("certificate.pem.crt"))
+        .arg("--key")
+        .arg(files.join("private.pem.key"))
+        .args(["-i", "demo-device", "-t", "qualify/commands", "-q", "1"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `tests` on a fresh data directory with a `timeout` and a `handshake_timeout`, starting
+/// `device` for each; returns the verdicts, the exit code and the JSON report.
+fn qualify_fresh(
+    tests: &[&str],
+    timeout: &str,
+    handshake_timeout: &str,
+    device: Device<'_>,
+) -> (Vec<(String, String)>, i32, Value, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let reports = dir.path().join("reports");
+    let (verdicts, code) = qualify_in(
+        &data,
+        &data.join("devices/demo-device/certificate.pem.crt"),
+        &reports,
+        tests,
+        timeout,
+        handshake_timeout,
+        device,
+    );
+    let report = json(&reports);
+    (verdicts, code, report, dir)
+}
+
+fn device_did(report: &Value, i: usize) -> String {
+    report["verdicts"][i]["device_did"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_withheld_suback_needs_a_retry_with_the_same_packet_id() {
+    // A subscriber that retries with the same packet id, one that retries with a new one, and
+    // mosquitto_sub, which waits for the SUBACK and never re-sends the SUBSCRIBE.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        match attempts.get() {
+            1 => script("qualify_subscribe_retry.py", port, files, &[]),
+            2 => script("qualify_subscribe_retry.py", port, files, &["--new-id"]),
+            _ => mosquitto_sub(port, files),
+        }
+    };
+    let test = "MQTT_Subscribe_Retry_No_Suback";
+    let (verdicts, code, report, dir) = qualify_fresh(&[test, test, test], "3", "2", &device);
+    assert_eq!(
+        verdicts,
+        pairs(&[(test, "PASS"), (test, "FAIL"), (test, "FAIL")])
+    );
+    assert_eq!(code, 1);
+    assert!(
+        device_did(&report, 0)
+            .starts_with("retried the subscription to qualify/commands on the same connection")
+            && device_did(&report, 0).ends_with("with packet id 9"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 1).contains("with packet id 10, not the withheld packet id 9"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 2).contains("did not finish the test within 3 s")
+            && device_did(&report, 2).contains("to qualify/commands; its SUBACK is withheld"),
+        "{report}"
+    );
+    let fix = report["verdicts"][2]["fix"].as_str().unwrap();
+    assert!(fix.contains("re-send it with the same packet id"), "{fix}");
+    let (_, failures, cases) = junit(&dir.path().join("reports"));
+    assert_eq!(failures, "2");
+    assert!(cases[0].1.is_empty(), "{cases:?}");
+}
+
+#[test]
+fn connect_backoff_with_jitter_passes_and_strict_doubling_warns() {
+    // The scripted client waits 0.3 s for a CONNACK, then 0.15 s × 2^n (jittered, seeded) before
+    // it reconnects: about 5 s per run.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        let extra: &[&str] = if attempts.get() == 1 {
+            &[]
+        } else {
+            &["--no-jitter"]
+        };
+        script("qualify_backoff.py", port, files, extra)
+    };
+    let test = "MQTT_Connect_Exponential_Backoff_Retries";
+    let (verdicts, code, report, _dir) = qualify_fresh(&[test, test], "30", "2", &device);
+    assert_eq!(
+        verdicts,
+        pairs(&[(test, "PASS"), (test, "PASS_WITH_WARNINGS")])
+    );
+    assert_eq!(code, 0);
+    assert!(
+        device_did(&report, 0).ends_with("exponential back-off with jitter"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 1).ends_with("exponential, but without jitter"),
+        "{report}"
+    );
+    let fix = report["verdicts"][1]["fix"].as_str().unwrap();
+    assert!(fix.contains("add random jitter"), "{fix}");
+}
+
+#[test]
+fn a_fixed_reconnect_delay_fails_the_backoff_test() {
+    // paho-mqtt reconnecting after a fixed 1 s (reconnect_delay_set with equal bounds). It does
+    // not time out waiting for a CONNACK: the endpoint closes each withheld attempt after the
+    // 1 s step timeout. About 11 s.
+    let device = |port, files: &Path| {
+        script(
+            "qualify_backoff.py",
+            port,
+            files,
+            &["--paho-fixed-delay", "1"],
+        )
+    };
+    let test = "MQTT_Connect_Exponential_Backoff_Retries";
+    let (verdicts, code, report, dir) = qualify_fresh(&[test], "20", "1", &device);
+    assert_eq!(verdicts, pairs(&[(test, "FAIL")]));
+    assert_eq!(code, 1);
+    let did = device_did(&report, 0);
+    assert!(
+        did.contains("the delay does not grow exponentially"),
+        "{did}"
+    );
+    // Five delays of about a second each.
+    let delays: Vec<f64> = did
+        .trim_start_matches("waited ")
+        .split(" s between")
+        .next()
+        .unwrap()
+        .split(", ")
+        .map(|d| d.parse().unwrap())
+        .collect();
+    assert_eq!(delays.len(), 5, "{did}");
+    assert!(delays.iter().all(|d| (0.8..1.6).contains(d)), "{did}");
+    let (_, failures, cases) = junit(&dir.path().join("reports"));
+    assert_eq!(failures, "1");
+    assert!(cases[0].1.contains("does not grow"), "{cases:?}");
+    let summary = std::fs::read_to_string(dir.path().join("reports/summary.txt")).unwrap();
+    assert!(
+        summary.contains("fix: wait longer after each failed connection attempt"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn mosquitto_sub_giving_up_after_a_lost_first_connection_fails_the_backoff_test() {
+    // libmosquitto's client exits when its first connection is lost before CONNACK: it never
+    // reconnects, and the test runs out of time.
+    let test = "MQTT_Connect_Exponential_Backoff_Retries";
+    let (verdicts, code, report, _dir) = qualify_fresh(&[test], "4", "1", &|port, files: &Path| {
+        mosquitto_sub(port, files)
+    });
+    assert_eq!(verdicts, pairs(&[(test, "FAIL")]));
+    assert_eq!(code, 1);
+    let did = device_did(&report, 0);
+    assert!(
+        did.contains("did not finish the test within 4 s")
+            && did.contains("CONNECT 1 of 5: CONNACK withheld"),
+        "{did}"
+    );
+    assert!(
+        report["verdicts"][0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("doubling the delay up to a cap"),
+        "{report}"
+    );
+}
+
+#[test]
+fn devices_that_close_on_a_missing_pingresp_pass_the_keep_alive_test() {
+    // mosquitto_sub with libmosquitto's minimum keep-alive of 5 s pings after 5 s and closes
+    // when no PINGRESP came 5 s later (about 11 s); the scripted client pings every second.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        if attempts.get() == 1 {
+            mosquitto_sub_with(port, files, &["-k", "5"])
+        } else {
+            script("qualify_keepalive.py", port, files, &[])
+        }
+    };
+    let test = "MQTT_No_Ack_PingResp";
+    let (verdicts, code, report, _dir) = qualify_fresh(&[test, test], "16", "2", &device);
+    assert_eq!(verdicts, pairs(&[(test, "PASS"), (test, "PASS")]));
+    assert_eq!(code, 0);
+    for (i, keep_alive) in [(0, 5), (1, 1)] {
+        let did = device_did(&report, i);
+        assert!(
+            did.starts_with("closed the connection")
+                && did.contains("after its first unanswered PINGREQ")
+                && did.contains(&format!("keep-alive {keep_alive} s)")),
+            "{did}"
+        );
+    }
+}
+
+#[test]
+fn a_device_that_keeps_pinging_without_pingresp_fails_the_keep_alive_test() {
+    let device =
+        |port, files: &Path| script("qualify_keepalive.py", port, files, &["--ignore-pingresp"]);
+    let test = "MQTT_No_Ack_PingResp";
+    let (verdicts, code, report, dir) = qualify_fresh(&[test], "4", "2", &device);
+    assert_eq!(verdicts, pairs(&[(test, "FAIL")]));
+    assert_eq!(code, 1);
+    let did = device_did(&report, 0);
+    assert!(
+        did.contains("did not finish the test within 4 s") && did.contains("PINGRESP withheld"),
+        "{did}"
+    );
+    let (_, failures, cases) = junit(&dir.path().join("reports"));
+    assert_eq!(failures, "1");
+    assert!(cases[0].1.contains("PINGRESP withheld"), "{cases:?}");
+    let summary = std::fs::read_to_string(dir.path().join("reports/summary.txt")).unwrap();
+    assert!(
+        summary.contains("fix: close the connection and reconnect when no PINGRESP arrives"),
+        "{summary}"
+    );
 }

@@ -6,11 +6,13 @@
 //! after the policy's iot:Connect decision), so the device does not back off before the next
 //! test. Connections that carry no ClientHello, or that complete with another certificate than
 //! the one under test, are noted and the test keeps waiting. What follows CONNACK in the
-//! publish-retry test is puback.rs's; this file withholds and delays nothing.
+//! publish-retry test is puback.rs's, in the subscribe-retry test suback.rs's; the backoff
+//! test's withheld CONNACKs are counted by backoff.rs and held here; the keep-alive test's
+//! silence is keepalive.rs's.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use broker_core::{Action, Authorizer, Decision};
 use bytes::BytesMut;
@@ -42,8 +44,13 @@ pub(crate) struct Run<'a> {
     pub listener: &'a TcpListener,
     pub acceptor: &'a SslAcceptor,
     pub device: &'a mut Device,
-    /// How long one attempt's handshake, or its CONNECT after the handshake, may take.
+    /// How long one attempt's handshake, or its CONNECT after the handshake, may take; also
+    /// how long a withheld CONNACK is waited out before the endpoint closes the connection.
     pub step_timeout: Duration,
+    /// The subscription whose SUBACK is withheld, across the test's connections.
+    pub subscribe: Option<super::suback::Withheld>,
+    /// The backoff test's attempts.
+    pub backoff: super::backoff::Attempts,
 }
 
 /// What a test found, before it is timed.
@@ -71,6 +78,9 @@ impl Judged {
         };
         let fix = match test {
             TestId::MqttPublishRetryNoPuback => super::puback::FIX,
+            TestId::MqttSubscribeRetryNoSuback => super::suback::FIX,
+            TestId::MqttConnectExponentialBackoffRetries => super::backoff::FIX,
+            TestId::MqttNoAckPingResp => super::keepalive::FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -119,6 +129,18 @@ fn expects(test: TestId) -> &'static str {
             "when no PUBACK comes for a QoS 1 PUBLISH, the device re-sends it on the same \
              connection with the DUP flag and the same packet id"
         }
+        TestId::MqttSubscribeRetryNoSuback => {
+            "when no SUBACK comes for a SUBSCRIBE, the device retries the subscription with the \
+             same packet id"
+        }
+        TestId::MqttConnectExponentialBackoffRetries => {
+            "when no CONNACK comes, the device reconnects at least five times with delays that \
+             grow exponentially and carry random jitter (Exponential Backoff And Jitter)"
+        }
+        TestId::MqttNoAckPingResp => {
+            "when PINGRESP (and PUBACK, SUBACK) do not come, the device closes the MQTT \
+             connection"
+        }
     }
 }
 
@@ -140,7 +162,9 @@ impl Run<'_> {
     /// Accepts attempts until one decides the test.
     pub async fn judge(mut self, progress: &mut impl FnMut(String)) -> Judged {
         loop {
-            let (tcp, peer) = match self.listener.accept().await {
+            let accepted = self.listener.accept().await;
+            let accepted_at = Instant::now();
+            let (tcp, peer) = match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     progress(format!("accept failed: {e}"));
@@ -181,7 +205,8 @@ impl Run<'_> {
                         ));
                         continue;
                     }
-                    if let Some(judged) = self.completed(*stream, peer, progress).await {
+                    let completed = self.completed(*stream, peer, accepted_at, progress);
+                    if let Some(judged) = completed.await {
                         return judged;
                     }
                 }
@@ -195,6 +220,7 @@ impl Run<'_> {
         &mut self,
         mut stream: SslStream<TcpStream>,
         peer: SocketAddr,
+        accepted_at: Instant,
         progress: &mut impl FnMut(String),
     ) -> Option<Judged> {
         let version = stream.ssl().version_str().to_owned();
@@ -240,7 +266,12 @@ impl Run<'_> {
                      (BearSSL), WiFiClientSecure after configTime (Arduino)",
                 );
             }
-            TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => {}
+            TestId::TlsConnect
+            | TestId::MqttConnect
+            | TestId::MqttPublishRetryNoPuback
+            | TestId::MqttSubscribeRetryNoSuback
+            | TestId::MqttConnectExponentialBackoffRetries
+            | TestId::MqttNoAckPingResp => {}
         }
         let read = read_connect(&mut stream, self.step_timeout).await;
         let (connect, rest) = match read {
@@ -275,17 +306,94 @@ impl Run<'_> {
             return Some(judged);
         };
         let allowed = matches!(decision, Some(Decision::Allow));
-        if self.test == TestId::MqttPublishRetryNoPuback && judged.outcome != Outcome::Fail {
-            if !send_connack(&mut stream, &connect, true).await {
-                progress("the connection broke before CONNACK; still waiting".to_owned());
-                return None;
-            }
-            return super::puback::withhold(&mut stream, connect.protocol, rest, progress).await;
+        let withholds = matches!(
+            self.test,
+            TestId::MqttConnectExponentialBackoffRetries
+                | TestId::MqttPublishRetryNoPuback
+                | TestId::MqttSubscribeRetryNoSuback
+                | TestId::MqttNoAckPingResp
+        );
+        if withholds && judged.outcome != Outcome::Fail {
+            return self
+                .withhold(stream, &connect, rest, accepted_at, progress)
+                .await;
         }
         if send_connack(&mut stream, &connect, allowed).await && allowed {
             linger(&mut stream).await;
         }
         Some(judged)
+    }
+}
+
+impl Run<'_> {
+    /// The tests that withhold a packet after an accepted CONNECT: the backoff test withholds
+    /// CONNACK, the others send it and hand the connection to their module. None: the
+    /// connection ended without deciding the test.
+    async fn withhold(
+        &mut self,
+        mut stream: SslStream<TcpStream>,
+        connect: &Connect,
+        rest: BytesMut,
+        accepted_at: Instant,
+        progress: &mut impl FnMut(String),
+    ) -> Option<Judged> {
+        if self.test == TestId::MqttConnectExponentialBackoffRetries {
+            return self.backoff(stream, connect, accepted_at, progress).await;
+        }
+        if !send_connack(&mut stream, connect, true).await {
+            progress("the connection broke before CONNACK; still waiting".to_owned());
+            return None;
+        }
+        let protocol = connect.protocol;
+        match self.test {
+            TestId::MqttNoAckPingResp => {
+                let keep_alive = connect.keep_alive;
+                super::keepalive::withhold(&mut stream, protocol, keep_alive, rest, progress).await
+            }
+            TestId::MqttSubscribeRetryNoSuback => {
+                let pending = &mut self.subscribe;
+                super::suback::withhold(&mut stream, protocol, rest, pending, progress).await
+            }
+            _ => super::puback::withhold(&mut stream, protocol, rest, progress).await,
+        }
+    }
+
+    /// One attempt of the backoff test: the first five CONNECTs get no CONNACK (the device
+    /// closes, or the endpoint does after the step timeout), the sixth gets one and the delays
+    /// are judged.
+    async fn backoff(
+        &mut self,
+        mut stream: SslStream<TcpStream>,
+        connect: &Connect,
+        accepted_at: Instant,
+        progress: &mut impl FnMut(String),
+    ) -> Option<Judged> {
+        if !self.backoff.connect(accepted_at) {
+            if send_connack(&mut stream, connect, true).await {
+                linger(&mut stream).await;
+            }
+            return Some(self.backoff.judge());
+        }
+        let after = self.backoff.last_delay().map_or_else(String::new, |d| {
+            format!(" {d:.2} s after the previous one ended")
+        });
+        progress(format!(
+            "CONNECT {} of {}{after}: CONNACK withheld",
+            self.backoff.connects,
+            super::backoff::WITHHELD
+        ));
+        let mut sink = [0u8; 4096];
+        let drain = async {
+            while let Ok(n) = stream.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(self.step_timeout, drain).await;
+        drop(stream);
+        self.backoff.ended();
+        None
     }
 }
 
@@ -352,7 +460,12 @@ fn classify(error: &ssl::Error) -> Handshake {
 
 fn refused(test: TestId, how: String) -> Judged {
     match test {
-        TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => Judged {
+        TestId::TlsConnect
+        | TestId::MqttConnect
+        | TestId::MqttPublishRetryNoPuback
+        | TestId::MqttSubscribeRetryNoSuback
+        | TestId::MqttConnectExponentialBackoffRetries
+        | TestId::MqttNoAckPingResp => Judged {
             outcome: Outcome::Fail,
             device_did: format!("refused the endpoint's real server certificate: {how}"),
             fix: Some(

@@ -75,9 +75,12 @@ impl Alternates {
     /// by its leaf, as `serve` does).
     pub fn acceptor(&self, test: TestId) -> Result<SslAcceptor, QualifyError> {
         let identities = match test {
-            TestId::TlsConnect | TestId::MqttConnect | TestId::MqttPublishRetryNoPuback => {
-                &self.real
-            }
+            TestId::TlsConnect
+            | TestId::MqttConnect
+            | TestId::MqttPublishRetryNoPuback
+            | TestId::MqttSubscribeRetryNoSuback
+            | TestId::MqttConnectExponentialBackoffRetries
+            | TestId::MqttNoAckPingResp => &self.real,
             TestId::TlsIncorrectSubjectName => &self.wrong_name,
             TestId::TlsUnsecureServerCert => &self.untrusted,
             TestId::TlsExpiredServerCert => &self.expired,

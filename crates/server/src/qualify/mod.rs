@@ -5,13 +5,16 @@
 //! and reporting verdicts as they come (`on_event`); report.rs writes JUnit XML, JSON and text.
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
 //! holds its lock while it runs. It does not run the broker, services or the API, and it does
-//! not yet inject faults after CONNACK beyond the withheld PUBACK of puback.rs (no withheld
-//! CONNACK, SUBACK or PINGRESP) — see docs/qualification.md.
+//! withholds only what its tests need: the PUBACK of puback.rs, the SUBACK of suback.rs and the
+//! CONNACKs of backoff.rs and every answer in keepalive.rs — see docs/qualification.md.
 
 mod attempt;
+mod backoff;
 mod certs;
+mod keepalive;
 mod puback;
 mod report;
+mod suback;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -48,17 +51,29 @@ pub enum TestId {
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
     MqttPublishRetryNoPuback,
+    /// `MQTT_Subscribe_Retry_No_Suback`: the SUBACK of the device's first SUBSCRIBE is
+    /// withheld; the device must retry the subscription with the same packet id.
+    MqttSubscribeRetryNoSuback,
+    /// `MQTT_Connect_Exponential_Backoff_Retries`: CONNACK is withheld from five CONNECTs; the
+    /// delays between the device's attempts must grow exponentially, with jitter.
+    MqttConnectExponentialBackoffRetries,
+    /// `MQTT_No_Ack_PingResp`: no PINGRESP (nor PUBACK or SUBACK) comes; the device must close
+    /// the connection.
+    MqttNoAckPingResp,
 }
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 6] = [
+    pub const ALL: [TestId; 9] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsExpiredServerCert,
         TestId::MqttConnect,
         TestId::MqttPublishRetryNoPuback,
+        TestId::MqttSubscribeRetryNoSuback,
+        TestId::MqttConnectExponentialBackoffRetries,
+        TestId::MqttNoAckPingResp,
     ];
 
     /// Device Advisor's id. The expired-certificate test's id is not in the pages read
@@ -71,6 +86,11 @@ impl TestId {
             TestId::TlsExpiredServerCert => "TLS_Expired_Server_Cert",
             TestId::MqttConnect => "MQTT_Connect",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
+            TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
+            TestId::MqttConnectExponentialBackoffRetries => {
+                "MQTT_Connect_Exponential_Backoff_Retries"
+            }
+            TestId::MqttNoAckPingResp => "MQTT_No_Ack_PingResp",
         }
     }
 
@@ -88,6 +108,15 @@ impl TestId {
             TestId::MqttConnect => "the device sends a CONNECT that AWS IoT Core accepts",
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
+            }
+            TestId::MqttSubscribeRetryNoSuback => {
+                "the device retries a SUBSCRIBE whose SUBACK is withheld, with its packet id"
+            }
+            TestId::MqttConnectExponentialBackoffRetries => {
+                "the device backs off exponentially, with jitter, when CONNACK does not come"
+            }
+            TestId::MqttNoAckPingResp => {
+                "the device closes the connection when its PINGREQ gets no PINGRESP"
             }
         }
     }
@@ -321,6 +350,8 @@ pub async fn run(
             acceptor: &acceptor,
             device: &mut device,
             step_timeout: config.handshake_timeout,
+            subscribe: None,
+            backoff: backoff::Attempts::default(),
         };
         let mut last = None;
         let mut progress = |line: String| {

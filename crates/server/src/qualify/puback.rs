@@ -9,9 +9,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use mqtt_proto::codec::Decoder;
-use mqtt_proto::{
-    Delivery, MAX_PACKET_SIZE, Packet, PacketId, Protocol, PubAck, QoS, ReasonCode, SubAck,
-};
+use mqtt_proto::{Delivery, MAX_PACKET_SIZE, Packet, PacketId, Protocol, PubAck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -87,18 +85,7 @@ pub(crate) async fn withhold(
                 }
             }
             Packet::PingReq => Packet::PingResp,
-            Packet::Subscribe(subscribe) => Packet::SubAck(SubAck {
-                packet_id: subscribe.packet_id,
-                properties: Default::default(),
-                reasons: subscribe
-                    .filters
-                    .iter()
-                    .map(|(_, options)| match options.qos {
-                        QoS::AtMostOnce => ReasonCode::Success,
-                        _ => ReasonCode::GrantedQos1,
-                    })
-                    .collect(),
-            }),
+            Packet::Subscribe(subscribe) => super::suback::suback(&subscribe),
             Packet::Disconnect(_) => {
                 buf.clear();
                 continue;
