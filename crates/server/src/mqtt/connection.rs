@@ -178,6 +178,11 @@ where
     // Buffers grow with traffic and start small: most device connections sit idle.
     let mut tx = BytesMut::new();
     loop {
+        // The router hears what the client sent before the client reads the answers to it: a
+        // client that has its PINGRESP (or any reply) may act on it at once, for instance
+        // through another connection, and the router must by then hold what came before (a
+        // retained PUBLISH that another connection's SUBSCRIBE must find cleared).
+        let relayed = relay_events(&mut session_conn, conn, shared, &mut ending).await;
         if flush(&mut stream, &mut session_conn, &mut tx)
             .await
             .is_err()
@@ -186,7 +191,7 @@ where
             session_conn.connection_lost(shared.clock.now());
             break;
         }
-        if !relay_events(&mut session_conn, conn, shared, &mut ending).await {
+        if !relayed {
             break;
         }
         if session_conn.is_closed() {
