@@ -23,7 +23,7 @@ mod websocket;
 pub use client::{Client, Connected, Direction, Observer};
 pub use error::{Error, UntrustedCertificate, likely_causes, v3_connack_words};
 pub use options::{AWS_MQTT_ALPN, ConnectOptions, Reconnect, TlsOptions};
-pub use websocket::{SigV4Credentials, WebSocketOptions};
+pub use websocket::{SigV4Credentials, WebSocketOptions, WsStream};
 
 /// The MQTT vocabulary the API speaks, re-exported so callers need no direct dependency.
 pub use bytes::Bytes;

@@ -124,10 +124,7 @@ where
         .body(())
         .map_err(|e| failed(format!("cannot build the upgrade request: {e}")))?;
     match tokio_tungstenite::client_async(request, stream).await {
-        Ok((ws, _)) => Ok(WsStream {
-            ws,
-            pending: Bytes::new(),
-        }),
+        Ok((ws, _)) => Ok(WsStream::new(ws)),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             let body = response
                 .body()
@@ -148,12 +145,25 @@ where
     }
 }
 
-/// A WebSocket as a byte stream of MQTT: reads return binary messages' payloads in order,
-/// writes send one binary message each.
+/// A WebSocket as a byte stream of MQTT, for either end of the connection: reads return
+/// binary messages' payloads in order, writes send one binary message each; a close or the
+/// end of the stream reads as the end of the bytes, a text message is an error
+/// ([MQTT-6.0.0-1]).
 #[derive(Debug)]
-pub(crate) struct WsStream<S> {
+pub struct WsStream<S> {
     ws: WebSocketStream<S>,
+    /// What is left of the last binary message read.
     pending: Bytes,
+}
+
+impl<S> WsStream<S> {
+    /// The byte stream of an upgraded WebSocket.
+    pub fn new(ws: WebSocketStream<S>) -> Self {
+        WsStream {
+            ws,
+            pending: Bytes::new(),
+        }
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
@@ -176,7 +186,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 Some(Ok(Message::Text(_))) => {
                     return Poll::Ready(Err(io::Error::new(
                         io::ErrorKind::InvalidData,
-                        "the server sent a text message; MQTT over WebSockets is binary",
+                        "a text message: MQTT over WebSockets uses binary messages only \
+                         [MQTT-6.0.0-1]",
                     )));
                 }
                 Some(Ok(Message::Close(_))) | None => return Poll::Ready(Ok(())),

@@ -1,22 +1,19 @@
 //! MQTT over WebSockets (MQTT 5 §6, MQTT 3.1.1 §6): the upgrade on `/mqtt` with the subprotocol
-//! `mqtt`, done by `tokio-tungstenite` over the TLS stream, and [`WsStream`], which turns the
-//! WebSocket's binary messages into the byte stream the connection task reads, so MQTT over
+//! `mqtt`, done by `tokio-tungstenite` over the TLS stream, giving the client crate's
+//! [`WsStream`] (one adapter for both ends), which turns the WebSocket's binary messages into
+//! the byte stream the connection task reads, so MQTT over
 //! WebSockets runs through the same `connection::serve` as MQTT over TLS. Packets may span
 //! messages and a message may hold several packets ([MQTT-6.0.0-2]); each flush of the
 //! connection leaves as one binary message. A text message closes the connection
 //! ([MQTT-6.0.0-1]). It does not authenticate anyone (`web_auth.rs`).
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes};
-use futures_util::{Sink, Stream};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio_tungstenite::WebSocketStream;
+pub use client::WsStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::{Message, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 /// The path AWS IoT serves MQTT over WebSockets on.
 pub const PATH: &str = "/mqtt";
@@ -53,10 +50,7 @@ where
     let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, select_mqtt, Some(config))
         .await
         .map_err(io::Error::other)?;
-    Ok(WsStream {
-        ws,
-        pending: Bytes::new(),
-    })
+    Ok(WsStream::new(ws))
 }
 
 /// The handshake's answer: the `mqtt` subprotocol selected (the request was checked before).
@@ -69,83 +63,13 @@ fn select_mqtt(_: &Request, mut response: Response) -> Result<Response, ErrorRes
     Ok(response)
 }
 
-/// A WebSocket as a byte stream of MQTT: reads return the payloads of binary messages in
-/// order, writes send binary messages.
-#[derive(Debug)]
-pub struct WsStream<S> {
-    ws: WebSocketStream<S>,
-    /// What is left of the last binary message read.
-    pending: Bytes,
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        loop {
-            if !this.pending.is_empty() {
-                let n = this.pending.len().min(buf.remaining());
-                buf.put_slice(this.pending.get(..n).unwrap_or_default());
-                this.pending.advance(n);
-                return Poll::Ready(Ok(()));
-            }
-            match ready!(Pin::new(&mut this.ws).poll_next(cx)) {
-                Some(Ok(Message::Binary(data))) => this.pending = data,
-                // Pings are answered by the WebSocket layer itself; pongs and raw frames carry
-                // nothing for MQTT.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {}
-                Some(Ok(Message::Text(_))) => {
-                    return Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "a text message: MQTT over WebSockets uses binary messages only \
-                         [MQTT-6.0.0-1]",
-                    )));
-                }
-                // A close, or the end of the stream, is the end of the MQTT byte stream.
-                Some(Ok(Message::Close(_))) | None => return Poll::Ready(Ok(())),
-                Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
-            }
-        }
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let ws = &mut self.ws;
-        ready!(Pin::new(&mut *ws).poll_ready(cx)).map_err(io::Error::other)?;
-        Pin::new(ws)
-            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
-            .map_err(io::Error::other)?;
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.ws)
-            .poll_flush(cx)
-            .map_err(io::Error::other)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match ready!(Pin::new(&mut self.ws).poll_close(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            // Closing a WebSocket the peer already closed is not a failure.
-            Err(_) => Poll::Ready(Ok(())),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
     use futures_util::{SinkExt, StreamExt};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::Message;
 
     use super::*;
 
