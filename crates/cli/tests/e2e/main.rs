@@ -21,6 +21,7 @@ mod conformance;
 mod console;
 mod coverage;
 mod device_stacks;
+mod disk_full;
 mod doctor;
 mod ephemeral;
 mod events;
