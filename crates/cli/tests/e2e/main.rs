@@ -15,6 +15,7 @@
 mod api;
 mod bench;
 mod bridge;
+mod clock_jump;
 mod compat;
 mod completions;
 mod conformance;
