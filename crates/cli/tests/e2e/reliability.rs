@@ -457,3 +457,42 @@ fn sigterm_ends_a_server_without_the_api() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// Issue 21 (3): a connection flood past `--max-connections` is refused and counted, and the
+/// log gets one line a second rather than one per connection.
+#[test]
+fn a_flood_past_max_connections_is_counted_and_logged_once_a_second() {
+    let (_dir, server) = start(&[
+        "--profile",
+        "mqtt",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--max-connections",
+        "1",
+    ]);
+    let addr = server.addr("mqtt");
+    let (_held, _) = connected(addr, &connect(4, "the-one", true));
+    for _ in 0..200 {
+        let mut extra = open(addr);
+        assert_eq!(read_packet(&mut extra), None, "closed at once");
+    }
+    let mut tcp = TcpStream::connect(server.addr("api")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut metrics = String::new();
+    std::io::Read::read_to_string(&mut tcp, &mut metrics).unwrap();
+    assert!(
+        metrics.contains("\ntether_connections_over_limit_total 200\n"),
+        "{metrics}"
+    );
+    let lines = server
+        .logs()
+        .iter()
+        .filter(|l| l.contains("max_connections (1) reached"))
+        .count();
+    assert!(
+        (1..=3).contains(&lines),
+        "{lines} lines for 200 refusals in well under 3 s"
+    );
+}
