@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Do not start the HTTP listener.
     #[arg(long)]
     no_api: bool,
+    /// Test hook for fault injection: shift the broker's wall clock by the number of seconds
+    /// in FILE (re-read every 200 ms), not the host's.
+    #[arg(long, value_name = "FILE", hide = true)]
+    clock_offset_file: Option<PathBuf>,
     /// `aws`: AWS IoT Core's rules and limits. `mqtt`: a complete MQTT 3.1.1/5 broker.
     #[arg(long, value_enum)]
     profile: Option<ProfileArg>,
@@ -415,6 +419,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }
+    config.clock_offset_file = args.clock_offset_file.clone();
     if let Some(region) = args.region.or(file.region) {
         config.region = region;
     }

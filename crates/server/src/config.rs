@@ -16,6 +16,10 @@ use crate::bootstrap;
 pub struct ServerConfig {
     /// The data directory (CA, server certificates, devices, database).
     pub data_dir: PathBuf,
+    /// A test hook: a file holding a number of seconds (e.g. `3600` or `-120`), read at start
+    /// and every 200 ms, by which the broker's wall clock is shifted from the host's
+    /// (`clock.rs`). `None` outside fault tests.
+    pub clock_offset_file: Option<PathBuf>,
     /// `aws` (AWS IoT Core rules) or `mqtt` (a complete MQTT broker).
     pub profile: Profile,
     /// TLS security policy of the mutual-TLS listeners.
@@ -135,6 +139,7 @@ impl ServerConfig {
             authorizer_timeout: Duration::from_secs(5),
             rules: crate::rules::RulesSettings::default(),
             bridges: Vec::new(),
+            clock_offset_file: None,
         }
     }
 

@@ -40,6 +40,9 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     // Before anything in the directory is touched: one server per data directory.
     let _lock = lock::lock(&config.data_dir)?;
+    if let Some(path) = &config.clock_offset_file {
+        crate::clock::follow_offset_file(path.clone());
+    }
     let clock = Clock::start();
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, clock.wall_ms() / 1000)?;
     let mut store = Store::open(data.database_path())?;
@@ -130,6 +133,10 @@ pub async fn run(
     let mut api = None;
     let mut console = None;
     if let Some(listener) = listeners.http {
+        // Taken here, not before the `if`: a link held by this function past the listeners
+        // (with --no-api) kept the services worker waiting for it at shutdown, and SIGTERM
+        // never ended the server.
+        let link = services.as_ref().map(services::Running::link);
         let (task, app, web_console) = start_http(
             &config,
             &data,

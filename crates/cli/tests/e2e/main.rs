@@ -15,12 +15,14 @@
 mod api;
 mod bench;
 mod bridge;
+mod clock_jump;
 mod compat;
 mod completions;
 mod conformance;
 mod console;
 mod coverage;
 mod device_stacks;
+mod disk_full;
 mod doctor;
 mod ephemeral;
 mod events;
