@@ -133,10 +133,6 @@ pub async fn run(
     let mut api = None;
     let mut console = None;
     if let Some(listener) = listeners.http {
-        // Taken here, not before the `if`: a link held by this function past the listeners
-        // (with --no-api) kept the services worker waiting for it at shutdown, and SIGTERM
-        // never ended the server.
-        let link = services.as_ref().map(services::Running::link);
         let (task, app, web_console) = start_http(
             &config,
             &data,

@@ -443,21 +443,6 @@ fn reliability_torture_checker_fails_on_a_lost_acknowledged_message() {
     assert_eq!(report["totals"]["reordered"], 1, "{report:#}");
 }
 
-/// SIGTERM ends `tether serve --no-api` under the aws profile: a link to the services worker
-/// the start-up kept past the listeners made the worker wait forever at shutdown, so
-/// `bench/torture`'s broker only ever ended by SIGKILL after 15 s.
-#[test]
-fn sigterm_ends_a_server_without_the_api() {
-    let (_dir, server) = start(&["--no-api"]);
-    let (done, ended) = std::sync::mpsc::channel();
-    std::thread::spawn(move || done.send(server.terminate()));
-    let status = ended
-        .recv_timeout(Duration::from_secs(20))
-        .expect("tether serve --no-api did not exit within 20 s of SIGTERM")
-        .unwrap();
-    assert!(status.success(), "{status:?}");
-}
-
 /// Issue 21 (3): a connection flood past `--max-connections` is refused and counted, and the
 /// log gets one line a second rather than one per connection.
 #[test]
