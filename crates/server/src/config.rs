@@ -72,6 +72,9 @@ pub struct ServerConfig {
     pub rules: crate::rules::RulesSettings,
     /// Bridges to upstream brokers (`[[bridge]]` tables).
     pub bridges: Vec<crate::bridge::BridgeConfig>,
+    /// Fault plans per client (`[[fault]]` tables, `tether qualify`, the torture suite); the
+    /// caller may keep a clone and change the plans while the server runs.
+    pub faults: crate::faults::Faults,
 }
 
 /// The IAM-style policy attached to one API credential.
@@ -135,6 +138,7 @@ impl ServerConfig {
             authorizer_timeout: Duration::from_secs(5),
             rules: crate::rules::RulesSettings::default(),
             bridges: Vec::new(),
+            faults: crate::faults::Faults::new(),
         }
     }
 

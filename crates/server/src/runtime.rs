@@ -94,6 +94,7 @@ pub async fn run(
             settings: Arc::new(connection_settings(&config)),
             metrics: Arc::clone(&metrics),
             refusals: refusals.clone(),
+            faults: config.faults.clone(),
         },
         store: Arc::clone(&store),
         registry: Arc::default(),

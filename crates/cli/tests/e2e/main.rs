@@ -24,6 +24,7 @@ mod device_stacks;
 mod doctor;
 mod ephemeral;
 mod events;
+mod faults;
 mod flash;
 mod group_policies;
 mod jobs;
