@@ -51,6 +51,8 @@ pub(crate) struct Run<'a> {
     pub subscribe: Option<super::suback::Withheld>,
     /// The backoff test's attempts.
     pub backoff: super::backoff::Attempts,
+    /// The cipher-suite test's verdict on the ClientHello, until the attempt ends.
+    pub ciphers: Option<Judged>,
 }
 
 /// What a test found, before it is timed.
@@ -81,6 +83,8 @@ impl Judged {
             TestId::MqttSubscribeRetryNoSuback => super::suback::FIX,
             TestId::MqttConnectExponentialBackoffRetries => super::backoff::FIX,
             TestId::MqttNoAckPingResp => super::keepalive::FIX,
+            TestId::MqttPublish => super::pubsub::PUBLISH_FIX,
+            TestId::MqttSubscribe => super::pubsub::SUBSCRIBE_FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -141,6 +145,17 @@ fn expects(test: TestId) -> &'static str {
             "when PINGRESP (and PUBACK, SUBACK) do not come, the device closes the MQTT \
              connection"
         }
+        TestId::TlsSupportCipherSuites => {
+            "the ClientHello offers at least one cipher suite AWS IoT recommends (Device \
+             Advisor warns when it offers none, or offers suites AWS IoT does not support)"
+        }
+        TestId::MqttPublish => {
+            "after CONNACK the device publishes (QoS 0 or 1) to a topic its policy allows"
+        }
+        TestId::MqttSubscribe => {
+            "after CONNACK the device subscribes to a filter its policy allows and takes the \
+             messages sent to it (PUBACK for QoS 1)"
+        }
     }
 }
 
@@ -171,7 +186,18 @@ impl Run<'_> {
                     continue;
                 }
             };
-            match handshake(self.acceptor, tcp, self.step_timeout).await {
+            if self.test == TestId::TlsSupportCipherSuites {
+                let hello = super::ciphers::peek_hello(&tcp, self.step_timeout).await;
+                self.ciphers = hello.map(|hello| super::ciphers::judge(&hello));
+            }
+            let handshake = handshake(self.acceptor, tcp, self.step_timeout).await;
+            // The cipher-suite test is decided by the ClientHello, however the handshake ends.
+            if !matches!(handshake, Handshake::NoHello(_) | Handshake::Completed(_))
+                && let Some(judged) = self.ciphers.take()
+            {
+                return judged;
+            }
+            match handshake {
                 Handshake::NoHello(why) => progress(format!("{peer}: {why}; still waiting")),
                 Handshake::Refused(alert) => {
                     return refused(
@@ -267,7 +293,10 @@ impl Run<'_> {
                 );
             }
             TestId::TlsConnect
+            | TestId::TlsSupportCipherSuites
             | TestId::MqttConnect
+            | TestId::MqttPublish
+            | TestId::MqttSubscribe
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
             | TestId::MqttConnectExponentialBackoffRetries
@@ -286,6 +315,12 @@ impl Run<'_> {
             )
         });
         let judged = match (&connect, self.test) {
+            (_, TestId::TlsSupportCipherSuites) => self.ciphers.take().unwrap_or_else(|| Judged {
+                outcome: Outcome::Fail,
+                device_did: "completed the handshake, but its ClientHello could not be read"
+                    .to_owned(),
+                fix: None,
+            }),
             (_, TestId::TlsConnect) => Judged {
                 outcome: Outcome::Pass,
                 device_did: format!("completed the mutual-TLS handshake ({version}, {cipher})"),
@@ -312,10 +347,12 @@ impl Run<'_> {
                 | TestId::MqttPublishRetryNoPuback
                 | TestId::MqttSubscribeRetryNoSuback
                 | TestId::MqttNoAckPingResp
+                | TestId::MqttPublish
+                | TestId::MqttSubscribe
         );
         if withholds && judged.outcome != Outcome::Fail {
             return self
-                .withhold(stream, &connect, rest, accepted_at, progress)
+                .withhold(stream, &connect, (rest, peer), accepted_at, progress)
                 .await;
         }
         if send_connack(&mut stream, &connect, allowed).await && allowed {
@@ -333,7 +370,7 @@ impl Run<'_> {
         &mut self,
         mut stream: SslStream<TcpStream>,
         connect: &Connect,
-        rest: BytesMut,
+        (rest, peer): (BytesMut, SocketAddr),
         accepted_at: Instant,
         progress: &mut impl FnMut(String),
     ) -> Option<Judged> {
@@ -346,6 +383,14 @@ impl Run<'_> {
         }
         let protocol = connect.protocol;
         match self.test {
+            TestId::MqttPublish | TestId::MqttSubscribe => {
+                let peer = super::pubsub::Peer {
+                    device: self.device,
+                    addr: peer,
+                    client_id: connect.client_id.as_str(),
+                };
+                super::pubsub::run(self.test, &mut stream, protocol, rest, peer, progress).await
+            }
             TestId::MqttNoAckPingResp => {
                 let keep_alive = connect.keep_alive;
                 super::keepalive::withhold(&mut stream, protocol, keep_alive, rest, progress).await
@@ -461,6 +506,8 @@ fn classify(error: &ssl::Error) -> Handshake {
 fn refused(test: TestId, how: String) -> Judged {
     match test {
         TestId::TlsConnect
+        | TestId::MqttPublish
+        | TestId::MqttSubscribe
         | TestId::MqttConnect
         | TestId::MqttPublishRetryNoPuback
         | TestId::MqttSubscribeRetryNoSuback

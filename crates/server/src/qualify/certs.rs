@@ -76,7 +76,10 @@ impl Alternates {
     pub fn acceptor(&self, test: TestId) -> Result<SslAcceptor, QualifyError> {
         let identities = match test {
             TestId::TlsConnect
+            | TestId::TlsSupportCipherSuites
             | TestId::MqttConnect
+            | TestId::MqttPublish
+            | TestId::MqttSubscribe
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
             | TestId::MqttConnectExponentialBackoffRetries

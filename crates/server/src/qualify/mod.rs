@@ -11,8 +11,10 @@
 mod attempt;
 mod backoff;
 mod certs;
+mod ciphers;
 mod keepalive;
 mod puback;
+mod pubsub;
 mod report;
 mod suback;
 
@@ -45,8 +47,16 @@ pub enum TestId {
     /// `TLS_Expired_Server_Cert`: an expired certificate from the trusted CA; the device must
     /// refuse it.
     TlsExpiredServerCert,
+    /// `TLS_Support_AWS_IoT_Cipher_Suites`: the device's ClientHello offers a suite AWS IoT
+    /// recommends, judged against every AWS IoT TLS security policy (ciphers.rs).
+    TlsSupportCipherSuites,
     /// `MQTT_Connect`: the device sends a CONNECT that AWS IoT Core would accept.
     MqttConnect,
+    /// `MQTT_Publish`: the device publishes at QoS 0 or 1 to a topic its policy allows.
+    MqttPublish,
+    /// `MQTT_Subscribe`: the device subscribes to a filter its policy allows and acknowledges
+    /// the QoS 1 message the endpoint sends it.
+    MqttSubscribe,
     /// `MQTT_Publish_Retry_No_Puback`: the PUBACK of the device's first QoS 1 PUBLISH is
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
@@ -64,12 +74,15 @@ pub enum TestId {
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 9] = [
+    pub const ALL: [TestId; 12] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsExpiredServerCert,
+        TestId::TlsSupportCipherSuites,
         TestId::MqttConnect,
+        TestId::MqttPublish,
+        TestId::MqttSubscribe,
         TestId::MqttPublishRetryNoPuback,
         TestId::MqttSubscribeRetryNoSuback,
         TestId::MqttConnectExponentialBackoffRetries,
@@ -84,7 +97,10 @@ impl TestId {
             TestId::TlsIncorrectSubjectName => "TLS_Incorrect_Subject_Name_Server_Cert",
             TestId::TlsUnsecureServerCert => "TLS_Unsecure_Server_Cert",
             TestId::TlsExpiredServerCert => "TLS_Expired_Server_Cert",
+            TestId::TlsSupportCipherSuites => "TLS_Support_AWS_IoT_Cipher_Suites",
             TestId::MqttConnect => "MQTT_Connect",
+            TestId::MqttPublish => "MQTT_Publish",
+            TestId::MqttSubscribe => "MQTT_Subscribe",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
             TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
             TestId::MqttConnectExponentialBackoffRetries => {
@@ -105,7 +121,14 @@ impl TestId {
                 "the device refuses a server certificate signed by a CA it does not trust"
             }
             TestId::TlsExpiredServerCert => "the device refuses an expired server certificate",
+            TestId::TlsSupportCipherSuites => {
+                "the device's ClientHello offers a cipher suite AWS IoT recommends"
+            }
             TestId::MqttConnect => "the device sends a CONNECT that AWS IoT Core accepts",
+            TestId::MqttPublish => "the device publishes at QoS 0 or 1 to a topic it may use",
+            TestId::MqttSubscribe => {
+                "the device subscribes and acknowledges a QoS 1 message sent to it"
+            }
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
             }
@@ -118,6 +141,30 @@ impl TestId {
             TestId::MqttNoAckPingResp => {
                 "the device closes the connection when its PINGREQ gets no PINGRESP"
             }
+        }
+    }
+
+    /// The tests of Device Advisor's current qualification list (aws-iot-services.md §4) that
+    /// this endpoint runs: `--suite aws-qualification`. The list's "MQTT Connect Jitter
+    /// Retries" is run as `MQTT_Connect_Exponential_Backoff_Retries`, which judges jitter too.
+    pub const AWS_QUALIFICATION: [TestId; 9] = [
+        TestId::TlsConnect,
+        TestId::TlsIncorrectSubjectName,
+        TestId::TlsUnsecureServerCert,
+        TestId::TlsSupportCipherSuites,
+        TestId::TlsExpiredServerCert,
+        TestId::MqttConnect,
+        TestId::MqttSubscribe,
+        TestId::MqttPublish,
+        TestId::MqttConnectExponentialBackoffRetries,
+    ];
+
+    /// The tests of a suite: `aws-qualification` or `all`.
+    pub fn suite(name: &str) -> Result<Vec<TestId>, QualifyError> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "aws-qualification" => Ok(TestId::AWS_QUALIFICATION.to_vec()),
+            "all" => Ok(TestId::ALL.to_vec()),
+            _ => Err(QualifyError::UnknownSuite(name.to_owned())),
         }
     }
 
@@ -263,6 +310,9 @@ pub enum QualifyError {
     /// A test id is not one of [`TestId::ALL`].
     #[error("unknown qualification test {0:?}; tether qualify --list prints the test ids")]
     UnknownTest(String),
+    /// A suite name is not `aws-qualification` or `all`.
+    #[error("unknown qualification suite {0:?}; use --suite aws-qualification or --suite all")]
+    UnknownSuite(String),
     /// A certificate for a test could not be made.
     #[error("cannot prepare the {what} server certificate: {why}")]
     Certificate {
@@ -352,6 +402,7 @@ pub async fn run(
             step_timeout: config.handshake_timeout,
             subscribe: None,
             backoff: backoff::Attempts::default(),
+            ciphers: None,
         };
         let mut last = None;
         let mut progress = |line: String| {
@@ -414,6 +465,17 @@ mod tests {
             assert_eq!(TestId::parse(test.id()).unwrap(), test);
             assert_eq!(TestId::parse(&test.id().to_lowercase()).unwrap(), test);
         }
+        assert!(
+            TestId::AWS_QUALIFICATION
+                .iter()
+                .all(|t| TestId::ALL.contains(t))
+        );
+        assert_eq!(TestId::suite("ALL").unwrap().len(), TestId::ALL.len());
+        let err = TestId::suite("dqp").unwrap_err().to_string();
+        assert!(
+            err.contains("\"dqp\"") && err.contains("aws-qualification"),
+            "{err}"
+        );
         let err = TestId::parse("TLS_Nope").unwrap_err().to_string();
         assert!(
             err.contains("\"TLS_Nope\"") && err.contains("--list"),
