@@ -179,6 +179,8 @@ fn list_prints_every_test_id() {
             "TLS_Unsecure_Server_Cert",
             "TLS_Expired_Server_Cert",
             "TLS_Support_AWS_IoT_Cipher_Suites",
+            "TLS_Receive_Maximum_Size_Fragments",
+            "TLS_Large_Size_Server_Cert",
             "MQTT_Connect",
             "MQTT_Publish",
             "MQTT_Subscribe",
@@ -201,7 +203,9 @@ fn list_prints_every_test_id() {
             "TLS_Incorrect_Subject_Name_Server_Cert",
             "TLS_Unsecure_Server_Cert",
             "TLS_Support_AWS_IoT_Cipher_Suites",
+            "TLS_Receive_Maximum_Size_Fragments",
             "TLS_Expired_Server_Cert",
+            "TLS_Large_Size_Server_Cert",
             "MQTT_Connect",
             "MQTT_Subscribe",
             "MQTT_Publish",
@@ -866,4 +870,64 @@ fn cipher_suites_are_judged_against_every_aws_policy() {
     assert!(did.contains("policies that accept it: none"), "{did}");
     let fix = report["verdicts"][2]["fix"].as_str().unwrap();
     assert!(fix.contains("never negotiates"), "{fix}");
+}
+
+#[test]
+fn a_large_certificate_and_a_full_record_need_a_16_kb_tls_buffer() {
+    // mosquitto (OpenSSL) and the AWS IoT Device SDK take an 8 KB certificate; a scripted
+    // device with a 4 KB TLS input buffer refuses it. mosquitto_sub and the scripted device
+    // with a 16 KB buffer take a PUBLISH that fills a 16 KB record; with 4 KB it cannot.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        match attempts.get() {
+            1 => mosquitto(port, files, &["-i", "demo-device"]),
+            2 => python(port, files, "awsiotsdk", "demo-device", &[]),
+            3 => script("qualify_small_buffer.py", port, files, &[]),
+            4 => mosquitto_sub_with(port, files, &["-C", "1", "-F", "%l bytes"]),
+            5 => script(
+                "qualify_small_buffer.py",
+                port,
+                files,
+                &["--buffer", "16384"],
+            ),
+            _ => script("qualify_small_buffer.py", port, files, &[]),
+        }
+    };
+    let (large, fragments) = (
+        "TLS_Large_Size_Server_Cert",
+        "TLS_Receive_Maximum_Size_Fragments",
+    );
+    let tests = [large, large, large, fragments, fragments, fragments];
+    let (verdicts, code, report, _dir) = qualify_fresh(&tests, "10", "2", &device);
+    assert_eq!(
+        verdicts,
+        pairs(&[
+            (large, "PASS"),
+            (large, "PASS"),
+            (large, "FAIL"),
+            (fragments, "PASS"),
+            (fragments, "PASS"),
+            (fragments, "FAIL"),
+        ])
+    );
+    assert_eq!(code, 1);
+    assert!(
+        device_did(&report, 0).starts_with("completed the handshake with a server certificate of"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 2).starts_with("refused a server certificate of 8 KB or more"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 3).contains("a PUBLISH of 16384 bytes, one full TLS record,"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 5).starts_with("closed the connection after a PUBLISH of 16384 bytes"),
+        "{report}"
+    );
+    let fix = report["verdicts"][5]["fix"].as_str().unwrap();
+    assert!(fix.contains("MBEDTLS_SSL_IN_CONTENT_LEN"), "{fix}");
 }

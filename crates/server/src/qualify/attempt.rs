@@ -85,6 +85,7 @@ impl Judged {
             TestId::MqttNoAckPingResp => super::keepalive::FIX,
             TestId::MqttPublish => super::pubsub::PUBLISH_FIX,
             TestId::MqttSubscribe => super::pubsub::SUBSCRIBE_FIX,
+            TestId::TlsReceiveMaximumSizeFragments => super::pubsub::FRAGMENT_FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -148,6 +149,14 @@ fn expects(test: TestId) -> &'static str {
         TestId::TlsSupportCipherSuites => {
             "the ClientHello offers at least one cipher suite AWS IoT recommends (Device \
              Advisor warns when it offers none, or offers suites AWS IoT does not support)"
+        }
+        TestId::TlsReceiveMaximumSizeFragments => {
+            "the device subscribes at QoS 1 and takes (PUBACK) a message that fills a TLS \
+             record of the maximum size, 16 KB of plaintext"
+        }
+        TestId::TlsLargeSizeServerCert => {
+            "the device completes the TLS handshake with a server certificate larger than AWS \
+             IoT Core's (Device Advisor: 20 % larger), which tests its TLS input buffer"
         }
         TestId::MqttPublish => {
             "after CONNACK the device publishes (QoS 0 or 1) to a topic its policy allows"
@@ -294,6 +303,8 @@ impl Run<'_> {
             }
             TestId::TlsConnect
             | TestId::TlsSupportCipherSuites
+            | TestId::TlsReceiveMaximumSizeFragments
+            | TestId::TlsLargeSizeServerCert
             | TestId::MqttConnect
             | TestId::MqttPublish
             | TestId::MqttSubscribe
@@ -321,6 +332,19 @@ impl Run<'_> {
                     .to_owned(),
                 fix: None,
             }),
+            (_, TestId::TlsLargeSizeServerCert) => Judged {
+                outcome: Outcome::Pass,
+                device_did: format!(
+                    "completed the handshake with a server certificate of {} bytes ({version}, \
+                     {cipher})",
+                    stream
+                        .ssl()
+                        .certificate()
+                        .and_then(|c| c.to_der().ok())
+                        .map_or(0, |der| der.len())
+                ),
+                fix: None,
+            },
             (_, TestId::TlsConnect) => Judged {
                 outcome: Outcome::Pass,
                 device_did: format!("completed the mutual-TLS handshake ({version}, {cipher})"),
@@ -349,6 +373,7 @@ impl Run<'_> {
                 | TestId::MqttNoAckPingResp
                 | TestId::MqttPublish
                 | TestId::MqttSubscribe
+                | TestId::TlsReceiveMaximumSizeFragments
         );
         if withholds && judged.outcome != Outcome::Fail {
             return self
@@ -383,7 +408,9 @@ impl Run<'_> {
         }
         let protocol = connect.protocol;
         match self.test {
-            TestId::MqttPublish | TestId::MqttSubscribe => {
+            TestId::MqttPublish
+            | TestId::MqttSubscribe
+            | TestId::TlsReceiveMaximumSizeFragments => {
                 let peer = super::pubsub::Peer {
                     device: self.device,
                     addr: peer,
@@ -505,7 +532,17 @@ fn classify(error: &ssl::Error) -> Handshake {
 
 fn refused(test: TestId, how: String) -> Judged {
     match test {
+        TestId::TlsLargeSizeServerCert => Judged {
+            outcome: Outcome::Fail,
+            device_did: format!(
+                "refused a server certificate of {} KB or more from the trusted CA for the right \
+                 names: {how}",
+                super::certs::LARGE_CERT_BYTES / 1024
+            ),
+            fix: Some(LARGE_FIX.to_owned()),
+        },
         TestId::TlsConnect
+        | TestId::TlsReceiveMaximumSizeFragments
         | TestId::MqttPublish
         | TestId::MqttSubscribe
         | TestId::MqttConnect
@@ -529,6 +566,12 @@ fn refused(test: TestId, how: String) -> Judged {
         },
     }
 }
+
+/// What to change when a large certificate chain does not fit.
+const LARGE_FIX: &str = "give the TLS library an input buffer that holds a full 16 KB record \
+    and a certificate chain of several KB: MBEDTLS_SSL_IN_CONTENT_LEN 16384 (mbedTLS, ESP-IDF's \
+    CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN), a 16 KB input buffer for br_ssl_engine_set_buffer \
+    (BearSSL), WiFiClientSecure::setBufferSizes(16384, 512) (Arduino ESP8266)";
 
 fn failed(test: TestId, why: &str) -> Judged {
     let hint = if why.contains("certificate") {

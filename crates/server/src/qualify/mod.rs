@@ -50,6 +50,12 @@ pub enum TestId {
     /// `TLS_Support_AWS_IoT_Cipher_Suites`: the device's ClientHello offers a suite AWS IoT
     /// recommends, judged against every AWS IoT TLS security policy (ciphers.rs).
     TlsSupportCipherSuites,
+    /// `TLS_Receive_Maximum_Size_Fragments`: after a QoS 1 subscription the endpoint sends a
+    /// PUBLISH that fills one 16 KB TLS record; the device must acknowledge it.
+    TlsReceiveMaximumSizeFragments,
+    /// `TLS_Large_Size_Server_Cert`: a server certificate of 8 KB or more (right names, trusted
+    /// CA); the device must complete the handshake.
+    TlsLargeSizeServerCert,
     /// `MQTT_Connect`: the device sends a CONNECT that AWS IoT Core would accept.
     MqttConnect,
     /// `MQTT_Publish`: the device publishes at QoS 0 or 1 to a topic its policy allows.
@@ -74,12 +80,14 @@ pub enum TestId {
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 12] = [
+    pub const ALL: [TestId; 14] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsExpiredServerCert,
         TestId::TlsSupportCipherSuites,
+        TestId::TlsReceiveMaximumSizeFragments,
+        TestId::TlsLargeSizeServerCert,
         TestId::MqttConnect,
         TestId::MqttPublish,
         TestId::MqttSubscribe,
@@ -98,6 +106,8 @@ impl TestId {
             TestId::TlsUnsecureServerCert => "TLS_Unsecure_Server_Cert",
             TestId::TlsExpiredServerCert => "TLS_Expired_Server_Cert",
             TestId::TlsSupportCipherSuites => "TLS_Support_AWS_IoT_Cipher_Suites",
+            TestId::TlsReceiveMaximumSizeFragments => "TLS_Receive_Maximum_Size_Fragments",
+            TestId::TlsLargeSizeServerCert => "TLS_Large_Size_Server_Cert",
             TestId::MqttConnect => "MQTT_Connect",
             TestId::MqttPublish => "MQTT_Publish",
             TestId::MqttSubscribe => "MQTT_Subscribe",
@@ -124,6 +134,12 @@ impl TestId {
             TestId::TlsSupportCipherSuites => {
                 "the device's ClientHello offers a cipher suite AWS IoT recommends"
             }
+            TestId::TlsReceiveMaximumSizeFragments => {
+                "the device takes a message that fills a 16 KB TLS record"
+            }
+            TestId::TlsLargeSizeServerCert => {
+                "the device completes the handshake with an 8 KB server certificate"
+            }
             TestId::MqttConnect => "the device sends a CONNECT that AWS IoT Core accepts",
             TestId::MqttPublish => "the device publishes at QoS 0 or 1 to a topic it may use",
             TestId::MqttSubscribe => {
@@ -147,12 +163,14 @@ impl TestId {
     /// The tests of Device Advisor's current qualification list (aws-iot-services.md §4) that
     /// this endpoint runs: `--suite aws-qualification`. The list's "MQTT Connect Jitter
     /// Retries" is run as `MQTT_Connect_Exponential_Backoff_Retries`, which judges jitter too.
-    pub const AWS_QUALIFICATION: [TestId; 9] = [
+    pub const AWS_QUALIFICATION: [TestId; 11] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsSupportCipherSuites,
+        TestId::TlsReceiveMaximumSizeFragments,
         TestId::TlsExpiredServerCert,
+        TestId::TlsLargeSizeServerCert,
         TestId::MqttConnect,
         TestId::MqttSubscribe,
         TestId::MqttPublish,

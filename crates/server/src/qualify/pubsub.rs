@@ -10,7 +10,8 @@ use broker_core::{Action, Authorizer, Decision};
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::codec::Decoder;
 use mqtt_proto::{
-    Delivery, MAX_PACKET_SIZE, Packet, PacketId, Protocol, PubAck, Publish, Subscribe, TopicName,
+    Delivery, MAX_PACKET_SIZE, Packet, PacketId, Protocol, PubAck, Publish, QoS, Subscribe,
+    TopicName,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -28,8 +29,29 @@ pub(crate) const SUBSCRIBE_FIX: &str = "subscribe once connected (coreMQTT: MQTT
     IoT Device SDK: connection.subscribe) to a filter the attached policy allows with \
     iot:Subscribe (and iot:Receive for its topics), and acknowledge QoS 1 messages with PUBACK";
 
+/// What to change when the device does not take the 16 KB record.
+pub(crate) const FRAGMENT_FIX: &str = "subscribe at QoS 1 and give the TLS library an input \
+    buffer for a full 16 KB record: MBEDTLS_SSL_IN_CONTENT_LEN 16384 (mbedTLS, ESP-IDF's \
+    CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN), a 16 KB input buffer for br_ssl_engine_set_buffer \
+    (BearSSL), WiFiClientSecure::setBufferSizes(16384, 512) (Arduino ESP8266); or negotiate a \
+    smaller record size with the max_fragment_length extension";
+
 /// The payload of the message `MQTT_Subscribe` sends the device.
 const PAYLOAD: &[u8] = b"{\"tether\":\"qualify\",\"test\":\"MQTT_Subscribe\"}";
+
+/// The largest plaintext a TLS record carries (RFC 8446 §5.1, RFC 5246 §6.2.1): OpenSSL writes
+/// a PUBLISH of exactly this size as one record.
+const MAX_RECORD: usize = 16 * 1024;
+
+/// A message the endpoint sends the device after its SUBSCRIBE.
+struct Outgoing {
+    packet: Packet,
+    /// Its packet id at QoS 1; None at QoS 0 (nothing to wait for).
+    id: Option<PacketId>,
+    topic: String,
+    /// Its encoded size.
+    size: usize,
+}
 
 /// The connection's context for the authorizer.
 pub(crate) struct Peer<'a> {
@@ -52,7 +74,8 @@ impl Peer<'_> {
     }
 }
 
-/// Runs `MQTT_Publish` or `MQTT_Subscribe` on an accepted connection. None: the device
+/// Runs `MQTT_Publish`, `MQTT_Subscribe` or `TLS_Receive_Maximum_Size_Fragments` on an
+/// accepted connection. None: the device
 /// disconnected before the test was decided.
 pub(crate) async fn run(
     test: TestId,
@@ -63,12 +86,12 @@ pub(crate) async fn run(
     progress: &mut impl FnMut(String),
 ) -> Option<Judged> {
     progress(match test {
-        TestId::MqttSubscribe => "CONNACK sent; waiting for a SUBSCRIBE".to_owned(),
-        _ => "CONNACK sent; waiting for a PUBLISH".to_owned(),
+        TestId::MqttPublish => "CONNACK sent; waiting for a PUBLISH".to_owned(),
+        _ => "CONNACK sent; waiting for a SUBSCRIBE".to_owned(),
     });
     let mut decoder = Decoder::new(protocol, MAX_PACKET_SIZE);
-    // The message sent to the device in MQTT_Subscribe: its packet id and topic.
-    let mut sent: Option<(PacketId, String)> = None;
+    // The QoS 1 message sent to the device after its SUBSCRIBE: packet id, topic and size.
+    let mut sent: Option<(PacketId, String, usize)> = None;
     loop {
         let packet = match decoder.decode(&mut buf) {
             Ok(Some(packet)) => packet,
@@ -77,6 +100,18 @@ pub(crate) async fn run(
                     && n > 0
                 {
                     continue;
+                }
+                if let (TestId::TlsReceiveMaximumSizeFragments, Some((_, topic, size))) =
+                    (test, &sent)
+                {
+                    return Some(Judged {
+                        outcome: Outcome::Fail,
+                        device_did: format!(
+                            "closed the connection after a PUBLISH of {size} bytes on {topic} \
+                             (one full TLS record) instead of acknowledging it"
+                        ),
+                        fix: Some(FRAGMENT_FIX.to_owned()),
+                    });
                 }
                 progress(
                     "the device disconnected before the test was decided; still waiting".to_owned(),
@@ -102,33 +137,54 @@ pub(crate) async fn run(
                 }
             }
             Packet::Subscribe(subscribe) => {
-                replies.push(super::suback::suback(&subscribe));
-                if test == TestId::MqttSubscribe && sent.is_none() {
-                    match subscribed(&subscribe, &mut peer) {
-                        Ok((publish, id, topic)) => {
-                            progress(format!(
-                                "the device subscribed to {}; a QoS 1 message goes to {topic}",
-                                filters(&subscribe)
-                            ));
-                            replies.push(publish);
-                            sent = Some((id, topic));
-                        }
+                let suback = super::suback::suback(&subscribe);
+                if test == TestId::MqttPublish || sent.is_some() {
+                    replies.push(suback);
+                } else {
+                    let outgoing = match subscribed(test, &subscribe, &mut peer, protocol) {
+                        Ok(outgoing) => outgoing,
                         Err(judged) => {
-                            send(stream, protocol, replies.remove(0)).await;
+                            send(stream, protocol, suback).await;
                             return Some(judged);
                         }
-                    }
+                    };
+                    let sent_ok = send(stream, protocol, suback).await
+                        && send(stream, protocol, outgoing.packet).await;
+                    let Some(id) = outgoing.id else {
+                        return sent_ok.then(|| Judged {
+                            outcome: Outcome::Pass,
+                            device_did: format!(
+                                "subscribed to {} at QoS 0 and was sent a message on {} (QoS 0 \
+                                 has no acknowledgement to check)",
+                                filters(&subscribe),
+                                outgoing.topic
+                            ),
+                            fix: None,
+                        });
+                    };
+                    progress(format!(
+                        "the device subscribed to {}; a QoS 1 PUBLISH of {} bytes went to {}",
+                        filters(&subscribe),
+                        outgoing.size,
+                        outgoing.topic
+                    ));
+                    sent = Some((id, outgoing.topic, outgoing.size));
                 }
             }
             Packet::PubAck(ack) => {
-                if let Some((id, topic)) = &sent
+                if let Some((id, topic, size)) = &sent
                     && ack.packet_id == *id
                 {
+                    let what = if test == TestId::TlsReceiveMaximumSizeFragments {
+                        format!("a PUBLISH of {size} bytes, one full TLS record,")
+                    } else {
+                        "the QoS 1 message".to_owned()
+                    };
                     return Some(Judged {
                         outcome: Outcome::Pass,
                         device_did: format!(
-                            "subscribed, received the QoS 1 message on {topic} and acknowledged \
-                             it (packet id {})",
+                            "subscribed, received {what} on {topic} and acknowledged it (packet \
+                             id {})",
                             id.get()
                         ),
                         fix: None,
@@ -193,12 +249,14 @@ fn published(test: TestId, publish: &Publish, peer: &mut Peer<'_>) -> Option<Jud
     })
 }
 
-/// The device subscribed in `MQTT_Subscribe`: the message to send it, or the verdict when its
-/// policy refuses the filter.
+/// The device subscribed: the message to send it, or the verdict when its policy refuses the
+/// filter (or, in the fragments test, when it asked for QoS 0).
 fn subscribed(
+    test: TestId,
     subscribe: &Subscribe,
     peer: &mut Peer<'_>,
-) -> Result<(Packet, PacketId, String), Judged> {
+    protocol: Protocol,
+) -> Result<Outgoing, Judged> {
     for (filter, _) in &subscribe.filters {
         let filter = filter.as_str();
         if let Err(denial) = peer.allows(Action::Subscribe { filter }) {
@@ -214,26 +272,65 @@ fn subscribed(
             });
         }
     }
-    let filter = subscribe
+    let (filter, qos) = subscribe
         .filters
         .first()
-        .map_or("", |(filter, _)| filter.as_str());
+        .map_or(("", QoS::AtMostOnce), |(filter, o)| {
+            (filter.as_str(), o.qos)
+        });
+    let large = test == TestId::TlsReceiveMaximumSizeFragments;
+    if large && qos == QoS::AtMostOnce {
+        return Err(Judged {
+            outcome: Outcome::Fail,
+            device_did: format!("subscribed to {filter} at QoS 0"),
+            fix: Some(FRAGMENT_FIX.to_owned()),
+        });
+    }
     let topic = topic_matching(filter);
     let name = TopicName::new(&topic).map_err(|e| {
         fail(format!(
             "subscribed to {filter}, on which no message can be sent ({e})"
         ))
     })?;
-    let id = PacketId::MIN;
-    let publish = Packet::Publish(Publish {
+    let id = (qos != QoS::AtMostOnce).then_some(PacketId::MIN);
+    let mut publish = Publish {
         dup: false,
-        delivery: Delivery::AtLeastOnce(id),
+        delivery: id.map_or(Delivery::AtMostOnce, Delivery::AtLeastOnce),
         retain: false,
         topic: name,
         properties: Default::default(),
         payload: Bytes::from_static(PAYLOAD),
-    });
-    Ok((publish, id, topic))
+    };
+    let mut size = encoded_len(&publish, protocol);
+    if large {
+        // Grow the payload until the whole PUBLISH is one full record (the remaining-length
+        // field may grow by a byte on the way).
+        publish.payload = Bytes::new();
+        let mut payload_len = MAX_RECORD.saturating_sub(encoded_len(&publish, protocol));
+        for _ in 0..3 {
+            publish.payload = Bytes::from(vec![b'x'; payload_len]);
+            size = encoded_len(&publish, protocol);
+            if size <= MAX_RECORD {
+                break;
+            }
+            payload_len = payload_len.saturating_sub(size - MAX_RECORD);
+        }
+    }
+    Ok(Outgoing {
+        packet: Packet::Publish(publish),
+        id,
+        topic,
+        size,
+    })
+}
+
+/// The encoded size of a PUBLISH.
+fn encoded_len(publish: &Publish, protocol: Protocol) -> usize {
+    let mut out = BytesMut::new();
+    match Packet::Publish(publish.clone()).encode(protocol, &mut out) {
+        Ok(()) => out.len(),
+        Err(_) => 0,
+    }
 }
 
 /// A topic name the filter matches: `+` levels become `qualify`, a trailing `#` is dropped
