@@ -8,7 +8,8 @@
 //! WebSocket framing.
 //!
 //! Cost when no plan is set: the table is looked up once per CONNECT (an empty table is one
-//! atomic load), and the connection loop tests one `Option` per flush.
+//! atomic load), and the connection task picks its loop once: without a plan it runs the plain
+//! loop, which holds no trace of fault injection (mqtt/connection.rs, `Transmit`).
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};

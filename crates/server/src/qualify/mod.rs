@@ -4,9 +4,11 @@
 //! test needs (certs.rs), judging each connection attempt from the server's side (attempt.rs)
 //! and reporting verdicts as they come (`on_event`); report.rs writes JUnit XML, JSON and text.
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
-//! holds its lock while it runs. It does not run the broker, services or the API, and it does
-//! withholds only what its tests need: the PUBACK of puback.rs, the SUBACK of suback.rs and the
-//! CONNACKs of backoff.rs and every answer in keepalive.rs — see docs/qualification.md.
+//! holds its lock while it runs. It does not run the broker, services or the API (the broker's
+//! own per-client faults are `crate::faults`), and it withholds only what its tests need: the
+//! PUBACK of puback.rs, the SUBACK of suback.rs and the CONNACKs of backoff.rs and every answer
+//! in keepalive.rs. ciphers.rs judges the ClientHello, pubsub.rs the publish, subscribe and
+//! full-record tests — see docs/qualification.md.
 
 mod attempt;
 mod backoff;
