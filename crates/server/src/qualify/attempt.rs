@@ -53,6 +53,8 @@ pub(crate) struct Run<'a> {
     pub backoff: super::backoff::Attempts,
     /// The cipher-suite test's verdict on the ClientHello, until the attempt ends.
     pub ciphers: Option<Judged>,
+    /// The persistent-session test's session, across its connections.
+    pub session: super::session::Stored,
 }
 
 /// What a test found, before it is timed.
@@ -86,6 +88,7 @@ impl Judged {
             TestId::MqttPublish => super::pubsub::PUBLISH_FIX,
             TestId::MqttSubscribe => super::pubsub::SUBSCRIBE_FIX,
             TestId::TlsReceiveMaximumSizeFragments => super::pubsub::FRAGMENT_FIX,
+            TestId::MqttPersistentSession => super::session::FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -157,6 +160,11 @@ fn expects(test: TestId) -> &'static str {
         TestId::TlsLargeSizeServerCert => {
             "the device completes the TLS handshake with a server certificate larger than AWS \
              IoT Core's (Device Advisor: 20 % larger), which tests its TLS input buffer"
+        }
+        TestId::MqttPersistentSession => {
+            "the device connects with clean session 0 and subscribes at QoS 1; after the \
+             endpoint drops it, it reconnects with clean session 0, does not subscribe again \
+             (CONNACK says session present 1) and acknowledges the QoS 1 message kept for it"
         }
         TestId::MqttPublish => {
             "after CONNACK the device publishes (QoS 0 or 1) to a topic its policy allows"
@@ -264,54 +272,8 @@ impl Run<'_> {
             .current_cipher()
             .map_or("?", |c| c.name())
             .to_owned();
-        let accepted = |what: &str, fix: &str| {
-            Some(Judged {
-                outcome: Outcome::Fail,
-                device_did: format!("accepted {what} and completed the handshake ({version})"),
-                fix: Some(fix.to_owned()),
-            })
-        };
-        match self.test {
-            TestId::TlsIncorrectSubjectName => {
-                return accepted(
-                    &format!(
-                        "a server certificate for the wrong host name {}",
-                        super::certs::WRONG_NAME
-                    ),
-                    "enable host name verification against the endpoint name: \
-                     mbedtls_ssl_set_hostname (mbedTLS), br_ssl_client_reset with the host name \
-                     (BearSSL), esp-tls without skip_cert_common_name_check, mosquitto without \
-                     --insecure",
-                );
-            }
-            TestId::TlsUnsecureServerCert => {
-                return accepted(
-                    "a server certificate signed by a CA it was not given",
-                    "verify the server chain against the root CA (Amazon Root CA 1 for AWS): \
-                     MBEDTLS_SSL_VERIFY_REQUIRED with mbedtls_ssl_conf_ca_chain (mbedTLS), \
-                     WiFiClientSecure::setCACert instead of setInsecure (Arduino), a trust anchor \
-                     list with br_x509_minimal (BearSSL)",
-                );
-            }
-            TestId::TlsExpiredServerCert => {
-                return accepted(
-                    "an expired server certificate",
-                    "set the clock (SNTP) before connecting and let the TLS library check \
-                     validity dates: MBEDTLS_HAVE_TIME_DATE (mbedTLS), br_x509_minimal_set_time \
-                     (BearSSL), WiFiClientSecure after configTime (Arduino)",
-                );
-            }
-            TestId::TlsConnect
-            | TestId::TlsSupportCipherSuites
-            | TestId::TlsReceiveMaximumSizeFragments
-            | TestId::TlsLargeSizeServerCert
-            | TestId::MqttConnect
-            | TestId::MqttPublish
-            | TestId::MqttSubscribe
-            | TestId::MqttPublishRetryNoPuback
-            | TestId::MqttSubscribeRetryNoSuback
-            | TestId::MqttConnectExponentialBackoffRetries
-            | TestId::MqttNoAckPingResp => {}
+        if let Some(judged) = accepted_bad_certificate(self.test, &version) {
+            return Some(judged);
         }
         let read = read_connect(&mut stream, self.step_timeout).await;
         let (connect, rest) = match read {
@@ -374,6 +336,7 @@ impl Run<'_> {
                 | TestId::MqttPublish
                 | TestId::MqttSubscribe
                 | TestId::TlsReceiveMaximumSizeFragments
+                | TestId::MqttPersistentSession
         );
         if withholds && judged.outcome != Outcome::Fail {
             return self
@@ -401,6 +364,10 @@ impl Run<'_> {
     ) -> Option<Judged> {
         if self.test == TestId::MqttConnectExponentialBackoffRetries {
             return self.backoff(stream, connect, accepted_at, progress).await;
+        }
+        if self.test == TestId::MqttPersistentSession {
+            let stored = &mut self.session;
+            return super::session::run(stored, &mut stream, connect, rest, progress).await;
         }
         if !send_connack(&mut stream, connect, true).await {
             progress("the connection broke before CONNACK; still waiting".to_owned());
@@ -466,6 +433,55 @@ impl Run<'_> {
         drop(stream);
         self.backoff.ended();
         None
+    }
+}
+
+/// The negative TLS tests' verdict once the device completed the handshake: it accepted the
+/// certificate it should have refused. None for the other tests.
+fn accepted_bad_certificate(test: TestId, version: &str) -> Option<Judged> {
+    let accepted = |what: &str, fix: &str| {
+        Some(Judged {
+            outcome: Outcome::Fail,
+            device_did: format!("accepted {what} and completed the handshake ({version})"),
+            fix: Some(fix.to_owned()),
+        })
+    };
+    match test {
+        TestId::TlsIncorrectSubjectName => accepted(
+            &format!(
+                "a server certificate for the wrong host name {}",
+                super::certs::WRONG_NAME
+            ),
+            "enable host name verification against the endpoint name: \
+                 mbedtls_ssl_set_hostname (mbedTLS), br_ssl_client_reset with the host name \
+                 (BearSSL), esp-tls without skip_cert_common_name_check, mosquitto without \
+                 --insecure",
+        ),
+        TestId::TlsUnsecureServerCert => accepted(
+            "a server certificate signed by a CA it was not given",
+            "verify the server chain against the root CA (Amazon Root CA 1 for AWS): \
+                 MBEDTLS_SSL_VERIFY_REQUIRED with mbedtls_ssl_conf_ca_chain (mbedTLS), \
+                 WiFiClientSecure::setCACert instead of setInsecure (Arduino), a trust anchor \
+                 list with br_x509_minimal (BearSSL)",
+        ),
+        TestId::TlsExpiredServerCert => accepted(
+            "an expired server certificate",
+            "set the clock (SNTP) before connecting and let the TLS library check \
+                 validity dates: MBEDTLS_HAVE_TIME_DATE (mbedTLS), br_x509_minimal_set_time \
+                 (BearSSL), WiFiClientSecure after configTime (Arduino)",
+        ),
+        TestId::TlsConnect
+        | TestId::TlsSupportCipherSuites
+        | TestId::TlsReceiveMaximumSizeFragments
+        | TestId::TlsLargeSizeServerCert
+        | TestId::MqttConnect
+        | TestId::MqttPublish
+        | TestId::MqttSubscribe
+        | TestId::MqttPersistentSession
+        | TestId::MqttPublishRetryNoPuback
+        | TestId::MqttSubscribeRetryNoSuback
+        | TestId::MqttConnectExponentialBackoffRetries
+        | TestId::MqttNoAckPingResp => None,
     }
 }
 
@@ -545,6 +561,7 @@ fn refused(test: TestId, how: String) -> Judged {
         | TestId::TlsReceiveMaximumSizeFragments
         | TestId::MqttPublish
         | TestId::MqttSubscribe
+        | TestId::MqttPersistentSession
         | TestId::MqttConnect
         | TestId::MqttPublishRetryNoPuback
         | TestId::MqttSubscribeRetryNoSuback

@@ -91,6 +91,7 @@ impl Alternates {
             | TestId::TlsReceiveMaximumSizeFragments
             | TestId::MqttConnect
             | TestId::MqttPublish
+            | TestId::MqttPersistentSession
             | TestId::MqttSubscribe
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback

@@ -8,7 +8,7 @@
 //! own per-client faults are `crate::faults`), and it withholds only what its tests need: the
 //! PUBACK of puback.rs, the SUBACK of suback.rs and the CONNACKs of backoff.rs and every answer
 //! in keepalive.rs. ciphers.rs judges the ClientHello, pubsub.rs the publish, subscribe and
-//! full-record tests — see docs/qualification.md.
+//! full-record tests, session.rs the persistent session — see docs/qualification.md.
 
 mod attempt;
 mod backoff;
@@ -18,6 +18,7 @@ mod keepalive;
 mod puback;
 mod pubsub;
 mod report;
+mod session;
 mod suback;
 
 use std::net::SocketAddr;
@@ -65,6 +66,10 @@ pub enum TestId {
     /// `MQTT_Subscribe`: the device subscribes to a filter its policy allows and acknowledges
     /// the QoS 1 message the endpoint sends it.
     MqttSubscribe,
+    /// `MQTT_Persistent_Session_Happy_Case`: the device subscribes with clean session 0, the
+    /// endpoint drops it and keeps a QoS 1 message; on the reconnect (session present 1) the
+    /// device must take it without subscribing again (session.rs).
+    MqttPersistentSession,
     /// `MQTT_Publish_Retry_No_Puback`: the PUBACK of the device's first QoS 1 PUBLISH is
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
@@ -82,7 +87,7 @@ pub enum TestId {
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 14] = [
+    pub const ALL: [TestId; 15] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
@@ -93,6 +98,7 @@ impl TestId {
         TestId::MqttConnect,
         TestId::MqttPublish,
         TestId::MqttSubscribe,
+        TestId::MqttPersistentSession,
         TestId::MqttPublishRetryNoPuback,
         TestId::MqttSubscribeRetryNoSuback,
         TestId::MqttConnectExponentialBackoffRetries,
@@ -113,6 +119,7 @@ impl TestId {
             TestId::MqttConnect => "MQTT_Connect",
             TestId::MqttPublish => "MQTT_Publish",
             TestId::MqttSubscribe => "MQTT_Subscribe",
+            TestId::MqttPersistentSession => "MQTT_Persistent_Session_Happy_Case",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
             TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
             TestId::MqttConnectExponentialBackoffRetries => {
@@ -146,6 +153,9 @@ impl TestId {
             TestId::MqttPublish => "the device publishes at QoS 0 or 1 to a topic it may use",
             TestId::MqttSubscribe => {
                 "the device subscribes and acknowledges a QoS 1 message sent to it"
+            }
+            TestId::MqttPersistentSession => {
+                "the device resumes its session and takes the message kept for it"
             }
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
@@ -423,6 +433,7 @@ pub async fn run(
             subscribe: None,
             backoff: backoff::Attempts::default(),
             ciphers: None,
+            session: session::Stored::default(),
         };
         let mut last = None;
         let mut progress = |line: String| {

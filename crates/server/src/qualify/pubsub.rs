@@ -91,7 +91,7 @@ pub(crate) async fn run(
     });
     let mut decoder = Decoder::new(protocol, MAX_PACKET_SIZE);
     // The QoS 1 message sent to the device after its SUBSCRIBE: packet id, topic and size.
-    let mut sent: Option<(PacketId, String, usize)> = None;
+    let mut sent: Option<Sent> = None;
     loop {
         let packet = match decoder.decode(&mut buf) {
             Ok(Some(packet)) => packet,
@@ -101,17 +101,8 @@ pub(crate) async fn run(
                 {
                     continue;
                 }
-                if let (TestId::TlsReceiveMaximumSizeFragments, Some((_, topic, size))) =
-                    (test, &sent)
-                {
-                    return Some(Judged {
-                        outcome: Outcome::Fail,
-                        device_did: format!(
-                            "closed the connection after a PUBLISH of {size} bytes on {topic} \
-                             (one full TLS record) instead of acknowledging it"
-                        ),
-                        fix: Some(FRAGMENT_FIX.to_owned()),
-                    });
+                if let Some(judged) = closed_after_record(test, sent.as_ref()) {
+                    return Some(judged);
                 }
                 progress(
                     "the device disconnected before the test was decided; still waiting".to_owned(),
@@ -172,23 +163,8 @@ pub(crate) async fn run(
                 }
             }
             Packet::PubAck(ack) => {
-                if let Some((id, topic, size)) = &sent
-                    && ack.packet_id == *id
-                {
-                    let what = if test == TestId::TlsReceiveMaximumSizeFragments {
-                        format!("a PUBLISH of {size} bytes, one full TLS record,")
-                    } else {
-                        "the QoS 1 message".to_owned()
-                    };
-                    return Some(Judged {
-                        outcome: Outcome::Pass,
-                        device_did: format!(
-                            "subscribed, received {what} on {topic} and acknowledged it (packet \
-                             id {})",
-                            id.get()
-                        ),
-                        fix: None,
-                    });
+                if let Some(judged) = acknowledged(test, sent.as_ref(), ack.packet_id) {
+                    return Some(judged);
                 }
             }
             Packet::Disconnect(_) => {
@@ -204,6 +180,43 @@ pub(crate) async fn run(
             }
         }
     }
+}
+
+/// The message sent after the SUBSCRIBE: packet id, topic and encoded size.
+type Sent = (PacketId, String, usize);
+
+/// The verdict when the device acknowledged the message sent after its SUBSCRIBE.
+fn acknowledged(test: TestId, sent: Option<&Sent>, acked: PacketId) -> Option<Judged> {
+    let (id, topic, size) = sent?;
+    if acked != *id {
+        return None;
+    }
+    let what = if test == TestId::TlsReceiveMaximumSizeFragments {
+        format!("a PUBLISH of {size} bytes, one full TLS record,")
+    } else {
+        "the QoS 1 message".to_owned()
+    };
+    Some(Judged {
+        outcome: Outcome::Pass,
+        device_did: format!(
+            "subscribed, received {what} on {topic} and acknowledged it (packet id {})",
+            id.get()
+        ),
+        fix: None,
+    })
+}
+
+/// The fragments test's verdict when the device closed after the full record went out.
+fn closed_after_record(test: TestId, sent: Option<&Sent>) -> Option<Judged> {
+    let (_, topic, size) = sent?;
+    (test == TestId::TlsReceiveMaximumSizeFragments).then(|| Judged {
+        outcome: Outcome::Fail,
+        device_did: format!(
+            "closed the connection after a PUBLISH of {size} bytes on {topic} (one full TLS \
+             record) instead of acknowledging it"
+        ),
+        fix: Some(FRAGMENT_FIX.to_owned()),
+    })
 }
 
 /// Judges a PUBLISH in `MQTT_Publish`; None in other tests (it is only acknowledged).
@@ -335,7 +348,7 @@ fn encoded_len(publish: &Publish, protocol: Protocol) -> usize {
 
 /// A topic name the filter matches: `+` levels become `qualify`, a trailing `#` is dropped
 /// (it matches its parent level, MQTT 3.1.1 §4.7.1.2) or becomes `qualify` alone.
-fn topic_matching(filter: &str) -> String {
+pub(crate) fn topic_matching(filter: &str) -> String {
     let levels: Vec<&str> = filter
         .split('/')
         .filter(|level| *level != "#")
