@@ -94,7 +94,6 @@ pub async fn run(
             settings: Arc::new(connection_settings(&config)),
             metrics: Arc::clone(&metrics),
             refusals: refusals.clone(),
-            faults: config.faults.clone(),
         },
         store: Arc::clone(&store),
         registry: Arc::default(),
@@ -340,6 +339,7 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
         limits: config.limits(),
         receive_maximum: 100,
         connect_timeout: config.connect_timeout,
+        faults: config.faults.clone(),
     }
 }
 

@@ -56,6 +56,9 @@ pub struct ConnectionSettings {
     pub receive_maximum: u16,
     /// How long a client may take to send CONNECT after the transport is up.
     pub connect_timeout: Duration,
+    /// Fault plans per client, looked up once per CONNECT (here rather than in [`Shared`], so
+    /// that a connection's own state does not grow by it).
+    pub faults: crate::faults::Faults,
 }
 
 /// What every connection task needs from the server.
@@ -71,8 +74,6 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Where refusals are recorded (DATA_DIR/refusals.jsonl, written off this task).
     pub refusals: refusals::Recorder,
-    /// Fault plans per client, looked up once per CONNECT.
-    pub faults: crate::faults::Faults,
 }
 
 /// Serves one connection to its end.
@@ -119,7 +120,7 @@ where
     let (connect, rx) =
         first_packet::receive_connect(stream, &settings, principal, &shared.refusals).await?;
     let protocol = connect.protocol;
-    let faults = shared
+    let faults = settings
         .faults
         .plan_for(connect.client_id.as_str(), principal.certificate_id())
         .map(Box::new);
@@ -205,8 +206,11 @@ where
         // through another connection, and the router must by then hold what came before (a
         // retained PUBLISH that another connection's SUBSCRIBE must find cleared).
         let relayed = relay_events(&mut session_conn, conn, shared, &mut ending).await;
-        let flushed = transmit.flush(&mut stream, &mut session_conn, &mut tx);
-        if flushed.await.is_err() {
+        if transmit
+            .flush(&mut stream, &mut session_conn, &mut tx)
+            .await
+            .is_err()
+        {
             ending.kind.get_or_insert(DisconnectKind::Lost);
             session_conn.connection_lost(shared.clock.now());
             break;
