@@ -76,6 +76,9 @@ pub struct ServerConfig {
     pub rules: crate::rules::RulesSettings,
     /// Bridges to upstream brokers (`[[bridge]]` tables).
     pub bridges: Vec<crate::bridge::BridgeConfig>,
+    /// Fault plans per client (`[[fault]]` tables, `tether qualify`, the torture suite); the
+    /// caller may keep a clone and change the plans while the server runs.
+    pub faults: crate::faults::Faults,
 }
 
 /// The IAM-style policy attached to one API credential.
@@ -140,6 +143,7 @@ impl ServerConfig {
             rules: crate::rules::RulesSettings::default(),
             bridges: Vec::new(),
             clock_offset_file: None,
+            faults: crate::faults::Faults::new(),
         }
     }
 

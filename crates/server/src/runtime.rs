@@ -343,6 +343,7 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
         limits: config.limits(),
         receive_maximum: 100,
         connect_timeout: config.connect_timeout,
+        faults: config.faults.clone(),
     }
 }
 

@@ -26,6 +26,7 @@ mod disk_full;
 mod doctor;
 mod ephemeral;
 mod events;
+mod faults;
 mod flash;
 mod group_policies;
 mod jobs;
