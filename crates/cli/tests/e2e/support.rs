@@ -402,15 +402,20 @@ pub fn tether_pub(base: &[String], extra: &[&str]) -> Output {
 /// failure happens while it is still in its connect call, and 7 ("The connection was lost") or
 /// 8 ("A TLS error occurred.") when it happens in its network loop. tether's must be `code`,
 /// mosquitto's usual answer; mosquitto's must be `code` or `other` in each of up to five runs,
-/// which stop at the first `code`. Returns tether's stderr.
+/// which stop at the first `code`. On a busy machine mosquitto may also still be writing when
+/// the close arrives and report the write's error ("Broken pipe", "Connection reset by peer")
+/// with its errno exit code: the same close seen at a third moment, counted as `other`.
+/// Returns tether's stderr.
 pub fn agree_racy(ours: &Output, code: i32, other: i32, theirs: impl Fn() -> Output) -> String {
     for _ in 0..5 {
         let out = theirs();
         let got = out.status.code();
+        let said = text(&out);
+        let write_failed =
+            said.contains("Error: Broken pipe") || said.contains("Error: Connection reset by peer");
         assert!(
-            got == Some(code) || got == Some(other),
-            "mosquitto: {}",
-            text(&out)
+            got == Some(code) || got == Some(other) || (got.is_some() && write_failed),
+            "mosquitto: {said}"
         );
         if got == Some(code) {
             break;
