@@ -2,7 +2,10 @@
 //! general AWS client. A [`Call`] names the signing service (`iot`, `iotdata` or
 //! `iotdevicegateway`, `iot-jobs-data`), the method, the path labels (encoded here as the SDKs
 //! encode them), query, headers and JSON body; [`Client::call`] signs it with `sigv4` and returns
-//! the JSON answer or a typed [`AwsError`]. It does no retries, no TLS and no endpoint discovery.
+//! the JSON answer or a typed [`AwsError`]. `https://` endpoints (AWS's own) go through
+//! OpenSSL (`https.rs`). It does no retries and no endpoint discovery.
+
+mod https;
 
 use std::time::SystemTime;
 
@@ -11,6 +14,8 @@ use clap::Args;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use sigv4::SigningKey;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{Connector as _, TcpConnector};
 
 /// What the SDKs leave unencoded in URI labels and query values.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -315,23 +320,34 @@ pub struct Client {
 impl Client {
     /// A client of the API at `endpoint` (`http://HOST:PORT`) signing for `region`.
     pub fn new(endpoint: &str, region: String) -> Result<Client> {
-        let Some(rest) = endpoint.strip_prefix("http://") else {
+        let (scheme, rest) = if let Some(rest) = endpoint.strip_prefix("http://") {
+            ("http", rest)
+        } else if let Some(rest) = endpoint.strip_prefix("https://") {
+            ("https", rest)
+        } else {
             bail!(
-                "endpoint {endpoint} is not an http:// URL; tether device talks plain HTTP to the \
-                 API of a local tether serve (see its ready line: api=http://…)"
+                "endpoint {endpoint} is neither http:// nor https://; a local tether serve's API \
+                 is http://HOST:PORT (its ready line shows api=http://…), AWS's is \
+                 https://iot.REGION.amazonaws.com"
             );
         };
         let host = rest.trim_end_matches('/').to_owned();
         if host.is_empty() || host.contains('/') {
-            bail!("endpoint {endpoint} must be http://HOST:PORT with no path");
+            bail!("endpoint {endpoint} must be {scheme}://HOST[:PORT] with no path");
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .build()
-            .into();
+            .build();
+        let tls = https::OpensslConnector::new()
+            .context("cannot set up OpenSSL for https:// endpoints")?;
+        let agent = ureq::Agent::with_parts(
+            config,
+            TcpConnector::default().chain(tls),
+            DefaultResolver::default(),
+        );
         Ok(Client {
             agent,
-            base: format!("http://{host}"),
+            base: format!("{scheme}://{host}"),
             host,
             credentials: Credentials::from_environment(),
             region,
@@ -434,8 +450,8 @@ impl Client {
             .with_context(|| format!("cannot build {}", call.describe()))?;
         let mut response = self.agent.run(request).with_context(|| {
             format!(
-                "cannot reach the tether API at {} ({}); is tether serve running? Its ready line \
-                 shows api=http://…; pass that as --endpoint-url",
+                "cannot reach the API at {} ({}); for a local tether serve, is it running? Its \
+                 ready line shows api=http://…; pass that as --endpoint-url",
                 self.base,
                 call.describe()
             )
@@ -503,9 +519,10 @@ mod tests {
     }
 
     #[test]
-    fn only_http_endpoints_are_accepted() {
+    fn http_and_https_endpoints_are_accepted() {
         assert!(Client::new("http://127.0.0.1:4580", "us-east-1".into()).is_ok());
-        assert!(Client::new("https://iot.us-east-1.amazonaws.com", "us-east-1".into()).is_err());
+        assert!(Client::new("https://iot.us-east-1.amazonaws.com", "us-east-1".into()).is_ok());
+        assert!(Client::new("ftp://127.0.0.1:4580", "us-east-1".into()).is_err());
         assert!(Client::new("http://127.0.0.1:4580/x", "us-east-1".into()).is_err());
     }
 

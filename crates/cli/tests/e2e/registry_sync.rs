@@ -239,3 +239,31 @@ fn a_bundle_with_a_dangling_name_is_refused_with_the_field_named() {
     assert!(!out.status.success());
     assert!(text(&out).contains("--endpoint-url"), "{}", text(&out));
 }
+
+#[test]
+fn export_reaches_an_https_endpoint_verifying_it_with_openssl() {
+    // tether's port 443 answers the control plane over TLS as AWS's iot.REGION.amazonaws.com
+    // does; the client verifies the server against SSL_CERT_FILE and signs with SigV4.
+    let (_dir, server) = start(&["--https-443", "127.0.0.1:0"]);
+    let https = format!("https://localhost:{}", server.addr("https-443").port());
+    let root_ca = server.data_dir().join("ca/root-ca.pem");
+    let over_tls = Command::new(crate::support::tether())
+        .args(["registry", "export", "--endpoint-url", &https])
+        .env("SSL_CERT_FILE", &root_ca)
+        .output()
+        .unwrap();
+    assert!(over_tls.status.success(), "{}", text(&over_tls));
+    assert_eq!(String::from_utf8(over_tls.stdout).unwrap(), export(&server));
+    let untrusted = Command::new(crate::support::tether())
+        .args(["registry", "export", "--endpoint-url", &https])
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .unwrap();
+    assert!(!untrusted.status.success());
+    assert!(
+        text(&untrusted).contains("does not verify"),
+        "{}",
+        text(&untrusted)
+    );
+}
