@@ -331,9 +331,14 @@ impl<'a> Sync<'a> {
     fn certificate(&mut self, source: &Bundle, id: &str, cert: &Certificate) -> Result<()> {
         let change = match self.target.certificates.get(id) {
             None => Change::Create,
-            Some(have) if have.status != cert.status => {
+            Some(have) if have.status != cert.status && settable(&cert.status) => {
                 Change::Update(format!("status {} → {}", have.status, cert.status))
             }
+            Some(have) if have.status != cert.status => Change::Conflict(format!(
+                "its status is {} on the target; {} cannot be set through the API \
+                 (UpdateCertificate takes ACTIVE, INACTIVE or REVOKED)",
+                have.status, cert.status
+            )),
             Some(_) => Change::Unchanged,
         };
         let create = change == Change::Create;
@@ -366,7 +371,7 @@ impl<'a> Sync<'a> {
                 if let Some(arn) = answer.get("certificateArn").and_then(Value::as_str) {
                     s.arns.certificates.insert(id.to_owned(), arn.to_owned());
                 }
-                if cert.status == first {
+                if cert.status == first || !settable(&cert.status) {
                     return Ok(());
                 }
             }
@@ -668,6 +673,12 @@ impl<'a> Sync<'a> {
             &source.provisioning_templates,
         );
     }
+}
+
+/// Whether UpdateCertificate can set `status` (AWS IoT API reference: PENDING_TRANSFER and
+/// PENDING_ACTIVATION are refused there).
+fn settable(status: &str) -> bool {
+    matches!(status, "ACTIVE" | "INACTIVE" | "REVOKED")
 }
 
 /// Sets member `key` of the JSON object `body`.
