@@ -1,11 +1,10 @@
 //! `tether registry export|import|push|pull`: a registry (things, types, groups, policies with
 //! their versions, certificates and CAs by PEM, attachments, provisioning templates) moved as
-//! a reviewable JSON bundle (`bundle.rs`) between a local `tether serve` and any AWS IoT
+//! a reviewable JSON bundle (crates/registry-bundle) between a local `tether serve` and any AWS IoT
 //! control plane, read (`snapshot.rs`) and written (`sync.rs`) with AWS's own operations,
 //! signed with SigV4. It never carries private keys (the API never returns them) and never
 //! deletes what only the target has; docs/registry.md is the user's account of both.
 
-mod bundle;
 mod snapshot;
 mod sync;
 
@@ -15,7 +14,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 
-use bundle::Bundle;
+use registry_bundle::Bundle;
 use sync::{Change, Sync};
 
 use crate::api_client::{ApiArgs, Client, Credentials};

@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::bundle::{
+use crate::api_client::{Call, Client};
+use registry_bundle::{
     Bundle, CaCertificate, Certificate, Policy, PolicyVersion, ProvisioningTemplate, Thing,
     ThingGroup, ThingType,
 };
-use crate::api_client::{Call, Client};
 
 /// The server-assigned ARNs of one registry, for AttachPolicy and AttachThingPrincipal.
 #[derive(Debug, Default)]

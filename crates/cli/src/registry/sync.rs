@@ -11,11 +11,11 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-use super::bundle::{
-    Bundle, CaCertificate, Certificate, Policy, ProvisioningTemplate, Thing, ThingGroup,
-};
 use super::snapshot::Arns;
 use crate::api_client::{Call, Client};
+use registry_bundle::{
+    Bundle, CaCertificate, Certificate, Policy, ProvisioningTemplate, Thing, ThingGroup,
+};
 
 /// What the walk decided for one object.
 #[derive(Debug, Clone, PartialEq, Eq)]

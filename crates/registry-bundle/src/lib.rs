@@ -4,13 +4,51 @@
 //! sorted keys, so two exports of equal registries are byte-identical and diff line by line.
 //! It holds only what a user chose; everything a server assigns (ids other than certificate
 //! ids, ARNs, version numbers and ids, dates, generation ids) is left out, and so are private
-//! keys, which the AWS IoT API never returns. It does not talk to any server (`snapshot.rs`).
+//! keys, which the AWS IoT API never returns. It does no IO: `tether registry` (crates/cli)
+//! reads and writes registries through the API.
+
+pub mod fuzz;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// Why a bundle was refused; every variant names the field or position to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    /// Not JSON, or not the bundle's shape (an unknown field, a wrong type).
+    #[error(
+        "the bundle is not a tether registry bundle: {message} (line {line}, column {column}); \
+         write one with `tether registry export`"
+    )]
+    Json {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    /// A `format` other than [`FORMAT`].
+    #[error(
+        "the bundle's format is {found:?}; this tether reads \"tether-registry/1\" (export it \
+         again with this version)"
+    )]
+    Format { found: String },
+    /// A field whose value the shape allows but the bundle's rules do not.
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    /// Not printable as JSON (cannot happen for a parsed bundle; kept typed, not unwrapped).
+    #[error("the bundle cannot be written as JSON: {0}")]
+    Write(String),
+}
+
+type Result<T> = std::result::Result<T, BundleError>;
+
+fn invalid(field: impl Into<String>, problem: impl Into<String>) -> BundleError {
+    BundleError::Invalid {
+        field: field.into(),
+        problem: problem.into(),
+    }
+}
 
 /// The `format` every bundle carries; a different one is refused rather than half-understood.
 pub const FORMAT: &str = "tether-registry/1";
@@ -185,13 +223,10 @@ impl Bundle {
     /// one default version per policy, and that every name a bundle refers to is in it or
     /// plainly outside it (a certificate's CA may be unregistered).
     pub fn parse(text: &str) -> Result<Bundle> {
-        let bundle: Bundle = serde_json::from_str(text).map_err(|e| {
-            anyhow::anyhow!(
-                "the bundle is not a tether registry bundle: {e} (line {}, column {}); write one \
-                 with `tether registry export`",
-                e.line(),
-                e.column()
-            )
+        let bundle: Bundle = serde_json::from_str(text).map_err(|e| BundleError::Json {
+            message: e.to_string(),
+            line: e.line(),
+            column: e.column(),
         })?;
         bundle.check()?;
         Ok(bundle)
@@ -199,19 +234,17 @@ impl Bundle {
 
     fn check(&self) -> Result<()> {
         if self.format != FORMAT {
-            bail!(
-                "the bundle's format is {:?}; this tether reads {FORMAT:?} (export it again with \
-                 this version)",
-                self.format
-            );
+            return Err(BundleError::Format {
+                found: self.format.clone(),
+            });
         }
         for (name, policy) in &self.policies {
             let defaults = policy.versions.iter().filter(|v| v.default).count();
             if defaults != 1 {
-                bail!(
-                    "policies.{name}: {defaults} versions are marked \"default\": true; mark \
-                     exactly one"
-                );
+                return Err(invalid(
+                    format!("policies.{name}"),
+                    format!("{defaults} versions are marked \"default\": true; mark exactly one"),
+                ));
             }
             for group in &policy.thing_groups {
                 self.need_group(&format!("policies.{name}.thingGroups"), group)?;
@@ -229,9 +262,10 @@ impl Bundle {
             if let Some(t) = &thing.thing_type
                 && !self.thing_types.contains_key(t)
             {
-                bail!(
-                    "things.{name}.thingType: thing type {t:?} is not in the bundle's thingTypes"
-                );
+                return Err(invalid(
+                    format!("things.{name}.thingType"),
+                    format!("thing type {t:?} is not in the bundle's thingTypes"),
+                ));
             }
             for group in &thing.groups {
                 self.need_group(&format!("things.{name}.groups"), group)?;
@@ -245,14 +279,20 @@ impl Bundle {
 
     fn need_group(&self, field: &str, group: &str) -> Result<()> {
         if !self.thing_groups.contains_key(group) {
-            bail!("{field}: thing group {group:?} is not in the bundle's thingGroups");
+            return Err(invalid(
+                field,
+                format!("thing group {group:?} is not in the bundle's thingGroups"),
+            ));
         }
         Ok(())
     }
 
     fn need_certificate(&self, field: &str, id: &str) -> Result<()> {
         if !self.certificates.contains_key(id) {
-            bail!("{field}: certificate {id} is not in the bundle's certificates");
+            return Err(invalid(
+                field,
+                format!("certificate {id} is not in the bundle's certificates"),
+            ));
         }
         Ok(())
     }
@@ -275,13 +315,15 @@ impl Bundle {
                 }
             }
             if order.len() == before {
-                bail!(
-                    "thingGroups: the parents of {:?} form a cycle; a group hierarchy is a tree",
-                    self.thing_groups
-                        .keys()
-                        .filter(|k| !placed.contains(k.as_str()))
-                        .collect::<Vec<_>>()
-                );
+                let stuck: Vec<&String> = self
+                    .thing_groups
+                    .keys()
+                    .filter(|k| !placed.contains(k.as_str()))
+                    .collect();
+                return Err(invalid(
+                    "thingGroups",
+                    format!("the parents of {stuck:?} form a cycle; a group hierarchy is a tree"),
+                ));
             }
         }
         Ok(order)
@@ -290,7 +332,8 @@ impl Bundle {
     /// The bundle as pretty JSON with a final newline: sorted keys (maps are `BTreeMap`s),
     /// so equal registries give equal text.
     pub fn to_text(&self) -> Result<String> {
-        let mut text = serde_json::to_string_pretty(self)?;
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|e| BundleError::Write(e.to_string()))?;
         text.push('\n');
         Ok(text)
     }
