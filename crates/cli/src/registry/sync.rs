@@ -274,7 +274,9 @@ impl<'a> Sync<'a> {
                 if have.auto_registration != ca.auto_registration {
                     what.push("auto-registration");
                 }
-                if have.registration_config != ca.registration_config {
+                if ca.registration_config.is_some()
+                    && have.registration_config != ca.registration_config
+                {
                     what.push("registration config");
                 }
                 if what.is_empty() {
@@ -316,12 +318,17 @@ impl<'a> Sync<'a> {
                         .json(body),
                 )?;
             } else {
-                let config = ca.registration_config.clone().unwrap_or_else(|| json!({}));
+                // UpdateCACertificate has no way to drop a registration config, so one only
+                // the target has stays (AWS IoT API reference, UpdateCACertificate).
+                let body = match &ca.registration_config {
+                    Some(config) => json!({ "registrationConfig": config }),
+                    None => json!({}),
+                };
                 s.call(
                     Call::iot("PUT", &["cacertificate", id])
                         .query("newStatus", &ca.status)
                         .query("newAutoRegistrationStatus", auto)
-                        .json(json!({ "registrationConfig": config })),
+                        .json(body),
                 )?;
             }
             Ok(())
