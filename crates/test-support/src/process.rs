@@ -172,6 +172,28 @@ impl Tether {
         self.child.wait().map_err(|e| e.to_string())
     }
 
+    /// Sends SIGTERM and waits at most `deadline` for the process to exit; past it, kills it
+    /// and says so.
+    pub fn terminate_within(mut self, deadline: Duration) -> Result<ExitStatus, String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("cannot run kill: {e}"))?;
+        if !status.success() {
+            return Err("kill -TERM failed".to_owned());
+        }
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status);
+            }
+            if started.elapsed() > deadline {
+                return Err(format!("still running {deadline:?} after SIGTERM"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Kills the process with SIGKILL (no chance to flush anything) and reaps it.
     pub fn kill9(mut self) {
         let _ = self.child.kill();
