@@ -27,7 +27,19 @@ impl Tether {
     /// Starts `bin serve --data-dir DATA_DIR --mqtts 127.0.0.1:0 --api 127.0.0.1:0 ARGS…` and
     /// waits for its ready line. Later flags in `args` override the defaults.
     pub fn serve(bin: &Path, data_dir: &Path, args: &[&str]) -> Result<Tether, String> {
+        Tether::serve_with_env(bin, data_dir, args, &[])
+    }
+
+    /// [`Tether::serve`] with `env` added to the server's environment (e.g. the AWS credentials
+    /// a SigV4 bridge signs with).
+    pub fn serve_with_env(
+        bin: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Tether, String> {
         let mut command = Command::new(bin);
+        command.envs(env.iter().copied());
         command
             .arg("serve")
             .arg("--data-dir")
