@@ -2,7 +2,10 @@
 //! general AWS client. A [`Call`] names the signing service (`iot`, `iotdata` or
 //! `iotdevicegateway`, `iot-jobs-data`), the method, the path labels (encoded here as the SDKs
 //! encode them), query, headers and JSON body; [`Client::call`] signs it with `sigv4` and returns
-//! the JSON answer or a typed [`AwsError`]. It does no retries, no TLS and no endpoint discovery.
+//! the JSON answer or a typed [`AwsError`]. `https://` endpoints (AWS's own) go through
+//! OpenSSL (`https.rs`). It does no retries and no endpoint discovery.
+
+mod https;
 
 use std::time::SystemTime;
 
@@ -11,6 +14,8 @@ use clap::Args;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 use sigv4::SigningKey;
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{Connector as _, TcpConnector};
 
 /// What the SDKs leave unencoded in URI labels and query values.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
@@ -142,6 +147,11 @@ pub struct ApiArgs {
     /// Region to sign for [default: $AWS_REGION, $AWS_DEFAULT_REGION, else us-east-1].
     #[arg(long, global = true)]
     pub region: Option<String>,
+    /// Sign with this profile of the AWS shared credentials file
+    /// ($AWS_SHARED_CREDENTIALS_FILE, else ~/.aws/credentials) [default: $AWS_PROFILE when set;
+    /// without either, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the development credential].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// Where `tether serve` puts its API unless told otherwise.
@@ -172,7 +182,15 @@ impl ApiArgs {
     /// A client for the API these flags (or the environment) name.
     pub fn client(&self) -> Result<Client> {
         let endpoint = self.endpoint();
-        Client::new(&endpoint.url, endpoint.region)
+        let mut client = Client::new(&endpoint.url, endpoint.region)?;
+        let profile = self
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()));
+        if let Some(profile) = profile {
+            client.credentials = Credentials::from_profile(&profile)?;
+        }
+        Ok(client)
     }
 }
 
@@ -198,6 +216,96 @@ impl Endpoint {
     }
 }
 
+/// The credential a [`Client`] signs with.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+impl Credentials {
+    /// The loopback-only development credential every `tether serve` accepts.
+    pub fn development() -> Credentials {
+        Credentials {
+            access_key_id: sigv4::DEV_ACCESS_KEY_ID.to_owned(),
+            secret_access_key: sigv4::DEV_SECRET_ACCESS_KEY.to_owned(),
+            session_token: None,
+        }
+    }
+
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), else the
+    /// development credential.
+    fn from_environment() -> Credentials {
+        match (
+            std::env::var("AWS_ACCESS_KEY_ID"),
+            std::env::var("AWS_SECRET_ACCESS_KEY"),
+        ) {
+            (Ok(k), Ok(s)) if !k.is_empty() => Credentials {
+                access_key_id: k,
+                secret_access_key: s,
+                session_token: std::env::var("AWS_SESSION_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+            },
+            _ => Credentials::development(),
+        }
+    }
+
+    /// Profile `name` of the shared credentials file, read as the AWS CLI reads it
+    /// (`[name]` sections, `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token`).
+    fn from_profile(name: &str) -> Result<Credentials> {
+        let path = match std::env::var_os("AWS_SHARED_CREDENTIALS_FILE") {
+            Some(path) => std::path::PathBuf::from(path),
+            None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".aws/credentials"),
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "--profile {name}: cannot read the shared credentials file {}; create it with \
+                 `aws configure --profile {name}` or set AWS_SHARED_CREDENTIALS_FILE",
+                path.display()
+            )
+        })?;
+        parse_profile(&text, name).with_context(|| {
+            format!(
+                "--profile {name}: {} has no [{name}] section with aws_access_key_id and \
+                 aws_secret_access_key",
+                path.display()
+            )
+        })
+    }
+}
+
+/// The credential of profile `name` in a shared credentials file's text.
+fn parse_profile(text: &str, name: &str) -> Option<Credentials> {
+    let mut section = None;
+    let (mut key, mut secret, mut token) = (None, None, None);
+    for line in text.lines().map(str::trim) {
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = Some(header.trim().to_owned());
+            continue;
+        }
+        if section.as_deref() != Some(name) {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let value = Some(v.trim().to_owned());
+            match k.trim() {
+                "aws_access_key_id" => key = value,
+                "aws_secret_access_key" => secret = value,
+                "aws_session_token" => token = value,
+                _ => {}
+            }
+        }
+    }
+    Some(Credentials {
+        access_key_id: key?,
+        secret_access_key: secret?,
+        session_token: token,
+    })
+}
+
 /// A SigV4-signing HTTP client for the tether API. Credentials come from
 /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, else the loopback-only development credential.
 #[derive(Debug)]
@@ -205,46 +313,56 @@ pub struct Client {
     agent: ureq::Agent,
     base: String,
     host: String,
-    access_key_id: String,
-    secret_access_key: String,
+    credentials: Credentials,
     region: String,
 }
 
 impl Client {
     /// A client of the API at `endpoint` (`http://HOST:PORT`) signing for `region`.
     pub fn new(endpoint: &str, region: String) -> Result<Client> {
-        let Some(rest) = endpoint.strip_prefix("http://") else {
+        let (scheme, rest) = if let Some(rest) = endpoint.strip_prefix("http://") {
+            ("http", rest)
+        } else if let Some(rest) = endpoint.strip_prefix("https://") {
+            ("https", rest)
+        } else {
             bail!(
-                "endpoint {endpoint} is not an http:// URL; tether device talks plain HTTP to the \
-                 API of a local tether serve (see its ready line: api=http://…)"
+                "endpoint {endpoint} is neither http:// nor https://; a local tether serve's API \
+                 is http://HOST:PORT (its ready line shows api=http://…), AWS's is \
+                 https://iot.REGION.amazonaws.com"
             );
         };
         let host = rest.trim_end_matches('/').to_owned();
         if host.is_empty() || host.contains('/') {
-            bail!("endpoint {endpoint} must be http://HOST:PORT with no path");
+            bail!("endpoint {endpoint} must be {scheme}://HOST[:PORT] with no path");
         }
-        let (access_key_id, secret_access_key) = match (
-            std::env::var("AWS_ACCESS_KEY_ID"),
-            std::env::var("AWS_SECRET_ACCESS_KEY"),
-        ) {
-            (Ok(k), Ok(s)) if !k.is_empty() => (k, s),
-            _ => (
-                sigv4::DEV_ACCESS_KEY_ID.to_owned(),
-                sigv4::DEV_SECRET_ACCESS_KEY.to_owned(),
-            ),
-        };
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .build()
-            .into();
+            .build();
+        let tls = https::OpensslConnector::new()
+            .context("cannot set up OpenSSL for https:// endpoints")?;
+        let agent = ureq::Agent::with_parts(
+            config,
+            TcpConnector::default().chain(tls),
+            DefaultResolver::default(),
+        );
         Ok(Client {
             agent,
-            base: format!("http://{host}"),
+            base: format!("{scheme}://{host}"),
             host,
-            access_key_id,
-            secret_access_key,
+            credentials: Credentials::from_environment(),
             region,
         })
+    }
+
+    /// This client, signing with `credentials` instead.
+    pub fn with_credentials(mut self, credentials: Credentials) -> Client {
+        self.credentials = credentials;
+        self
+    }
+
+    /// The API's base URL, for messages.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     /// Makes a signed call and returns its JSON answer (`{}` for an empty one).
@@ -299,12 +417,13 @@ impl Client {
         let path_and_query = call.path_and_query();
         let mut headers = vec![("host".to_owned(), self.host.clone())];
         headers.extend(call.headers.iter().cloned());
-        let key = SigningKey::new(
-            &self.access_key_id,
-            &self.secret_access_key,
+        let mut key = SigningKey::new(
+            &self.credentials.access_key_id,
+            &self.credentials.secret_access_key,
             &self.region,
             call.service,
         );
+        key.session_token = self.credentials.session_token.as_deref();
         let signed = sigv4::sign_request(
             &key,
             call.method,
@@ -331,8 +450,8 @@ impl Client {
             .with_context(|| format!("cannot build {}", call.describe()))?;
         let mut response = self.agent.run(request).with_context(|| {
             format!(
-                "cannot reach the tether API at {} ({}); is tether serve running? Its ready line \
-                 shows api=http://…; pass that as --endpoint-url",
+                "cannot reach the API at {} ({}); for a local tether serve, is it running? Its \
+                 ready line shows api=http://…; pass that as --endpoint-url",
                 self.base,
                 call.describe()
             )
@@ -386,9 +505,24 @@ mod tests {
     }
 
     #[test]
-    fn only_http_endpoints_are_accepted() {
+    fn a_profile_is_read_from_its_own_section() {
+        let text = "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n\
+                    [prod]\naws_access_key_id=C\naws_secret_access_key=D\naws_session_token=E\n";
+        let prod = parse_profile(text, "prod").unwrap();
+        assert_eq!(
+            (prod.access_key_id.as_str(), prod.secret_access_key.as_str()),
+            ("C", "D")
+        );
+        assert_eq!(prod.session_token.as_deref(), Some("E"));
+        assert_eq!(parse_profile(text, "default").unwrap().access_key_id, "A");
+        assert!(parse_profile(text, "missing").is_none());
+    }
+
+    #[test]
+    fn http_and_https_endpoints_are_accepted() {
         assert!(Client::new("http://127.0.0.1:4580", "us-east-1".into()).is_ok());
-        assert!(Client::new("https://iot.us-east-1.amazonaws.com", "us-east-1".into()).is_err());
+        assert!(Client::new("https://iot.us-east-1.amazonaws.com", "us-east-1".into()).is_ok());
+        assert!(Client::new("ftp://127.0.0.1:4580", "us-east-1".into()).is_err());
         assert!(Client::new("http://127.0.0.1:4580/x", "us-east-1".into()).is_err());
     }
 
@@ -396,8 +530,7 @@ mod tests {
     fn calls_are_signed_for_their_service_so_tethers_verifier_accepts_them() {
         let mut client = Client::new("http://127.0.0.1:4580", "eu-west-1".into()).unwrap();
         // The environment may hold real credentials; this test signs with the dev credential.
-        client.access_key_id = sigv4::DEV_ACCESS_KEY_ID.to_owned();
-        client.secret_access_key = sigv4::DEV_SECRET_ACCESS_KEY.to_owned();
+        client.credentials = Credentials::development();
         let verifier = sigv4::Verifier::new(Vec::new(), Some("127.0.0.1:4580".parse().unwrap()));
         for service in sigv4::SIGNING_NAMES {
             let call = Call::new(service, "POST", &["topics", "a/b"])

@@ -13,6 +13,7 @@ mod man;
 mod provision;
 mod pubsub;
 mod qualify;
+mod registry;
 mod rules;
 mod serve;
 mod shadow;
@@ -55,6 +56,8 @@ enum Command {
     Sub(pubsub::SubArgs),
     /// Run AWS IoT Device Advisor's qualification tests locally against a device.
     Qualify(qualify::QualifyArgs),
+    /// Move a registry between tethers and AWS IoT Core: export, import, push, pull.
+    Registry(registry::RegistryArgs),
     /// Read, change and follow Device Shadows through the API of a running tether serve.
     Shadow(shadow::ShadowArgs),
     /// Try IoT SQL statements locally; list and show the topic rules of a running tether serve.
@@ -106,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Pub(args) => pubsub::run_pub(args),
         Command::Sub(args) => pubsub::run_sub(args),
         Command::Qualify(args) => qualify::run(args),
+        Command::Registry(args) => registry::run(args),
         Command::Shadow(args) => shadow::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Bench(args) => bench::run(args),

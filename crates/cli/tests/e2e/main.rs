@@ -36,6 +36,7 @@ mod qualify;
 mod readme;
 mod refusals;
 mod registry;
+mod registry_sync;
 mod reliability;
 mod rules;
 mod serve;
