@@ -36,7 +36,7 @@ import botocore.exceptions
 
 from security_clients import (
     NOW, WAIT, Paho, clock_at, closed, code_name, configure, connect_packet, presign, publish_packet,
-    raw_connect, upgrade, ws_recv, ws_send,
+    raw_connect, read_packet, subscribe_packet, upgrade, ws_recv, ws_send,
 )
 
 ARN = "arn:aws:iot:us-east-1:123456789012"
@@ -204,6 +204,22 @@ def _():
     if out.returncode == 0:
         return False, "mosquitto_pub exited 0 (PUBACK)"
     return True, f"connection closed (mosquitto_pub exit {out.returncode})"
+
+
+@row("topics", "SUBSCRIBE `things/+/data` (raw MQTT 3.1.1)", "dev-a (thing-scoped)",
+     "connection closed, no SUBACK")
+def _():
+    sock, code = raw_connect(W.dev_a, "dev-a")
+    if sock is None or code != 0:
+        return False, f"no session to try with: {code}"
+    sock.sendall(subscribe_packet("things/+/data"))
+    p = read_packet(sock)
+    sock.close()
+    if p is None:
+        return True, "connection closed"
+    if p[0] == 0x90:
+        return False, f"SUBACK 0x{p[-1]:02X}"
+    return False, f"packet 0x{p[0]:02X}"
 
 
 @row("topics", "PUBLISH with a wildcard in the topic name `things/dev-a/#` (raw)",
@@ -687,6 +703,9 @@ def main():
     sock, code = raw_connect(W.fleet_registered, "fleet-registered")
     assert sock is not None and code == 0, f"a registered certificate of an INACTIVE CA: {code}"
     sock.close()
+    # AWS accepts a signature up to 15 minutes off: the skew rows are just outside it.
+    for seconds in (-14 * 60, 14 * 60):
+        skewed_call(seconds)
     rows = []
     for area, attempt, principal, expected, fn in ROWS:
         try:
