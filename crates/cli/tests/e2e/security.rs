@@ -117,8 +117,9 @@ fn security_attempts_all_refused() {
         "AKIDSECURITY:s3cret",
     ]);
     let now = unix_now();
-    // Registered while valid (AWS refuses to register an expired certificate), expired when tried.
-    let expires = now + 3;
+    // Registered while valid (AWS refuses to register an expired certificate), expired when tried
+    // (the script registers it first and tries it last).
+    let expires = now + 12;
     let expired = DatedDevice::issue(&server, dir.path(), "expired", true, (now - 60, expires));
     let unregistered = DatedDevice::issue(
         &server,
