@@ -93,6 +93,12 @@ pub struct BenchArgs {
     /// Connections opened at the same time (connect, idle).
     #[arg(long, value_name = "C", default_value_t = 8)]
     concurrency: usize,
+    /// Local address to connect from; repeat it to spread the connections over several
+    /// (client i uses address i mod n). One source address reaches one broker port through at
+    /// most the system's ephemeral port range (about 28,000 by default): beyond that, give
+    /// several loopback addresses, e.g. `--bind-address 127.0.0.2 --bind-address 127.0.0.3`.
+    #[arg(long = "bind-address", value_name = "IP")]
+    bind_addresses: Vec<std::net::IpAddr>,
     /// Unacknowledged QoS 1/2 messages each publisher keeps in flight.
     #[arg(long, value_name = "N", default_value_t = 100)]
     window: usize,
@@ -274,6 +280,8 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub struct Target {
     base: ConnectOptions,
+    /// `--bind-address`: local addresses the clients connect from, in turn.
+    bind_addresses: Vec<std::net::IpAddr>,
     /// Makes client ids of this run unique, so sessions of an earlier run do not interfere.
     run_id: String,
 }
@@ -323,6 +331,7 @@ impl Target {
                 ..ClientConfig::default()
             },
             connect_timeout: Duration::from_secs(30),
+            bind_address: None,
             reconnect: None,
         };
         let nanos = std::time::SystemTime::now()
@@ -331,6 +340,7 @@ impl Target {
             .unwrap_or(0);
         Ok(Target {
             base,
+            bind_addresses: args.bind_addresses.clone(),
             run_id: format!("{:x}{:05x}", std::process::id(), nanos >> 12),
         })
     }
@@ -338,6 +348,12 @@ impl Target {
     /// Options for the client `role`-`index`; `persistent` keeps its session when it leaves.
     pub fn options(&self, role: &str, index: usize, persistent: bool) -> Result<ConnectOptions> {
         let mut options = self.base.clone();
+        if !self.bind_addresses.is_empty() {
+            options.bind_address = self
+                .bind_addresses
+                .get(index % self.bind_addresses.len())
+                .copied();
+        }
         let id = format!("bench-{}-{role}-{index}", self.run_id);
         options.mqtt.client_id =
             MqttStr::new(&id).map_err(|e| anyhow::anyhow!("client id {id:?} is not valid: {e}"))?;
@@ -459,6 +475,30 @@ mod tests {
         let cli = Cli::try_parse_from(std::iter::once("bench").chain(args.iter().copied()))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Plan::from_args(&cli.bench)
+    }
+
+    #[test]
+    fn bind_addresses_are_taken_in_turn() {
+        let cli = Cli::try_parse_from([
+            "bench",
+            "idle",
+            "--bind-address",
+            "127.0.0.2",
+            "--bind-address",
+            "127.0.0.3",
+        ])
+        .unwrap();
+        let target = Target::from_args(&cli.bench).unwrap();
+        let from = |i| target.options("conn", i, false).unwrap().bind_address;
+        let two: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+        let three: std::net::IpAddr = "127.0.0.3".parse().unwrap();
+        assert_eq!(
+            (from(0), from(1), from(2)),
+            (Some(two), Some(three), Some(two))
+        );
+        let none = Cli::try_parse_from(["bench", "idle"]).unwrap();
+        let target = Target::from_args(&none.bench).unwrap();
+        assert_eq!(target.options("conn", 5, false).unwrap().bind_address, None);
     }
 
     #[test]

@@ -230,6 +230,7 @@ fn options(
             ..ClientConfig::default()
         },
         connect_timeout: Duration::from_secs(10),
+        bind_address: None,
         reconnect: None,
         websocket: None,
     })

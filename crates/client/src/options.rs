@@ -28,6 +28,10 @@ pub struct ConnectOptions {
     pub mqtt: ClientConfig,
     /// Time allowed for TCP connect plus TLS handshake.
     pub connect_timeout: Duration,
+    /// Local address to connect from (port chosen by the system); `None` lets the system
+    /// choose. A load generator spreads connections over several loopback addresses this way:
+    /// one source address has at most ~64,000 ephemeral ports towards one server port.
+    pub bind_address: Option<std::net::IpAddr>,
     /// `None` fails on the first lost connection; `Some` reconnects and resends in-flight
     /// QoS 1/2 messages.
     pub reconnect: Option<Reconnect>,
@@ -42,6 +46,7 @@ impl Default for ConnectOptions {
             websocket: None,
             mqtt: ClientConfig::default(),
             connect_timeout: Duration::from_secs(30),
+            bind_address: None,
             reconnect: None,
         }
     }

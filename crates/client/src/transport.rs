@@ -43,6 +43,7 @@ pub(crate) struct Connector {
     pub(crate) host: String,
     pub(crate) port: u16,
     timeout: Duration,
+    bind_address: Option<std::net::IpAddr>,
     tls: Option<Arc<TlsSetup>>,
     websocket: Option<WebSocketOptions>,
 }
@@ -67,6 +68,7 @@ impl Connector {
             host: options.host.clone(),
             port: options.port,
             timeout: options.connect_timeout,
+            bind_address: options.bind_address,
             tls,
             websocket: options.websocket.clone(),
         })
@@ -139,7 +141,7 @@ impl Connector {
             .collect();
         let mut last = None;
         for address in &addresses {
-            match TcpStream::connect(address).await {
+            match self.connect_from(*address).await {
                 Ok(tcp) => {
                     // MQTT packets are small and latency matters more than coalescing.
                     let _ = tcp.set_nodelay(true);
@@ -157,6 +159,24 @@ impl Connector {
             port: self.port,
             detail,
         })
+    }
+
+    /// TCP connect to `address`, from the configured local address if there is one.
+    async fn connect_from(&self, address: std::net::SocketAddr) -> io::Result<TcpStream> {
+        let Some(local) = self.bind_address else {
+            return TcpStream::connect(address).await;
+        };
+        let socket = if address.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket
+            .bind(std::net::SocketAddr::new(local, 0))
+            .map_err(|e| {
+                io::Error::new(e.kind(), format!("binding the local address {local}: {e}"))
+            })?;
+        socket.connect(address).await
     }
 
     fn ssl(&self, tls: &TlsSetup) -> Result<Ssl, Error> {
@@ -546,5 +566,22 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("connection refused"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn connects_from_the_bound_local_address() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let from: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+        let connector = Connector::new(&ConnectOptions {
+            host: "127.0.0.1".into(),
+            port,
+            bind_address: Some(from),
+            ..ConnectOptions::default()
+        })
+        .unwrap();
+        let (opened, accepted) = tokio::join!(connector.open(), listener.accept());
+        assert!(opened.is_ok(), "{:?}", opened.err());
+        assert_eq!(accepted.unwrap().1.ip(), from);
     }
 }

@@ -246,6 +246,7 @@ pub(crate) fn connect_options(
             ..TlsOptions::default()
         }),
         connect_timeout: Duration::from_secs(10),
+        bind_address: None,
         ..ConnectOptions::default()
     };
     options.mqtt.protocol = Protocol::V5;

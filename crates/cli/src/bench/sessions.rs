@@ -129,6 +129,11 @@ pub async fn idle(
         report.error(error);
     }
     let held = opened.clients.len();
+    // A harness holding connections while it measures something else waits for this line.
+    eprintln!(
+        "bench: holding {held} connections for {:.1} s",
+        plan.hold.as_secs_f64()
+    );
     let start = Instant::now();
     let mut holders = JoinSet::new();
     for mut client in opened.clients {

@@ -261,6 +261,7 @@ impl ConnArgs {
             websocket,
             mqtt,
             connect_timeout: Duration::from_secs(30),
+            bind_address: None,
             reconnect: None,
         })
     }
@@ -381,6 +382,7 @@ pub fn device_connection(
             ..ClientConfig::default()
         },
         connect_timeout: Duration::from_secs(30),
+        bind_address: None,
         reconnect: None,
     })
 }

@@ -4,13 +4,12 @@
 //! packet ids of received publications until their flow ends. Neither builds or sends packets;
 //! the session types decide what to do with the outcomes.
 
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
 use crate::packet::Publish;
 use crate::reason::ReasonCode;
-use crate::session::packet_id::PacketIds;
+use crate::session::packet_id::IdRing;
 use crate::time::Instant;
 use crate::types::{Delivery, PacketId, QoS};
 
@@ -32,9 +31,9 @@ struct Entry {
     seq: u64,
     stage: Stage,
     qos: QoS,
-    /// The publication with its full topic; dropped once PUBREC arrives. Boxed: the map
-    /// shifts entries on every insert and removal, and a `Publish` is over 200 bytes.
-    publish: Option<Box<Publish>>,
+    /// The publication with its full topic; dropped once PUBREC arrives. Kept in place: the
+    /// ring never moves an entry once it is in, and reuses its buffer from message to message.
+    publish: Option<Publish>,
     /// Whether it went out on some connection already (so a resend carries DUP).
     sent_before: bool,
     /// When its Message Expiry Interval ends (server side only): it is sent with what is left
@@ -61,9 +60,9 @@ pub(crate) enum AckOutcome {
 /// Outgoing QoS 1/2 publications of one side of a session, with its packet ids.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Outgoing {
-    /// Every id this side holds, including ones its owner uses for SUBSCRIBE/UNSUBSCRIBE.
-    pub(crate) ids: PacketIds,
-    entries: BTreeMap<PacketId, Entry>,
+    /// Every id this side holds: the flows, and ids its owner holds bare for
+    /// SUBSCRIBE/UNSUBSCRIBE ([`Outgoing::hold_id`]).
+    entries: IdRing<Entry>,
     /// Ids of `Queued` entries in send order.
     queue: VecDeque<PacketId>,
     /// Publications dropped unsent because their expiry passed, not yet reported.
@@ -91,21 +90,20 @@ impl Outgoing {
         } else {
             qos
         };
-        let id = self.ids.allocate()?;
-        publish.delivery = Delivery::new(qos, id);
         publish.dup = false;
         let seq = self.bump_seq();
-        self.entries.insert(
-            id,
-            Entry {
-                seq,
-                stage: Stage::Queued,
-                qos,
-                publish: Some(Box::new(publish)),
-                sent_before: false,
-                expires_at,
-            },
-        );
+        let id = self.entries.insert(Entry {
+            seq,
+            stage: Stage::Queued,
+            qos,
+            publish: None,
+            sent_before: false,
+            expires_at,
+        })?;
+        publish.delivery = Delivery::new(qos, id);
+        if let Some(entry) = self.entries.get_mut(id) {
+            entry.publish = Some(publish);
+        }
         self.queue.push_back(id);
         Some(id)
     }
@@ -121,7 +119,7 @@ impl Outgoing {
                 return None;
             }
             let id = self.queue.pop_front()?;
-            let Some(entry) = self.entries.get(&id) else {
+            let Some(entry) = self.entries.get(id) else {
                 continue;
             };
             if entry.stage != Stage::Queued || entry.publish.is_none() {
@@ -130,14 +128,13 @@ impl Outgoing {
             if !entry.sent_before && entry.expires_at.is_some_and(|at| now >= at) {
                 // Already off the queue: remove the entry and free its id directly.
                 let qos = entry.qos;
-                self.entries.remove(&id);
-                self.ids.release(id);
+                self.entries.remove(id);
                 self.expired.push((id, qos));
                 continue;
             }
             break id;
         };
-        let entry = self.entries.get_mut(&id)?;
+        let entry = self.entries.get_mut(id)?;
         let expires_at = entry.expires_at;
         let publish = entry.publish.as_mut()?;
         if let Some(at) = expires_at {
@@ -152,22 +149,35 @@ impl Outgoing {
 
     /// Drops the flow of `id` whatever its stage and frees the id. False if unknown.
     pub(crate) fn abandon(&mut self, id: PacketId) -> bool {
-        let Some(entry) = self.entries.remove(&id) else {
-            return false;
-        };
+        self.remove(id).is_some()
+    }
+
+    /// Removes the flow of `id` from the ring, the send queue and the window.
+    fn remove(&mut self, id: PacketId) -> Option<Entry> {
+        let entry = self.entries.remove(id)?;
         match entry.stage {
             Stage::Queued => self.queue.retain(|queued| *queued != id),
             Stage::AwaitAck | Stage::AwaitComp => {
                 self.inflight = self.inflight.saturating_sub(1);
             }
         }
-        self.ids.release(id);
-        true
+        Some(entry)
+    }
+
+    /// Holds a fresh packet id for the owner's own use (SUBSCRIBE, UNSUBSCRIBE) until
+    /// [`Outgoing::release_id`]. `None` when all ids are in use.
+    pub(crate) fn hold_id(&mut self) -> Option<PacketId> {
+        self.entries.hold()
+    }
+
+    /// Frees an id taken with [`Outgoing::hold_id`].
+    pub(crate) fn release_id(&mut self, id: PacketId) {
+        self.entries.release(id);
     }
 
     /// PUBACK received.
     pub(crate) fn on_puback(&mut self, id: PacketId) -> AckOutcome {
-        match self.entries.get(&id) {
+        match self.entries.get(id) {
             // Not sent on this connection (yet): nothing to acknowledge.
             None => AckOutcome::Unknown,
             Some(entry) if entry.stage == Stage::Queued => AckOutcome::Unknown,
@@ -184,7 +194,7 @@ impl Outgoing {
     /// PUBREC received with `reason`.
     pub(crate) fn on_pubrec(&mut self, id: PacketId, reason: ReasonCode) -> AckOutcome {
         let next_seq = self.next_seq;
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return AckOutcome::Unknown;
         };
         match (entry.stage, entry.qos) {
@@ -211,7 +221,7 @@ impl Outgoing {
 
     /// PUBCOMP received.
     pub(crate) fn on_pubcomp(&mut self, id: PacketId) -> AckOutcome {
-        match self.entries.get(&id) {
+        match self.entries.get(id) {
             None => AckOutcome::Unknown,
             Some(entry) if entry.stage != Stage::AwaitComp => AckOutcome::Mismatch,
             Some(_) => {
@@ -226,7 +236,7 @@ impl Outgoing {
     /// The connection ended: publications awaiting PUBACK/PUBREC go back to the queue, to be
     /// resent with DUP in their original order; PUBREL flows stay as they are.
     pub(crate) fn pause(&mut self) {
-        for entry in self.entries.values_mut() {
+        for (_, entry) in self.entries.iter_mut() {
             if entry.stage == Stage::AwaitAck {
                 entry.stage = Stage::Queued;
                 self.inflight = self.inflight.saturating_sub(1);
@@ -236,7 +246,7 @@ impl Outgoing {
             .entries
             .iter()
             .filter(|(_, e)| e.stage == Stage::Queued)
-            .map(|(id, e)| (e.seq, *id))
+            .map(|(id, e)| (e.seq, id))
             .collect();
         queued.sort_unstable();
         self.queue = queued.into_iter().map(|(_, id)| id).collect();
@@ -249,7 +259,7 @@ impl Outgoing {
             .entries
             .iter()
             .filter(|(_, e)| e.stage == Stage::AwaitComp)
-            .map(|(id, e)| (e.seq, *id))
+            .map(|(id, e)| (e.seq, id))
             .collect();
         out.sort_unstable();
         out.into_iter().map(|(_, id)| id).collect()
@@ -263,7 +273,7 @@ impl Outgoing {
             .entries
             .iter()
             .filter(|(_, e)| e.sent_before || e.stage != Stage::Queued)
-            .map(|(id, e)| (e.seq, *id, e.stage))
+            .map(|(id, e)| (e.seq, id, e.stage))
             .collect();
         started.sort_unstable_by_key(|(seq, ..)| *seq);
         for (_, id, _) in &started {
@@ -281,9 +291,9 @@ impl Outgoing {
     /// returned.
     pub(crate) fn restart_started(&mut self) -> Vec<PacketId> {
         let mut finished: Vec<(u64, PacketId)> = Vec::new();
-        for (id, entry) in &mut self.entries {
+        for (id, entry) in self.entries.iter_mut() {
             match entry.stage {
-                Stage::AwaitComp => finished.push((entry.seq, *id)),
+                Stage::AwaitComp => finished.push((entry.seq, id)),
                 Stage::Queued | Stage::AwaitAck => entry.sent_before = false,
             }
         }
@@ -302,18 +312,16 @@ impl Outgoing {
             .entries
             .iter()
             .filter(|(_, e)| e.stage != Stage::AwaitComp && e.publish.is_some())
-            .map(|(id, e)| (e.seq, *id))
+            .map(|(id, e)| (e.seq, id))
             .collect();
         taken.sort_unstable();
         let mut out = Vec::with_capacity(taken.len());
         for (_, id) in taken {
-            let Some(entry) = self.entries.get(&id) else {
+            let Some(entry) = self.remove(id) else {
                 continue;
             };
             let sent_before = entry.sent_before || entry.stage == Stage::AwaitAck;
-            let publish = entry.publish.as_deref().cloned();
-            self.abandon(id);
-            if let Some(publish) = publish {
+            if let Some(publish) = entry.publish {
                 out.push((id, sent_before, publish));
             }
         }
@@ -337,7 +345,7 @@ impl Outgoing {
 
     /// All QoS 1/2 flows held, in any stage.
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values()
     }
 
     fn bump_seq(&mut self) -> u64 {
@@ -536,7 +544,7 @@ mod tests {
             }
         );
         assert_eq!(out.len(), 0);
-        assert_eq!(out.ids.len(), 0);
+        assert_eq!(out.entries.len(), 0);
     }
 
     #[test]

@@ -206,7 +206,7 @@ impl ClientSession {
         if let Err(reason) = result {
             if let Some(id) = id {
                 self.requests.remove(&id);
-                self.outgoing.ids.release(id);
+                self.outgoing.release_id(id);
             }
             self.events.push_back(Event::Abandoned {
                 packet_id: id,
@@ -338,7 +338,7 @@ impl ClientSession {
             return;
         }
         self.requests.remove(&id);
-        self.outgoing.ids.release(id);
+        self.outgoing.release_id(id);
         self.events.push_back(event);
     }
 }

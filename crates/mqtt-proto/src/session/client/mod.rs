@@ -567,11 +567,7 @@ impl ClientSession {
         if self.state == ConnectionState::Disconnected {
             return Err(Error::NotConnected { command });
         }
-        let id = self
-            .outgoing
-            .ids
-            .allocate()
-            .ok_or(Error::PacketIdsExhausted)?;
+        let id = self.outgoing.hold_id().ok_or(Error::PacketIdsExhausted)?;
         let packet = build(id);
         if self.state == ConnectionState::Connected {
             let sent = check_size(
@@ -581,7 +577,7 @@ impl ClientSession {
             )
             .and_then(|()| self.send(&packet));
             if let Err(error) = sent {
-                self.outgoing.ids.release(id);
+                self.outgoing.release_id(id);
                 return Err(error);
             }
         } else {
@@ -693,7 +689,7 @@ impl ClientSession {
         self.incoming.pause();
         let requests = core::mem::take(&mut self.requests);
         for (id, (kind, _)) in requests {
-            self.outgoing.ids.release(id);
+            self.outgoing.release_id(id);
             self.events.push_back(Event::Abandoned {
                 packet_id: Some(id),
                 packet: kind,
