@@ -122,7 +122,6 @@ pub async fn run(
         legacy: listeners.mqtts_legacy,
     };
     let mut tasks = mqtt::start(&config, &data, mqtt_listeners, &admission, &mut ready)?;
-    let link = services.as_ref().map(services::Running::link);
     let authorizers = Arc::new(Authorizers::new(
         config.authorizer_functions.clone(),
         config.authorizer_timeout,
@@ -137,7 +136,9 @@ pub async fn run(
             listener,
             (&metrics, &admission),
             &router_tx,
-            link,
+            // Made here, not before the branch: a link left unused (no HTTP listener) would live
+            // until this function returns and keep the services worker waiting at shutdown.
+            services.as_ref().map(services::Running::link),
             &authorizers,
             &mut ready,
         )?;

@@ -27,7 +27,19 @@ impl Tether {
     /// Starts `bin serve --data-dir DATA_DIR --mqtts 127.0.0.1:0 --api 127.0.0.1:0 ARGS…` and
     /// waits for its ready line. Later flags in `args` override the defaults.
     pub fn serve(bin: &Path, data_dir: &Path, args: &[&str]) -> Result<Tether, String> {
+        Tether::serve_with_env(bin, data_dir, args, &[])
+    }
+
+    /// [`Tether::serve`] with `env` added to the server's environment (e.g. the AWS credentials
+    /// a SigV4 bridge signs with).
+    pub fn serve_with_env(
+        bin: &Path,
+        data_dir: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Tether, String> {
         let mut command = Command::new(bin);
+        command.envs(env.iter().copied());
         command
             .arg("serve")
             .arg("--data-dir")
@@ -170,6 +182,28 @@ impl Tether {
             return Err("kill -TERM failed".to_owned());
         }
         self.child.wait().map_err(|e| e.to_string())
+    }
+
+    /// Sends SIGTERM and waits at most `deadline` for the process to exit; past it, kills it
+    /// and says so.
+    pub fn terminate_within(mut self, deadline: Duration) -> Result<ExitStatus, String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("cannot run kill: {e}"))?;
+        if !status.success() {
+            return Err("kill -TERM failed".to_owned());
+        }
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                return Ok(status);
+            }
+            if started.elapsed() > deadline {
+                return Err(format!("still running {deadline:?} after SIGTERM"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Kills the process with SIGKILL (no chance to flush anything) and reaps it.

@@ -258,6 +258,111 @@ fn a_device_on_the_gateway_reaches_a_second_tether_playing_aws_iot_core_both_way
 }
 
 #[test]
+fn a_bridge_over_websockets_signs_with_sigv4_from_the_environment() {
+    let (_upstream_dir, upstream) = start(&["--wss", "127.0.0.1:0"]);
+    let port = upstream.addr("wss").port();
+    let file = |name: &str| upstream.demo_file(name).display().to_string();
+    // AWS IoT Core's wss endpoint: the upstream's CA, no client certificate, SigV4 with the
+    // credentials in tether serve's environment (the documented development credential here).
+    let (_config_dir, config) = config_file(&format!(
+        "[[bridge]]\nname = \"aws-wss\"\naddress = \"localhost:{port}\"\n\
+         client-id = \"site-2-gateway\"\ntransport = \"wss\"\ncafile = \"{}\"\n\
+         topics = [\n  {{ pattern = \"telemetry/#\", direction = \"out\", qos = 1, remote-prefix = \"site-2/\" }},\n  \
+         {{ pattern = \"cmd/#\", direction = \"in\", qos = 1, remote-prefix = \"site-2/\" }},\n]\n",
+        file("root-ca.pem"),
+    ));
+    let gateway_dir = tempfile::tempdir().unwrap();
+    let credentials = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let gateway = Tether::serve_with_env(
+        tether(),
+        gateway_dir.path(),
+        &["--config", &config],
+        &credentials,
+    )
+    .unwrap();
+    gateway
+        .wait_for_log(
+            "bridge aws-wss: subscribed upstream to 1 inbound filter(s)",
+            LOG_WAIT,
+        )
+        .unwrap();
+
+    let mut cloud = upstream.demo_tls_args();
+    cloud.extend(["-i", "cloud-app", "-q", "1", "-v", "-t", "site-2/#"].map(String::from));
+    let cloud = Lines::mosquitto_sub(&cloud);
+    cloud.until("received SUBACK");
+    let mut device = gateway.demo_tls_args();
+    device.extend(["-i", "device-7", "-q", "1", "-v", "-t", "cmd/#"].map(String::from));
+    let device = Lines::mosquitto_sub(&device);
+    device.until("received SUBACK");
+
+    let mut sensor = gateway.demo_tls_args();
+    sensor.extend(["-i", "sensor-7"].map(String::from));
+    let out = mosquitto_pub(&sensor, &["-q", "1", "-t", "telemetry/rh", "-m", "40"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(cloud.message("site-2/"), "site-2/telemetry/rh 40");
+
+    let mut operator = upstream.demo_tls_args();
+    operator.extend(["-i", "cloud-operator"].map(String::from));
+    let out = mosquitto_pub(&operator, &["-q", "1", "-t", "site-2/cmd/fan", "-m", "on"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(device.message("cmd/"), "cmd/fan on");
+    // Through the upstream's WebSocket listener (which admits SigV4, not client certificates).
+    assert_ne!(port, upstream.addr("mqtts").port());
+    assert_eq!(
+        gateway.ready_value("bridge-aws-wss"),
+        Some(format!("localhost:{port}").as_str())
+    );
+
+    // The signature is checked: a gateway with the wrong secret is refused upstream.
+    drop(gateway);
+    let wrong_dir = tempfile::tempdir().unwrap();
+    let wrong = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "not-the-secret"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    let _wrong =
+        Tether::serve_with_env(tether(), wrong_dir.path(), &["--config", &config], &wrong).unwrap();
+    let line = upstream
+        .wait_for_log("(signature_mismatch)", LOG_WAIT)
+        .unwrap();
+    assert!(line.contains("InvalidSignatureException"), "{line}");
+}
+
+#[test]
+fn a_bridge_over_websockets_without_credentials_stops_the_start_naming_them() {
+    let (_upstream_dir, upstream) = start(&["--wss", "127.0.0.1:0"]);
+    let port = upstream.addr("wss").port();
+    let ca = upstream.demo_file("root-ca.pem").display().to_string();
+    let (_config_dir, config) = config_file(&format!(
+        "[[bridge]]\nname = \"aws-wss\"\naddress = \"localhost:{port}\"\n\
+         client-id = \"site-2-gateway\"\ntransport = \"wss\"\ncafile = \"{ca}\"\n\
+         topics = [{{ pattern = \"telemetry/#\", direction = \"out\", qos = 1 }}]\n",
+    ));
+    let gateway_dir = tempfile::tempdir().unwrap();
+    let out = Command::new(tether())
+        .args(["serve", "--data-dir"])
+        .arg(gateway_dir.path())
+        .args(["--mqtts", "127.0.0.1:0", "--no-api", "--config", &config])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("[[bridge]] aws-wss") && said.contains("AWS_ACCESS_KEY_ID"),
+        "{said}"
+    );
+}
+
+#[test]
 fn an_upstream_restart_and_a_kill_9_of_the_gateway_during_the_outage_lose_nothing() {
     let mut broker = Mosquitto::start();
     let tls = broker.tls;

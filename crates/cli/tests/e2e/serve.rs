@@ -274,6 +274,19 @@ fn sigterm_sends_mqtt5_clients_server_shutting_down() {
 }
 
 #[test]
+fn sigterm_ends_the_server_promptly_with_and_without_the_api() {
+    // Without an API listener nothing took the services worker's link for HTTP; a link left
+    // over once kept the worker, and so the shutdown, waiting forever.
+    for args in [&["--no-api"][..], &[][..]] {
+        let (_dir, server) = start(args);
+        let status = server
+            .terminate_within(Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("tether serve {args:?}: {e}"));
+        assert!(status.success(), "{args:?}: {status:?}");
+    }
+}
+
+#[test]
 fn revoking_a_certificate_cuts_its_live_connection() {
     let (dir, server) = start(&[]);
     let args = server.demo_tls_args();
