@@ -20,9 +20,13 @@ pub struct QualifyArgs {
     #[arg(long, value_name = "FILE", required_unless_present = "list")]
     device_cert: Option<PathBuf>,
     /// Run only this test (repeatable; Device Advisor's id, e.g. TLS_Connect). Default: all.
-    #[arg(long = "test", value_name = "ID")]
+    #[arg(long = "test", value_name = "ID", conflicts_with = "suite")]
     tests: Vec<String>,
-    /// Print the test ids, one a line, with what each checks, and exit.
+    /// Run a suite: aws-qualification (Device Advisor's qualification list, as far as tether
+    /// runs it) or all [default: all].
+    #[arg(long, value_name = "SUITE")]
+    suite: Option<String>,
+    /// Print the test ids (of --suite, else all), one a line, with what each checks, and exit.
     #[arg(long)]
     list: bool,
     /// Write junit.xml, report.json and summary.txt into DIR.
@@ -53,8 +57,12 @@ pub struct QualifyArgs {
 }
 
 pub fn run(args: QualifyArgs) -> Result<ExitCode> {
+    let suite = match &args.suite {
+        Some(name) => TestId::suite(name)?,
+        None => TestId::ALL.to_vec(),
+    };
     if args.list {
-        for test in TestId::ALL {
+        for test in &suite {
             println!("{:<40} {}", test.id(), test.summary());
         }
         return Ok(ExitCode::SUCCESS);
@@ -67,6 +75,7 @@ pub fn run(args: QualifyArgs) -> Result<ExitCode> {
         None => crate::serve::default_data_dir()?,
     };
     let mut config = QualifyConfig::new(data_dir, device_cert);
+    config.tests = suite;
     if !args.tests.is_empty() {
         config.tests = args
             .tests

@@ -8,6 +8,7 @@
 
 mod bridges;
 mod ephemeral;
+mod faults;
 #[cfg(unix)]
 mod parent;
 mod ready_file;
@@ -66,6 +67,10 @@ pub struct ServeArgs {
     /// Do not start the HTTP listener.
     #[arg(long)]
     no_api: bool,
+    /// Test hook for fault injection: shift the broker's wall clock by the number of seconds
+    /// in FILE (re-read every 200 ms), not the host's.
+    #[arg(long, value_name = "FILE", hide = true)]
+    clock_offset_file: Option<PathBuf>,
     /// `aws`: AWS IoT Core's rules and limits. `mqtt`: a complete MQTT 3.1.1/5 broker.
     #[arg(long, value_enum)]
     profile: Option<ProfileArg>,
@@ -205,6 +210,9 @@ pub struct FileConfig {
     /// `[[listener]]`: device gateway listeners with their own TLS policy (config file only).
     #[serde(default)]
     listener: Vec<bridges::ListenerFile>,
+    /// `[[fault]]`: misbehaviour of the broker towards chosen clients (config file only).
+    #[serde(default)]
+    fault: Vec<faults::FaultFile>,
 }
 
 /// `[[iam-policies]]`: the IAM policy of one access key, for MQTT over WebSockets with SigV4.
@@ -415,6 +423,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(max) = args.max_queued_messages.or(file.max_queued_messages) {
         config.max_queued_per_session = max;
     }
+    config.clock_offset_file = args.clock_offset_file.clone();
     if let Some(region) = args.region.or(file.region) {
         config.region = region;
     }
@@ -463,6 +472,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         .into_iter()
         .map(|bridge| bridge.bridge(&base))
         .collect::<Result<_>>()?;
+    config.faults = faults::faults(file.fault)?;
 
     let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral.is_some() {
         (ephemeral::ANY_PORT, ephemeral::ANY_PORT)
@@ -736,6 +746,22 @@ mod tests {
         let file: FileConfig = toml::from_str(&keys).unwrap();
         assert_eq!(file.max_keep_alive, Some(3600));
         assert_eq!(file.refused_filters, ["test/nosubscribe"]);
+    }
+
+    #[test]
+    fn the_example_fault_table_parses_once_uncommented() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
+        let example = std::fs::read_to_string(path).unwrap();
+        let start = example.find("# [[fault]]").unwrap();
+        let table: String = example[start..]
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .filter_map(|l| l.strip_prefix("# "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let file: FileConfig = toml::from_str(&table).unwrap();
+        assert_eq!(file.fault.len(), 1);
+        faults::faults(file.fault).unwrap();
     }
 
     #[test]

@@ -16,6 +16,10 @@ use crate::bootstrap;
 pub struct ServerConfig {
     /// The data directory (CA, server certificates, devices, database).
     pub data_dir: PathBuf,
+    /// A test hook: a file holding a number of seconds (e.g. `3600` or `-120`), read at start
+    /// and every 200 ms, by which the broker's wall clock is shifted from the host's
+    /// (`clock.rs`). `None` outside fault tests.
+    pub clock_offset_file: Option<PathBuf>,
     /// `aws` (AWS IoT Core rules) or `mqtt` (a complete MQTT broker).
     pub profile: Profile,
     /// TLS security policy of the mutual-TLS listeners.
@@ -72,6 +76,9 @@ pub struct ServerConfig {
     pub rules: crate::rules::RulesSettings,
     /// Bridges to upstream brokers (`[[bridge]]` tables).
     pub bridges: Vec<crate::bridge::BridgeConfig>,
+    /// Fault plans per client (`[[fault]]` tables, `tether qualify`, the torture suite); the
+    /// caller may keep a clone and change the plans while the server runs.
+    pub faults: crate::faults::Faults,
 }
 
 /// The IAM-style policy attached to one API credential.
@@ -135,6 +142,8 @@ impl ServerConfig {
             authorizer_timeout: Duration::from_secs(5),
             rules: crate::rules::RulesSettings::default(),
             bridges: Vec::new(),
+            clock_offset_file: None,
+            faults: crate::faults::Faults::new(),
         }
     }
 

@@ -16,6 +16,7 @@ mod bridge;
 mod clock;
 mod config;
 mod console;
+mod faults;
 mod hooks;
 mod http;
 mod lock;
@@ -38,7 +39,10 @@ pub use config::{
     AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, LegacyListener, Listeners,
     Ready, ServerConfig, ServerError,
 };
+pub use faults::{Delay, FaultPlan, FaultTarget, Faults, Withhold, packet_type};
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};
+/// The packet types and reason codes fault plans name.
+pub use mqtt_proto::{PacketType, ReasonCode};
 pub use rules::{LambdaTarget, RulesSettings};
 pub use runtime::run;

@@ -40,6 +40,9 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     // Before anything in the directory is touched: one server per data directory.
     let _lock = lock::lock(&config.data_dir)?;
+    if let Some(path) = &config.clock_offset_file {
+        crate::clock::follow_offset_file(path.clone());
+    }
     let clock = Clock::start();
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, clock.wall_ms() / 1000)?;
     let mut store = Store::open(data.database_path())?;
@@ -340,6 +343,7 @@ fn connection_settings(config: &ServerConfig) -> ConnectionSettings {
         limits: config.limits(),
         receive_maximum: 100,
         connect_timeout: config.connect_timeout,
+        faults: config.faults.clone(),
     }
 }
 

@@ -96,6 +96,12 @@ pub enum StoreError {
         context: Cow<'static, str>,
         source: Arc<rusqlite::Error>,
     },
+    /// A probe for free space beside the database could not write (`WriteOp::Probe`).
+    #[error(
+        "database {path}: its filesystem has no room (a probe write failed: {reason}); free \
+         space there"
+    )]
+    NoSpace { path: String, reason: String },
     /// A stored value cannot be read back (edited by hand, or a bug that wrote it).
     #[error(
         "database {path}: {record} holds an unreadable value ({detail}); fix or delete that row with sqlite3"
@@ -159,6 +165,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether SQLite failed because the filesystem holding the database is full
+    /// (`SQLITE_FULL`: the file or its WAL could not grow). Nothing of the failed transaction
+    /// was written; the same operation can succeed once space is freed.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite { source, .. } | StoreError::Migration { source, .. } => {
+                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            }
+            StoreError::NoSpace { .. } => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn sqlite(
         path: &str,
         context: impl Into<Cow<'static, str>>,

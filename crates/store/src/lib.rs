@@ -75,7 +75,7 @@ pub use thing_types::{
     AWS_DELETE_DELAY_MS, MAX_SEARCHABLE_ATTRIBUTES, NewThingType, ThingType, ThingTypeUpdate,
 };
 pub use things::{AttributeUpdate, NewThing, Thing, ThingFilter, ThingUpdate, thing_id_from_bytes};
-pub use writer::{Writer, WriterHandle, WriterStats};
+pub use writer::{PROBE_BYTES, Writer, WriterHandle, WriterStats};
 
 /// Options for [`Store::open_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -130,6 +130,9 @@ pub enum WriteOp {
         client_id: String,
         below_seq: u64,
     },
+    /// Writes one page and changes nothing: whether the database can be written again after
+    /// the filesystem was full ([`StoreError::is_disk_full`]).
+    Probe,
 }
 
 impl Store {
@@ -190,6 +193,12 @@ pub(crate) fn apply_ops(conn: &Connection, label: &str, ops: &[WriteOp]) -> Resu
 fn apply_op(conn: &Connection, label: &str, op: &WriteOp) -> Result<(), StoreError> {
     let session_missing = |client_id: &str| StoreError::not_found(ResourceKind::Session, client_id);
     match op {
+        WriteOp::Probe => {
+            // The one row rewritten with its own value: the page goes to the WAL at commit.
+            conn.prepare_cached("UPDATE registry_version SET version = version")
+                .and_then(|mut st| st.execute([]))
+                .ctx(label, "probe for free space")?;
+        }
         WriteOp::UpsertSession(s) => {
             conn.prepare_cached(
                 "INSERT INTO sessions (client_id, protocol_level, expiry_interval_s, \

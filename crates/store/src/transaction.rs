@@ -56,6 +56,11 @@ impl<'c> Tx<'c> {
                 .map_err(|e| step_failed(self.label, "end", what, e))?;
             Ok(value)
         });
+        if result.is_err() && self.conn.is_autocommit() {
+            // SQLite rolled the whole transaction back itself (it may, on SQLITE_FULL or an
+            // I/O error): nothing is left to roll back, and the statement's error says why.
+            return result;
+        }
         if result.is_err() {
             // Still open after a failed `f` or a failed RELEASE. A rollback that fails leaves the
             // enclosing transaction in an unknown state: that error is the one to report.

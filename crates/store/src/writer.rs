@@ -3,6 +3,9 @@
 //! each batch's completion. The broker sends PUBACK from the completion, so an acknowledgement
 //! always follows the commit, and under load many acknowledgements share one fsync. It does not
 //! read (the [`crate::Store`] connection reads concurrently, WAL allows it) and does not retry.
+//! When the filesystem is full it says so ([`WriterHandle::disk_full`]) until a
+//! [`WriteOp::Probe`] finds [`PROBE_BYTES`] free again, and commits whatever fits meanwhile:
+//! nothing needs restarting.
 //!
 //! Call order: [`Store::writer`](crate::Store::writer) → any number of [`WriterHandle::submit`]
 //! from any thread → [`Writer::shutdown`] (or drop), which commits everything submitted before it
@@ -10,7 +13,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -20,6 +23,12 @@ use crate::error::StoreError;
 use crate::schema::{self, Durability};
 use crate::sessions::{WriteOp, apply_ops};
 use crate::transaction::Tx;
+
+/// The free space a [`WriteOp::Probe`] must find (by writing and removing a file of this
+/// size beside the database) before the filesystem stops counting as full: a commit can grow
+/// the WAL by a few megabytes, and a filesystem with a few free pages would otherwise flap
+/// between full and not.
+pub const PROBE_BYTES: usize = 2 << 20;
 
 /// Upper bound on batches per transaction, so one commit's latency and memory stay bounded.
 const MAX_BATCHES_PER_COMMIT: usize = 4096;
@@ -33,6 +42,8 @@ pub struct WriterStats {
     pub batches: u64,
     /// Batches that failed (their own error, or a failed commit).
     pub failed_batches: u64,
+    /// Batches that failed because the filesystem was full.
+    pub disk_full_batches: u64,
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +51,20 @@ struct Counters {
     transactions: AtomicU64,
     batches: AtomicU64,
     failed_batches: AtomicU64,
+    disk_full_batches: AtomicU64,
+    /// A batch failed for want of space, and no probe has found room since.
+    disk_full: AtomicBool,
+}
+
+impl Counters {
+    /// Records that `count` batches failed with `err`.
+    fn failed(&self, count: u64, err: &StoreError) {
+        self.failed_batches.fetch_add(count, Ordering::AcqRel);
+        if err.is_disk_full() {
+            self.disk_full_batches.fetch_add(count, Ordering::AcqRel);
+            self.disk_full.store(true, Ordering::Release);
+        }
+    }
 }
 
 type Callback = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -123,7 +148,21 @@ impl WriterHandle {
             transactions: self.counters.transactions.load(Ordering::Acquire),
             batches: self.counters.batches.load(Ordering::Acquire),
             failed_batches: self.counters.failed_batches.load(Ordering::Acquire),
+            disk_full_batches: self.counters.disk_full_batches.load(Ordering::Acquire),
         }
+    }
+
+    /// The database file this writer writes.
+    pub fn database(&self) -> &str {
+        &self.label
+    }
+
+    /// Whether the database's filesystem is full: set by a batch refused with
+    /// [`StoreError::is_disk_full`], cleared by a [`WriteOp::Probe`] that found
+    /// [`PROBE_BYTES`] free and wrote a page. Callers refuse new durable work while it holds
+    /// and send a probe now and then to find out when space is back.
+    pub fn disk_full(&self) -> bool {
+        self.counters.disk_full.load(Ordering::Acquire)
     }
 }
 
@@ -241,7 +280,7 @@ fn commit_group(conn: &mut Connection, label: &str, group: Vec<Batch>, counters:
         Ok(tx) => tx,
         Err(e) => {
             let err = StoreError::sqlite(label, "begin group commit", e);
-            counters.failed_batches.fetch_add(count, Ordering::AcqRel);
+            counters.failed(count, &err);
             for b in group {
                 b.done.complete(Err(err.clone()));
             }
@@ -250,31 +289,78 @@ fn commit_group(conn: &mut Connection, label: &str, group: Vec<Batch>, counters:
     };
     let group_tx = Tx::new(&tx, label);
     let mut outcomes = Vec::with_capacity(group.len());
+    let mut probed = false;
+    // SQLITE_FULL may roll back the whole transaction, not just the statement: the batches
+    // after it would then run outside any transaction, so they are not tried, and every batch
+    // of the group gets the disk-full error.
+    let mut full: Option<StoreError> = None;
     for batch in group {
-        let result = group_tx.savepoint("batch", |sp| apply_ops(sp, sp.label(), &batch.ops));
+        let probe = batch.ops.iter().any(|op| matches!(op, WriteOp::Probe));
+        let result = match &full {
+            Some(err) => Err(err.clone()),
+            None if probe => probe_space(label).and_then(|()| {
+                group_tx.savepoint("batch", |sp| apply_ops(sp, sp.label(), &batch.ops))
+            }),
+            None => group_tx.savepoint("batch", |sp| apply_ops(sp, sp.label(), &batch.ops)),
+        };
+        if let Err(err) = &result
+            && err.is_disk_full()
+        {
+            full = Some(err.clone());
+        }
+        probed |= probe && result.is_ok();
         outcomes.push((batch.done, result));
+    }
+    if let Some(err) = full {
+        drop(tx);
+        counters.failed(count, &err);
+        for (done, _) in outcomes {
+            done.complete(Err(err.clone()));
+        }
+        return;
     }
     match tx.commit() {
         Ok(()) => {
-            let failed = outcomes.iter().filter(|(_, r)| r.is_err()).count();
-            let failed = u64::try_from(failed).unwrap_or(u64::MAX);
             counters.transactions.fetch_add(1, Ordering::AcqRel);
-            counters
-                .batches
-                .fetch_add(count.saturating_sub(failed), Ordering::AcqRel);
-            counters.failed_batches.fetch_add(failed, Ordering::AcqRel);
+            for (_, result) in &outcomes {
+                match result {
+                    Ok(()) => {
+                        counters.batches.fetch_add(1, Ordering::AcqRel);
+                    }
+                    Err(e) => counters.failed(1, e),
+                }
+            }
+            if probed {
+                counters.disk_full.store(false, Ordering::Release);
+            }
             for (done, result) in outcomes {
                 done.complete(result);
             }
         }
         Err(e) => {
             let err = StoreError::sqlite(label, "commit group", e);
-            counters.failed_batches.fetch_add(count, Ordering::AcqRel);
+            counters.failed(count, &err);
             for (done, _) in outcomes {
                 done.complete(Err(err.clone()));
             }
         }
     }
+}
+
+/// Writes and removes a file of [`PROBE_BYTES`] beside the database `label` names: whether
+/// the filesystem has that much room.
+fn probe_space(label: &str) -> Result<(), StoreError> {
+    use std::io::Write;
+    let path = format!("{label}.space-probe");
+    let written = std::fs::File::create(&path).and_then(|mut file| {
+        file.write_all(&vec![0; PROBE_BYTES])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&path);
+    written.map_err(|e| StoreError::NoSpace {
+        path: label.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -334,6 +420,64 @@ mod tests {
             vec!["good"],
             "the bad batch's first op must be rolled back too"
         );
+    }
+
+    /// One batch through `commit_group` on `conn`; its outcome.
+    fn commit_one(
+        conn: &mut Connection,
+        counters: &Counters,
+        ops: Vec<WriteOp>,
+    ) -> Result<(), StoreError> {
+        let (tx, rx) = channel();
+        let label: Arc<str> = Arc::from("t.db");
+        let batch = Batch {
+            ops,
+            done: Completion {
+                callback: Some(Box::new(move |r| tx.send(r).unwrap())),
+                label: Arc::clone(&label),
+            },
+        };
+        commit_group(conn, &label, vec![batch], counters);
+        rx.recv().unwrap()
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_and_forgotten_once_a_write_succeeds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let _store = Store::open(&path).unwrap();
+        let mut conn = schema::open_connection(Some(&path), "t.db", Durability::PowerLoss).unwrap();
+        // The database may not grow: SQLite answers as it does on a full filesystem.
+        let pages: i64 = conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        let max: i64 = conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(max, pages);
+        let counters = Counters::default();
+        let big = WriteOp::SetRetained(crate::RetainedMessage {
+            topic: "a/b".into(),
+            message: vec![7; 256 * 1024],
+            expires_ms: None,
+            updated_ms: 0,
+        });
+        let err = commit_one(&mut conn, &counters, vec![big]).unwrap_err();
+        assert!(err.is_disk_full(), "{err}");
+        assert!(counters.disk_full.load(Ordering::Acquire));
+        assert_eq!(counters.disk_full_batches.load(Ordering::Acquire), 1);
+        // An empty batch writes nothing, so it says nothing about space.
+        commit_one(&mut conn, &counters, Vec::new()).unwrap();
+        assert!(counters.disk_full.load(Ordering::Acquire));
+        // A write that fits is committed, but the filesystem still counts as full.
+        commit_one(&mut conn, &counters, vec![session("fits")]).unwrap();
+        assert!(counters.disk_full.load(Ordering::Acquire));
+        // The probe finds room beside the file and rewrites a page it has: space is back.
+        commit_one(&mut conn, &counters, vec![WriteOp::Probe]).unwrap();
+        assert!(!counters.disk_full.load(Ordering::Acquire));
+        assert!(!path.with_extension("db.space-probe").exists());
     }
 
     #[test]

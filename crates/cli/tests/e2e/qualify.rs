@@ -13,6 +13,8 @@ use serde_json::Value;
 
 use crate::support::{Subscriber, lossy, tether, venv_bin};
 
+mod qualification_list;
+
 /// A device: one connection attempt at `port`, given the demo device's files, started in the
 /// background.
 type Device<'a> = &'a dyn Fn(u16, &Path) -> Child;
@@ -178,13 +180,44 @@ fn list_prints_every_test_id() {
             "TLS_Incorrect_Subject_Name_Server_Cert",
             "TLS_Unsecure_Server_Cert",
             "TLS_Expired_Server_Cert",
+            "TLS_Support_AWS_IoT_Cipher_Suites",
+            "TLS_Receive_Maximum_Size_Fragments",
+            "TLS_Large_Size_Server_Cert",
             "MQTT_Connect",
+            "MQTT_Publish",
+            "MQTT_Subscribe",
+            "MQTT_Persistent_Session_Happy_Case",
             "MQTT_Publish_Retry_No_Puback",
             "MQTT_Subscribe_Retry_No_Suback",
             "MQTT_Connect_Exponential_Backoff_Retries",
             "MQTT_No_Ack_PingResp"
         ]
     );
+    let out = crate::support::run(&["qualify", "--list", "--suite", "aws-qualification"]);
+    assert!(out.status.success(), "{}", lossy(&out.stderr));
+    let ids: Vec<String> = lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "TLS_Connect",
+            "TLS_Incorrect_Subject_Name_Server_Cert",
+            "TLS_Unsecure_Server_Cert",
+            "TLS_Support_AWS_IoT_Cipher_Suites",
+            "TLS_Receive_Maximum_Size_Fragments",
+            "TLS_Expired_Server_Cert",
+            "TLS_Large_Size_Server_Cert",
+            "MQTT_Connect",
+            "MQTT_Subscribe",
+            "MQTT_Publish",
+            "MQTT_Connect_Exponential_Backoff_Retries"
+        ]
+    );
+    let out = crate::support::run(&["qualify", "--list", "--suite", "dqp"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(lossy(&out.stderr).contains("aws-qualification"));
     let out = crate::support::run(&["qualify", "--device-cert", "x.pem", "--test", "TLS_Nope"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

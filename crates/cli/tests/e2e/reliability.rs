@@ -18,13 +18,13 @@ use serde_json::{Value, json};
 use crate::support::{LOG_WAIT, read_packet, start, stdout_stderr, tether, venv_bin};
 
 /// An MQTT string: two length bytes, then the text.
-fn string(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&u16::try_from(text.len()).unwrap().to_be_bytes());
     out.extend_from_slice(text.as_bytes());
 }
 
 /// A packet: first byte, remaining length, body.
-fn frame(first: u8, body: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(first: u8, body: &[u8]) -> Vec<u8> {
     let mut out = vec![first];
     let mut len = body.len();
     loop {
@@ -44,7 +44,7 @@ fn frame(first: u8, body: &[u8]) -> Vec<u8> {
 
 /// CONNECT at protocol `level` (4 = 3.1.1, 5), keep-alive 60; MQTT 5 with a Session Expiry
 /// Interval of an hour when the session is not clean.
-fn connect(level: u8, client_id: &str, clean: bool) -> Vec<u8> {
+pub(crate) fn connect(level: u8, client_id: &str, clean: bool) -> Vec<u8> {
     let mut body = Vec::new();
     string(&mut body, "MQTT");
     body.extend_from_slice(&[level, if clean { 0x02 } else { 0x00 }, 0, 60]);
@@ -59,7 +59,7 @@ fn connect(level: u8, client_id: &str, clean: bool) -> Vec<u8> {
     frame(0x10, &body)
 }
 
-fn subscribe(level: u8, filter: &str, options: u8) -> Vec<u8> {
+pub(crate) fn subscribe(level: u8, filter: &str, options: u8) -> Vec<u8> {
     let mut body = vec![0, 1];
     if level == 5 {
         body.push(0);
@@ -69,7 +69,7 @@ fn subscribe(level: u8, filter: &str, options: u8) -> Vec<u8> {
     frame(0x82, &body)
 }
 
-fn publish_qos1(level: u8, topic: &str, packet_id: u16, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn publish_qos1(level: u8, topic: &str, packet_id: u16, payload: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     string(&mut body, topic);
     body.extend_from_slice(&packet_id.to_be_bytes());
@@ -80,7 +80,7 @@ fn publish_qos1(level: u8, topic: &str, packet_id: u16, payload: &[u8]) -> Vec<u
     frame(0x32, &body)
 }
 
-fn open(addr: SocketAddr) -> TcpStream {
+pub(crate) fn open(addr: SocketAddr) -> TcpStream {
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(LOG_WAIT)).unwrap();
     stream.set_nodelay(true).unwrap();
@@ -88,7 +88,7 @@ fn open(addr: SocketAddr) -> TcpStream {
 }
 
 /// Connects and returns the stream with its CONNACK.
-fn connected(addr: SocketAddr, packet: &[u8]) -> (TcpStream, Vec<u8>) {
+pub(crate) fn connected(addr: SocketAddr, packet: &[u8]) -> (TcpStream, Vec<u8>) {
     let mut stream = open(addr);
     stream.write_all(packet).unwrap();
     let connack = read_packet(&mut stream).expect("CONNACK");
@@ -97,7 +97,7 @@ fn connected(addr: SocketAddr, packet: &[u8]) -> (TcpStream, Vec<u8>) {
 }
 
 /// The next PUBLISH, skipping anything else; its packet id (QoS 1) and payload.
-fn next_publish(stream: &mut TcpStream, level: u8) -> Option<(u16, bool, Vec<u8>)> {
+pub(crate) fn next_publish(stream: &mut TcpStream, level: u8) -> Option<(u16, bool, Vec<u8>)> {
     loop {
         let packet = read_packet(stream)?;
         if packet[0] >> 4 != 3 {
@@ -441,4 +441,43 @@ fn reliability_torture_checker_fails_on_a_lost_acknowledged_message() {
     assert_eq!(report["totals"]["lost"], 0, "{report:#}");
     assert_eq!(report["totals"]["duplicates"], 1, "{report:#}");
     assert_eq!(report["totals"]["reordered"], 1, "{report:#}");
+}
+
+/// Issue 21 (3): a connection flood past `--max-connections` is refused and counted, and the
+/// log gets one line a second rather than one per connection.
+#[test]
+fn a_flood_past_max_connections_is_counted_and_logged_once_a_second() {
+    let (_dir, server) = start(&[
+        "--profile",
+        "mqtt",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--max-connections",
+        "1",
+    ]);
+    let addr = server.addr("mqtt");
+    let (_held, _) = connected(addr, &connect(4, "the-one", true));
+    for _ in 0..200 {
+        let mut extra = open(addr);
+        assert_eq!(read_packet(&mut extra), None, "closed at once");
+    }
+    let mut tcp = TcpStream::connect(server.addr("api")).unwrap();
+    tcp.set_read_timeout(Some(LOG_WAIT)).unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut metrics = String::new();
+    std::io::Read::read_to_string(&mut tcp, &mut metrics).unwrap();
+    assert!(
+        metrics.contains("\ntether_connections_over_limit_total 200\n"),
+        "{metrics}"
+    );
+    let lines = server
+        .logs()
+        .iter()
+        .filter(|l| l.contains("max_connections (1) reached"))
+        .count();
+    assert!(
+        (1..=3).contains(&lines),
+        "{lines} lines for 200 refusals in well under 3 s"
+    );
 }

@@ -118,6 +118,16 @@ impl ApiError {
     /// Maps a store error onto its AWS exception; ARNs of existing resources come from `arns`.
     pub fn from_store(e: StoreError, arns: &Arns) -> ApiError {
         let message = e.to_string();
+        if e.is_disk_full() {
+            // Nothing was stored. AWS answers a request it cannot serve for now with 503
+            // ServiceUnavailableException, which the AWS SDKs and CLI retry.
+            tracing::error!("API request refused: {message}");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailableException",
+                message,
+            );
+        }
         match e {
             StoreError::AlreadyExists { kind, id } => {
                 let arn = match kind {
@@ -161,6 +171,7 @@ impl ApiError {
             | StoreError::Sqlite { .. }
             | StoreError::Corrupt { .. }
             | StoreError::WriterStart { .. }
+            | StoreError::NoSpace { .. }
             | StoreError::WriterClosed { .. } => ApiError::internal(message),
         }
     }

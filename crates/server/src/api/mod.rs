@@ -35,7 +35,6 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::Request as HttpRequest;
@@ -333,7 +332,7 @@ fn timestamp(ms: i64) -> Value {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
+    crate::clock::system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
@@ -447,7 +446,7 @@ async fn handle_inner(
                 &path_and_query,
                 &parts.headers,
                 &body,
-                SystemTime::now(),
+                crate::clock::system_now(),
             )?
             .service
     };

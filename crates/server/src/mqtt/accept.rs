@@ -55,6 +55,10 @@ pub(crate) async fn accept_loop(
     transport: Transport,
     admission: Arc<Admission>,
 ) {
+    // A flood past the limit would write a line per refused connection: one line a second
+    // at most, with the count of those not logged.
+    let mut over_limit_logged: Option<std::time::Instant> = None;
+    let mut over_limit_quiet: u64 = 0;
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(pair) => pair,
@@ -69,10 +73,18 @@ pub(crate) async fn accept_loop(
         let open = usize::try_from(metrics.connections_open.get()).unwrap_or(0);
         if open >= admission.max_connections {
             metrics.connections_over_limit.inc();
-            tracing::warn!(
-                "refusing {peer}: max_connections ({}) reached",
-                admission.max_connections
-            );
+            if over_limit_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(
+                    "refusing {peer}: max_connections ({}) reached (and {over_limit_quiet} \
+                     more refused since the last line; raise --max-connections if these are \
+                     real clients)",
+                    admission.max_connections
+                );
+                over_limit_logged = Some(std::time::Instant::now());
+                over_limit_quiet = 0;
+            } else {
+                over_limit_quiet += 1;
+            }
             continue;
         }
         let _ = tcp.set_nodelay(true);

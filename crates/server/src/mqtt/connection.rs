@@ -25,6 +25,7 @@ use super::router::{Command, ConnectReply, InFlightSeqs, ToConn};
 use super::{first_packet, linger};
 use crate::auth::Principal;
 use crate::clock::Clock;
+use crate::faults::ConnectionFaults;
 use crate::metrics::Metrics;
 
 /// The largest read: one TLS record's plaintext (what one `SSL_read` returns at most).
@@ -55,6 +56,9 @@ pub struct ConnectionSettings {
     pub receive_maximum: u16,
     /// How long a client may take to send CONNECT after the transport is up.
     pub connect_timeout: Duration,
+    /// Fault plans per client, looked up once per CONNECT (here rather than in [`Shared`], so
+    /// that a connection's own state does not grow by it).
+    pub faults: crate::faults::Faults,
 }
 
 /// What every connection task needs from the server.
@@ -81,10 +85,17 @@ where
     // the router's reply, the read buffer) is gone before the long idle life of the
     // connection, whose state is what every connected device costs.
     // The CONNECT phase is boxed so that its state does not set the size of this future.
-    let Some(live) = Box::pin(establish(&mut stream, conn, &principal, &shared)).await else {
+    let Some((live, faults)) = Box::pin(establish(&mut stream, conn, &principal, &shared)).await
+    else {
         return;
     };
-    run(stream, conn, live, &shared).await;
+    // The loop is generic over how it writes, so a connection without a fault plan (every
+    // connection unless a test set one) carries no trace of one: one branch here, per
+    // connection, and none per packet. A connection with a plan runs boxed.
+    match faults {
+        None => run(stream, conn, live, &shared, Plain).await,
+        Some(plan) => Box::pin(run(stream, conn, live, &shared, plan)).await,
+    }
 }
 
 /// What a connection keeps once its CONNECT is answered.
@@ -94,13 +105,14 @@ struct Live {
     from_router: mpsc::UnboundedReceiver<ToConn>,
 }
 
-/// Reads the CONNECT, asks the router, queues the CONNACK. None when the connection ends here.
+/// Reads the CONNECT, asks the router, queues the CONNACK; returns the connection with its
+/// client's fault plan, if one is set. None when the connection ends here.
 async fn establish<S>(
     stream: &mut S,
     conn: ConnId,
     principal: &Principal,
     shared: &Shared,
-) -> Option<Live>
+) -> Option<(Live, Option<Box<ConnectionFaults>>)>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -108,6 +120,15 @@ where
     let (connect, rx) =
         first_packet::receive_connect(stream, &settings, principal, &shared.refusals).await?;
     let protocol = connect.protocol;
+    let faults = settings
+        .faults
+        .plan_for(connect.client_id.as_str(), principal.certificate_id())
+        .map(Box::new);
+    if let Some(reason) = faults.as_ref().and_then(|f| f.refuse_connect()) {
+        tracing::info!(?principal, client_id = %connect.client_id, "CONNECT refused by a fault plan: {reason:?}");
+        first_packet::refuse(stream, protocol, reason).await;
+        return None;
+    }
     let (to_conn, from_router) = mpsc::unbounded_channel();
     let (reply_tx, reply_rx) = oneshot::channel();
     let command = Command::Connect {
@@ -155,20 +176,22 @@ where
     }
     tracing::debug!(?principal, client_id = %connected.client_id, %protocol, "connected");
 
-    Some(Live {
+    let live = Live {
         session_conn,
         ending: Ending {
             inflight,
             ..Ending::default()
         },
         from_router,
-    })
+    };
+    Some((live, faults))
 }
 
 /// Drives an established connection to its end and tells the router how it ended.
-async fn run<S>(mut stream: S, conn: ConnId, live: Live, shared: &Shared)
+async fn run<S, T>(mut stream: S, conn: ConnId, live: Live, shared: &Shared, mut transmit: T)
 where
     S: AsyncRead + AsyncWrite + Unpin,
+    T: Transmit,
 {
     let Live {
         mut session_conn,
@@ -183,7 +206,8 @@ where
         // through another connection, and the router must by then hold what came before (a
         // retained PUBLISH that another connection's SUBSCRIBE must find cleared).
         let relayed = relay_events(&mut session_conn, conn, shared, &mut ending).await;
-        if flush(&mut stream, &mut session_conn, &mut tx)
+        if transmit
+            .flush(&mut stream, &mut session_conn, &mut tx)
             .await
             .is_err()
         {
@@ -195,7 +219,9 @@ where
             break;
         }
         if session_conn.is_closed() {
-            let _ = flush(&mut stream, &mut session_conn, &mut tx).await;
+            let _ = transmit
+                .flush(&mut stream, &mut session_conn, &mut tx)
+                .await;
             break;
         }
         let deadline = session_conn
@@ -285,6 +311,42 @@ impl Ending {
     }
 }
 
+/// How a connection writes what its session sends: plainly, or shaped by a fault plan.
+trait Transmit {
+    /// Writes everything the session wants to send.
+    fn flush<'a, S: AsyncWrite + Unpin>(
+        &'a mut self,
+        stream: &'a mut S,
+        session: &'a mut ServerConnection,
+        tx: &'a mut BytesMut,
+    ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a;
+}
+
+/// Every connection without a fault plan: a zero-sized [`Transmit`].
+struct Plain;
+
+impl Transmit for Plain {
+    fn flush<'a, S: AsyncWrite + Unpin>(
+        &'a mut self,
+        stream: &'a mut S,
+        session: &'a mut ServerConnection,
+        tx: &'a mut BytesMut,
+    ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+        flush(stream, session, tx)
+    }
+}
+
+impl Transmit for Box<ConnectionFaults> {
+    fn flush<'a, S: AsyncWrite + Unpin>(
+        &'a mut self,
+        stream: &'a mut S,
+        session: &'a mut ServerConnection,
+        tx: &'a mut BytesMut,
+    ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
+        flush_faulty(stream, session, tx, self)
+    }
+}
+
 /// Writes everything the session wants to send.
 async fn flush<S: AsyncWrite + Unpin>(
     stream: &mut S,
@@ -302,6 +364,37 @@ async fn flush<S: AsyncWrite + Unpin>(
         tx.clear();
     }
     stream.flush().await
+}
+
+/// [`flush`] under a fault plan: withheld packets left out, a delay waited, the connection
+/// dropped (an error, so the loop ends as for a lost connection) past the byte limit.
+async fn flush_faulty<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    session: &mut ServerConnection,
+    tx: &mut BytesMut,
+    faults: &mut ConnectionFaults,
+) -> std::io::Result<()> {
+    {
+        while session.poll_transmit(tx) {}
+        if tx.is_empty() {
+            return Ok(());
+        }
+        let shaped = faults.shape(tx);
+        if let Some(wait) = shaped.wait {
+            tokio::time::sleep(wait).await;
+        }
+        let written = stream.write_all(tx).await;
+        tx.clear();
+        written?;
+        stream.flush().await?;
+        if shaped.drop {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "a fault plan's byte limit was reached",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Reads what the stream has into the worker's scratch buffer and returns a copy of exactly

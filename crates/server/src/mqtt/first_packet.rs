@@ -208,6 +208,7 @@ mod tests {
             max_packet_size: 1024,
             receive_maximum: 100,
             connect_timeout: Duration::from_secs(5),
+            faults: crate::faults::Faults::new(),
         };
         // CONNECT (3.1.1, client id "dev-1"), then a PINGREQ in the same write.
         let mut bytes = b"\x10\x11\x00\x04MQTT\x04\x02\x00\x3c\x00\x05dev-1".to_vec();

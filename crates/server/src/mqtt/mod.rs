@@ -44,7 +44,7 @@ use crate::config::{Ready, ServerConfig, ServerError};
 
 /// Now as RFC 3339 UTC, for refusal records.
 pub(crate) fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
+    let secs = crate::clock::system_now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0);

@@ -10,7 +10,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use iot_policy::Policy;
 use refusals::RefusalKind;
@@ -128,7 +127,7 @@ async fn sign_in(upgrade: &Upgrade<'_>, sigv4: &SigV4Identities) -> Result<Admit
             upgrade.target,
             upgrade.headers,
             b"",
-            SystemTime::now(),
+            crate::clock::system_now(),
         )
         .map_err(|e| (sigv4_kind(&e), format!("SigV4: {e} ({})", e.exception())))?;
     if caller.service != "iotdevicegateway" {

@@ -51,6 +51,10 @@ pub(crate) struct Run<'a> {
     pub subscribe: Option<super::suback::Withheld>,
     /// The backoff test's attempts.
     pub backoff: super::backoff::Attempts,
+    /// The cipher-suite test's verdict on the ClientHello, until the attempt ends.
+    pub ciphers: Option<Judged>,
+    /// The persistent-session test's session, across its connections.
+    pub session: super::session::Stored,
 }
 
 /// What a test found, before it is timed.
@@ -81,6 +85,10 @@ impl Judged {
             TestId::MqttSubscribeRetryNoSuback => super::suback::FIX,
             TestId::MqttConnectExponentialBackoffRetries => super::backoff::FIX,
             TestId::MqttNoAckPingResp => super::keepalive::FIX,
+            TestId::MqttPublish => super::pubsub::PUBLISH_FIX,
+            TestId::MqttSubscribe => super::pubsub::SUBSCRIBE_FIX,
+            TestId::TlsReceiveMaximumSizeFragments => super::pubsub::FRAGMENT_FIX,
+            TestId::MqttPersistentSession => super::session::FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -141,6 +149,30 @@ fn expects(test: TestId) -> &'static str {
             "when PINGRESP (and PUBACK, SUBACK) do not come, the device closes the MQTT \
              connection"
         }
+        TestId::TlsSupportCipherSuites => {
+            "the ClientHello offers at least one cipher suite AWS IoT recommends (Device \
+             Advisor warns when it offers none, or offers suites AWS IoT does not support)"
+        }
+        TestId::TlsReceiveMaximumSizeFragments => {
+            "the device subscribes at QoS 1 and takes (PUBACK) a message that fills a TLS \
+             record of the maximum size, 16 KB of plaintext"
+        }
+        TestId::TlsLargeSizeServerCert => {
+            "the device completes the TLS handshake with a server certificate larger than AWS \
+             IoT Core's (Device Advisor: 20 % larger), which tests its TLS input buffer"
+        }
+        TestId::MqttPersistentSession => {
+            "the device connects with clean session 0 and subscribes at QoS 1; after the \
+             endpoint drops it, it reconnects with clean session 0, does not subscribe again \
+             (CONNACK says session present 1) and acknowledges the QoS 1 message kept for it"
+        }
+        TestId::MqttPublish => {
+            "after CONNACK the device publishes (QoS 0 or 1) to a topic its policy allows"
+        }
+        TestId::MqttSubscribe => {
+            "after CONNACK the device subscribes to a filter its policy allows and takes the \
+             messages sent to it (PUBACK for QoS 1)"
+        }
     }
 }
 
@@ -171,7 +203,18 @@ impl Run<'_> {
                     continue;
                 }
             };
-            match handshake(self.acceptor, tcp, self.step_timeout).await {
+            if self.test == TestId::TlsSupportCipherSuites {
+                let hello = super::ciphers::peek_hello(&tcp, self.step_timeout).await;
+                self.ciphers = hello.map(|hello| super::ciphers::judge(&hello));
+            }
+            let handshake = handshake(self.acceptor, tcp, self.step_timeout).await;
+            // The cipher-suite test is decided by the ClientHello, however the handshake ends.
+            if !matches!(handshake, Handshake::NoHello(_) | Handshake::Completed(_))
+                && let Some(judged) = self.ciphers.take()
+            {
+                return judged;
+            }
+            match handshake {
                 Handshake::NoHello(why) => progress(format!("{peer}: {why}; still waiting")),
                 Handshake::Refused(alert) => {
                     return refused(
@@ -229,49 +272,8 @@ impl Run<'_> {
             .current_cipher()
             .map_or("?", |c| c.name())
             .to_owned();
-        let accepted = |what: &str, fix: &str| {
-            Some(Judged {
-                outcome: Outcome::Fail,
-                device_did: format!("accepted {what} and completed the handshake ({version})"),
-                fix: Some(fix.to_owned()),
-            })
-        };
-        match self.test {
-            TestId::TlsIncorrectSubjectName => {
-                return accepted(
-                    &format!(
-                        "a server certificate for the wrong host name {}",
-                        super::certs::WRONG_NAME
-                    ),
-                    "enable host name verification against the endpoint name: \
-                     mbedtls_ssl_set_hostname (mbedTLS), br_ssl_client_reset with the host name \
-                     (BearSSL), esp-tls without skip_cert_common_name_check, mosquitto without \
-                     --insecure",
-                );
-            }
-            TestId::TlsUnsecureServerCert => {
-                return accepted(
-                    "a server certificate signed by a CA it was not given",
-                    "verify the server chain against the root CA (Amazon Root CA 1 for AWS): \
-                     MBEDTLS_SSL_VERIFY_REQUIRED with mbedtls_ssl_conf_ca_chain (mbedTLS), \
-                     WiFiClientSecure::setCACert instead of setInsecure (Arduino), a trust anchor \
-                     list with br_x509_minimal (BearSSL)",
-                );
-            }
-            TestId::TlsExpiredServerCert => {
-                return accepted(
-                    "an expired server certificate",
-                    "set the clock (SNTP) before connecting and let the TLS library check \
-                     validity dates: MBEDTLS_HAVE_TIME_DATE (mbedTLS), br_x509_minimal_set_time \
-                     (BearSSL), WiFiClientSecure after configTime (Arduino)",
-                );
-            }
-            TestId::TlsConnect
-            | TestId::MqttConnect
-            | TestId::MqttPublishRetryNoPuback
-            | TestId::MqttSubscribeRetryNoSuback
-            | TestId::MqttConnectExponentialBackoffRetries
-            | TestId::MqttNoAckPingResp => {}
+        if let Some(judged) = accepted_bad_certificate(self.test, &version) {
+            return Some(judged);
         }
         let read = read_connect(&mut stream, self.step_timeout).await;
         let (connect, rest) = match read {
@@ -286,6 +288,25 @@ impl Run<'_> {
             )
         });
         let judged = match (&connect, self.test) {
+            (_, TestId::TlsSupportCipherSuites) => self.ciphers.take().unwrap_or_else(|| Judged {
+                outcome: Outcome::Fail,
+                device_did: "completed the handshake, but its ClientHello could not be read"
+                    .to_owned(),
+                fix: None,
+            }),
+            (_, TestId::TlsLargeSizeServerCert) => Judged {
+                outcome: Outcome::Pass,
+                device_did: format!(
+                    "completed the handshake with a server certificate of {} bytes ({version}, \
+                     {cipher})",
+                    stream
+                        .ssl()
+                        .certificate()
+                        .and_then(|c| c.to_der().ok())
+                        .map_or(0, |der| der.len())
+                ),
+                fix: None,
+            },
             (_, TestId::TlsConnect) => Judged {
                 outcome: Outcome::Pass,
                 device_did: format!("completed the mutual-TLS handshake ({version}, {cipher})"),
@@ -312,10 +333,14 @@ impl Run<'_> {
                 | TestId::MqttPublishRetryNoPuback
                 | TestId::MqttSubscribeRetryNoSuback
                 | TestId::MqttNoAckPingResp
+                | TestId::MqttPublish
+                | TestId::MqttSubscribe
+                | TestId::TlsReceiveMaximumSizeFragments
+                | TestId::MqttPersistentSession
         );
         if withholds && judged.outcome != Outcome::Fail {
             return self
-                .withhold(stream, &connect, rest, accepted_at, progress)
+                .withhold(stream, &connect, (rest, peer), accepted_at, progress)
                 .await;
         }
         if send_connack(&mut stream, &connect, allowed).await && allowed {
@@ -333,12 +358,16 @@ impl Run<'_> {
         &mut self,
         mut stream: SslStream<TcpStream>,
         connect: &Connect,
-        rest: BytesMut,
+        (rest, peer): (BytesMut, SocketAddr),
         accepted_at: Instant,
         progress: &mut impl FnMut(String),
     ) -> Option<Judged> {
         if self.test == TestId::MqttConnectExponentialBackoffRetries {
             return self.backoff(stream, connect, accepted_at, progress).await;
+        }
+        if self.test == TestId::MqttPersistentSession {
+            let stored = &mut self.session;
+            return super::session::run(stored, &mut stream, connect, rest, progress).await;
         }
         if !send_connack(&mut stream, connect, true).await {
             progress("the connection broke before CONNACK; still waiting".to_owned());
@@ -346,6 +375,16 @@ impl Run<'_> {
         }
         let protocol = connect.protocol;
         match self.test {
+            TestId::MqttPublish
+            | TestId::MqttSubscribe
+            | TestId::TlsReceiveMaximumSizeFragments => {
+                let peer = super::pubsub::Peer {
+                    device: self.device,
+                    addr: peer,
+                    client_id: connect.client_id.as_str(),
+                };
+                super::pubsub::run(self.test, &mut stream, protocol, rest, peer, progress).await
+            }
             TestId::MqttNoAckPingResp => {
                 let keep_alive = connect.keep_alive;
                 super::keepalive::withhold(&mut stream, protocol, keep_alive, rest, progress).await
@@ -394,6 +433,55 @@ impl Run<'_> {
         drop(stream);
         self.backoff.ended();
         None
+    }
+}
+
+/// The negative TLS tests' verdict once the device completed the handshake: it accepted the
+/// certificate it should have refused. None for the other tests.
+fn accepted_bad_certificate(test: TestId, version: &str) -> Option<Judged> {
+    let accepted = |what: &str, fix: &str| {
+        Some(Judged {
+            outcome: Outcome::Fail,
+            device_did: format!("accepted {what} and completed the handshake ({version})"),
+            fix: Some(fix.to_owned()),
+        })
+    };
+    match test {
+        TestId::TlsIncorrectSubjectName => accepted(
+            &format!(
+                "a server certificate for the wrong host name {}",
+                super::certs::WRONG_NAME
+            ),
+            "enable host name verification against the endpoint name: \
+                 mbedtls_ssl_set_hostname (mbedTLS), br_ssl_client_reset with the host name \
+                 (BearSSL), esp-tls without skip_cert_common_name_check, mosquitto without \
+                 --insecure",
+        ),
+        TestId::TlsUnsecureServerCert => accepted(
+            "a server certificate signed by a CA it was not given",
+            "verify the server chain against the root CA (Amazon Root CA 1 for AWS): \
+                 MBEDTLS_SSL_VERIFY_REQUIRED with mbedtls_ssl_conf_ca_chain (mbedTLS), \
+                 WiFiClientSecure::setCACert instead of setInsecure (Arduino), a trust anchor \
+                 list with br_x509_minimal (BearSSL)",
+        ),
+        TestId::TlsExpiredServerCert => accepted(
+            "an expired server certificate",
+            "set the clock (SNTP) before connecting and let the TLS library check \
+                 validity dates: MBEDTLS_HAVE_TIME_DATE (mbedTLS), br_x509_minimal_set_time \
+                 (BearSSL), WiFiClientSecure after configTime (Arduino)",
+        ),
+        TestId::TlsConnect
+        | TestId::TlsSupportCipherSuites
+        | TestId::TlsReceiveMaximumSizeFragments
+        | TestId::TlsLargeSizeServerCert
+        | TestId::MqttConnect
+        | TestId::MqttPublish
+        | TestId::MqttSubscribe
+        | TestId::MqttPersistentSession
+        | TestId::MqttPublishRetryNoPuback
+        | TestId::MqttSubscribeRetryNoSuback
+        | TestId::MqttConnectExponentialBackoffRetries
+        | TestId::MqttNoAckPingResp => None,
     }
 }
 
@@ -460,7 +548,20 @@ fn classify(error: &ssl::Error) -> Handshake {
 
 fn refused(test: TestId, how: String) -> Judged {
     match test {
+        TestId::TlsLargeSizeServerCert => Judged {
+            outcome: Outcome::Fail,
+            device_did: format!(
+                "refused a server certificate of {} KB or more from the trusted CA for the right \
+                 names: {how}",
+                super::certs::LARGE_CERT_BYTES / 1024
+            ),
+            fix: Some(LARGE_FIX.to_owned()),
+        },
         TestId::TlsConnect
+        | TestId::TlsReceiveMaximumSizeFragments
+        | TestId::MqttPublish
+        | TestId::MqttSubscribe
+        | TestId::MqttPersistentSession
         | TestId::MqttConnect
         | TestId::MqttPublishRetryNoPuback
         | TestId::MqttSubscribeRetryNoSuback
@@ -482,6 +583,12 @@ fn refused(test: TestId, how: String) -> Judged {
         },
     }
 }
+
+/// What to change when a large certificate chain does not fit.
+const LARGE_FIX: &str = "give the TLS library an input buffer that holds a full 16 KB record \
+    and a certificate chain of several KB: MBEDTLS_SSL_IN_CONTENT_LEN 16384 (mbedTLS, ESP-IDF's \
+    CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN), a 16 KB input buffer for br_ssl_engine_set_buffer \
+    (BearSSL), WiFiClientSecure::setBufferSizes(16384, 512) (Arduino ESP8266)";
 
 fn failed(test: TestId, why: &str) -> Judged {
     let hint = if why.contains("certificate") {

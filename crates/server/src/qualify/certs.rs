@@ -18,6 +18,12 @@ use crate::bootstrap::{DataDir, Identity};
 /// legitimately be configured with it.
 pub(crate) const WRONG_NAME: &str = "wrong-name.qualify.tether.invalid";
 
+/// The size, in DER bytes, the large certificate of `TLS_Large_Size_Server_Cert` reaches at
+/// least. Device Advisor's page says only that it is 20 % larger than AWS IoT Core's; AWS's
+/// leaf and intermediate together are about 3 KB, so tether takes 8 KB, which still fits a TLS
+/// library's default 16 KB input buffer but not a 4 KB one (see docs/qualification.md).
+pub(crate) const LARGE_CERT_BYTES: usize = 8 * 1024;
+
 /// ALPN protocols the endpoint selects when offered (AWS's mutual-TLS one on 443, and plain
 /// `mqtt`); a device that offers none is served too, as on port 8883.
 const ALPN: [&str; 2] = ["x-amzn-mqtt-ca", "mqtt"];
@@ -28,6 +34,7 @@ pub(crate) struct Alternates {
     wrong_name: Vec<TlsIdentity>,
     untrusted: Vec<TlsIdentity>,
     expired: Vec<TlsIdentity>,
+    large: Vec<TlsIdentity>,
 }
 
 impl Alternates {
@@ -52,6 +59,7 @@ impl Alternates {
             wrong_name: Vec::new(),
             untrusted: Vec::new(),
             expired: Vec::new(),
+            large: Vec::new(),
         };
         for server in servers {
             let (dns, ips) = names(&server.certificate);
@@ -66,6 +74,9 @@ impl Alternates {
             out.untrusted.push(identity(server, cert));
             let cert = issue(&data.ca, &dns, &ips, expired).map_err(failed("expired"))?;
             out.expired.push(identity(server, cert));
+            let padded = padded_names(&dns);
+            let cert = issue(&data.ca, &padded, &ips, valid).map_err(failed("large"))?;
+            out.large.push(identity(server, cert));
         }
         Ok(out)
     }
@@ -76,7 +87,12 @@ impl Alternates {
     pub fn acceptor(&self, test: TestId) -> Result<SslAcceptor, QualifyError> {
         let identities = match test {
             TestId::TlsConnect
+            | TestId::TlsSupportCipherSuites
+            | TestId::TlsReceiveMaximumSizeFragments
             | TestId::MqttConnect
+            | TestId::MqttPublish
+            | TestId::MqttPersistentSession
+            | TestId::MqttSubscribe
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
             | TestId::MqttConnectExponentialBackoffRetries
@@ -84,6 +100,7 @@ impl Alternates {
             TestId::TlsIncorrectSubjectName => &self.wrong_name,
             TestId::TlsUnsecureServerCert => &self.untrusted,
             TestId::TlsExpiredServerCert => &self.expired,
+            TestId::TlsLargeSizeServerCert => &self.large,
         };
         let options = ServerOptions {
             identities: identities.clone(),
@@ -112,6 +129,20 @@ fn failed(what: &'static str) -> impl Fn(pki::PkiError) -> QualifyError {
         what,
         why: e.to_string(),
     }
+}
+
+/// The real names followed by enough names under `.invalid` (RFC 2606) to make the certificate
+/// at least [`LARGE_CERT_BYTES`] long: each adds about 50 bytes of DER.
+fn padded_names(dns: &[String]) -> Vec<String> {
+    let mut names = dns.to_vec();
+    let mut i = 0;
+    while names.iter().map(|n| n.len() + 4).sum::<usize>() < LARGE_CERT_BYTES {
+        names.push(format!(
+            "padding-{i:04}.large-certificate.qualify.tether.invalid"
+        ));
+        i += 1;
+    }
+    names
 }
 
 /// The DNS names and IP addresses a server certificate covers.
@@ -154,6 +185,10 @@ mod tests {
             let expired = pki::summarize(&alt.expired[i].certificate).unwrap();
             assert!(expired.not_after < now);
             assert!(alt.expired[i].certificate.verify(&ca).unwrap());
+            let large = &alt.large[i].certificate;
+            assert!(large.verify(&ca).unwrap());
+            assert!(large.to_der().unwrap().len() >= LARGE_CERT_BYTES);
+            assert!(names(large).0.starts_with(&names(&real.certificate).0));
         }
         for test in TestId::ALL {
             alt.acceptor(test).unwrap();

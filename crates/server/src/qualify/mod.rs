@@ -4,16 +4,21 @@
 //! test needs (certs.rs), judging each connection attempt from the server's side (attempt.rs)
 //! and reporting verdicts as they come (`on_event`); report.rs writes JUnit XML, JSON and text.
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
-//! holds its lock while it runs. It does not run the broker, services or the API, and it does
-//! withholds only what its tests need: the PUBACK of puback.rs, the SUBACK of suback.rs and the
-//! CONNACKs of backoff.rs and every answer in keepalive.rs — see docs/qualification.md.
+//! holds its lock while it runs. It does not run the broker, services or the API (the broker's
+//! own per-client faults are `crate::faults`), and it withholds only what its tests need: the
+//! PUBACK of puback.rs, the SUBACK of suback.rs and the CONNACKs of backoff.rs and every answer
+//! in keepalive.rs. ciphers.rs judges the ClientHello, pubsub.rs the publish, subscribe and
+//! full-record tests, session.rs the persistent session — see docs/qualification.md.
 
 mod attempt;
 mod backoff;
 mod certs;
+mod ciphers;
 mod keepalive;
 mod puback;
+mod pubsub;
 mod report;
+mod session;
 mod suback;
 
 use std::net::SocketAddr;
@@ -45,8 +50,26 @@ pub enum TestId {
     /// `TLS_Expired_Server_Cert`: an expired certificate from the trusted CA; the device must
     /// refuse it.
     TlsExpiredServerCert,
+    /// `TLS_Support_AWS_IoT_Cipher_Suites`: the device's ClientHello offers a suite AWS IoT
+    /// recommends, judged against every AWS IoT TLS security policy (ciphers.rs).
+    TlsSupportCipherSuites,
+    /// `TLS_Receive_Maximum_Size_Fragments`: after a QoS 1 subscription the endpoint sends a
+    /// PUBLISH that fills one 16 KB TLS record; the device must acknowledge it.
+    TlsReceiveMaximumSizeFragments,
+    /// `TLS_Large_Size_Server_Cert`: a server certificate of 8 KB or more (right names, trusted
+    /// CA); the device must complete the handshake.
+    TlsLargeSizeServerCert,
     /// `MQTT_Connect`: the device sends a CONNECT that AWS IoT Core would accept.
     MqttConnect,
+    /// `MQTT_Publish`: the device publishes at QoS 0 or 1 to a topic its policy allows.
+    MqttPublish,
+    /// `MQTT_Subscribe`: the device subscribes to a filter its policy allows and acknowledges
+    /// the QoS 1 message the endpoint sends it.
+    MqttSubscribe,
+    /// `MQTT_Persistent_Session_Happy_Case`: the device subscribes with clean session 0, the
+    /// endpoint drops it and keeps a QoS 1 message; on the reconnect (session present 1) the
+    /// device must take it without subscribing again (session.rs).
+    MqttPersistentSession,
     /// `MQTT_Publish_Retry_No_Puback`: the PUBACK of the device's first QoS 1 PUBLISH is
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
@@ -64,12 +87,18 @@ pub enum TestId {
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 9] = [
+    pub const ALL: [TestId; 15] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
         TestId::TlsExpiredServerCert,
+        TestId::TlsSupportCipherSuites,
+        TestId::TlsReceiveMaximumSizeFragments,
+        TestId::TlsLargeSizeServerCert,
         TestId::MqttConnect,
+        TestId::MqttPublish,
+        TestId::MqttSubscribe,
+        TestId::MqttPersistentSession,
         TestId::MqttPublishRetryNoPuback,
         TestId::MqttSubscribeRetryNoSuback,
         TestId::MqttConnectExponentialBackoffRetries,
@@ -84,7 +113,13 @@ impl TestId {
             TestId::TlsIncorrectSubjectName => "TLS_Incorrect_Subject_Name_Server_Cert",
             TestId::TlsUnsecureServerCert => "TLS_Unsecure_Server_Cert",
             TestId::TlsExpiredServerCert => "TLS_Expired_Server_Cert",
+            TestId::TlsSupportCipherSuites => "TLS_Support_AWS_IoT_Cipher_Suites",
+            TestId::TlsReceiveMaximumSizeFragments => "TLS_Receive_Maximum_Size_Fragments",
+            TestId::TlsLargeSizeServerCert => "TLS_Large_Size_Server_Cert",
             TestId::MqttConnect => "MQTT_Connect",
+            TestId::MqttPublish => "MQTT_Publish",
+            TestId::MqttSubscribe => "MQTT_Subscribe",
+            TestId::MqttPersistentSession => "MQTT_Persistent_Session_Happy_Case",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
             TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
             TestId::MqttConnectExponentialBackoffRetries => {
@@ -105,7 +140,23 @@ impl TestId {
                 "the device refuses a server certificate signed by a CA it does not trust"
             }
             TestId::TlsExpiredServerCert => "the device refuses an expired server certificate",
+            TestId::TlsSupportCipherSuites => {
+                "the device's ClientHello offers a cipher suite AWS IoT recommends"
+            }
+            TestId::TlsReceiveMaximumSizeFragments => {
+                "the device takes a message that fills a 16 KB TLS record"
+            }
+            TestId::TlsLargeSizeServerCert => {
+                "the device completes the handshake with an 8 KB server certificate"
+            }
             TestId::MqttConnect => "the device sends a CONNECT that AWS IoT Core accepts",
+            TestId::MqttPublish => "the device publishes at QoS 0 or 1 to a topic it may use",
+            TestId::MqttSubscribe => {
+                "the device subscribes and acknowledges a QoS 1 message sent to it"
+            }
+            TestId::MqttPersistentSession => {
+                "the device resumes its session and takes the message kept for it"
+            }
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
             }
@@ -118,6 +169,32 @@ impl TestId {
             TestId::MqttNoAckPingResp => {
                 "the device closes the connection when its PINGREQ gets no PINGRESP"
             }
+        }
+    }
+
+    /// The tests of Device Advisor's current qualification list (aws-iot-services.md §4) that
+    /// this endpoint runs: `--suite aws-qualification`. The list's "MQTT Connect Jitter
+    /// Retries" is run as `MQTT_Connect_Exponential_Backoff_Retries`, which judges jitter too.
+    pub const AWS_QUALIFICATION: [TestId; 11] = [
+        TestId::TlsConnect,
+        TestId::TlsIncorrectSubjectName,
+        TestId::TlsUnsecureServerCert,
+        TestId::TlsSupportCipherSuites,
+        TestId::TlsReceiveMaximumSizeFragments,
+        TestId::TlsExpiredServerCert,
+        TestId::TlsLargeSizeServerCert,
+        TestId::MqttConnect,
+        TestId::MqttSubscribe,
+        TestId::MqttPublish,
+        TestId::MqttConnectExponentialBackoffRetries,
+    ];
+
+    /// The tests of a suite: `aws-qualification` or `all`.
+    pub fn suite(name: &str) -> Result<Vec<TestId>, QualifyError> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "aws-qualification" => Ok(TestId::AWS_QUALIFICATION.to_vec()),
+            "all" => Ok(TestId::ALL.to_vec()),
+            _ => Err(QualifyError::UnknownSuite(name.to_owned())),
         }
     }
 
@@ -263,6 +340,9 @@ pub enum QualifyError {
     /// A test id is not one of [`TestId::ALL`].
     #[error("unknown qualification test {0:?}; tether qualify --list prints the test ids")]
     UnknownTest(String),
+    /// A suite name is not `aws-qualification` or `all`.
+    #[error("unknown qualification suite {0:?}; use --suite aws-qualification or --suite all")]
+    UnknownSuite(String),
     /// A certificate for a test could not be made.
     #[error("cannot prepare the {what} server certificate: {why}")]
     Certificate {
@@ -352,6 +432,8 @@ pub async fn run(
             step_timeout: config.handshake_timeout,
             subscribe: None,
             backoff: backoff::Attempts::default(),
+            ciphers: None,
+            session: session::Stored::default(),
         };
         let mut last = None;
         let mut progress = |line: String| {
@@ -414,6 +496,17 @@ mod tests {
             assert_eq!(TestId::parse(test.id()).unwrap(), test);
             assert_eq!(TestId::parse(&test.id().to_lowercase()).unwrap(), test);
         }
+        assert!(
+            TestId::AWS_QUALIFICATION
+                .iter()
+                .all(|t| TestId::ALL.contains(t))
+        );
+        assert_eq!(TestId::suite("ALL").unwrap().len(), TestId::ALL.len());
+        let err = TestId::suite("dqp").unwrap_err().to_string();
+        assert!(
+            err.contains("\"dqp\"") && err.contains("aws-qualification"),
+            "{err}"
+        );
         let err = TestId::parse("TLS_Nope").unwrap_err().to_string();
         assert!(
             err.contains("\"TLS_Nope\"") && err.contains("--list"),

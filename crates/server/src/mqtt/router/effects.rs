@@ -11,7 +11,7 @@ use broker_core::{ConnId, Delivery, Denial, Effect, PersistOp};
 use mqtt_proto::{MqttStr, QoS, ReasonCode};
 use store::WriteOp;
 
-use super::{Router, ToConn};
+use super::{Router, ToConn, storage};
 use crate::auth::Principal;
 use crate::mqtt::record;
 use crate::persist;
@@ -115,6 +115,9 @@ impl Router {
     /// step's deliveries, or ahead of them with `ack_first` (a QoS 2 PUBREC). A client
     /// subscribed to its own topic so sees what the reference broker shows it: its copy, then
     /// PUBACK at QoS 1; PUBREC, then its copy at QoS 2 (that broker forwards at PUBREL).
+    /// A SUBACK that waits for the writer takes the retained messages its SUBSCRIBE brought
+    /// with it, so they still follow it; when the write fails they are dropped and the SUBACK
+    /// refuses every filter (`storage.rs`).
     pub(super) fn carry_out(&mut self, done: Option<(ConnId, ToConn)>, ack_first: bool) {
         let mut ops: Vec<PersistOp> = Vec::new();
         let mut live_writes: Vec<WriteOp> = Vec::new();
@@ -189,15 +192,23 @@ impl Router {
                 .into_iter()
                 .partition(|(conn, _)| *conn == publisher);
             outgoing = others;
-            let mut batch = vec![message];
-            batch.extend(own.into_iter().map(|(_, message)| message));
-            let _ = to_conn.send(ToConn::Batch(batch));
+            let own = own.into_iter().map(|(_, message)| message).collect();
+            let _ = to_conn.send(with_behind(message, own));
+        }
+        let mut behind_ack = Vec::new();
+        if let (Some((_, _, ToConn::SubAck { .. })), Some(subscriber)) = (&reply, publisher) {
+            let (own, others): (Vec<_>, Vec<_>) = outgoing
+                .into_iter()
+                .partition(|(conn, _)| *conn == subscriber);
+            outgoing = others;
+            behind_ack = own.into_iter().map(|(_, message)| message).collect();
         }
         for (conn, message) in outgoing {
             self.send(conn, message);
         }
         if ack_now && let Some((to_conn, _, message)) = reply.take() {
-            let _ = to_conn.send(message);
+            let _ = to_conn.send(with_behind(message, behind_ack));
+            behind_ack = Vec::new();
         }
         // Nothing to write and nothing to acknowledge behind the writer.
         if ops.is_empty() && live_writes.is_empty() && reply.is_none() {
@@ -208,23 +219,52 @@ impl Router {
         if let Some((_, pending, _)) = &reply {
             pending.fetch_add(1, Ordering::AcqRel);
         }
-        self.writer.submit(writes, move |result| {
+        storage::submit(&self.writer, &self.disk, writes, move |result| {
             let Some((to_conn, pending, mut message)) = reply else {
                 if let Err(e) = result {
-                    tracing::error!("could not persist broker state: {e}");
+                    storage::failed("could not persist broker state", &e);
                 }
                 return;
             };
-            if let Err(e) = result {
-                tracing::error!("could not persist a publish; refusing it: {e}");
-                if let ToConn::PublishDone { reason, .. } = &mut message {
-                    *reason = ReasonCode::ImplementationSpecificError;
-                }
+            if let Err(e) = &result {
+                refuse(&mut message, e);
+                behind_ack.clear();
             }
             // Sent before the count drops, so a later acknowledgement the router releases at
             // once cannot overtake this one.
-            let _ = to_conn.send(message);
+            let _ = to_conn.send(with_behind(message, behind_ack));
             pending.fetch_sub(1, Ordering::AcqRel);
         });
+    }
+}
+
+/// An acknowledgement whose write failed: PUBACK/PUBREC and every filter of a SUBACK carry
+/// the refusal instead (a 3.1.1 connection then closes rather than acknowledge).
+fn refuse(message: &mut ToConn, error: &store::StoreError) {
+    let refusal = storage::refusal(error);
+    match message {
+        ToConn::PublishDone { reason, .. } => {
+            storage::failed("could not persist a publish; refusing it", error);
+            *reason = refusal;
+        }
+        ToConn::SubAck { reasons, .. } => {
+            storage::failed("could not persist a subscription; refusing it", error);
+            for reason in reasons.iter_mut() {
+                *reason = refusal;
+            }
+        }
+        _ => storage::failed("could not persist broker state", error),
+    }
+}
+
+/// The acknowledgement, followed by what must not overtake it.
+fn with_behind(message: ToConn, behind: Vec<ToConn>) -> ToConn {
+    if behind.is_empty() {
+        message
+    } else {
+        let mut batch = Vec::with_capacity(behind.len() + 1);
+        batch.push(message);
+        batch.extend(behind);
+        ToConn::Batch(batch)
     }
 }

@@ -11,6 +11,7 @@ mod effects;
 mod expiry;
 mod messages;
 mod order;
+mod storage;
 mod takeover;
 #[cfg(test)]
 mod tests;
@@ -81,6 +82,10 @@ pub(crate) struct Router {
     takeovers: HashMap<ConnId, takeover::PendingTakeover>,
     /// Taken-over connections that had not ended when their takeover stopped waiting.
     late_takeovers: HashSet<ConnId>,
+    /// Whether the operator was told the data directory's filesystem is full (`storage.rs`).
+    disk: Arc<storage::DiskWatch>,
+    /// The last write tried while it was full.
+    last_probe: Option<mqtt_proto::time::Instant>,
     shutting_down: bool,
 }
 
@@ -122,6 +127,8 @@ impl Router {
             connecting: None,
             takeovers: HashMap::new(),
             late_takeovers: HashSet::new(),
+            disk: Arc::default(),
+            last_probe: None,
             shutting_down: false,
         }
     }
@@ -133,6 +140,7 @@ impl Router {
                 self.broker.next_deadline(),
                 self.next_expiry(),
                 self.next_takeover_deadline(),
+                storage::next_probe(&self.writer, self.last_probe, self.clock.now()),
             ]
             .into_iter()
             .flatten()
@@ -163,6 +171,7 @@ impl Router {
                     self.close_expired(now);
                     self.broker.handle_tick(now);
                     self.carry_out_effects(None);
+                    self.probe(now);
                 }
             }
             if self.shutting_down && self.conns.is_empty() {
@@ -248,6 +257,11 @@ impl Router {
         // The live connection this CONNECT would take over, if any.
         let previous = self.broker.connection_of(&client_id);
         let request = ConnectRequest::from_connect(connect, principal.clone());
+        if self.refuses_new_session(&request) {
+            self.metrics.connections_refused.inc();
+            let _ = reply.send(ConnectReply::Refused(storage::DISK_FULL));
+            return;
+        }
         self.connecting = Some((conn, principal.clone()));
         match self.broker.handle_connect(conn, request, self.clock.now()) {
             ConnectOutcome::Accepted(connected) => {
@@ -327,21 +341,55 @@ impl Router {
         self.carry_out(done, exactly_once);
     }
 
+    /// A client subscribed. A persistent session's SUBACK leaves after the subscription is on
+    /// disk, with the retained messages it brings behind it; while the disk is full, a
+    /// persistent session's SUBSCRIBE is refused whole (`storage.rs`).
     fn subscribe(&mut self, conn: ConnId, subscribe: Subscribe) {
         let packet_id = subscribe.packet_id;
+        if self.writer.disk_full() && self.conns.get(&conn).is_some_and(|live| live.durable) {
+            let reasons = vec![storage::DISK_FULL; subscribe.filters.len()];
+            self.send(conn, ToConn::SubAck { packet_id, reasons });
+            return;
+        }
         let filters = self.event_filters(subscribe.filters.iter().map(|(filter, _)| filter));
-        let answer = match self
+        match self
             .broker
             .handle_subscribe(conn, subscribe, self.clock.now())
         {
             SubscribeOutcome::SubAck(reasons) => {
                 self.announce_subscriptions(conn, true, filters, &reasons);
-                ToConn::SubAck { packet_id, reasons }
+                self.carry_out(Some((conn, ToConn::SubAck { packet_id, reasons })), true);
             }
-            SubscribeOutcome::Disconnect(reason) => ToConn::Close(reason),
+            SubscribeOutcome::Disconnect(reason) => {
+                self.send(conn, ToConn::Close(reason));
+                self.carry_out_effects(None);
+            }
+        }
+    }
+
+    /// While the disk is full, a CONNECT that would create a persistent session is refused
+    /// (an existing one may resume: its client can then drain its queue).
+    fn refuses_new_session(&self, request: &ConnectRequest<Principal>) -> bool {
+        let persistent = if request.protocol.is_v5() {
+            request.session_expiry.unwrap_or(0) > 0
+        } else {
+            !request.clean_start
         };
-        self.send(conn, answer);
-        self.carry_out_effects(None);
+        persistent
+            && self.writer.disk_full()
+            && (request.clean_start || self.broker.session_state(&request.client_id).is_none())
+    }
+
+    /// While the disk is full, one small write a second finds out when space is back.
+    fn probe(&mut self, now: mqtt_proto::time::Instant) {
+        match storage::next_probe(&self.writer, self.last_probe, now) {
+            Some(due) if due <= now => {
+                self.last_probe = Some(now);
+                storage::submit(&self.writer, &self.disk, vec![WriteOp::Probe], |_| {});
+            }
+            Some(_) => {}
+            None => self.last_probe = None,
+        }
     }
 
     fn unsubscribe(&mut self, conn: ConnId, unsubscribe: Unsubscribe) {
@@ -403,9 +451,9 @@ impl Router {
         }
         self.carry_out_effects(None);
         if !drop_rows.is_empty() {
-            self.writer.submit(drop_rows, |result| {
+            storage::submit(&self.writer, &self.disk, drop_rows, |result| {
                 if let Err(e) = result {
-                    tracing::error!("could not drop handed-over deliveries from disk: {e}");
+                    storage::failed("could not drop handed-over deliveries from disk", &e);
                 }
             });
         }
@@ -424,9 +472,9 @@ impl Router {
             client_id: client_id.to_string(),
             seq,
         };
-        self.writer.submit(vec![ack], |result| {
+        storage::submit(&self.writer, &self.disk, vec![ack], |result| {
             if let Err(e) = result {
-                tracing::error!("could not drop an acknowledged delivery: {e}");
+                storage::failed("could not drop an acknowledged delivery", &e);
             }
         });
     }
