@@ -14,7 +14,9 @@
 //! residuals): a device without jitter shows only the endpoint's timing noise, measured at 0.00
 //! (two decimals) for a client doubling from 0.15 s, while equal jitter (a delay drawn between
 //! half and all of the exponential one, ln-spread 0.19 per delay) measured 0.24, so
-//! [`JITTER_MIN`] is 0.05. Device
+//! [`JITTER_MIN`] is 0.05. A delay within [`TIMING_NOISE`] of the fit counts as on it: on a
+//! busy machine the endpoint saw a doubling client's first 0.15 s delay as 0.18 s (the
+//! scheduler, not the device), which alone made a spread of 0.05. Device
 //! Advisor's jitter test passes a strict exponential back-off with a warning; this test does
 //! the same, as its page recommends exponential backoff and jitter.
 
@@ -29,6 +31,9 @@ pub(crate) const WITHHELD: usize = 5;
 pub(crate) const GROWTH_MIN: f64 = 1.5;
 /// The smallest spread of ln(delay) around the fit that counts as jitter.
 pub(crate) const JITTER_MIN: f64 = 0.05;
+/// Seconds by which a delay may miss the fit and still count as on it: the endpoint's own
+/// timing noise (scheduling, the handshake), not the device's jitter.
+pub(crate) const TIMING_NOISE: f64 = 0.05;
 
 /// What to change when the delays do not grow.
 pub(crate) const FIX: &str = "wait longer after each failed connection attempt, doubling the \
@@ -93,8 +98,16 @@ fn fit(delays: &[f64]) -> Option<(f64, f64)> {
     let slope = sxy / sxx;
     let residuals: f64 = ys
         .iter()
+        .zip(delays)
         .enumerate()
-        .map(|(i, y)| (y - (y_mean + slope * (i as f64 - x_mean))).powi(2))
+        .map(|(i, (y, delay))| {
+            let fitted = y_mean + slope * (i as f64 - x_mean);
+            if (delay - fitted.exp()).abs() <= TIMING_NOISE {
+                0.0
+            } else {
+                (y - fitted).powi(2)
+            }
+        })
         .sum();
     Some((slope.exp(), (residuals / (n - 2.0)).sqrt()))
 }
@@ -155,6 +168,17 @@ mod tests {
         assert!(strict.device_did.contains("without jitter"));
         let noisy = judge(&[0.205, 0.398, 0.81, 1.596, 3.21]);
         assert_eq!(noisy.outcome, Outcome::PassWithWarnings);
+        // Measured on a loaded machine for a client doubling from 0.15 s.
+        let late_first = judge(&[0.18, 0.31, 0.60, 1.20, 2.40]);
+        assert_eq!(
+            late_first.outcome,
+            Outcome::PassWithWarnings,
+            "{}",
+            late_first.device_did
+        );
+        // Measured for a client with jitter, in the same run.
+        let measured = judge(&[0.10, 0.30, 0.55, 0.73, 2.24]);
+        assert_eq!(measured.outcome, Outcome::Pass, "{}", measured.device_did);
         for fixed in [[1.0, 1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0]] {
             let judged = judge(&fixed);
             assert_eq!(judged.outcome, Outcome::Fail, "{}", judged.device_did);
