@@ -17,6 +17,7 @@ use crate::effect::{ConnId, Effect, PersistOp};
 use crate::index::{Matches, SessionKey, SubscriptionIndex};
 use crate::message::{Delivery, Message};
 use crate::profile;
+use crate::reserved;
 use crate::retained::RetainedStore;
 use crate::services::{ServiceRoute, ServiceRoutes};
 use crate::session::{PendingWill, Session};
@@ -400,6 +401,10 @@ impl<A: Authorizer> Broker<A> {
         if will.retain && will.topic.is_reserved() && !limits.retain_on_reserved_topics {
             let limit = "no retained messages on reserved ($) topics".to_owned();
             return Some((limit, ReasonCode::TopicNameInvalid));
+        }
+        if limits.subscribe_only_reserved_topics && reserved::subscribe_only(&will.topic) {
+            // A will there would forge an event or a service's answer on the client's behalf.
+            return Some((reserved::LIMIT.to_owned(), ReasonCode::NotAuthorized));
         }
         None
     }

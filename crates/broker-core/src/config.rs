@@ -80,6 +80,10 @@ pub struct Limits {
     pub multi_level_wildcard_matches_parent: bool,
     /// Whether PUBLISH with RETAIN on a `$` topic may store a retained message.
     pub retain_on_reserved_topics: bool,
+    /// Whether a client's PUBLISH (or will) to a reserved topic AWS lists as subscribe-only
+    /// (`$aws/events/…`, service responses, notifications: `reserved.rs`) is refused as not
+    /// authorized, whatever the policy allows (AWS).
+    pub subscribe_only_reserved_topics: bool,
     /// Whether SUBSCRIBE may carry a Subscription Identifier; if not, DISCONNECT 0xA1.
     pub subscription_identifiers: bool,
     /// Topic Alias Maximum advertised in CONNACK (the server's connection task applies it).
@@ -119,6 +123,7 @@ impl Limits {
                 retained_on_wildcard_subscribe: false,
                 multi_level_wildcard_matches_parent: false,
                 retain_on_reserved_topics: false,
+                subscribe_only_reserved_topics: true,
                 subscription_identifiers: false,
                 topic_alias_maximum: 8,
                 unauthorized_v3_closes: true,
@@ -145,6 +150,7 @@ impl Limits {
                 retained_on_wildcard_subscribe: true,
                 multi_level_wildcard_matches_parent: true,
                 retain_on_reserved_topics: true,
+                subscribe_only_reserved_topics: false,
                 subscription_identifiers: true,
                 topic_alias_maximum: 8,
                 unauthorized_v3_closes: false,

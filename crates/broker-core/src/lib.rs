@@ -72,6 +72,7 @@ mod index;
 mod inspect;
 mod message;
 mod profile;
+mod reserved;
 mod restore;
 mod retained;
 mod routing;

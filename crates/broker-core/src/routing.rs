@@ -17,6 +17,7 @@ use crate::effect::{ConnId, Effect, PersistOp};
 use crate::index::{Candidate, Reach, SessionKey, SubEntry};
 use crate::message::{Delivery, Message};
 use crate::profile;
+use crate::reserved;
 use crate::session::Enqueued;
 
 /// The answer to a PUBLISH.
@@ -192,6 +193,15 @@ impl<A: Authorizer> Broker<A> {
         if publish.retain && publish.topic.is_reserved() && !limits.retain_on_reserved_topics {
             let limit = "no retained messages on reserved ($) topics".to_owned();
             return Some((limit, refuse(protocol, ReasonCode::TopicNameInvalid)));
+        }
+        if limits.subscribe_only_reserved_topics && reserved::subscribe_only(&publish.topic) {
+            // AWS: "Unsupported publish or subscribe operations to reserved topics can result in
+            // a terminated connection" (reserved-topics.md): refused as an unauthorized publish
+            // is, MQTT 3.1.1 closed, MQTT 5 PUBACK 0x87 — the policy cannot allow it.
+            return Some((
+                reserved::LIMIT.to_owned(),
+                refuse(protocol, ReasonCode::NotAuthorized),
+            ));
         }
         None
     }

@@ -369,3 +369,71 @@ fn refused_filters_get_suback_0x87_and_are_reported() {
         SubscribeOutcome::SubAck(vec![ReasonCode::NotAuthorized])
     );
 }
+
+/// AWS's reserved topics that AWS IoT alone publishes (events, service answers) are refused to a
+/// client's PUBLISH and will whatever its policy allows (the simulation's authorizer allows
+/// all): MQTT 5 PUBACK 0x87, MQTT 3.1.1 closed, the will's CONNECT refused. Request topics stay
+/// open, and the MQTT profile has no reserved topics.
+#[test]
+fn aws_refuses_client_publishes_and_wills_to_subscribe_only_reserved_topics() {
+    let mut sim = Sim::aws();
+    let (watcher, _) = sim.connect("watcher", Protocol::V5, true);
+    sim.subscribe(watcher, &[("$aws/events/#", QoS::AtLeastOnce)]);
+    let (v5, _) = sim.connect("v5", Protocol::V5, true);
+    let (v3, _) = sim.connect("v3", Protocol::V311, true);
+    for topic in [
+        "$aws/events/presence/connected/other",
+        "$aws/things/t/shadow/update/accepted",
+        "$aws/things/t/jobs/notify-next",
+        "$aws/certificates/create/json/accepted",
+    ] {
+        assert_eq!(
+            sim.publish(v5, topic, b"forged", QoS::AtLeastOnce, false),
+            PublishOutcome::Refused(ReasonCode::NotAuthorized),
+            "{topic}"
+        );
+    }
+    assert_eq!(
+        sim.publish(
+            v3,
+            "$aws/events/presence/connected/other",
+            b"forged",
+            QoS::AtMostOnce,
+            false
+        ),
+        PublishOutcome::Disconnect(ReasonCode::NotAuthorized)
+    );
+    let deliveries = sim.deliveries();
+    assert!(
+        topics_for(&deliveries, watcher).is_empty(),
+        "nothing forged reached a subscriber: {deliveries:?}"
+    );
+    assert!(matches!(
+        sim.publish(
+            v5,
+            "$aws/things/t/shadow/update",
+            b"{}",
+            QoS::AtLeastOnce,
+            false
+        ),
+        PublishOutcome::Accepted(_)
+    ));
+    let mut request = sim.request("w", Protocol::V5, true, ());
+    request.will = Some(will("$aws/events/presence/disconnected/other", None));
+    assert_eq!(
+        sim.connect_with(request).1,
+        ConnectOutcome::Refused(ReasonCode::NotAuthorized)
+    );
+    let mut mqtt = Sim::mqtt();
+    let (m, _) = mqtt.connect("m", Protocol::V5, true);
+    assert!(matches!(
+        mqtt.publish(
+            m,
+            "$aws/events/presence/connected/other",
+            b"x",
+            QoS::AtLeastOnce,
+            false
+        ),
+        PublishOutcome::Accepted(_)
+    ));
+}

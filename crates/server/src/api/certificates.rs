@@ -75,7 +75,7 @@ pub(super) fn register(api: &Api, req: &Request) -> Result<Value, ApiError> {
     if req.query_bool("setAsActive")? == Some(true) {
         status = Some(CertificateStatus::Active);
     }
-    let (ca_id, mode) = match str_member(&body, "caCertificatePem")? {
+    let (ca, mode) = match str_member(&body, "caCertificatePem")? {
         Some(ca_pem) => {
             let ca = load_certificate(ca_pem, "caCertificatePem")?;
             let ca_id = id_of(&ca)?;
@@ -90,10 +90,15 @@ pub(super) fn register(api: &Api, req: &Request) -> Result<Value, ApiError> {
                     "the certificate was not issued by CA certificate {ca_id}"
                 )));
             }
-            (Some(registered.id), registered.mode)
+            let mode = registered.mode;
+            (Some(registered), mode)
         }
         None => issuing_ca(api, &certificate)?,
     };
+    if let Some(ca) = &ca {
+        ca_accepts_registrations(ca)?;
+    }
+    let ca_id = ca.map(|ca| ca.id);
     let stored = store_certificate(
         api,
         &certificate,
@@ -295,7 +300,7 @@ fn check_key(key: &KeyDescription, what: &str) -> Result<(), String> {
 fn issuing_ca(
     api: &Api,
     certificate: &X509Ref,
-) -> Result<(Option<String>, CertificateMode), ApiError> {
+) -> Result<(Option<store::CaCertificate>, CertificateMode), ApiError> {
     if signed_by(certificate, api.ca.certificate()) {
         return Ok((None, CertificateMode::Default));
     }
@@ -306,7 +311,7 @@ fn issuing_ca(
             if let Ok(loaded) = pki::load_certificate(ca.pem.as_bytes(), &ca.id)
                 && signed_by(certificate, &loaded.certificate)
             {
-                return Ok((Some(ca.id.clone()), ca.mode));
+                return Ok((Some(ca.clone()), ca.mode));
             }
         }
         match page.after(&result) {
@@ -317,6 +322,27 @@ fn issuing_ca(
     Err(ApiError::certificate_validation(
         "the certificate was not issued by a registered CA certificate: register its CA with \
          RegisterCACertificate, pass caCertificatePem, or use RegisterCertificateWithoutCA",
+    ))
+}
+
+/// Refuses registering a certificate whose CA is INACTIVE. AWS's guide ("Deactivate a CA
+/// certificate") says an INACTIVE CA's certificates are not allowed to be registered, without
+/// naming the error; RegisterCertificate's own list has CertificateStateException (406, "The
+/// certificate operation is not allowed"), which is the one chosen. Certificates registered
+/// before the CA was deactivated keep working, as that page says.
+fn ca_accepts_registrations(ca: &store::CaCertificate) -> Result<(), ApiError> {
+    if ca.status == store::CaCertificateStatus::Active {
+        return Ok(());
+    }
+    Err(ApiError::with_status(
+        axum::http::StatusCode::NOT_ACCEPTABLE,
+        "CertificateStateException",
+        format!(
+            "the certificate's CA certificate {} is {}: set it ACTIVE with UpdateCACertificate \
+             before registering certificates it issued",
+            ca.id,
+            ca.status.as_str()
+        ),
     ))
 }
 
