@@ -19,6 +19,10 @@ const RESPONSES: [&str; 2] = ["accepted", "rejected"];
 /// `description` and `rejected` stream topics. Request topics (`…/get`, `…/update`,
 /// `$aws/rules/…`) are not among them.
 pub(crate) fn subscribe_only(topic: &str) -> bool {
+    // Every publish passes here: anything outside `$aws/` is answered without looking further.
+    if !topic.starts_with("$aws/") {
+        return false;
+    }
     if topic.starts_with("$aws/events/") || topic.starts_with("$aws/sitewise/") {
         return true;
     }

@@ -407,8 +407,16 @@ fn an_action_tether_does_not_run_is_reported_as_not_executed() {
         "{message}"
     );
     server.wait_for_log("NOT EXECUTED", LOG_WAIT).unwrap();
+    // The worker counts its batch after logging it: read until the count shows.
     let api = server.addr("api").to_string();
-    let metrics = http_get(&api, "/metrics");
+    let deadline = std::time::Instant::now() + LOG_WAIT;
+    let mut metrics = http_get(&api, "/metrics");
+    while !metrics.contains("tether_rules_actions_not_executed_total 1")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        metrics = http_get(&api, "/metrics");
+    }
     assert!(
         metrics.contains("tether_rules_actions_not_executed_total 1"),
         "{metrics}"
