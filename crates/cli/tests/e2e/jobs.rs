@@ -7,45 +7,19 @@
 //! job on a thing group that a device joins, leaves and rejoins (AssociateTargetsWithJob too).
 
 use std::io::BufReader;
-use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use serde_json::{Value, json};
 use test_support::process::Tether;
 
-use crate::support::{aws, aws_raw, read_until, run, start, subscriber, tether, text, venv_bin};
+use crate::support::{
+    aws, aws_raw, python, read_until, run, start, subscriber, tether, text, venv_bin,
+};
 
 const THING: &str = "demo-device";
 
 fn thing_arn() -> String {
     format!("arn:aws:iot:us-east-1:123456789012:thing/{THING}")
-}
-
-/// Runs `tests/python/SCRIPT ARGS…`; fails with its output and the server's log.
-fn python(server: &Tether, script: &str, args: &[String]) -> Output {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/python")
-        .join(script);
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::new(venv_bin().join("python"))
-        .arg(&path)
-        .args(args)
-        .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            home.path().join("credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("the venv's python runs");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\nserver log:\n{}",
-        text(&out),
-        server.logs().join("\n")
-    );
-    out
 }
 
 /// The demo device's MQTT address and credentials, as the scripts take them.

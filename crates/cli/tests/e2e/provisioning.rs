@@ -11,34 +11,9 @@ use std::process::{Command, Output};
 use serde_json::{Value, json};
 use test_support::process::Tether;
 
-use crate::support::{aws, aws_raw, mosquitto_pub, read_until, start, subscriber, text, venv_bin};
-
-/// Runs `tests/python/SCRIPT ARGS…`; fails with its output and the server's log.
-fn python(server: &Tether, script: &str, args: &[String]) -> Output {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/python")
-        .join(script);
-    let home = tempfile::tempdir().unwrap();
-    let out = Command::new(venv_bin().join("python"))
-        .arg(&path)
-        .args(args)
-        .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            home.path().join("credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("the venv's python runs");
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}\nserver log:\n{}",
-        text(&out),
-        server.logs().join("\n")
-    );
-    out
-}
+use crate::support::{
+    aws, aws_raw, mosquitto_pub, python, read_until, start, subscriber, text, venv_bin,
+};
 
 fn root_ca(server: &Tether) -> String {
     server.demo_file("root-ca.pem").display().to_string()

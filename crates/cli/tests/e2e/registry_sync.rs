@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 use test_support::process::Tether;
 
-use crate::support::{api_url, mosquitto_pub, run, start, text, venv_bin};
+use crate::support::{api_url, mosquitto_pub, python, run, start, text};
 
 /// Runs `tether registry ARGS…`, asserting success; its standard output.
 fn registry(args: &[&str]) -> String {
@@ -69,27 +69,10 @@ fn set_aside(bundle: &str, ids: &[&str]) -> Value {
 }
 
 fn populate(server: &Tether, work: &Path) -> Value {
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/registry_populate.py");
-    let home = tempfile::tempdir().unwrap();
-    let out: Output = Command::new(venv_bin().join("python"))
-        .arg(&script)
-        .arg(api_url(server))
-        .arg(work)
-        .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            home.path().join("credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .expect("the venv's python runs");
-    assert!(
-        out.status.success(),
-        "registry_populate.py failed:\n{}\nserver log:\n{}",
-        text(&out),
-        server.logs().join("\n")
+    let out = python(
+        server,
+        "registry_populate.py",
+        &[api_url(server), work.display().to_string()],
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -424,3 +424,30 @@ pub fn agree_racy(ours: &Output, code: i32, other: i32, theirs: impl Fn() -> Out
     assert_eq!(ours.status.code(), Some(code), "tether: {}", text(ours));
     lossy(&ours.stderr)
 }
+
+/// Runs `tests/python/SCRIPT ARGS…`; fails with its output and the server's log.
+pub fn python(server: &Tether, script: &str, args: &[String]) -> Output {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/python")
+        .join(script);
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(venv_bin().join("python"))
+        .arg(&path)
+        .args(args)
+        .env("AWS_CONFIG_FILE", home.path().join("config"))
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the venv's python runs");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}\nserver log:\n{}",
+        text(&out),
+        server.logs().join("\n")
+    );
+    out
+}
