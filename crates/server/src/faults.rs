@@ -4,8 +4,10 @@
 //! connection routes everything for real (the router applies a PUBLISH whose PUBACK is
 //! withheld; a SUBSCRIBE whose SUBACK is withheld still subscribes); only what leaves towards
 //! the client changes. Used by `tether qualify`, the torture suite and `[[fault]]` tables of
-//! `tether serve`. It does not inject faults into what the client sends, into TLS, or into
-//! WebSocket framing.
+//! `tether serve`. A plan may also carry an [`Observer`], told what the client sends (CONNECT,
+//! PUBLISH, SUBSCRIBE, PUBACK of a delivery, DISCONNECT) and when its connection ends, so that a
+//! test judges a device from its packets while the real broker and services answer it. It
+//! does not inject faults into what the client sends, into TLS, or into WebSocket framing.
 //!
 //! Cost when no plan is set: the table is looked up once per CONNECT (an empty table is one
 //! atomic load), and the connection task picks its loop once: without a plan it runs the plain
@@ -59,7 +61,76 @@ pub struct FaultPlan {
     /// After this many bytes sent to the client on a connection (MQTT bytes, before TLS), the
     /// server drops the connection without a DISCONNECT, as a lost link would.
     pub drop_after_bytes: Option<u64>,
+    /// Told what the client sends; it changes nothing.
+    pub observer: Option<Observer>,
 }
+
+/// What an [`Observer`] is told, in the order the connection saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// The CONNECT was accepted and its CONNACK queued.
+    Connected {
+        /// The CONNECT's client id.
+        client_id: String,
+        /// Its clean session (3.1.1) or clean start (5) flag.
+        clean_start: bool,
+        /// What the CONNACK says.
+        session_present: bool,
+    },
+    /// The client published (reported after the router has it, so whatever the broker does
+    /// next comes after it).
+    Publish {
+        /// The topic.
+        topic: String,
+        /// 0, 1 or 2.
+        qos: u8,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// The client subscribed (after the router has the SUBSCRIBE).
+    Subscribe {
+        /// The filters, as sent.
+        filters: Vec<String>,
+        /// The packet id.
+        packet_id: u16,
+    },
+    /// The client acknowledged a QoS 1 or 2 delivery (PUBACK, PUBCOMP).
+    Delivered {
+        /// The delivery's packet id.
+        packet_id: u16,
+    },
+    /// The client sent DISCONNECT.
+    Disconnected,
+    /// The connection ended (after a DISCONNECT, or lost, or closed by the server).
+    Closed,
+}
+
+/// A callback told what a client's connections send ([`FaultPlan::observer`]). Called on the
+/// connection's task: it must not block (send the event into a channel).
+#[derive(Clone)]
+pub struct Observer(Arc<dyn Fn(Observed) + Send + Sync>);
+
+impl Observer {
+    /// An observer calling `f` with each event.
+    pub fn new(f: impl Fn(Observed) + Send + Sync + 'static) -> Observer {
+        Observer(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// Two observers are equal when they are the same callback.
+impl PartialEq for Observer {
+    fn eq(&self, other: &Observer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Observer {}
 
 impl FaultPlan {
     /// Whether the plan changes anything.
@@ -167,6 +238,15 @@ impl ConnectionFaults {
     /// The reason code the CONNECT is refused with, if the plan refuses it.
     pub fn refuse_connect(&self) -> Option<ReasonCode> {
         self.armed.plan.refuse_connect
+    }
+
+    /// Tells the plan's observer, if it has one.
+    pub fn observe(&self, event: impl FnOnce() -> Option<Observed>) {
+        if let Some(observer) = &self.armed.plan.observer
+            && let Some(event) = event()
+        {
+            (observer.0)(event);
+        }
     }
 
     /// Rewrites `tx` (whole packets, as the session encoded them): withheld packets removed,
@@ -351,6 +431,29 @@ mod tests {
         let mut tx = buf(&[&PUBACK]);
         assert!(conn.shape(&mut tx).drop);
         assert_eq!(&tx[..], &PUBACK[..1]);
+    }
+
+    #[test]
+    fn an_observer_is_told_only_what_happened_and_a_plan_with_one_is_not_empty() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let observer = Observer::new(move |e| sink.lock().unwrap().push(e));
+        let plan = FaultPlan {
+            observer: Some(observer.clone()),
+            ..FaultPlan::default()
+        };
+        assert!(!plan.is_empty());
+        assert_eq!(plan.observer, Some(observer));
+        let (_faults, conn) = faults(plan);
+        conn.observe(|| Some(Observed::Disconnected));
+        conn.observe(|| None);
+        conn.observe(|| Some(Observed::Closed));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Observed::Disconnected, Observed::Closed]
+        );
+        let (_faults, plain) = faults(FaultPlan::default());
+        plain.observe(|| panic!("no observer: the event is not even made"));
     }
 
     #[test]

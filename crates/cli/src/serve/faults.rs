@@ -104,6 +104,7 @@ impl FaultFile {
             withhold,
             delay,
             drop_after_bytes: self.drop_after_bytes,
+            observer: None,
         };
         Ok((target, plan))
     }

@@ -173,6 +173,21 @@ fn expects(test: TestId) -> &'static str {
             "after CONNACK the device subscribes to a filter its policy allows and takes the \
              messages sent to it (PUBACK for QoS 1)"
         }
+        TestId::ShadowPublishReportedState => {
+            "after it connects the device publishes its state as state.reported to its thing's \
+             classic shadow ($aws/things/THING/shadow/update) and the Device Shadow service \
+             accepts it"
+        }
+        TestId::ShadowUpdateReportedState => {
+            "the device reads the shadow updates it receives (delta, or documents) and \
+             publishes its reported state matching the desired state Device Advisor wrote \
+             (clientToken DeviceAdvisorShadowTestCaseSetup)"
+        }
+        TestId::JobExecution => {
+            "the device receives the job (notify-next, $aws/things/THING/jobs/JOB/get or \
+             $next), sets its execution IN_PROGRESS and then SUCCEEDED through \
+             $aws/things/THING/jobs/JOB/update"
+        }
     }
 }
 
@@ -481,7 +496,10 @@ fn accepted_bad_certificate(test: TestId, version: &str) -> Option<Judged> {
         | TestId::MqttPublishRetryNoPuback
         | TestId::MqttSubscribeRetryNoSuback
         | TestId::MqttConnectExponentialBackoffRetries
-        | TestId::MqttNoAckPingResp => None,
+        | TestId::MqttNoAckPingResp
+        | TestId::ShadowPublishReportedState
+        | TestId::ShadowUpdateReportedState
+        | TestId::JobExecution => None,
     }
 }
 

@@ -96,7 +96,10 @@ impl Alternates {
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
             | TestId::MqttConnectExponentialBackoffRetries
-            | TestId::MqttNoAckPingResp => &self.real,
+            | TestId::MqttNoAckPingResp
+            | TestId::ShadowPublishReportedState
+            | TestId::ShadowUpdateReportedState
+            | TestId::JobExecution => &self.real,
             TestId::TlsIncorrectSubjectName => &self.wrong_name,
             TestId::TlsUnsecureServerCert => &self.untrusted,
             TestId::TlsExpiredServerCert => &self.expired,
