@@ -13,6 +13,7 @@
 //! atomic load), and the connection task picks its loop once: without a plan it runs the plain
 //! loop, which holds no trace of fault injection (mqtt/connection.rs, `Transmit`).
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -27,6 +28,51 @@ pub enum FaultTarget {
     ClientId(String),
     /// Connections authenticated by the certificate with this id (64 hex digits).
     CertificateId(String),
+    /// TCP connections from this address. The only target a [`FaultPlan::server_certificate`]
+    /// can have: the server's certificate leaves before the client's certificate or client id
+    /// is known, and the peer address is what is known then (see [`ServerCertificate`]).
+    Peer(IpAddr),
+}
+
+/// An alternate server certificate the mutual-TLS listeners present to a peer address instead
+/// of the data directory's own (the ones `tether qualify` presents in its negative TLS tests,
+/// made the same way: the server's own keys, only the one property differing).
+///
+/// Keyed by the peer's address, chosen over the two other things known when the certificate is
+/// sent: the SNI name (a device connecting by IP address sends none, and one sending a name
+/// would need that name to resolve to tether) and a dedicated listener (a device would need its
+/// port changed, and every client of that port would get the fault). A desk device keeps its
+/// address (a DHCP reservation), and a test client can pick one on the loopback network
+/// (`mosquitto_pub -A 127.0.0.2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCertificate {
+    /// From the data directory's CA, for the right names, expired a day before it was made.
+    Expired,
+    /// From the data directory's CA, for `wrong-name.qualify.tether.invalid` only.
+    WrongName,
+    /// For the right names, from a CA made for the purpose, which no client trusts.
+    Untrusted,
+    /// From the data directory's CA, for the right names, padded to 8 KB or more with names
+    /// under `.invalid`.
+    Large,
+}
+
+impl ServerCertificate {
+    /// Every kind, with its name in config files.
+    pub const ALL: [(ServerCertificate, &'static str); 4] = [
+        (ServerCertificate::Expired, "expired"),
+        (ServerCertificate::WrongName, "wrong-name"),
+        (ServerCertificate::Untrusted, "untrusted"),
+        (ServerCertificate::Large, "large"),
+    ];
+
+    /// A kind by its config-file name (`expired`, `wrong-name`, `untrusted`, `large`).
+    pub fn parse(name: &str) -> Option<ServerCertificate> {
+        ServerCertificate::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
+            .map(|(kind, _)| *kind)
+    }
 }
 
 /// Packets of one type that the server does not send.
@@ -63,6 +109,9 @@ pub struct FaultPlan {
     pub drop_after_bytes: Option<u64>,
     /// Told what the client sends; it changes nothing.
     pub observer: Option<Observer>,
+    /// The server certificate presented instead of the real one (a [`FaultTarget::Peer`] plan
+    /// only; the mutual-TLS listeners, not port 443 or WebSockets).
+    pub server_certificate: Option<ServerCertificate>,
 }
 
 /// What an [`Observer`] is told, in the order the connection saw it.
@@ -188,6 +237,18 @@ impl Faults {
         let mut plans = self.plans.write().unwrap_or_else(|e| e.into_inner());
         plans.clear();
         self.any.store(false, Ordering::Release);
+    }
+
+    /// The alternate server certificate for a TCP connection from `peer`, if a plan sets one.
+    pub(crate) fn server_certificate_for(&self, peer: IpAddr) -> Option<ServerCertificate> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let plans = self.plans.read().unwrap_or_else(|e| e.into_inner());
+        plans
+            .iter()
+            .find(|p| p.target == FaultTarget::Peer(peer))
+            .and_then(|p| p.plan.server_certificate)
     }
 
     /// The plan of a new connection: the client id's plan first, else the certificate's.
@@ -362,6 +423,21 @@ mod tests {
         assert!(faults.plan_for("dev", Some("abcd")).is_some());
         faults.set(FaultTarget::ClientId("dev".into()), FaultPlan::default());
         assert!(faults.plan_for("other", Some("ef")).is_none());
+        let peer = IpAddr::from([127, 0, 0, 2]);
+        assert_eq!(faults.server_certificate_for(peer), None);
+        faults.set(
+            FaultTarget::Peer(peer),
+            FaultPlan {
+                server_certificate: ServerCertificate::parse(" Wrong-Name"),
+                ..FaultPlan::default()
+            },
+        );
+        assert_eq!(
+            faults.server_certificate_for(peer),
+            Some(ServerCertificate::WrongName)
+        );
+        assert_eq!(faults.server_certificate_for([127, 0, 0, 1].into()), None);
+        assert_eq!(ServerCertificate::parse("nope"), None);
         faults.clear();
         assert!(faults.plan_for("dev", Some("abcd")).is_none());
     }

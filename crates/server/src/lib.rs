@@ -40,7 +40,8 @@ pub use config::{
     Ready, ServerConfig, ServerError,
 };
 pub use faults::{
-    Delay, FaultPlan, FaultTarget, Faults, Observed, Observer, Withhold, packet_type,
+    Delay, FaultPlan, FaultTarget, Faults, Observed, Observer, ServerCertificate, Withhold,
+    packet_type,
 };
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};

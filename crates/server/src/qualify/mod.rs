@@ -15,7 +15,7 @@
 mod attempt;
 mod backoff;
 mod broker;
-mod certs;
+pub(crate) mod certs;
 mod ciphers;
 mod jobs;
 mod keepalive;
