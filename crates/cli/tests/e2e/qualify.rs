@@ -188,6 +188,8 @@ fn list_prints_every_test_id() {
             "MQTT_Publish",
             "MQTT_Subscribe",
             "MQTT_Persistent_Session_Happy_Case",
+            "MQTT_Expired_Persistent_Session",
+            "MQTT_Client_Puback_Qos1",
             "MQTT_Publish_Retry_No_Puback",
             "MQTT_Subscribe_Retry_No_Suback",
             "MQTT_Connect_Exponential_Backoff_Retries",

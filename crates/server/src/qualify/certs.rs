@@ -117,6 +117,8 @@ impl Alternates {
             | TestId::MqttSubscribeRetryNoSuback
             | TestId::MqttConnectExponentialBackoffRetries
             | TestId::MqttNoAckPingResp
+            | TestId::MqttExpiredPersistentSession
+            | TestId::MqttClientPubackQos1
             | TestId::ShadowPublishReportedState
             | TestId::ShadowUpdateReportedState
             | TestId::JobExecution => &self.real,

@@ -75,6 +75,12 @@ pub enum TestId {
     /// endpoint drops it and keeps a QoS 1 message; on the reconnect (session present 1) the
     /// device must take it without subscribing again (session.rs).
     MqttPersistentSession,
+    /// `MQTT_Expired_Persistent_Session`: as the happy case, but on the reconnect CONNACK says
+    /// session present 0 (the session expired); the device must subscribe again (session.rs).
+    MqttExpiredPersistentSession,
+    /// `MQTT_Client_Puback_Qos1`: after the device's QoS 1 SUBSCRIBE the endpoint sends a QoS 1
+    /// PUBLISH on a topic the filter matches; the device must acknowledge it (pubsub.rs).
+    MqttClientPubackQos1,
     /// `MQTT_Publish_Retry_No_Puback`: the PUBACK of the device's first QoS 1 PUBLISH is
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
@@ -101,7 +107,7 @@ pub enum TestId {
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 18] = [
+    pub const ALL: [TestId; 20] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
@@ -113,6 +119,8 @@ impl TestId {
         TestId::MqttPublish,
         TestId::MqttSubscribe,
         TestId::MqttPersistentSession,
+        TestId::MqttExpiredPersistentSession,
+        TestId::MqttClientPubackQos1,
         TestId::MqttPublishRetryNoPuback,
         TestId::MqttSubscribeRetryNoSuback,
         TestId::MqttConnectExponentialBackoffRetries,
@@ -148,6 +156,8 @@ impl TestId {
             TestId::MqttPublish => "MQTT_Publish",
             TestId::MqttSubscribe => "MQTT_Subscribe",
             TestId::MqttPersistentSession => "MQTT_Persistent_Session_Happy_Case",
+            TestId::MqttExpiredPersistentSession => "MQTT_Expired_Persistent_Session",
+            TestId::MqttClientPubackQos1 => "MQTT_Client_Puback_Qos1",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
             TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
             TestId::MqttConnectExponentialBackoffRetries => {
@@ -187,6 +197,12 @@ impl TestId {
             }
             TestId::MqttPersistentSession => {
                 "the device resumes its session and takes the message kept for it"
+            }
+            TestId::MqttExpiredPersistentSession => {
+                "the device subscribes again when CONNACK says its session is gone"
+            }
+            TestId::MqttClientPubackQos1 => {
+                "the device acknowledges (PUBACK) a QoS 1 message sent to it"
             }
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
