@@ -7,6 +7,7 @@
 //! the process that started it (parent.rs).
 
 mod bridges;
+mod config_file;
 mod ephemeral;
 mod faults;
 #[cfg(unix)]
@@ -23,6 +24,9 @@ use broker_core::Profile;
 use clap::{Args, ValueEnum};
 use serde::Deserialize;
 use server::{Listeners, Ready, ServerConfig};
+
+pub use config_file::{FileConfig, load_config};
+use config_file::{HookConfig, authorizer_functions};
 
 /// Where the data directory is when neither `--data-dir` nor `TETHER_DATA_DIR` says.
 const DATA_DIR_HELP: &str = "Data directory (CA, certificates, devices, database). Default: \
@@ -154,222 +158,30 @@ pub struct ServeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum ProfileArg {
+pub(crate) enum ProfileArg {
     Aws,
     Mqtt,
 }
 
-/// The config file: the same settings as the flags, with the same names.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct FileConfig {
-    data_dir: Option<PathBuf>,
-    mqtts: Option<SocketAddr>,
-    mqtt: Option<SocketAddr>,
-    #[serde(alias = "mqtts-alpn")]
-    https_443: Option<SocketAddr>,
-    wss: Option<SocketAddr>,
-    mqtts_legacy: Option<SocketAddr>,
-    allow_legacy_tls: Option<bool>,
-    api: Option<SocketAddr>,
-    profile: Option<ProfileArg>,
-    tls_policy: Option<String>,
-    #[serde(default)]
-    hostnames: Vec<String>,
-    max_connections: Option<usize>,
-    max_packet_size: Option<u32>,
-    max_queued_messages: Option<usize>,
-    region: Option<String>,
-    account_id: Option<String>,
-    #[serde(default)]
-    api_credentials: Vec<String>,
-    min_keep_alive: Option<u16>,
-    max_keep_alive: Option<u16>,
-    #[serde(default)]
-    refused_filters: Vec<String>,
-    jobs_minute: Option<u16>,
-    thing_type_delete_delay: Option<u64>,
-    ownership_token_lifetime: Option<u64>,
-    provisioning_claim_lifetime: Option<u64>,
-    /// `[[provisioning-hook]]`: the local stand-ins of pre-provisioning hook Lambdas.
-    #[serde(default)]
-    provisioning_hook: Vec<HookConfig>,
-    authorizer_timeout_ms: Option<u64>,
-    /// IAM-style policies of API credentials (config file only).
-    #[serde(default)]
-    iam_policies: Vec<IamPolicyEntry>,
-    /// What answers for custom authorizers' functions (config file only).
-    #[serde(default)]
-    authorizer_functions: Vec<AuthorizerFunctionEntry>,
-    /// `[rules]`: the rules engine's local settings.
-    #[serde(default)]
-    rules: RulesFile,
-    /// `[[bridge]]`: bridges to upstream brokers (config file only).
-    #[serde(default)]
-    bridge: Vec<bridges::BridgeFile>,
-    /// `[[listener]]`: device gateway listeners with their own TLS policy (config file only).
-    #[serde(default)]
-    listener: Vec<bridges::ListenerFile>,
-    /// `[[fault]]`: misbehaviour of the broker towards chosen clients (config file only).
-    #[serde(default)]
-    fault: Vec<faults::FaultFile>,
-}
-
-/// `[[iam-policies]]`: the IAM policy of one access key, for MQTT over WebSockets with SigV4.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct IamPolicyEntry {
-    access_key: String,
-    /// The policy document, JSON text.
-    policy: String,
-    /// A Cognito-style identity id whose attached IoT policies must allow too.
-    identity_id: Option<String>,
-}
-
-/// `[[authorizer-functions]]`: a URL or a command answering for a Lambda function ARN (or name).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct AuthorizerFunctionEntry {
-    function: String,
-    url: Option<String>,
-    command: Option<Vec<String>>,
-}
-
-/// One `[[provisioning-hook]]`: the Lambda ARN templates name, and a URL or a command.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct HookConfig {
-    target_arn: String,
-    url: Option<String>,
-    command: Option<Vec<String>>,
-}
-
-/// `[rules]` of the config file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct RulesFile {
-    /// `[rules.lambda]`: function name (or ARN) = { url = "..." } or { command = [...] }.
-    #[serde(default)]
-    lambda: std::collections::BTreeMap<String, LambdaFile>,
-}
-
-/// Where one function runs locally.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LambdaFile {
-    url: Option<String>,
-    command: Option<Vec<String>>,
-}
-
-impl HookConfig {
-    fn hook(self) -> Result<server::ProvisioningHook> {
-        let target = match (self.url, self.command) {
-            (Some(url), None) => server::HookTarget::Url(url),
-            (None, Some(command)) if !command.is_empty() => server::HookTarget::Command(command),
-            _ => bail!(
-                "[[provisioning-hook]] {}: give either url = \"http://...\" or command = \
-                 [\"program\", \"arg\"...]",
-                self.target_arn
-            ),
-        };
-        Ok(server::ProvisioningHook {
-            target_arn: self.target_arn,
-            target,
-        })
-    }
-}
-
-/// The config file's authorizer functions as the server takes them.
-fn authorizer_functions(
-    entries: Vec<AuthorizerFunctionEntry>,
-) -> Result<Vec<server::AuthorizerFunctionConfig>> {
-    entries
-        .into_iter()
-        .map(|entry| {
-            let target = match (entry.url, entry.command) {
-                (Some(url), None) => server::AuthorizerTarget::Url(url),
-                (None, Some(command)) if !command.is_empty() => {
-                    server::AuthorizerTarget::Command(command)
-                }
-                _ => bail!(
-                    "authorizer-functions entry {:?}: give exactly one of url = \"http://…\" or \
-                     command = [\"program\", \"arg\", …]",
-                    entry.function
-                ),
-            };
-            Ok(server::AuthorizerFunctionConfig {
-                function: entry.function,
-                target,
-            })
-        })
-        .collect()
-}
-
-impl RulesFile {
-    /// The server's settings; a function mapped to both or neither of url and command is an
-    /// error naming it.
-    fn settings(self) -> Result<server::RulesSettings> {
-        let mut settings = server::RulesSettings::default();
-        for (name, target) in self.lambda {
-            let target = match (target.url, target.command) {
-                (Some(url), None) if url.starts_with("http://") || url.starts_with("https://") => {
-                    server::LambdaTarget::Url(url)
-                }
-                (None, Some(command)) if !command.is_empty() => {
-                    server::LambdaTarget::Command(command)
-                }
-                _ => bail!(
-                    "[rules.lambda] {name}: give either url = \"http://...\" or command = \
-                     [\"program\", \"arg\"...], not both or neither"
-                ),
-            };
-            settings.lambda.push((name, target));
-        }
-        Ok(settings)
-    }
-}
-
-/// Reads and checks a config file.
-pub fn load_config(path: &Path) -> Result<FileConfig> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read config file {}", path.display()))?;
-    toml::from_str(&text).with_context(|| {
-        format!(
-            "config file {} is not valid (see docs/tether.example.toml)",
-            path.display()
-        )
-    })
-}
-
-pub fn run(args: ServeArgs) -> Result<ExitCode> {
-    // Read first, so that the window in which a dying parent goes unnoticed is as short as it
-    // can be.
-    let parent = watch_parent(args.exit_with_parent)?;
-    let file = match &args.config {
-        Some(path) => load_config(path)?,
-        None => FileConfig::default(),
-    };
-    let ephemeral = args
-        .ephemeral
-        .then(|| ephemeral::EphemeralDir::create(args.keep))
-        .transpose()?;
-    let data_dir = match (&ephemeral, args.data_dir.or(file.data_dir)) {
-        (Some(dir), _) => dir.path().to_owned(),
-        (None, Some(dir)) => dir,
-        (None, None) => default_data_dir()?,
-    };
+/// The server's settings from the flags and the config file (a flag wins over the file),
+/// checked; what it uses of `args` and `file` is taken out of them.
+fn configure(
+    args: &mut ServeArgs,
+    file: &mut FileConfig,
+    data_dir: PathBuf,
+) -> Result<ServerConfig> {
     let mut config = ServerConfig::new(data_dir);
     config.profile = match args.profile.or(file.profile).unwrap_or(ProfileArg::Aws) {
         ProfileArg::Aws => Profile::Aws,
         ProfileArg::Mqtt => Profile::Mqtt,
     };
-    if let Some(name) = args.tls_policy.or(file.tls_policy) {
+    if let Some(name) = args.tls_policy.take().or(file.tls_policy.take()) {
         config.tls_policy = tls::SecurityPolicy::by_name(&name).map_err(anyhow::Error::msg)?;
     }
     config.hostnames = if args.hostnames.is_empty() {
-        file.hostnames
+        std::mem::take(&mut file.hostnames)
     } else {
-        args.hostnames
+        std::mem::take(&mut args.hostnames)
     };
     if let Some(max) = args.max_connections.or(file.max_connections) {
         config.max_connections = max;
@@ -381,9 +193,9 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         bail!("max-keep-alive 0: give the longest keep-alive to grant, 1 to 65535 seconds");
     }
     let refused = if args.refused_filters.is_empty() {
-        file.refused_filters
+        std::mem::take(&mut file.refused_filters)
     } else {
-        args.refused_filters
+        std::mem::take(&mut args.refused_filters)
     };
     for filter in refused {
         let parsed = client::TopicFilter::new(&filter).map_err(|e| {
@@ -415,8 +227,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     {
         config.provisioning_claim_lifetime = Duration::from_secs(seconds.clamp(1, 300));
     }
-    config.provisioning_hooks = file
-        .provisioning_hook
+    config.provisioning_hooks = std::mem::take(&mut file.provisioning_hook)
         .into_iter()
         .map(HookConfig::hook)
         .collect::<Result<_>>()?;
@@ -424,20 +235,42 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         config.max_queued_per_session = max;
     }
     config.clock_offset_file = args.clock_offset_file.clone();
-    if let Some(region) = args.region.or(file.region) {
+    configure_api(args, file, &mut config)?;
+    let base = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .unwrap_or(Path::new("."))
+        .to_owned();
+    config.bridges = std::mem::take(&mut file.bridge)
+        .into_iter()
+        .map(|bridge| bridge.bridge(&base))
+        .collect::<Result<_>>()?;
+    config.faults = faults::faults(std::mem::take(&mut file.fault))?;
+    Ok(config)
+}
+
+/// The control plane's part of [`configure`]: region, account, API credentials, IAM-style
+/// policies and custom authorizers' functions, and the rules engine's Lambda targets.
+fn configure_api(
+    args: &mut ServeArgs,
+    file: &mut FileConfig,
+    config: &mut ServerConfig,
+) -> Result<()> {
+    if let Some(region) = args.region.take().or(file.region.take()) {
         config.region = region;
     }
-    if let Some(account) = args.account_id.or(file.account_id) {
+    if let Some(account) = args.account_id.take().or(file.account_id.take()) {
         if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             bail!("--account-id {account:?}: an AWS account id is 12 digits");
         }
         config.account_id = account;
     }
-    config.rules = file.rules.settings()?;
+    config.rules = std::mem::take(&mut file.rules).settings()?;
     let credentials = if args.api_credentials.is_empty() {
-        file.api_credentials
+        std::mem::take(&mut file.api_credentials)
     } else {
-        args.api_credentials
+        std::mem::take(&mut args.api_credentials)
     };
     for credential in credentials {
         let Some((key, secret)) = credential.split_once(':') else {
@@ -451,8 +284,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
     if let Some(ms) = args.authorizer_timeout_ms.or(file.authorizer_timeout_ms) {
         config.authorizer_timeout = Duration::from_millis(ms.max(1));
     }
-    config.credential_policies = file
-        .iam_policies
+    config.credential_policies = std::mem::take(&mut file.iam_policies)
         .into_iter()
         .map(|entry| server::CredentialPolicyConfig {
             access_key_id: entry.access_key,
@@ -460,26 +292,21 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
             identity_id: entry.identity_id,
         })
         .collect();
-    config.authorizer_functions = authorizer_functions(file.authorizer_functions)?;
-    let base = args
-        .config
-        .as_deref()
-        .and_then(Path::parent)
-        .unwrap_or(Path::new("."))
-        .to_owned();
-    config.bridges = file
-        .bridge
-        .into_iter()
-        .map(|bridge| bridge.bridge(&base))
-        .collect::<Result<_>>()?;
-    config.faults = faults::faults(file.fault)?;
+    config.authorizer_functions =
+        authorizer_functions(std::mem::take(&mut file.authorizer_functions))?;
+    Ok(())
+}
 
-    let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral.is_some() {
+/// Binds every listener the flags and the config file ask for (a flag wins over the file):
+/// 127.0.0.1:8883 for MQTT over TLS and 127.0.0.1:4580 for the API unless told otherwise,
+/// any free port for both with `--ephemeral`.
+fn listeners(args: &ServeArgs, file: &mut FileConfig, ephemeral: bool) -> Result<Listeners> {
+    let (default_mqtts, default_api): (SocketAddr, SocketAddr) = if ephemeral {
         (ephemeral::ANY_PORT, ephemeral::ANY_PORT)
     } else {
         (([127, 0, 0, 1], 8883).into(), ([127, 0, 0, 1], 4580).into())
     };
-    let listeners = Listeners {
+    Ok(Listeners {
         mqtts: Some(bind(
             args.mqtts.or(file.mqtts).unwrap_or(default_mqtts),
             "--mqtts",
@@ -507,9 +334,30 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         mqtts_legacy: bridges::legacy_listeners(
             args.mqtts_legacy.or(file.mqtts_legacy),
             args.allow_legacy_tls || file.allow_legacy_tls.unwrap_or(false),
-            file.listener,
+            std::mem::take(&mut file.listener),
         )?,
+    })
+}
+
+pub fn run(mut args: ServeArgs) -> Result<ExitCode> {
+    // Read first, so that the window in which a dying parent goes unnoticed is as short as it
+    // can be.
+    let parent = watch_parent(args.exit_with_parent)?;
+    let mut file = match &args.config {
+        Some(path) => load_config(path)?,
+        None => FileConfig::default(),
     };
+    let ephemeral = args
+        .ephemeral
+        .then(|| ephemeral::EphemeralDir::create(args.keep))
+        .transpose()?;
+    let data_dir = match (&ephemeral, args.data_dir.take().or(file.data_dir.take())) {
+        (Some(dir), _) => dir.path().to_owned(),
+        (None, Some(dir)) => dir,
+        (None, None) => default_data_dir()?,
+    };
+    let config = configure(&mut args, &mut file, data_dir)?;
+    let listeners = listeners(&args, &mut file, ephemeral.is_some())?;
 
     init_logging();
     let settings = ready_file::Settings::of(&config, ephemeral.is_some());
@@ -719,171 +567,4 @@ fn print_ready(ready: &Ready) {
     }
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_example_config_parses() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
-        let config = load_config(&path).unwrap();
-        assert_eq!(config.profile, Some(ProfileArg::Aws));
-        assert!(config.mqtts.is_some());
-    }
-
-    #[test]
-    fn the_example_mqtt_profile_keys_parse_once_uncommented() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
-        let example = std::fs::read_to_string(path).unwrap();
-        let keys: String = example
-            .lines()
-            .filter_map(|l| l.strip_prefix("# "))
-            .filter(|l| l.starts_with("max-keep-alive =") || l.starts_with("refused-filters ="))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let file: FileConfig = toml::from_str(&keys).unwrap();
-        assert_eq!(file.max_keep_alive, Some(3600));
-        assert_eq!(file.refused_filters, ["test/nosubscribe"]);
-    }
-
-    #[test]
-    fn the_example_fault_table_parses_once_uncommented() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
-        let example = std::fs::read_to_string(path).unwrap();
-        let start = example.find("# [[fault]]").unwrap();
-        let table: String = example[start..]
-            .lines()
-            .take_while(|l| !l.trim().is_empty())
-            .filter_map(|l| l.strip_prefix("# "))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let file: FileConfig = toml::from_str(&table).unwrap();
-        assert_eq!(file.fault.len(), 1);
-        faults::faults(file.fault).unwrap();
-    }
-
-    #[test]
-    fn the_example_hooks_parse_once_uncommented() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
-        let example = std::fs::read_to_string(path).unwrap();
-        // The commented `[[provisioning-hook]]` tables, each up to the next blank line.
-        let mut hooks = String::new();
-        let mut inside = false;
-        for line in example.lines() {
-            let text = line.strip_prefix("# ");
-            if text == Some("[[provisioning-hook]]") {
-                inside = true;
-            } else if line.trim().is_empty() {
-                inside = false;
-            }
-            if let (true, Some(text)) = (inside, text) {
-                hooks.push_str(text);
-                hooks.push('\n');
-            }
-        }
-        let file: FileConfig = toml::from_str(&hooks).unwrap();
-        let hooks: Vec<server::ProvisioningHook> = file
-            .provisioning_hook
-            .into_iter()
-            .map(|h| h.hook().unwrap())
-            .collect();
-        assert_eq!(hooks.len(), 2, "{hooks:?}");
-        assert!(matches!(hooks[0].target, server::HookTarget::Url(_)));
-        assert!(matches!(hooks[1].target, server::HookTarget::Command(_)));
-        let neither: FileConfig =
-            toml::from_str("[[provisioning-hook]]\ntarget-arn = \"arn:x\"\n").unwrap();
-        let err = format!(
-            "{:#}",
-            neither
-                .provisioning_hook
-                .into_iter()
-                .next()
-                .unwrap()
-                .hook()
-                .unwrap_err()
-        );
-        assert!(err.contains("arn:x") && err.contains("url"), "{err}");
-    }
-
-    #[test]
-    fn websocket_and_authorizer_settings_are_read_from_the_config_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ws.toml");
-        std::fs::write(
-            &path,
-            r#"mqtts-alpn = "127.0.0.1:8443"
-wss = "127.0.0.1:8444"
-authorizer-timeout-ms = 250
-[[iam-policies]]
-access-key = "AKIA1"
-policy = '{"Version":"2012-10-17","Statement":[]}'
-identity-id = "us-east-1:abc"
-[[authorizer-functions]]
-function = "a"
-url = "http://127.0.0.1:9/"
-[[authorizer-functions]]
-function = "b"
-command = ["auth", "--json"]
-"#,
-        )
-        .unwrap();
-        let config = load_config(&path).unwrap();
-        assert_eq!(config.https_443, Some("127.0.0.1:8443".parse().unwrap()));
-        assert_eq!(
-            config.iam_policies[0].identity_id.as_deref(),
-            Some("us-east-1:abc")
-        );
-        let functions = authorizer_functions(config.authorizer_functions).unwrap();
-        assert_eq!(
-            functions[1].target,
-            server::AuthorizerTarget::Command(vec!["auth".into(), "--json".into()])
-        );
-        let both = vec![AuthorizerFunctionEntry {
-            function: "c".into(),
-            url: Some("http://x".into()),
-            command: Some(vec!["y".into()]),
-        }];
-        let e = authorizer_functions(both).unwrap_err().to_string();
-        assert!(e.contains("exactly one of url"), "{e}");
-    }
-
-    #[test]
-    fn lambda_targets_are_read_from_the_rules_section() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("rules.toml");
-        std::fs::write(
-            &path,
-            "[rules.lambda]\nf = { url = \"http://127.0.0.1:9/\" }\ng = { command = [\"sh\", \"x\"] }\n",
-        )
-        .unwrap();
-        let settings = load_config(&path).unwrap().rules.settings().unwrap();
-        assert_eq!(
-            settings.lambda,
-            [
-                (
-                    "f".to_owned(),
-                    server::LambdaTarget::Url("http://127.0.0.1:9/".into())
-                ),
-                (
-                    "g".to_owned(),
-                    server::LambdaTarget::Command(vec!["sh".into(), "x".into()])
-                ),
-            ]
-        );
-        std::fs::write(&path, "[rules.lambda]\nf = { }\n").unwrap();
-        let e = load_config(&path).unwrap().rules.settings().unwrap_err();
-        assert!(e.to_string().contains("[rules.lambda] f"), "{e}");
-    }
-
-    #[test]
-    fn unknown_keys_are_refused_with_the_file_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bad.toml");
-        std::fs::write(&path, "profile = \"aws\"\nmqtts-port = 8883\n").unwrap();
-        let err = format!("{:#}", load_config(&path).unwrap_err());
-        assert!(err.contains("bad.toml"), "{err}");
-        assert!(err.contains("mqtts-port"), "{err}");
-    }
 }

@@ -128,7 +128,7 @@ impl Outgoing {
             if !entry.sent_before && entry.expires_at.is_some_and(|at| now >= at) {
                 // Already off the queue: remove the entry and free its id directly.
                 let qos = entry.qos;
-                self.entries.remove(id);
+                self.entries.discard(id);
                 self.expired.push((id, qos));
                 continue;
             }
@@ -149,7 +149,16 @@ impl Outgoing {
 
     /// Drops the flow of `id` whatever its stage and frees the id. False if unknown.
     pub(crate) fn abandon(&mut self, id: PacketId) -> bool {
-        self.remove(id).is_some()
+        let Some(entry) = self.entries.get(id) else {
+            return false;
+        };
+        match entry.stage {
+            Stage::Queued => self.queue.retain(|queued| *queued != id),
+            Stage::AwaitAck | Stage::AwaitComp => {
+                self.inflight = self.inflight.saturating_sub(1);
+            }
+        }
+        self.entries.discard(id)
     }
 
     /// Removes the flow of `id` from the ring, the send queue and the window.

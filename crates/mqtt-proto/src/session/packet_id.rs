@@ -99,9 +99,28 @@ impl<T> IdRing<T> {
         }
     }
 
+    /// Frees `id`, whatever holds it, dropping its value where it lies: unlike
+    /// [`IdRing::remove`] nothing is moved out (a slot of the server's ring is a whole
+    /// PUBLISH, and moving it on every PUBACK showed in the fan-out profile). False when `id`
+    /// was free.
+    pub(crate) fn discard(&mut self, id: PacketId) -> bool {
+        let Some(slot) = self.offset(id).and_then(|at| self.slots.get_mut(at)) else {
+            return false;
+        };
+        match slot {
+            Slot::Free => return false,
+            Slot::Value(_) => self.values = self.values.saturating_sub(1),
+            Slot::Held => {}
+        }
+        *slot = Slot::Free;
+        self.held = self.held.saturating_sub(1);
+        self.trim();
+        true
+    }
+
     /// Frees `id`, whatever holds it.
     pub(crate) fn release(&mut self, id: PacketId) {
-        self.remove(id);
+        self.discard(id);
     }
 
     /// Every value with its id, in id order from the oldest.
@@ -169,9 +188,15 @@ impl<T> IdRing<T> {
 
     /// Drops free slots at the front, so the front is the oldest held id.
     fn trim(&mut self) {
-        while matches!(self.slots.front(), Some(Slot::Free)) {
-            self.slots.pop_front();
-            self.front = self.front.next();
+        // Counted first and drained in one go: popping each free slot would move it out.
+        let free = self
+            .slots
+            .iter()
+            .take_while(|slot| matches!(slot, Slot::Free))
+            .count();
+        if free > 0 {
+            self.slots.drain(..free);
+            self.front = advance(self.front, free);
         }
         if self.slots.is_empty() && self.slots.capacity() > IDLE_CAPACITY {
             self.slots.shrink_to(IDLE_CAPACITY);
