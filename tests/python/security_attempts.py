@@ -34,6 +34,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+import security_more
+
 from security_clients import (
     NOW, WAIT, Paho, clock_at, closed, code_name, configure, connect_packet, presign, publish_packet,
     raw_connect, read_packet, subscribe_packet, upgrade, ws_recv, ws_send,
@@ -625,6 +627,11 @@ def _():
     return status in (401, 403), f"HTTP {status}"
 
 
+# Custom authorizers, HTTPS with a device certificate, other things' named shadows, Defender and
+# streams topics, other API credentials off loopback.
+security_more.add(sys.modules[__name__])
+
+
 # Last, so that the rows before it pass the time until the certificate expires.
 row("certificates", "TLS + CONNECT with an expired certificate (registered, ACTIVE)", "expired",
     "handshake refused, no CONNACK")(lambda: handshake_refused(W.certs["expired"]))
@@ -686,6 +693,7 @@ def setup():
     for filt in ["#", "$aws/things/#", "$aws/events/#", "$aws/certificates/#"]:
         W.watcher.subscribe(filt)
     W.demo_pub = Paho(W.demo, "demo-publisher")
+    security_more.setup(sys.modules[__name__])
 
 
 def main():
@@ -709,6 +717,7 @@ def main():
     sock, code = raw_connect(W.fleet_registered, "fleet-registered")
     assert sock is not None and code == 0, f"a registered certificate of an INACTIVE CA: {code}"
     sock.close()
+    security_more.controls(sys.modules[__name__])
     # AWS accepts a signature up to 15 minutes off: the skew rows are just outside it.
     for seconds in (-14 * 60, 14 * 60):
         skewed_call(seconds)

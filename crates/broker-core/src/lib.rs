@@ -28,7 +28,7 @@
 //! CONNACK answers), `routing.rs` (PUBLISH/SUBSCRIBE/UNSUBSCRIBE and routing), `index.rs`
 //! (subscription index: exact hash map + wildcard level trie + shared groups), `retained.rs`,
 //! `session.rs` (per-session state and the offline queue), `restore.rs` (reload from a store),
-//! `message.rs`, `effect.rs`, `auth.rs` (the `Authorizer` hook), `services.rs` (which publishes
+//! `message.rs`, `effect.rs`, `delete_connection.rs` (AWS's `DeleteConnection`), `auth.rs` (the `Authorizer` hook), `services.rs` (which publishes
 //! go to the server's services), `config.rs` and `profile.rs`
 //! (AWS/MQTT limits), `fuzz.rs` (the `broker_sequence` fuzz driver).
 //!
@@ -66,6 +66,7 @@ mod auth;
 mod broker;
 mod config;
 mod connect;
+mod delete_connection;
 mod effect;
 pub mod fuzz;
 mod index;

@@ -75,6 +75,11 @@ pub struct ServeArgs {
     /// in FILE (re-read every 200 ms), not the host's.
     #[arg(long, value_name = "FILE", hide = true)]
     clock_offset_file: Option<PathBuf>,
+    /// What an acknowledged message survives: `power-loss` fsyncs every commit before the
+    /// PUBACK (the default); `process-crash` skips the fsync and still survives `kill -9`, for
+    /// CI and benchmarks [default: power-loss; process-crash with --ephemeral].
+    #[arg(long, value_enum)]
+    durability: Option<DurabilityArg>,
     /// `aws`: AWS IoT Core's rules and limits. `mqtt`: a complete MQTT 3.1.1/5 broker.
     #[arg(long, value_enum)]
     profile: Option<ProfileArg>,
@@ -163,6 +168,14 @@ pub(crate) enum ProfileArg {
     Mqtt,
 }
 
+/// `--durability` and the config file's `durability`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum DurabilityArg {
+    PowerLoss,
+    ProcessCrash,
+}
+
 /// The server's settings from the flags and the config file (a flag wins over the file),
 /// checked; what it uses of `args` and `file` is taken out of them.
 fn configure(
@@ -235,6 +248,20 @@ fn configure(
         config.max_queued_per_session = max;
     }
     config.clock_offset_file = args.clock_offset_file.clone();
+    // A throwaway data directory is deleted at exit: surviving power loss buys it nothing.
+    let durability_default = if args.ephemeral {
+        DurabilityArg::ProcessCrash
+    } else {
+        DurabilityArg::PowerLoss
+    };
+    config.durability = match args
+        .durability
+        .or(file.durability)
+        .unwrap_or(durability_default)
+    {
+        DurabilityArg::PowerLoss => server::Durability::PowerLoss,
+        DurabilityArg::ProcessCrash => server::Durability::ProcessCrash,
+    };
     configure_api(args, file, &mut config)?;
     let base = args
         .config

@@ -20,6 +20,10 @@ pub struct ServerConfig {
     /// and every 200 ms, by which the broker's wall clock is shifted from the host's
     /// (`clock.rs`). `None` outside fault tests.
     pub clock_offset_file: Option<PathBuf>,
+    /// What a commit survives before a QoS 1 PUBACK (or any write) is answered: power loss
+    /// (fsync on every commit, the default) or a crash of the process only (no fsync; for
+    /// benchmarks, CI and throwaway data directories). See `store::Durability`.
+    pub durability: store::Durability,
     /// `aws` (AWS IoT Core rules) or `mqtt` (a complete MQTT broker).
     pub profile: Profile,
     /// TLS security policy of the mutual-TLS listeners.
@@ -143,6 +147,7 @@ impl ServerConfig {
             rules: crate::rules::RulesSettings::default(),
             bridges: Vec::new(),
             clock_offset_file: None,
+            durability: store::Durability::default(),
             faults: crate::faults::Faults::new(),
         }
     }

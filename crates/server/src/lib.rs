@@ -49,3 +49,4 @@ pub use lock::{LOCK_FILE, LockError};
 pub use mqtt_proto::{PacketType, ReasonCode};
 pub use rules::{LambdaTarget, RulesSettings};
 pub use runtime::run;
+pub use store::Durability;

@@ -45,7 +45,12 @@ pub async fn run(
     }
     let clock = Clock::start();
     let data = bootstrap::prepare(&config.data_dir, &config.hostnames, clock.wall_ms() / 1000)?;
-    let mut store = Store::open(data.database_path())?;
+    let mut store = Store::open_with(
+        data.database_path(),
+        store::StoreOptions {
+            durability: config.durability,
+        },
+    )?;
     bootstrap::register_demo_device(
         &mut store,
         &data,
@@ -282,7 +287,12 @@ fn start_services(
         seed: u64::from_le_bytes(seed) ^ clock.wall_ms().unsigned_abs(),
     };
     let mut services = iot_services::Services::new(services_config);
-    let mut store = Store::open(data.database_path())?;
+    let mut store = Store::open_with(
+        data.database_path(),
+        store::StoreOptions {
+            durability: config.durability,
+        },
+    )?;
     let engine = services.rules();
     store.services("load topic rules", |tx| engine.load(tx))?;
     broker.set_service_routes(services::service_routes(&services.rules().filters()));

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
 mod auth;
+mod delete_connection;
 mod fuzz_corpus;
 mod limits;
 mod persistence;

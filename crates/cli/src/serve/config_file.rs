@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
-use super::{ProfileArg, bridges, faults};
+use super::{DurabilityArg, ProfileArg, bridges, faults};
 
 /// The config file: the same settings as the flags, with the same names.
 #[derive(Debug, Default, Deserialize)]
@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub(super) allow_legacy_tls: Option<bool>,
     pub(super) api: Option<SocketAddr>,
     pub(super) profile: Option<ProfileArg>,
+    pub(super) durability: Option<DurabilityArg>,
     pub(super) tls_policy: Option<String>,
     #[serde(default)]
     pub(super) hostnames: Vec<String>,
@@ -204,6 +205,16 @@ mod tests {
         let config = load_config(&path).unwrap();
         assert_eq!(config.profile, Some(ProfileArg::Aws));
         assert!(config.mqtts.is_some());
+    }
+
+    #[test]
+    fn durability_is_read_by_its_kebab_case_names() {
+        let file: FileConfig = toml::from_str("durability = \"process-crash\"\n").unwrap();
+        assert_eq!(file.durability, Some(DurabilityArg::ProcessCrash));
+        let file: FileConfig = toml::from_str("durability = \"power-loss\"\n").unwrap();
+        assert_eq!(file.durability, Some(DurabilityArg::PowerLoss));
+        let e = toml::from_str::<FileConfig>("durability = \"fsync\"\n").unwrap_err();
+        assert!(e.to_string().contains("power-loss"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod clock_jump;
 mod compat;
 mod completions;
 mod conformance;
+mod connections;
 mod console;
 mod coverage;
 mod device_stacks;

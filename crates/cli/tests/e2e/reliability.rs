@@ -412,6 +412,41 @@ fn reliability_torture_short_run_loses_no_acknowledged_message() {
     );
 }
 
+/// `--durability process-crash` drops the fsync of every commit, not the promise against a
+/// crash of tether itself: the same accounting under SIGKILLs loses nothing acknowledged.
+#[test]
+fn reliability_torture_without_fsync_still_survives_kill9() {
+    let binary = tether().to_str().unwrap().to_owned();
+    let (code, report, output) = torture(&[
+        "--tether",
+        &binary,
+        "--duration",
+        "10",
+        "--nemesis",
+        "kill9",
+        "--durability",
+        "process-crash",
+        "--seed",
+        "2140",
+    ]);
+    let (_, stderr) = stdout_stderr(&output);
+    let run = &report["run"];
+    assert_eq!(
+        report["totals"]["lost"], 0,
+        "acknowledged messages lost without fsync: {report:#}\n{stderr}"
+    );
+    assert_eq!(code, Some(0), "bench/torture failed: {report:#}\n{stderr}");
+    assert_eq!(run["durability"], "process-crash", "{run:#}");
+    assert!(
+        run["kill9"].as_u64().unwrap() >= 1,
+        "no SIGKILL injected: {run:#}\n{stderr}"
+    );
+    assert!(
+        report["totals"]["checked"].as_u64().unwrap() > 1000,
+        "too few deliveries checked: {report:#}"
+    );
+}
+
 /// The checker can fail: a record in which the broker acknowledged sequence 1 of publisher p0
 /// and subscriber s0 never received it is a loss (exit 1, named in the report), while the same
 /// record with the message delivered twice and out of order passes with the duplicate and the

@@ -1,6 +1,7 @@
 //! Revocation measured (issue 21, item 5): UpdateCertificate to INACTIVE and REVOKED, DetachPolicy
-//! and DetachThingPrincipal under a `${iot:Connection.Thing.ThingName}` policy cut or restrict a
-//! live connection, timed from the API's HTTP 200 by `bench/revocation` (the short run here, a
+//! and DetachThingPrincipal under a `${iot:Connection.Thing.ThingName}` policy, a thing group's
+//! policy detached or the thing removed from the group, and iot-data DeleteConnection cut or
+//! restrict a live connection, timed from the API's HTTP 200 by `bench/revocation` (the short run here, a
 //! bound that cannot flake; the 100-trial figures and their command are in
 //! docs/reliability.md). And CA changes — RegisterCACertificate, UpdateCACertificate INACTIVE and
 //! back — take effect on the running server, seen by mosquitto_pub connections.
@@ -35,7 +36,15 @@ fn bench(args: &[&str]) -> (Output, Value) {
 fn revocation_cuts_live_connections_within_5_s() {
     let (out, report) = bench(&["--trials", "3", "--bound", "5"]);
     let (_, stderr) = stdout_stderr(&out);
-    for kind in ["inactive", "revoked", "detach-policy", "detach-thing"] {
+    for kind in [
+        "inactive",
+        "revoked",
+        "detach-policy",
+        "detach-thing",
+        "group-detach-policy",
+        "group-remove-thing",
+        "delete-connection",
+    ] {
         let r = &report["kinds"][kind];
         assert_eq!(r["trials"], 3, "{kind}: {report}\n{stderr}");
         assert_eq!(

@@ -4,11 +4,16 @@
 //! one can express it, by `tests/python/security_attempts.py`. Every row expects the refusal AWS
 //! IoT Core gives; a row whose attempt gets through is named in the failure. The table is kept in
 //! `docs/reliability.md` ("Security attempts"), checked here like `docs/device-stacks.md`.
-//! Revocation timing is in `revocation.rs`.
+//! The server runs with `--https-443` and a custom authorizer function (`tests/python/authorizer.py`)
+//! for the authorizer and HTTPS rows. Revocation timing is in `revocation.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::sign::Signer;
 use serde_json::{Value, json};
 use test_support::process::Tether;
 
@@ -54,6 +59,37 @@ fn fleet_ca(server: &Tether, dir: &Path) -> Value {
         "verification": write("fleet-verification.pem", pki::certificate_pem(&verification).unwrap()),
         "devices": devices,
     })
+}
+
+/// The custom authorizer rows' material: a `tether.toml` naming `tests/python/authorizer.py` as
+/// the authorizer function, the token-signing public key, and RSA-SHA256 signatures of the tokens
+/// the rows send (the script has no RSA of its own).
+fn authorizer(dir: &Path) -> (String, Value) {
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let public = String::from_utf8(key.public_key_to_pem().unwrap()).unwrap();
+    let sign = |token: &str| {
+        let mut signer = Signer::new(MessageDigest::sha256(), &key).unwrap();
+        signer.update(token.as_bytes()).unwrap();
+        openssl::base64::encode_block(&signer.sign_to_vec().unwrap())
+    };
+    let config = dir.join("tether.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[authorizer-functions]]\n\
+             function = \"arn:aws:lambda:us-east-1:123456789012:function:token-auth\"\n\
+             command = [\"{}\", \"{}\"]\n",
+            venv_bin().join("python").display(),
+            repo().join("tests/python/authorizer.py").display()
+        ),
+    )
+    .unwrap();
+    let material = json!({
+        "function": "arn:aws:lambda:us-east-1:123456789012:function:token-auth",
+        "public_key": public,
+        "signatures": {"allow-sec": sign("allow-sec"), "deny": sign("deny")},
+    });
+    (config.display().to_string(), material)
 }
 
 fn files(device: &DatedDevice) -> Value {
@@ -109,7 +145,16 @@ fn section(rows: &[Value]) -> String {
 
 #[test]
 fn security_attempts_all_refused() {
-    let (dir, server) = start(&["--wss", "127.0.0.1:0"]);
+    let config_dir = tempfile::tempdir().unwrap();
+    let (authorizer_config, authorizer) = authorizer(config_dir.path());
+    let (dir, server) = start(&[
+        "--wss",
+        "127.0.0.1:0",
+        "--https-443",
+        "127.0.0.1:0",
+        "--config",
+        &authorizer_config,
+    ]);
     let (_open_dir, open) = start(&[
         "--api",
         "0.0.0.0:0",
@@ -139,6 +184,8 @@ fn security_attempts_all_refused() {
         "api": crate::support::api_url(&server),
         "mqtts": server.addr("mqtts").to_string(),
         "wss": server.addr("wss").to_string(),
+        "https443": server.addr("https-443").to_string(),
+        "authorizer": authorizer,
         "ca": server.demo_file("root-ca.pem").display().to_string(),
         "demo_cert": server.demo_file("certificate.pem.crt").display().to_string(),
         "demo_key": server.demo_file("private.pem.key").display().to_string(),

@@ -3,7 +3,7 @@
 //! ListRetainedMessages. A publish becomes a server-originated message handed to the router
 //! (the control plane is another client of the router); it answers once the router has routed
 //! it and, for a retained message, once the store has committed it. Retained messages are read
-//! from the API's store connection. Shadows and the connection APIs are not served.
+//! from the API's store connection. Shadows are `shadows.rs`; DeleteConnection is `connections.rs`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;

@@ -2,10 +2,10 @@
 //! thing groups, certificates, CA certificates, policies, attachments, custom authorizers;
 //! DescribeEndpoint; fleet provisioning templates, claims and RegisterThing; Jobs; topic rules
 //! and their destinations) and the `iot-data` data plane (Publish, retained messages, Device
-//! Shadows) and the `iot-jobs-data` device plane, wire-compatible with botocore's restJson1
-//! models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`. Every request is
-//! SigV4-verified first (but a topic rule destination's unsigned `enableUrl`). Registry
-//! operations run on the API's own store connection (the store enforces AWS's rules);
+//! Shadows, DeleteConnection) and the `iot-jobs-data` device plane, wire-compatible with
+//! botocore's restJson1 models so the AWS CLI, boto3 and Terraform work with `--endpoint-url`.
+//! Every request is SigV4-verified first (but a topic rule destination's unsigned `enableUrl`).
+//! Registry operations run on the API's own store connection (the store enforces AWS's rules);
 //! data-plane publishes go to the router as a command, like any other client of the broker;
 //! shadow, Jobs, provisioning and topic rule operations run on the services worker, like their
 //! MQTT form (Jobs' device plane, `iot-jobs-data`, shares the control plane's paths and is told
@@ -16,6 +16,7 @@ mod attachments;
 mod authorizers;
 mod ca_certificates;
 mod certificates;
+mod connections;
 mod data;
 mod endpoint;
 pub mod error;
@@ -485,6 +486,12 @@ async fn handle_inner(
         routes::Handler::Publish => {
             let topic = labels.first().map_or("", String::as_str);
             data::publish(&api, &request, topic).await.map(Reply::from)
+        }
+        routes::Handler::DeleteConnection => {
+            let client_id = labels.first().map_or("", String::as_str);
+            connections::delete(&api, &request, client_id)
+                .await
+                .map(Reply::from)
         }
         routes::Handler::Shadow(op) => shadows::run(&api, &request, op, &labels)
             .await

@@ -21,6 +21,8 @@ pub(super) enum Handler {
     Blocking(fn(&Api, &Request, &[String]) -> Result<Reply, ApiError>),
     /// iot-data Publish: the message goes to the router.
     Publish,
+    /// iot-data DeleteConnection: the router closes the connection (`connections.rs`).
+    DeleteConnection,
     /// A Device Shadow operation, run on the services worker.
     Shadow(ShadowOp),
     /// TestInvokeAuthorizer: calls the authorizer's function (`authorizers.rs`).
@@ -222,6 +224,8 @@ pub(super) static ROUTES: &[Route] = &[
     route!(DELETE "/default-authorizer" ClearDefaultAuthorizer "iot" =>
         |a, r, l| authorizers::clear_default(a)),
     route!(POST "/topics/{topic}" Publish "iot-data" => Handler::Publish),
+    route!(DELETE "/connections/{clientId}" DeleteConnection "iot-data" =>
+        Handler::DeleteConnection),
     route!(GET "/retainedMessage" ListRetainedMessages "iot-data" =>
         |a, r, l| data::list_retained(a, r)),
     route!(GET "/retainedMessage/{topic}" GetRetainedMessage "iot-data" =>

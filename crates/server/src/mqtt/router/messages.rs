@@ -193,6 +193,20 @@ pub enum Command {
         /// The answer.
         reply: oneshot::Sender<bool>,
     },
+    /// AWS `DeleteConnection`: close `client_id`'s live connection (MQTT 5: DISCONNECT 0x98),
+    /// ending its session with it when `clean_session`, discarding its will when
+    /// `prevent_will` (`broker_core::Broker::delete_connection`). The answer says whether it was
+    /// connected.
+    DeleteConnection {
+        /// The client id.
+        client_id: String,
+        /// `cleanSession`.
+        clean_session: bool,
+        /// `preventWillMessage`.
+        prevent_will: bool,
+        /// The answer.
+        reply: oneshot::Sender<bool>,
+    },
     /// Close every connection and stop once they are gone.
     Shutdown,
 }

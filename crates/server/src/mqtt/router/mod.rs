@@ -235,6 +235,18 @@ impl Router {
                 self.carry_out_effects(None);
                 let _ = reply.send(closed);
             }
+            Command::DeleteConnection {
+                client_id,
+                clean_session,
+                prevent_will,
+                reply,
+            } => {
+                let closed = self
+                    .broker
+                    .delete_connection(&client_id, clean_session, prevent_will);
+                self.carry_out_effects(None);
+                let _ = reply.send(closed);
+            }
             Command::Shutdown => self.shutdown(),
         }
     }
