@@ -4,13 +4,16 @@
 //! connection routes everything for real (the router applies a PUBLISH whose PUBACK is
 //! withheld; a SUBSCRIBE whose SUBACK is withheld still subscribes); only what leaves towards
 //! the client changes. Used by `tether qualify`, the torture suite and `[[fault]]` tables of
-//! `tether serve`. It does not inject faults into what the client sends, into TLS, or into
-//! WebSocket framing.
+//! `tether serve`. A plan may also carry an [`Observer`], told what the client sends (CONNECT,
+//! PUBLISH, SUBSCRIBE, PUBACK of a delivery, DISCONNECT) and when its connection ends, so that a
+//! test judges a device from its packets while the real broker and services answer it. It
+//! does not inject faults into what the client sends, into TLS, or into WebSocket framing.
 //!
 //! Cost when no plan is set: the table is looked up once per CONNECT (an empty table is one
 //! atomic load), and the connection task picks its loop once: without a plan it runs the plain
 //! loop, which holds no trace of fault injection (mqtt/connection.rs, `Transmit`).
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -25,6 +28,51 @@ pub enum FaultTarget {
     ClientId(String),
     /// Connections authenticated by the certificate with this id (64 hex digits).
     CertificateId(String),
+    /// TCP connections from this address. The only target a [`FaultPlan::server_certificate`]
+    /// can have: the server's certificate leaves before the client's certificate or client id
+    /// is known, and the peer address is what is known then (see [`ServerCertificate`]).
+    Peer(IpAddr),
+}
+
+/// An alternate server certificate the mutual-TLS listeners present to a peer address instead
+/// of the data directory's own (the ones `tether qualify` presents in its negative TLS tests,
+/// made the same way: the server's own keys, only the one property differing).
+///
+/// Keyed by the peer's address, chosen over the two other things known when the certificate is
+/// sent: the SNI name (a device connecting by IP address sends none, and one sending a name
+/// would need that name to resolve to tether) and a dedicated listener (a device would need its
+/// port changed, and every client of that port would get the fault). A desk device keeps its
+/// address (a DHCP reservation), and a test client can pick one on the loopback network
+/// (`mosquitto_pub -A 127.0.0.2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerCertificate {
+    /// From the data directory's CA, for the right names, expired a day before it was made.
+    Expired,
+    /// From the data directory's CA, for `wrong-name.qualify.tether.invalid` only.
+    WrongName,
+    /// For the right names, from a CA made for the purpose, which no client trusts.
+    Untrusted,
+    /// From the data directory's CA, for the right names, padded to 8 KB or more with names
+    /// under `.invalid`.
+    Large,
+}
+
+impl ServerCertificate {
+    /// Every kind, with its name in config files.
+    pub const ALL: [(ServerCertificate, &'static str); 4] = [
+        (ServerCertificate::Expired, "expired"),
+        (ServerCertificate::WrongName, "wrong-name"),
+        (ServerCertificate::Untrusted, "untrusted"),
+        (ServerCertificate::Large, "large"),
+    ];
+
+    /// A kind by its config-file name (`expired`, `wrong-name`, `untrusted`, `large`).
+    pub fn parse(name: &str) -> Option<ServerCertificate> {
+        ServerCertificate::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
+            .map(|(kind, _)| *kind)
+    }
 }
 
 /// Packets of one type that the server does not send.
@@ -59,7 +107,79 @@ pub struct FaultPlan {
     /// After this many bytes sent to the client on a connection (MQTT bytes, before TLS), the
     /// server drops the connection without a DISCONNECT, as a lost link would.
     pub drop_after_bytes: Option<u64>,
+    /// Told what the client sends; it changes nothing.
+    pub observer: Option<Observer>,
+    /// The server certificate presented instead of the real one (a [`FaultTarget::Peer`] plan
+    /// only; the mutual-TLS listeners, not port 443 or WebSockets).
+    pub server_certificate: Option<ServerCertificate>,
 }
+
+/// What an [`Observer`] is told, in the order the connection saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// The CONNECT was accepted and its CONNACK queued.
+    Connected {
+        /// The CONNECT's client id.
+        client_id: String,
+        /// Its clean session (3.1.1) or clean start (5) flag.
+        clean_start: bool,
+        /// What the CONNACK says.
+        session_present: bool,
+    },
+    /// The client published (reported after the router has it, so whatever the broker does
+    /// next comes after it).
+    Publish {
+        /// The topic.
+        topic: String,
+        /// 0, 1 or 2.
+        qos: u8,
+        /// The payload.
+        payload: Vec<u8>,
+    },
+    /// The client subscribed (after the router has the SUBSCRIBE).
+    Subscribe {
+        /// The filters, as sent.
+        filters: Vec<String>,
+        /// The packet id.
+        packet_id: u16,
+    },
+    /// The client acknowledged a QoS 1 or 2 delivery (PUBACK, PUBCOMP).
+    Delivered {
+        /// The delivery's packet id.
+        packet_id: u16,
+    },
+    /// The client sent DISCONNECT.
+    Disconnected,
+    /// The connection ended (after a DISCONNECT, or lost, or closed by the server).
+    Closed,
+}
+
+/// A callback told what a client's connections send ([`FaultPlan::observer`]). Called on the
+/// connection's task: it must not block (send the event into a channel).
+#[derive(Clone)]
+pub struct Observer(Arc<dyn Fn(Observed) + Send + Sync>);
+
+impl Observer {
+    /// An observer calling `f` with each event.
+    pub fn new(f: impl Fn(Observed) + Send + Sync + 'static) -> Observer {
+        Observer(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// Two observers are equal when they are the same callback.
+impl PartialEq for Observer {
+    fn eq(&self, other: &Observer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Observer {}
 
 impl FaultPlan {
     /// Whether the plan changes anything.
@@ -119,6 +239,18 @@ impl Faults {
         self.any.store(false, Ordering::Release);
     }
 
+    /// The alternate server certificate for a TCP connection from `peer`, if a plan sets one.
+    pub(crate) fn server_certificate_for(&self, peer: IpAddr) -> Option<ServerCertificate> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let plans = self.plans.read().unwrap_or_else(|e| e.into_inner());
+        plans
+            .iter()
+            .find(|p| p.target == FaultTarget::Peer(peer))
+            .and_then(|p| p.plan.server_certificate)
+    }
+
     /// The plan of a new connection: the client id's plan first, else the certificate's.
     pub(crate) fn plan_for(
         &self,
@@ -167,6 +299,15 @@ impl ConnectionFaults {
     /// The reason code the CONNECT is refused with, if the plan refuses it.
     pub fn refuse_connect(&self) -> Option<ReasonCode> {
         self.armed.plan.refuse_connect
+    }
+
+    /// Tells the plan's observer, if it has one.
+    pub fn observe(&self, event: impl FnOnce() -> Option<Observed>) {
+        if let Some(observer) = &self.armed.plan.observer
+            && let Some(event) = event()
+        {
+            (observer.0)(event);
+        }
     }
 
     /// Rewrites `tx` (whole packets, as the session encoded them): withheld packets removed,
@@ -282,6 +423,21 @@ mod tests {
         assert!(faults.plan_for("dev", Some("abcd")).is_some());
         faults.set(FaultTarget::ClientId("dev".into()), FaultPlan::default());
         assert!(faults.plan_for("other", Some("ef")).is_none());
+        let peer = IpAddr::from([127, 0, 0, 2]);
+        assert_eq!(faults.server_certificate_for(peer), None);
+        faults.set(
+            FaultTarget::Peer(peer),
+            FaultPlan {
+                server_certificate: ServerCertificate::parse(" Wrong-Name"),
+                ..FaultPlan::default()
+            },
+        );
+        assert_eq!(
+            faults.server_certificate_for(peer),
+            Some(ServerCertificate::WrongName)
+        );
+        assert_eq!(faults.server_certificate_for([127, 0, 0, 1].into()), None);
+        assert_eq!(ServerCertificate::parse("nope"), None);
         faults.clear();
         assert!(faults.plan_for("dev", Some("abcd")).is_none());
     }
@@ -351,6 +507,29 @@ mod tests {
         let mut tx = buf(&[&PUBACK]);
         assert!(conn.shape(&mut tx).drop);
         assert_eq!(&tx[..], &PUBACK[..1]);
+    }
+
+    #[test]
+    fn an_observer_is_told_only_what_happened_and_a_plan_with_one_is_not_empty() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let observer = Observer::new(move |e| sink.lock().unwrap().push(e));
+        let plan = FaultPlan {
+            observer: Some(observer.clone()),
+            ..FaultPlan::default()
+        };
+        assert!(!plan.is_empty());
+        assert_eq!(plan.observer, Some(observer));
+        let (_faults, conn) = faults(plan);
+        conn.observe(|| Some(Observed::Disconnected));
+        conn.observe(|| None);
+        conn.observe(|| Some(Observed::Closed));
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [Observed::Disconnected, Observed::Closed]
+        );
+        let (_faults, plain) = faults(FaultPlan::default());
+        plain.observe(|| panic!("no observer: the event is not even made"));
     }
 
     #[test]

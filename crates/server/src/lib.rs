@@ -39,7 +39,10 @@ pub use config::{
     AuthorizerFunctionConfig, AuthorizerTarget, CredentialPolicyConfig, LegacyListener, Listeners,
     Ready, ServerConfig, ServerError,
 };
-pub use faults::{Delay, FaultPlan, FaultTarget, Faults, Withhold, packet_type};
+pub use faults::{
+    Delay, FaultPlan, FaultTarget, Faults, Observed, Observer, ServerCertificate, Withhold,
+    packet_type,
+};
 pub use hooks::{HOOK_TIMEOUT, HookTarget, ProvisioningHook};
 pub use lock::{LOCK_FILE, LockError};
 /// The packet types and reason codes fault plans name.

@@ -236,15 +236,19 @@ mod tests {
     fn the_example_fault_table_parses_once_uncommented() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/tether.example.toml");
         let example = std::fs::read_to_string(path).unwrap();
-        let start = example.find("# [[fault]]").unwrap();
-        let table: String = example[start..]
-            .lines()
-            .take_while(|l| !l.trim().is_empty())
-            .filter_map(|l| l.strip_prefix("# "))
-            .map(|l| format!("{l}\n"))
+        // Each commented `[[fault]]` table, up to the next blank line.
+        let table: String = example
+            .match_indices("# [[fault]]")
+            .flat_map(|(start, _)| {
+                example[start..]
+                    .lines()
+                    .take_while(|l| !l.trim().is_empty())
+                    .filter_map(|l| l.strip_prefix("# "))
+                    .map(|l| format!("{l}\n"))
+            })
             .collect();
         let file: FileConfig = toml::from_str(&table).unwrap();
-        assert_eq!(file.fault.len(), 1);
+        assert_eq!(file.fault.len(), 2);
         faults::faults(file.fault).unwrap();
     }
 

@@ -3,6 +3,9 @@
 //! connection dropped mid-CONNACK end those clients with an error while another client of the
 //! same server is served; a withheld SUBACK still subscribes (the retained message arrives); a
 //! withheld PUBACK still delivers the message (a subscriber gets it, the publisher keeps waiting).
+//! Peer addresses on the loopback network (mosquitto_pub -A) are presented alternate server
+//! certificates: mosquitto_pub refuses the wrong-name, expired and untrusted ones (its alerts in
+//! the refusal log), takes the large one, and with --insecure takes the wrong-name one only.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -102,4 +105,104 @@ fn withheld_acknowledgements_do_not_stop_routing() {
     }
     publisher.kill().unwrap();
     publisher.wait().unwrap();
+}
+
+/// Alternate server certificates by peer address: loopback addresses stand for four devices.
+const CERTIFICATES: &str = r#"
+[[fault]]
+peer = "127.0.0.2"
+server-certificate = "wrong-name"
+
+[[fault]]
+peer = "127.0.0.3"
+server-certificate = "expired"
+
+[[fault]]
+peer = "127.0.0.4"
+server-certificate = "untrusted"
+
+[[fault]]
+peer = "127.0.0.5"
+server-certificate = "large"
+"#;
+
+#[test]
+fn peers_are_presented_the_alternate_server_certificate_their_table_names() {
+    let config = tempfile::tempdir().unwrap();
+    let path = config.path().join("certificates.toml");
+    std::fs::write(&path, CERTIFICATES).unwrap();
+    let (_dir, server) = start(&["--config", path.to_str().unwrap()]);
+    let args = server.demo_tls_args();
+    let publish = |from: &str, extra: &[&str]| {
+        let mut extra = extra.to_vec();
+        extra.extend(["-A", from, "-i", "alt", "-t", "f/alt", "-m", "1"]);
+        mosquitto_pub(&args, &extra)
+    };
+    // Checked in full, mosquitto_pub refuses each alternate but the large one.
+    for (from, what) in [
+        ("127.0.0.2", "the wrong name"),
+        ("127.0.0.3", "an expired certificate"),
+        ("127.0.0.4", "an untrusted CA"),
+    ] {
+        let out = publish(from, &[]);
+        let err = lossy(&out.stderr);
+        assert!(!out.status.success(), "{from} accepted {what}: {err}");
+        assert!(
+            err.contains("certificate verify failed") || err.contains("TLS"),
+            "{from}: {err}"
+        );
+    }
+    let large = publish("127.0.0.5", &[]);
+    assert!(large.status.success(), "{}", lossy(&large.stderr));
+    // --insecure skips the name check only: the wrong-name certificate is taken, the expired
+    // and the untrusted ones are not.
+    let insecure = publish("127.0.0.2", &["--insecure"]);
+    assert!(insecure.status.success(), "{}", lossy(&insecure.stderr));
+    for from in ["127.0.0.3", "127.0.0.4"] {
+        let out = publish(from, &["--insecure"]);
+        assert!(!out.status.success(), "{from}: {}", lossy(&out.stderr));
+    }
+    // Other addresses get the real certificate.
+    let real = publish("127.0.0.1", &[]);
+    assert!(real.status.success(), "{}", lossy(&real.stderr));
+    // The server's refusal log shows why each client refused: the alert it sent.
+    let log = server.data_dir().join("refusals.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reasons = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let reasons: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                let peer = v["peer"].as_str().unwrap_or("").to_owned();
+                let ip = peer
+                    .rsplit_once(':')
+                    .map_or(peer.clone(), |(ip, _)| ip.to_owned());
+                (ip, v["reason"].as_str().unwrap_or("").to_owned())
+            })
+            .collect();
+        if reasons.len() >= 5 || Instant::now() > deadline {
+            break reasons;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let said = |ip: &str, what: &str| {
+        reasons
+            .iter()
+            .filter(|(from, _)| from == ip)
+            .all(|(_, reason)| reason.contains(what))
+    };
+    assert!(said("127.0.0.3", "certificate expired"), "{reasons:?}");
+    assert!(said("127.0.0.4", "unknown_ca"), "{reasons:?}");
+    assert_eq!(
+        reasons.iter().filter(|(ip, _)| ip == "127.0.0.2").count(),
+        1,
+        "{reasons:?}"
+    );
+    assert!(
+        !reasons
+            .iter()
+            .any(|(ip, _)| ip == "127.0.0.5" || ip == "127.0.0.1"),
+        "{reasons:?}"
+    );
 }

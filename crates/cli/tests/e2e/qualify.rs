@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::support::{Subscriber, lossy, tether, venv_bin};
 
 mod qualification_list;
+mod services;
 
 /// A device: one connection attempt at `port`, given the demo device's files, started in the
 /// background.
@@ -187,10 +188,15 @@ fn list_prints_every_test_id() {
             "MQTT_Publish",
             "MQTT_Subscribe",
             "MQTT_Persistent_Session_Happy_Case",
+            "MQTT_Expired_Persistent_Session",
+            "MQTT_Client_Puback_Qos1",
             "MQTT_Publish_Retry_No_Puback",
             "MQTT_Subscribe_Retry_No_Suback",
             "MQTT_Connect_Exponential_Backoff_Retries",
-            "MQTT_No_Ack_PingResp"
+            "MQTT_No_Ack_PingResp",
+            "Shadow_Publish_Reported_State",
+            "Shadow_Update_Reported_State",
+            "Job_Execution"
         ]
     );
     let out = crate::support::run(&["qualify", "--list", "--suite", "aws-qualification"]);

@@ -108,6 +108,27 @@ pub(crate) async fn accept_loop(
     }
 }
 
+/// The edge presenting the alternate server certificate a fault plan sets for `peer`'s
+/// address, if one does (`crate::faults::ServerCertificate`).
+fn alternate_edge(edge: &TlsEdge, peer: SocketAddr, admission: &Admission) -> Option<TlsEdge> {
+    let kind = admission
+        .shared
+        .settings
+        .faults
+        .server_certificate_for(peer.ip())?;
+    let certificates = edge.fault_certificates.as_ref()?;
+    match certificates.edge(edge, kind) {
+        Ok(alternate) => {
+            tracing::info!(%peer, "presenting the {kind:?} server certificate (a fault plan)");
+            Some(alternate)
+        }
+        Err(e) => {
+            tracing::warn!(%peer, "cannot present the {kind:?} server certificate a fault plan asks for ({e}); presenting the real one");
+            None
+        }
+    }
+}
+
 /// Runs the handshake and the checks after it, then serves the connection.
 async fn serve_tls(
     listener: &'static str,
@@ -117,6 +138,8 @@ async fn serve_tls(
     conn: ConnId,
     admission: &Admission,
 ) {
+    let alternate = alternate_edge(edge, peer, admission);
+    let edge = alternate.as_ref().unwrap_or(edge);
     // Boxed: the handshake's state is large and only needed during the handshake, while this
     // task lives as long as the device stays connected.
     let accepted = match Box::pin(handshake::accept(edge, tcp, peer)).await {

@@ -25,7 +25,7 @@ use super::router::{Command, ConnectReply, InFlightSeqs, ToConn};
 use super::{first_packet, linger};
 use crate::auth::Principal;
 use crate::clock::Clock;
-use crate::faults::ConnectionFaults;
+use crate::faults::{ConnectionFaults, Observed};
 use crate::metrics::Metrics;
 
 /// The largest read: one TLS record's plaintext (what one `SSL_read` returns at most).
@@ -174,6 +174,15 @@ where
         // The session has closed; the loop below tells the router the connection ended.
         tracing::info!(?principal, client_id = %connected.client_id, "closing without CONNACK: {e}");
     }
+    if let Some(faults) = &faults {
+        faults.observe(|| {
+            Some(Observed::Connected {
+                client_id: connected.client_id.to_string(),
+                clean_start: connect.clean_start,
+                session_present: connected.session_present,
+            })
+        });
+    }
     if !rx.is_empty() {
         session_conn.handle_bytes(&rx, now);
     }
@@ -208,7 +217,7 @@ where
         // client that has its PINGRESP (or any reply) may act on it at once, for instance
         // through another connection, and the router must by then hold what came before (a
         // retained PUBLISH that another connection's SUBSCRIBE must find cleared).
-        let relayed = relay_events(&mut session_conn, conn, shared, &mut ending).await;
+        let relayed = relay_events(&mut session_conn, conn, shared, &mut ending, &transmit).await;
         if transmit
             .flush(&mut stream, &mut session_conn, &mut tx)
             .await
@@ -266,6 +275,7 @@ where
             () = timer => session_conn.handle_timeout(shared.clock.now()),
         }
     }
+    transmit.observe(|| Some(Observed::Closed));
     let kind = ending.kind.unwrap_or(DisconnectKind::Lost);
     // The server ended it with a reason the client should be able to read (a DISCONNECT in
     // MQTT 5, the silent close of 3.1.1 alike): close without a reset.
@@ -323,6 +333,9 @@ trait Transmit {
         session: &'a mut ServerConnection,
         tx: &'a mut BytesMut,
     ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a;
+
+    /// Tells a fault plan's observer what the client did (nothing without a plan).
+    fn observe(&self, _event: impl FnOnce() -> Option<Observed>) {}
 }
 
 /// Every connection without a fault plan: a zero-sized [`Transmit`].
@@ -347,6 +360,10 @@ impl Transmit for Box<ConnectionFaults> {
         tx: &'a mut BytesMut,
     ) -> impl std::future::Future<Output = std::io::Result<()>> + 'a {
         flush_faulty(stream, session, tx, self)
+    }
+
+    fn observe(&self, event: impl FnOnce() -> Option<Observed>) {
+        ConnectionFaults::observe(self, event);
     }
 }
 
@@ -422,9 +439,10 @@ async fn relay_events(
     conn: ConnId,
     shared: &Shared,
     ending: &mut Ending,
+    transmit: &impl Transmit,
 ) -> bool {
     loop {
-        let wait = match relay_ready(session, conn, &shared.router, ending) {
+        let wait = match relay_ready(session, conn, &shared.router, ending, transmit) {
             Relay::Done => return true,
             Relay::Closed => return false,
             Relay::Full(command) => wait_for_room(&shared.router, command),
@@ -452,6 +470,7 @@ fn relay_ready(
     conn: ConnId,
     router: &mpsc::Sender<Command>,
     ending: &mut Ending,
+    transmit: &impl Transmit,
 ) -> Relay {
     let send = |command| match router.try_send(command) {
         Ok(()) => None,
@@ -464,6 +483,9 @@ fn relay_ready(
         }
     }
     while let Some(event) = session.poll_event() {
+        // Told as the router is handed the packet, in the same step: whatever an observer
+        // makes the broker do next reaches the router after it.
+        transmit.observe(|| observed(&event));
         let command = match event {
             ServerEvent::Publish(publish) => Command::Publish { conn, publish },
             ServerEvent::Subscribe(subscribe) => Command::Subscribe { conn, subscribe },
@@ -507,6 +529,34 @@ fn relay_ready(
         }
     }
     Relay::Done
+}
+
+/// What an observer is told of a session event, if anything.
+fn observed(event: &ServerEvent) -> Option<Observed> {
+    Some(match event {
+        ServerEvent::Publish(publish) => Observed::Publish {
+            topic: publish.topic.as_str().to_owned(),
+            qos: match publish.delivery {
+                mqtt_proto::Delivery::AtMostOnce => 0,
+                mqtt_proto::Delivery::AtLeastOnce(_) => 1,
+                mqtt_proto::Delivery::ExactlyOnce(_) => 2,
+            },
+            payload: publish.payload.to_vec(),
+        },
+        ServerEvent::Subscribe(subscribe) => Observed::Subscribe {
+            filters: subscribe
+                .filters
+                .iter()
+                .map(|(f, _)| f.as_str().to_owned())
+                .collect(),
+            packet_id: subscribe.packet_id.get(),
+        },
+        ServerEvent::Delivered { packet_id, .. } => Observed::Delivered {
+            packet_id: packet_id.get(),
+        },
+        ServerEvent::Disconnected { .. } => Observed::Disconnected,
+        _ => return None,
+    })
 }
 
 /// Waits for room in the router's queue and sends `command`. Boxed: the wait is rare, and its

@@ -35,6 +35,8 @@ pub struct TlsEdge {
     pub listener: tls::Listener,
     /// How long a client may take to finish its handshake.
     pub timeout: Duration,
+    /// The alternate certificates fault plans can ask for (mutual-TLS listeners only).
+    pub fault_certificates: Option<std::sync::Arc<super::fault_certificates::FaultCertificates>>,
 }
 
 impl fmt::Debug for TlsEdge {

@@ -13,6 +13,7 @@ pub(crate) mod admitted;
 mod auto_registration;
 mod connection;
 mod custom_mqtt;
+mod fault_certificates;
 mod first_packet;
 mod handshake;
 mod linger;
@@ -75,8 +76,13 @@ pub(crate) fn start(
         chain: Vec::new(),
         key: identity.key.clone(),
     });
+    let fault_certificates = Arc::new(fault_certificates::FaultCertificates::new(
+        data.ca.clone(),
+        [data.server_rsa.clone(), data.server_ec.clone()],
+    ));
     let tls = |name: &'static str, alpn: &[&str], addr: Option<SocketAddr>| {
-        let edge = tls_edge(config, config.tls_policy, &identities, alpn, addr)?;
+        let mut edge = tls_edge(config, config.tls_policy, &identities, alpn, addr)?;
+        edge.fault_certificates = Some(Arc::clone(&fault_certificates));
         Ok::<_, ServerError>(Transport::Tls(name, Arc::new(edge)))
     };
     let mut tasks = Vec::new();
@@ -108,7 +114,8 @@ pub(crate) fn start(
                 addr.map_or_else(|| "?".to_owned(), |a| a.to_string())
             );
         }
-        let edge = tls_edge(config, policy, &identities, &[], addr)?;
+        let mut edge = tls_edge(config, policy, &identities, &[], addr)?;
+        edge.fault_certificates = Some(Arc::clone(&fault_certificates));
         ready.mqtts_legacy.extend(addr);
         spawn(listener, Transport::Tls("mqtts-legacy", Arc::new(edge)));
     }
@@ -293,6 +300,7 @@ fn tls_edge(
             required_alpn: alpn,
         },
         timeout: config.handshake_timeout,
+        fault_certificates: None,
     })
 }
 

@@ -89,6 +89,8 @@ impl Judged {
             TestId::MqttSubscribe => super::pubsub::SUBSCRIBE_FIX,
             TestId::TlsReceiveMaximumSizeFragments => super::pubsub::FRAGMENT_FIX,
             TestId::MqttPersistentSession => super::session::FIX,
+            TestId::MqttExpiredPersistentSession => super::session::EXPIRED_FIX,
+            TestId::MqttClientPubackQos1 => super::pubsub::PUBACK_FIX,
             _ => {
                 "see the progress lines above for what the device did; raise --timeout if it \
                   needs longer"
@@ -172,6 +174,30 @@ fn expects(test: TestId) -> &'static str {
         TestId::MqttSubscribe => {
             "after CONNACK the device subscribes to a filter its policy allows and takes the \
              messages sent to it (PUBACK for QoS 1)"
+        }
+        TestId::MqttExpiredPersistentSession => {
+            "the device connects with clean session 0 and subscribes; after the endpoint drops \
+             it, it reconnects with clean session 0 and, as CONNACK says session present 0 (the \
+             session expired), subscribes again"
+        }
+        TestId::MqttClientPubackQos1 => {
+            "the device subscribes at QoS 1 and returns a PUBACK for the QoS 1 message sent to \
+             it"
+        }
+        TestId::ShadowPublishReportedState => {
+            "after it connects the device publishes its state as state.reported to its thing's \
+             classic shadow ($aws/things/THING/shadow/update) and the Device Shadow service \
+             accepts it"
+        }
+        TestId::ShadowUpdateReportedState => {
+            "the device reads the shadow updates it receives (delta, or documents) and \
+             publishes its reported state matching the desired state Device Advisor wrote \
+             (clientToken DeviceAdvisorShadowTestCaseSetup)"
+        }
+        TestId::JobExecution => {
+            "the device receives the job (notify-next, $aws/things/THING/jobs/JOB/get or \
+             $next), sets its execution IN_PROGRESS and then SUCCEEDED through \
+             $aws/things/THING/jobs/JOB/update"
         }
     }
 }
@@ -337,6 +363,8 @@ impl Run<'_> {
                 | TestId::MqttSubscribe
                 | TestId::TlsReceiveMaximumSizeFragments
                 | TestId::MqttPersistentSession
+                | TestId::MqttExpiredPersistentSession
+                | TestId::MqttClientPubackQos1
         );
         if withholds && judged.outcome != Outcome::Fail {
             return self
@@ -365,9 +393,14 @@ impl Run<'_> {
         if self.test == TestId::MqttConnectExponentialBackoffRetries {
             return self.backoff(stream, connect, accepted_at, progress).await;
         }
-        if self.test == TestId::MqttPersistentSession {
+        if matches!(
+            self.test,
+            TestId::MqttPersistentSession | TestId::MqttExpiredPersistentSession
+        ) {
+            let expire = self.test == TestId::MqttExpiredPersistentSession;
             let stored = &mut self.session;
-            return super::session::run(stored, &mut stream, connect, rest, progress).await;
+            return super::session::run(stored, &mut stream, (connect, expire), rest, progress)
+                .await;
         }
         if !send_connack(&mut stream, connect, true).await {
             progress("the connection broke before CONNACK; still waiting".to_owned());
@@ -377,6 +410,7 @@ impl Run<'_> {
         match self.test {
             TestId::MqttPublish
             | TestId::MqttSubscribe
+            | TestId::MqttClientPubackQos1
             | TestId::TlsReceiveMaximumSizeFragments => {
                 let peer = super::pubsub::Peer {
                     device: self.device,
@@ -481,7 +515,12 @@ fn accepted_bad_certificate(test: TestId, version: &str) -> Option<Judged> {
         | TestId::MqttPublishRetryNoPuback
         | TestId::MqttSubscribeRetryNoSuback
         | TestId::MqttConnectExponentialBackoffRetries
-        | TestId::MqttNoAckPingResp => None,
+        | TestId::MqttNoAckPingResp
+        | TestId::MqttExpiredPersistentSession
+        | TestId::MqttClientPubackQos1
+        | TestId::ShadowPublishReportedState
+        | TestId::ShadowUpdateReportedState
+        | TestId::JobExecution => None,
     }
 }
 

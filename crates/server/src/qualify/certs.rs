@@ -3,7 +3,8 @@
 //! for the negative TLS tests — for the wrong host name, from a CA the device does not trust,
 //! and expired. Each alternate keeps the real certificate's keys, so the cipher suites a device
 //! negotiates are the same as with `serve`; only the one property under test differs. It does
-//! not write the alternates anywhere: they live as long as the run.
+//! not write the alternates anywhere: they live as long as the run. The broker's
+//! `server_certificate` fault (mqtt/fault_certificates.rs) presents the same alternates.
 
 use std::net::IpAddr;
 
@@ -40,7 +41,15 @@ pub(crate) struct Alternates {
 impl Alternates {
     /// Issues the alternates for the data directory's server keys at `now` (Unix seconds).
     pub fn new(data: &DataDir, now: i64) -> Result<Alternates, QualifyError> {
-        let servers = [&data.server_rsa, &data.server_ec];
+        Alternates::issue(&data.ca, [&data.server_rsa, &data.server_ec], now)
+    }
+
+    /// Issues the alternates for `servers` (their keys and names) from `ca` at `now`.
+    pub fn issue(
+        ca: &CertificateAuthority,
+        servers: [&Identity; 2],
+        now: i64,
+    ) -> Result<Alternates, QualifyError> {
         let untrusted_ca = CertificateAuthority::generate(
             "tether qualification untrusted CA",
             KeyAlgorithm::EcP256,
@@ -68,17 +77,28 @@ impl Alternates {
             let issue = |ca: &CertificateAuthority, dns: &[String], ips: &[IpAddr], v| {
                 ca.issue_server(&server.key, dns, ips, v)
             };
-            let cert = issue(&data.ca, &wrong, &[], valid).map_err(failed("wrong-name"))?;
+            let cert = issue(ca, &wrong, &[], valid).map_err(failed("wrong-name"))?;
             out.wrong_name.push(identity(server, cert));
             let cert = issue(&untrusted_ca, &dns, &ips, valid).map_err(failed("untrusted"))?;
             out.untrusted.push(identity(server, cert));
-            let cert = issue(&data.ca, &dns, &ips, expired).map_err(failed("expired"))?;
+            let cert = issue(ca, &dns, &ips, expired).map_err(failed("expired"))?;
             out.expired.push(identity(server, cert));
             let padded = padded_names(&dns);
-            let cert = issue(&data.ca, &padded, &ips, valid).map_err(failed("large"))?;
+            let cert = issue(ca, &padded, &ips, valid).map_err(failed("large"))?;
             out.large.push(identity(server, cert));
         }
         Ok(out)
+    }
+
+    /// The identities (RSA and ECDSA) of an alternate the broker presents as a fault.
+    pub fn identities(&self, kind: crate::faults::ServerCertificate) -> &[TlsIdentity] {
+        use crate::faults::ServerCertificate;
+        match kind {
+            ServerCertificate::Expired => &self.expired,
+            ServerCertificate::WrongName => &self.wrong_name,
+            ServerCertificate::Untrusted => &self.untrusted,
+            ServerCertificate::Large => &self.large,
+        }
     }
 
     /// The TLS context a test's connections are accepted with: the data directory's default
@@ -96,7 +116,12 @@ impl Alternates {
             | TestId::MqttPublishRetryNoPuback
             | TestId::MqttSubscribeRetryNoSuback
             | TestId::MqttConnectExponentialBackoffRetries
-            | TestId::MqttNoAckPingResp => &self.real,
+            | TestId::MqttNoAckPingResp
+            | TestId::MqttExpiredPersistentSession
+            | TestId::MqttClientPubackQos1
+            | TestId::ShadowPublishReportedState
+            | TestId::ShadowUpdateReportedState
+            | TestId::JobExecution => &self.real,
             TestId::TlsIncorrectSubjectName => &self.wrong_name,
             TestId::TlsUnsecureServerCert => &self.untrusted,
             TestId::TlsExpiredServerCert => &self.expired,

@@ -4,21 +4,26 @@
 //! test needs (certs.rs), judging each connection attempt from the server's side (attempt.rs)
 //! and reporting verdicts as they come (`on_event`); report.rs writes JUnit XML, JSON and text.
 //! It uses the data directory of `tether serve` (its CA, server certificates and registry) and
-//! holds its lock while it runs. It does not run the broker, services or the API (the broker's
-//! own per-client faults are `crate::faults`), and it withholds only what its tests need: the
+//! holds its lock while it runs, except during the shadow and jobs tests (shadow.rs, jobs.rs),
+//! which run on the real broker and services that broker.rs starts on the same listener and
+//! observes through a fault plan's observer (`crate::faults`). The TLS and MQTT tests are
+//! answered by the endpoint itself, which withholds only what its tests need: the
 //! PUBACK of puback.rs, the SUBACK of suback.rs and the CONNACKs of backoff.rs and every answer
 //! in keepalive.rs. ciphers.rs judges the ClientHello, pubsub.rs the publish, subscribe and
 //! full-record tests, session.rs the persistent session — see docs/qualification.md.
 
 mod attempt;
 mod backoff;
-mod certs;
+mod broker;
+pub(crate) mod certs;
 mod ciphers;
+mod jobs;
 mod keepalive;
 mod puback;
 mod pubsub;
 mod report;
 mod session;
+mod shadow;
 mod suback;
 
 use std::net::SocketAddr;
@@ -70,6 +75,12 @@ pub enum TestId {
     /// endpoint drops it and keeps a QoS 1 message; on the reconnect (session present 1) the
     /// device must take it without subscribing again (session.rs).
     MqttPersistentSession,
+    /// `MQTT_Expired_Persistent_Session`: as the happy case, but on the reconnect CONNACK says
+    /// session present 0 (the session expired); the device must subscribe again (session.rs).
+    MqttExpiredPersistentSession,
+    /// `MQTT_Client_Puback_Qos1`: after the device's QoS 1 SUBSCRIBE the endpoint sends a QoS 1
+    /// PUBLISH on a topic the filter matches; the device must acknowledge it (pubsub.rs).
+    MqttClientPubackQos1,
     /// `MQTT_Publish_Retry_No_Puback`: the PUBACK of the device's first QoS 1 PUBLISH is
     /// withheld; the device must re-send it with DUP and the same packet id without
     /// disconnecting (a reconnect starts the test over, as in Device Advisor).
@@ -83,11 +94,20 @@ pub enum TestId {
     /// `MQTT_No_Ack_PingResp`: no PINGRESP (nor PUBACK or SUBACK) comes; the device must close
     /// the connection.
     MqttNoAckPingResp,
+    /// `Shadow_Publish_Reported_State`: the device reports its state to its thing's classic
+    /// shadow and the service takes it (run on the real broker, shadow.rs).
+    ShadowPublishReportedState,
+    /// `Shadow_Update_Reported_State`: the endpoint writes a desired state (client token
+    /// `DeviceAdvisorShadowTestCaseSetup`); the device must report the desired values back.
+    ShadowUpdateReportedState,
+    /// `Job_Execution`: the endpoint creates a job for the device's thing; the device must run
+    /// it to SUCCEEDED through IN_PROGRESS (run on the real broker, jobs.rs).
+    JobExecution,
 }
 
 impl TestId {
     /// Every test, in the order they run.
-    pub const ALL: [TestId; 15] = [
+    pub const ALL: [TestId; 20] = [
         TestId::TlsConnect,
         TestId::TlsIncorrectSubjectName,
         TestId::TlsUnsecureServerCert,
@@ -99,11 +119,27 @@ impl TestId {
         TestId::MqttPublish,
         TestId::MqttSubscribe,
         TestId::MqttPersistentSession,
+        TestId::MqttExpiredPersistentSession,
+        TestId::MqttClientPubackQos1,
         TestId::MqttPublishRetryNoPuback,
         TestId::MqttSubscribeRetryNoSuback,
         TestId::MqttConnectExponentialBackoffRetries,
         TestId::MqttNoAckPingResp,
+        TestId::ShadowPublishReportedState,
+        TestId::ShadowUpdateReportedState,
+        TestId::JobExecution,
     ];
+
+    /// Whether the test runs on the real broker and services (broker.rs) rather than on the
+    /// qualification endpoint's own answers.
+    pub fn on_broker(self) -> bool {
+        matches!(
+            self,
+            TestId::ShadowPublishReportedState
+                | TestId::ShadowUpdateReportedState
+                | TestId::JobExecution
+        )
+    }
 
     /// Device Advisor's id. The expired-certificate test's id is not in the pages read
     /// (aws-iot-services.md §4); `TLS_Expired_Server_Cert` follows the pattern of its siblings.
@@ -120,12 +156,17 @@ impl TestId {
             TestId::MqttPublish => "MQTT_Publish",
             TestId::MqttSubscribe => "MQTT_Subscribe",
             TestId::MqttPersistentSession => "MQTT_Persistent_Session_Happy_Case",
+            TestId::MqttExpiredPersistentSession => "MQTT_Expired_Persistent_Session",
+            TestId::MqttClientPubackQos1 => "MQTT_Client_Puback_Qos1",
             TestId::MqttPublishRetryNoPuback => "MQTT_Publish_Retry_No_Puback",
             TestId::MqttSubscribeRetryNoSuback => "MQTT_Subscribe_Retry_No_Suback",
             TestId::MqttConnectExponentialBackoffRetries => {
                 "MQTT_Connect_Exponential_Backoff_Retries"
             }
             TestId::MqttNoAckPingResp => "MQTT_No_Ack_PingResp",
+            TestId::ShadowPublishReportedState => "Shadow_Publish_Reported_State",
+            TestId::ShadowUpdateReportedState => "Shadow_Update_Reported_State",
+            TestId::JobExecution => "Job_Execution",
         }
     }
 
@@ -157,6 +198,12 @@ impl TestId {
             TestId::MqttPersistentSession => {
                 "the device resumes its session and takes the message kept for it"
             }
+            TestId::MqttExpiredPersistentSession => {
+                "the device subscribes again when CONNACK says its session is gone"
+            }
+            TestId::MqttClientPubackQos1 => {
+                "the device acknowledges (PUBACK) a QoS 1 message sent to it"
+            }
             TestId::MqttPublishRetryNoPuback => {
                 "the device re-sends a QoS 1 PUBLISH whose PUBACK is withheld, with DUP"
             }
@@ -169,6 +216,13 @@ impl TestId {
             TestId::MqttNoAckPingResp => {
                 "the device closes the connection when its PINGREQ gets no PINGRESP"
             }
+            TestId::ShadowPublishReportedState => {
+                "the device reports its state to its thing's shadow and the shadow takes it"
+            }
+            TestId::ShadowUpdateReportedState => {
+                "the device reports back a desired state written to its thing's shadow"
+            }
+            TestId::JobExecution => "the device runs a job to SUCCEEDED through IN_PROGRESS",
         }
     }
 
@@ -394,7 +448,8 @@ pub async fn run(
     listener: std::net::TcpListener,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<Vec<Verdict>, QualifyError> {
-    let _lock = crate::lock::lock(&config.data_dir).map_err(ServerError::from)?;
+    // Given up while a test runs on the real broker, which takes it (broker.rs).
+    let mut lock = Some(crate::lock::lock(&config.data_dir).map_err(ServerError::from)?);
     let clock = Clock::start();
     let now = clock.wall_ms() / 1000;
     let data =
@@ -408,6 +463,7 @@ pub async fn run(
         clock.wall_ms(),
     )?;
     let mut device = device(config, &store)?;
+    drop(store);
     let certificates = certs::Alternates::new(&data, now)?;
     listener
         .set_nonblocking(true)
@@ -423,6 +479,18 @@ pub async fn run(
     for &test in &config.tests {
         on_event(Event::Waiting(test));
         let started = Instant::now();
+        if test.on_broker() {
+            drop(lock.take());
+            let mut progress = |line: String| on_event(Event::Progress(test, line));
+            let thing = device.things.first().map(String::as_str);
+            let judged =
+                broker::run(config, &listener, (&device.id, thing), test, &mut progress).await;
+            lock = Some(crate::lock::lock(&config.data_dir).map_err(ServerError::from)?);
+            let verdict = judged?.into_verdict(test, started.elapsed().as_secs_f64());
+            on_event(Event::Verdict(&verdict));
+            verdicts.push(verdict);
+            continue;
+        }
         let acceptor = certificates.acceptor(test)?;
         let run = attempt::Run {
             test,
@@ -449,6 +517,7 @@ pub async fn run(
         on_event(Event::Verdict(&verdict));
         verdicts.push(verdict);
     }
+    drop(lock);
     Ok(verdicts)
 }
 

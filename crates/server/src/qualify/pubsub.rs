@@ -1,4 +1,6 @@
-//! `MQTT_Publish` and `MQTT_Subscribe` after CONNACK, answered as AWS IoT Core answers. In
+//! `MQTT_Publish`, `MQTT_Subscribe` and `MQTT_Client_Puback_Qos1` (as `MQTT_Subscribe`, but a
+//! QoS 0 subscription fails: there is no PUBACK to check) after CONNACK, answered as AWS IoT
+//! Core answers. In
 //! `MQTT_Publish` the device must publish (QoS 0 or 1) to a topic its policy allows; in
 //! `MQTT_Subscribe` it must subscribe to a filter its policy allows, and then take a QoS 1
 //! message the endpoint publishes on a topic the filter matches (it must send the PUBACK).
@@ -28,6 +30,11 @@ pub(crate) const PUBLISH_FIX: &str = "publish at QoS 0 or 1 once connected (core
 pub(crate) const SUBSCRIBE_FIX: &str = "subscribe once connected (coreMQTT: MQTT_Subscribe; AWS \
     IoT Device SDK: connection.subscribe) to a filter the attached policy allows with \
     iot:Subscribe (and iot:Receive for its topics), and acknowledge QoS 1 messages with PUBACK";
+
+/// What to change when the device does not acknowledge a QoS 1 message.
+pub(crate) const PUBACK_FIX: &str = "subscribe at QoS 1 and send PUBACK with the packet id of \
+    each QoS 1 PUBLISH received (coreMQTT does it in MQTT_ProcessLoop; paho-mqtt once \
+    on_message returns, unless manual acknowledgement is on and never given)";
 
 /// What to change when the device does not take the 16 KB record.
 pub(crate) const FRAGMENT_FIX: &str = "subscribe at QoS 1 and give the TLS library an input \
@@ -292,11 +299,15 @@ fn subscribed(
             (filter.as_str(), o.qos)
         });
     let large = test == TestId::TlsReceiveMaximumSizeFragments;
-    if large && qos == QoS::AtMostOnce {
+    if qos == QoS::AtMostOnce && (large || test == TestId::MqttClientPubackQos1) {
+        let fix = if large { FRAGMENT_FIX } else { PUBACK_FIX };
         return Err(Judged {
             outcome: Outcome::Fail,
-            device_did: format!("subscribed to {filter} at QoS 0"),
-            fix: Some(FRAGMENT_FIX.to_owned()),
+            device_did: format!(
+                "subscribed to {filter} at QoS 0, so a QoS 1 message reaches it at QoS 0 and \
+                 there is no PUBACK to check"
+            ),
+            fix: Some(fix.to_owned()),
         });
     }
     let topic = topic_matching(filter);

@@ -3,8 +3,9 @@
 //! QoS 1 message for that subscription; on the device's reconnect (clean session 0 again)
 //! CONNACK says session present 1 and the stored message goes out. The device must acknowledge
 //! it and must not subscribe again (Device Advisor's page: aws-iot-services.md §4). The state
-//! lives across the test's connections in [`Stored`]. It does not expire sessions (that is
-//! `MQTT_Expired_Persistent_Session`, not run).
+//! lives across the test's connections in [`Stored`]. `MQTT_Expired_Persistent_Session` runs the
+//! same first connection (any QoS), and on the reconnect CONNACK says session present 0, as
+//! after the session expired: the device must subscribe again.
 
 use bytes::{Bytes, BytesMut};
 use mqtt_proto::codec::Decoder;
@@ -26,6 +27,11 @@ pub(crate) const FIX: &str = "connect with clean session 0 (MQTT 5: clean start 
     pSessionPresent; AWS IoT Device SDK: clean_session=False and the session_present of the \
     connect result)";
 
+/// What to change when the device does not subscribe again after its session expired.
+pub(crate) const EXPIRED_FIX: &str = "when CONNACK says session present 0, subscribe again to \
+    every filter the device needs: the broker kept nothing (coreMQTT: check pSessionPresent \
+    after MQTT_Connect; AWS IoT Device SDK: the session_present of the connect result)";
+
 /// The payload of the kept message.
 const PAYLOAD: &[u8] = b"{\"tether\":\"qualify\",\"test\":\"MQTT_Persistent_Session_Happy_Case\"}";
 
@@ -34,16 +40,19 @@ const PAYLOAD: &[u8] = b"{\"tether\":\"qualify\",\"test\":\"MQTT_Persistent_Sess
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Stored {
     topic: Option<String>,
+    /// The expired-session test: any QoS is taken, and the session is not resumed.
+    expire: bool,
 }
 
 /// One connection of the test. None: the connection ended without deciding it.
 pub(crate) async fn run(
     stored: &mut Stored,
     stream: &mut SslStream<TcpStream>,
-    connect: &Connect,
+    (connect, expire): (&Connect, bool),
     rest: BytesMut,
     progress: &mut impl FnMut(String),
 ) -> Option<Judged> {
+    stored.expire = expire;
     if connect.clean_start {
         let when = if stored.topic.is_some() {
             "reconnected"
@@ -57,6 +66,7 @@ pub(crate) async fn run(
     let protocol = connect.protocol;
     match stored.topic.clone() {
         None => first(stored, stream, protocol, rest, progress).await,
+        Some(_) if expire => expired(stream, protocol, rest, progress).await,
         Some(topic) => resumed(stream, protocol, rest, &topic, progress).await,
     }
 }
@@ -73,7 +83,7 @@ async fn first(
     if !send(stream, protocol, connack(false)).await {
         return None;
     }
-    progress("CONNACK (session present 0) sent; waiting for a QoS 1 SUBSCRIBE".to_owned());
+    progress("CONNACK (session present 0) sent; waiting for a SUBSCRIBE".to_owned());
     let mut decoder = Decoder::new(protocol, MAX_PACKET_SIZE);
     loop {
         let packet = next(&mut decoder, stream, &mut buf).await?;
@@ -84,6 +94,11 @@ async fn first(
         let reply = match packet {
             Packet::Subscribe(subscribe) => {
                 let first = subscribe.filters.first().map(|(f, o)| (f.as_str(), o.qos));
+                let first = first.map(|(f, qos)| {
+                    // The expired-session test keeps no message: any QoS will do.
+                    let qos = if stored.expire { QoS::AtLeastOnce } else { qos };
+                    (f, qos)
+                });
                 match first {
                     Some((filter, QoS::AtLeastOnce | QoS::ExactlyOnce)) => {
                         let topic = super::pubsub::topic_matching(filter);
@@ -182,6 +197,62 @@ async fn resumed(
                 _ => continue,
             },
             _ => continue,
+        };
+        if !send(stream, protocol, reply).await {
+            return None;
+        }
+    }
+}
+
+/// A reconnect with clean session 0 after the session expired: CONNACK (session present 0),
+/// and the device must subscribe again; a connection that ends first fails.
+async fn expired(
+    stream: &mut SslStream<TcpStream>,
+    protocol: Protocol,
+    mut buf: BytesMut,
+    progress: &mut impl FnMut(String),
+) -> Option<Judged> {
+    if !send(stream, protocol, connack(false)).await {
+        return None;
+    }
+    progress(
+        "the device reconnected with clean session 0; CONNACK said session present 0 (the \
+         session expired); waiting for a SUBSCRIBE"
+            .to_owned(),
+    );
+    let mut decoder = Decoder::new(protocol, MAX_PACKET_SIZE);
+    loop {
+        let Some(packet) = next(&mut decoder, stream, &mut buf).await else {
+            return Some(Judged {
+                outcome: Outcome::Fail,
+                device_did: "reconnected, was told session present 0, and closed the connection \
+                    without subscribing again"
+                    .to_owned(),
+                fix: Some(EXPIRED_FIX.to_owned()),
+            });
+        };
+        let reply = match packet {
+            Ok(Packet::Subscribe(subscribe)) => {
+                let filters: Vec<&str> =
+                    subscribe.filters.iter().map(|(f, _)| f.as_str()).collect();
+                let _ = send(stream, protocol, super::suback::suback(&subscribe)).await;
+                return Some(Judged {
+                    outcome: Outcome::Pass,
+                    device_did: format!(
+                        "reconnected with clean session 0 and, told session present 0, \
+                         subscribed again to {}",
+                        filters.join(", ")
+                    ),
+                    fix: None,
+                });
+            }
+            Ok(Packet::PingReq) => Packet::PingResp,
+            Ok(Packet::Publish(publish)) => match publish.delivery {
+                Delivery::AtLeastOnce(id) => Packet::PubAck(PubAck::new(id)),
+                _ => continue,
+            },
+            Ok(_) => continue,
+            Err(judged) => return Some(judged),
         };
         if !send(stream, protocol, reply).await {
             return None;

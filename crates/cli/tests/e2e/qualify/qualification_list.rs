@@ -3,8 +3,9 @@
 //! (mosquitto_pub, mosquitto_sub), TLS_Support_AWS_IoT_Cipher_Suites (paho with fixed TLS 1.2
 //! suite lists, mosquitto_pub), TLS_Large_Size_Server_Cert and
 //! TLS_Receive_Maximum_Size_Fragments (mosquitto, the AWS IoT Device SDK, a scripted device with
-//! a 4 KB TLS buffer) and MQTT_Persistent_Session_Happy_Case (paho with clean session 0). The
-//! helpers are the parent module's.
+//! a 4 KB TLS buffer), MQTT_Persistent_Session_Happy_Case and MQTT_Expired_Persistent_Session
+//! (paho with clean session 0) and MQTT_Client_Puback_Qos1 (mosquitto_sub, paho never
+//! acknowledging). The helpers are the parent module's.
 
 use std::path::Path;
 
@@ -204,4 +205,71 @@ fn a_persistent_session_is_resumed_without_subscribing_again() {
     );
     let fix = report["verdicts"][2]["fix"].as_str().unwrap();
     assert!(fix.contains("session present"), "{fix}");
+}
+
+#[test]
+fn an_expired_session_needs_a_new_subscription() {
+    // paho with clean session 0 subscribing whenever the session is not present passes; the same
+    // client trusting its session (subscribing on its first connection only) fails.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        match attempts.get() {
+            1 => script("qualify_persistent.py", port, files, &[]),
+            _ => script("qualify_persistent.py", port, files, &["--trust-session"]),
+        }
+    };
+    let test = "MQTT_Expired_Persistent_Session";
+    let (verdicts, code, report, dir) = qualify_fresh(&[test, test], "6", "2", &device);
+    assert_eq!(verdicts, pairs(&[(test, "PASS"), (test, "FAIL")]));
+    assert_eq!(code, 1);
+    assert_eq!(
+        device_did(&report, 0),
+        "reconnected with clean session 0 and, told session present 0, subscribed again to \
+         qualify/commands"
+    );
+    let fix = report["verdicts"][1]["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("when CONNACK says session present 0, subscribe again"),
+        "{fix}"
+    );
+    let (_, failures, cases) = junit(&dir.path().join("reports"));
+    assert_eq!(failures, "1");
+    assert!(cases[1].1.contains("session present 0"), "{:?}", cases[1]);
+}
+
+#[test]
+fn a_qos_1_message_needs_a_puback() {
+    // mosquitto_sub at QoS 1 acknowledges; at QoS 0 there is nothing to acknowledge, and paho
+    // with manual acknowledgements never given does not acknowledge.
+    let attempts = std::cell::Cell::new(0);
+    let device = |port, files: &Path| {
+        attempts.set(attempts.get() + 1);
+        match attempts.get() {
+            1 => mosquitto_sub_with(port, files, &["-C", "1"]),
+            2 => mosquitto_sub_with(port, files, &["-C", "1", "-q", "0"]),
+            _ => script("qualify_persistent.py", port, files, &["--no-ack"]),
+        }
+    };
+    let test = "MQTT_Client_Puback_Qos1";
+    let (verdicts, code, report, _dir) = qualify_fresh(&[test, test, test], "4", "2", &device);
+    assert_eq!(
+        verdicts,
+        pairs(&[(test, "PASS"), (test, "FAIL"), (test, "FAIL")])
+    );
+    assert_eq!(code, 1);
+    assert!(
+        device_did(&report, 0).contains("acknowledged it (packet id 1)"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 1).starts_with("subscribed to qualify/commands at QoS 0"),
+        "{report}"
+    );
+    assert!(
+        device_did(&report, 2).starts_with("did not finish the test within 4 s"),
+        "{report}"
+    );
+    let fix = report["verdicts"][2]["fix"].as_str().unwrap();
+    assert!(fix.contains("send PUBACK"), "{fix}");
 }
