@@ -103,6 +103,22 @@ fn publish(server: &Tether, (cert, key): &(PathBuf, PathBuf), client_id: &str) -
         .unwrap()
 }
 
+/// `aws iot OPERATION --certificate-id ID --new-status STATUS` (update-certificate or
+/// update-ca-certificate).
+fn set_status(server: &Tether, operation: &str, id: &str, status: &str) {
+    aws(
+        server,
+        &[
+            "iot",
+            operation,
+            "--certificate-id",
+            id,
+            "--new-status",
+            status,
+        ],
+    );
+}
+
 fn certificates_of(server: &Tether, ca_id: &str) -> Vec<Value> {
     let listed = aws(
         server,
@@ -166,17 +182,7 @@ fn ca_registration_and_deactivation_take_effect_without_a_restart() {
     let first_id = certs[0]["certificateId"].as_str().unwrap().to_owned();
 
     // Activated, with a policy: it connects.
-    aws(
-        &server,
-        &[
-            "iot",
-            "update-certificate",
-            "--certificate-id",
-            &first_id,
-            "--new-status",
-            "ACTIVE",
-        ],
-    );
+    set_status(&server, "update-certificate", &first_id, "ACTIVE");
     let arn = certs[0]["certificateArn"].as_str().unwrap();
     aws(
         &server,
@@ -194,17 +200,7 @@ fn ca_registration_and_deactivation_take_effect_without_a_restart() {
 
     // The CA set INACTIVE: no new certificate of it is registered, the registered one keeps
     // working (AWS, "Deactivate a CA certificate": registered certificates continue to work).
-    aws(
-        &server,
-        &[
-            "iot",
-            "update-ca-certificate",
-            "--certificate-id",
-            &ca_id,
-            "--new-status",
-            "INACTIVE",
-        ],
-    );
+    set_status(&server, "update-ca-certificate", &ca_id, "INACTIVE");
     let out = publish(&server, &second, "live-2");
     assert!(!out.status.success(), "{}", text(&out));
     assert_eq!(certificates_of(&server, &ca_id).len(), 1);
@@ -212,17 +208,7 @@ fn ca_registration_and_deactivation_take_effect_without_a_restart() {
     assert!(out.status.success(), "{}", text(&out));
 
     // ACTIVE again: the second device's first connection registers it.
-    aws(
-        &server,
-        &[
-            "iot",
-            "update-ca-certificate",
-            "--certificate-id",
-            &ca_id,
-            "--new-status",
-            "ACTIVE",
-        ],
-    );
+    set_status(&server, "update-ca-certificate", &ca_id, "ACTIVE");
     let out = publish(&server, &second, "live-2");
     assert!(!out.status.success(), "{}", text(&out));
     assert_eq!(certificates_of(&server, &ca_id).len(), 2);
